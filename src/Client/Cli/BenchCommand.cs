@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Shootdown.Client.Running;
+using Shootdown.Model.Kernel;
+using Shootdown.Scenarios;
+using Spectre.Console;
+
+namespace Shootdown.Client.Cli;
+
+/// <summary>
+/// <c>shootdown bench</c>: simulated IPI deliveries per wall-clock second and peak memory, per
+/// engine, on the 8192-CPU khugepaged scenario and the 8192-CPU storm. Each measurement runs
+/// in a fresh child process so that peak memory is its own.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly (string Case, string File)[] Cases =
+    [
+        ("sparse", "khugepaged-8192.yaml"),
+        ("storm", "storm-8192.yaml"),
+    ];
+
+    public static Command Create()
+    {
+        var caseOption = new Option<string>("--case") { Description = "sparse, storm or all.", DefaultValueFactory = _ => "all" };
+        caseOption.AcceptOnlyFromAmong("sparse", "storm", "all");
+        var engineOption = new Option<string>("--engine") { Description = "grains, reference or both.", DefaultValueFactory = _ => "both" };
+        engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
+        var repeat = new Option<int>("--repeat") { Description = "Runs per measurement; the median is reported.", DefaultValueFactory = _ => 3 };
+        var scenarios = new Option<string?>("--scenarios") { Description = "The scenarios directory (default: found above the current directory)." };
+        var single = new Option<string?>("--single") { Hidden = true };
+
+        var command = new Command("bench", "Measure both engines on the 8192-CPU sparse and storm scenarios.") { caseOption, engineOption, repeat, scenarios, single };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var dir = parse.GetValue(scenarios) ?? FindScenarios();
+            if (parse.GetValue(single) is { } one) return await MeasureOnce(dir, one, cancellation);
+            var cases = Cases.Where(c => parse.GetValue(caseOption) is "all" || parse.GetValue(caseOption) == c.Case).ToList();
+            var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
+            var rows = new List<string[]>();
+            AnsiConsole.WriteLine(MachineDescription());
+            foreach (var (name, _) in cases)
+            {
+                foreach (var engine in engines)
+                {
+                    var samples = new List<Sample>();
+                    for (var i = 0; i < Math.Max(1, parse.GetValue(repeat)); i++)
+                    {
+                        samples.Add(await RunChild(dir, $"{name}:{engine}", cancellation));
+                        AnsiConsole.WriteLine($"  {name} {engine} run {i + 1}: {samples[^1].IpisPerSecond / 1e6:0.000} M IPIs/s, {samples[^1].WallSeconds:0.00} s, peak {samples[^1].PeakBytes / 1048576.0:0} MiB");
+                    }
+                    var median = samples.OrderBy(s => s.IpisPerSecond).ElementAt(samples.Count / 2);
+                    rows.Add([name, engine, N(median.Ipis), median.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture),
+                        (median.IpisPerSecond / 1e6).ToString("0.000", CultureInfo.InvariantCulture),
+                        (samples.Max(s => s.PeakBytes) / 1048576.0).ToString("0", CultureInfo.InvariantCulture), N(median.Events), N(median.Windows)]);
+                }
+            }
+            var table = new Table().Border(TableBorder.Markdown).AddColumns("case", "engine", "IPIs delivered", "wall s (median)", "M IPIs/s", "peak MiB", "events", "windows");
+            foreach (var r in rows) table.AddRow(r);
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows)
+    {
+        public double IpisPerSecond => Ipis / WallSeconds;
+    }
+
+    private static async Task<Sample> RunChild(string dir, string what, CancellationToken cancellation)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (!Environment.ProcessPath!.EndsWith("shootdown", StringComparison.Ordinal)) psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+        foreach (var a in new[] { "bench", "--scenarios", dir, "--single", what }) psi.ArgumentList.Add(a);
+        using var child = Process.Start(psi)!;
+        var output = await child.StandardOutput.ReadToEndAsync(cancellation);
+        var error = await child.StandardError.ReadToEndAsync(cancellation);
+        await child.WaitForExitAsync(cancellation);
+        if (child.ExitCode != 0) throw new InvalidOperationException($"bench {what} failed: {error}");
+        return JsonSerializer.Deserialize<Sample>(output.Trim().Split('\n')[^1])!;
+    }
+
+    /// <summary>In the child: run the baseline policy once and print one JSON line.</summary>
+    private static async Task<int> MeasureOnce(string dir, string what, CancellationToken cancellation)
+    {
+        var (name, engine) = (what.Split(':')[0], what.Split(':')[1]);
+        var file = Path.Combine(dir, Cases.First(c => c.Case == name).File);
+        var scenario = ScenarioLoader.LoadFile(file);
+        var clock = Stopwatch.StartNew();
+        PolicyRun run;
+        if (engine == "reference")
+        {
+            run = ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation);
+        }
+        else
+        {
+            await using var cluster = await EmbeddedCluster.StartAsync(1, cancellation);
+            clock.Restart();
+            run = await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation);
+        }
+        var wall = clock.Elapsed.TotalSeconds;
+        var ipis = run.Result.Cpus.Sum(c => c.CsdsHandled);
+        Console.WriteLine(JsonSerializer.Serialize(new Sample(ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed, run.Windows)));
+        return 0;
+    }
+
+    private static string FindScenarios()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var candidate = Path.Combine(d.FullName, "scenarios");
+                if (File.Exists(Path.Combine(candidate, Cases[0].File))) return candidate;
+            }
+        }
+        throw new ScenarioException("scenarios", 0, 0, "--scenarios", "no scenarios directory found; pass --scenarios DIR");
+    }
+
+    public static string MachineDescription()
+    {
+        var model = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
+        return $"machine: {model ?? RuntimeInformation.ProcessArchitecture.ToString()}, {Environment.ProcessorCount} cores, {memory:0} GiB, " +
+               $"{RuntimeInformation.OSDescription}, .NET {Environment.Version}, Server GC {System.Runtime.GCSettings.IsServerGC}";
+    }
+
+    private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+}

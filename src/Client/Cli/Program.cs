@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Shootdown.Client.Cli;
+using Shootdown.Scenarios;
+
+var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-sync IPIs on very large SMP Linux machines.")
+{
+    RunCommand.Create(),
+    BenchCommand.Create(),
+    PresetsCommand.Create(),
+};
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {error.Message}");
+    return 2;
+}
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (ScenarioException e)
+{
+    // Bad input: one line naming file, line, column and field; nothing written.
+    Console.Error.WriteLine($"shootdown: {e.Message}");
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("shootdown: cancelled");
+    return 130;
+}

@@ -1,0 +1,93 @@
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Topology;
+
+namespace Shootdown.Engine;
+
+/// <summary>
+/// One entity with its own event queue, as a grain holds it: events for it are delivered in
+/// batches, it runs every event before a window's end in (time, kind, source, seq) order, and
+/// what it sends to other entities collects in an outbox, one batch per destination.
+/// </summary>
+public sealed class EntityRunner : ISimContext
+{
+    private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
+    private readonly SortedDictionary<int, List<SimEvent>> _outbox = new();
+    private readonly long _lookahead;
+    private long _seq;
+
+    public EntityRunner(ISimEntity entity, long lookahead)
+    {
+        Entity = entity;
+        _lookahead = lookahead;
+    }
+
+    public ISimEntity Entity { get; }
+    public long Now { get; private set; }
+    public long EventsProcessed { get; private set; }
+    public long LastEventTime { get; private set; }
+
+    /// <summary>The time of the earliest pending event, or <see cref="long.MaxValue"/>.</summary>
+    public long NextEventTime => _queue.TryPeek(out var e, out _) ? e.Time : long.MaxValue;
+
+    public void Start()
+    {
+        Now = 0;
+        Entity.Start(this);
+    }
+
+    public void Deliver(IEnumerable<SimEvent> events)
+    {
+        foreach (var e in events)
+        {
+            if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
+            if (e.Time < Now) throw new InvalidOperationException($"entity {Entity.Id} at {Now} ns got an event from the past ({e.Time} ns, {e.Kind} from {e.Source}): lookahead violated");
+            _queue.Enqueue(e, e.Key);
+        }
+    }
+
+    /// <summary>Runs every pending event earlier than <paramref name="windowEnd"/>, including those it schedules for itself.</summary>
+    public void RunUntil(long windowEnd)
+    {
+        while (_queue.TryPeek(out var e, out _) && e.Time < windowEnd)
+        {
+            _queue.Dequeue();
+            Now = e.Time;
+            LastEventTime = e.Time;
+            EventsProcessed++;
+            Entity.Handle(e, this);
+        }
+    }
+
+    /// <summary>Takes what this entity sent to others since the last call, grouped by destination in id order.</summary>
+    public IReadOnlyList<(int Target, SimEvent[] Events)> TakeOutbox()
+    {
+        var batches = _outbox.Select(kv => (kv.Key, kv.Value.ToArray())).ToList();
+        _outbox.Clear();
+        return batches;
+    }
+
+    public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
+    {
+        var e = new SimEvent(at, kind, Entity.Id, ++_seq, target, op, arg, x, y, flags, mask);
+        if (target == Entity.Id)
+        {
+            if (at < Now) throw new InvalidOperationException($"entity {Entity.Id} scheduled {kind} in its past");
+            _queue.Enqueue(e, e.Key);
+            return;
+        }
+        Lookahead.Check(Entity.Id, Now, e, _lookahead);
+        if (!_outbox.TryGetValue(target, out var list)) _outbox[target] = list = new List<SimEvent>();
+        list.Add(e);
+    }
+}
+
+/// <summary>The conservative-synchronisation contract every cross-entity event must honour.</summary>
+public static class Lookahead
+{
+    public static void Check(int source, long now, in SimEvent e, long lookahead)
+    {
+        if (e.Time < now + lookahead)
+            throw new InvalidOperationException(
+                $"entity {source} at {now} ns sent {e.Kind} to {e.Target} for {e.Time} ns, inside the {lookahead} ns lookahead: a model message is faster than the cost model's minimum");
+    }
+}

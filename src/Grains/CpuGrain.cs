@@ -1,0 +1,20 @@
+using Orleans.Placement;
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Results;
+
+namespace Shootdown.Grains;
+
+/// <summary>One simulated CPU. Hash placement spreads a machine's CPUs over every silo.</summary>
+[HashBasedPlacement]
+public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), ICpuGrain
+{
+    public Task<CpuReport> Collect()
+    {
+        var cpu = (Cpu)Runner.Entity;
+        return Task.FromResult(new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps]));
+    }
+}
+
+/// <summary>One process address space: mm_cpumask, tlb_gen and the shared PMD table count.</summary>
+[HashBasedPlacement]
+public sealed class MmGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), IMmGrain;

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Shootdown.Engine;
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Grains;
+
+/// <summary>
+/// The coordinator of one policy's run. It holds no model state: it only knows, per entity,
+/// the time of its next event, and calls the entities due in each window.
+/// </summary>
+public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
+{
+    private RunSpec? _spec;
+    private SimulationSetup? _setup;
+    private WindowScheduler? _windows;
+    private long _virtualTime;
+    private long _grainCalls;
+    private bool _done;
+    private readonly Dictionary<int, long> _eventsProcessed = new();
+    private readonly Dictionary<int, long> _lastEventTime = new();
+
+    public async Task Begin(RunSpec spec)
+    {
+        _spec = spec;
+        _setup = catalog.Get(spec);
+        _windows = new WindowScheduler(_setup.EntityCount, _setup.Lookahead);
+        var entities = Enumerable.Range(0, _setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, _setup, id, spec.RunKey)).ToArray();
+        await Task.WhenAll(entities.Select(e => e.Init(spec)));
+        var reports = await Task.WhenAll(entities.Select(e => e.Start()));
+        _grainCalls += 2 * entities.Length;
+        Apply(Enumerable.Range(0, reports.Length).ToList(), reports);
+    }
+
+    public async Task<RunProgress> Advance(int wallBudgetMs)
+    {
+        var setup = _setup ?? throw new InvalidOperationException("Begin first");
+        var windows = _windows!;
+        var clock = Stopwatch.StartNew();
+        while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
+        {
+            if (!windows.TryNextWindow(out var windowEnd, out var due))
+            {
+                _done = true;
+                break;
+            }
+            var calls = due.Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).RunWindow(windowEnd)).ToArray();
+            var reports = await Task.WhenAll(calls);
+            _grainCalls += calls.Length;
+            Apply(due, reports);
+            _virtualTime = windowEnd;
+        }
+        return new RunProgress(_virtualTime, _done, windows.Windows, _grainCalls);
+    }
+
+    /// <summary>
+    /// Records a window's reports. Each entity's own next time comes first and deliveries after:
+    /// a batch can reach an entity after it computed its next time, so only the minimum of the
+    /// two is safe.
+    /// </summary>
+    private void Apply(IReadOnlyList<int> entities, WindowReport[] reports)
+    {
+        for (var i = 0; i < entities.Count; i++)
+        {
+            _windows!.SetNext(entities[i], reports[i].NextEventTime);
+            _eventsProcessed[entities[i]] = reports[i].EventsProcessed;
+            _lastEventTime[entities[i]] = reports[i].LastEventTime;
+        }
+        foreach (var report in reports)
+        {
+            for (var t = 0; t < report.Targets.Length; t++) _windows!.Delivered(report.Targets[t], report.EarliestSent[t]);
+            _grainCalls += report.Targets.Length;
+        }
+    }
+
+    public async Task<RunReport> Collect()
+    {
+        var setup = _setup ?? throw new InvalidOperationException("Begin first");
+        if (!_done) throw new InvalidOperationException("the run has not finished");
+        var cpus = await Task.WhenAll(Enumerable.Range(0, setup.CpuCount).Select(c => GrainFactory.GetGrain<ICpuGrain>(c, _spec!.RunKey).Collect()));
+        _grainCalls += cpus.Length;
+        await Task.WhenAll(Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).End()));
+        _grainCalls += setup.EntityCount;
+        catalog.Forget(_spec!.RunKey);
+        DeactivateOnIdle();
+        return new RunReport(_spec.Policy, _lastEventTime.Values.DefaultIfEmpty(0).Max(), _eventsProcessed.Values.Sum(), [.. cpus], _windows!.Windows, _grainCalls);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Collections.Immutable;
+using Shootdown.Engine;
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Grains;
+
+/// <summary>
+/// What CPU and mm grains share: an <see cref="EntityRunner"/> around one model object, and the
+/// delivery of its outbox to the destination grains, one call per destination per window.
+/// </summary>
+public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
+{
+    private EntityRunner? _runner;
+    private SimulationSetup? _setup;
+    private string _runKey = "";
+
+    protected EntityRunner Runner => _runner ?? throw new InvalidOperationException("the grain was not started");
+    protected SimulationSetup Setup => _setup ?? throw new InvalidOperationException("the grain was not started");
+
+    public Task Init(RunSpec spec)
+    {
+        _runKey = spec.RunKey;
+        _setup = catalog.Get(spec);
+        _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong()), _setup.Lookahead);
+        return Task.CompletedTask;
+    }
+
+    public async Task<WindowReport> Start()
+    {
+        Runner.Start();
+        return await DeliverOutbox();
+    }
+
+    public Task Deliver(EventBatch batch)
+    {
+        Runner.Deliver(batch.Events);
+        return Task.CompletedTask;
+    }
+
+    public async Task<WindowReport> RunWindow(long windowEnd)
+    {
+        Runner.RunUntil(windowEnd);
+        return await DeliverOutbox();
+    }
+
+    public Task End()
+    {
+        catalog.Forget(_runKey);
+        _runner = null;
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    private async Task<WindowReport> DeliverOutbox()
+    {
+        var outbox = Runner.TakeOutbox();
+        var targets = ImmutableArray.CreateBuilder<int>(outbox.Count);
+        var earliest = ImmutableArray.CreateBuilder<long>(outbox.Count);
+        var calls = new Task[outbox.Count];
+        for (var i = 0; i < outbox.Count; i++)
+        {
+            var (target, events) = outbox[i];
+            targets.Add(target);
+            earliest.Add(events.Min(e => e.Time));
+            calls[i] = EntityGrains.Get(GrainFactory, Setup, target, _runKey).Deliver(new EventBatch([.. events]));
+        }
+        await Task.WhenAll(calls);
+        return new WindowReport(Runner.NextEventTime, targets.MoveToImmutable(), earliest.MoveToImmutable(), Runner.EventsProcessed, Runner.LastEventTime);
+    }
+}
+
+/// <summary>Entity id to grain reference: CPUs first, then mms, keyed by (index, run key).</summary>
+public static class EntityGrains
+{
+    public static ISimEntityGrain Get(IGrainFactory factory, SimulationSetup setup, int entity, string runKey) =>
+        setup.IsCpu(entity)
+            ? factory.GetGrain<ICpuGrain>(entity, runKey)
+            : factory.GetGrain<IMmGrain>(entity, runKey);
+}

@@ -1,0 +1,113 @@
+using Shootdown.Model.Topology;
+
+namespace Shootdown.Model.Costs;
+
+/// <summary>How <c>send_call_function_ipi_mask()</c> reaches the targets (arch/x86/kernel/apic/ipi.c, x2apic_cluster.c).</summary>
+public enum ApicMode
+{
+    /// <summary>x2APIC cluster mode: one ICR write per 16-CPU logical cluster holding targets.</summary>
+    X2ApicCluster,
+    /// <summary>Physical destination mode: one ICR write per target CPU (<c>default_send_IPI_mask_sequence_phys</c>).</summary>
+    Physical,
+}
+
+/// <summary>
+/// Every latency in the model, in virtual nanoseconds. Defaults cite their source; those
+/// marked GUESS have no published figure (kernel-model.md §5 lists what is known) and are
+/// there to be overridden from a scenario's <c>costs:</c> section.
+/// </summary>
+public sealed record CostModel
+{
+    // --- IPI delivery, from the ICR write on the sender to the interrupt being raised on the target.
+    /// <summary>GUESS. SMT siblings share the local APIC's core; "~1–3 µs per IPI round trip" [S] bounds the sum.</summary>
+    public long IpiDeliverySmtSiblingNs { get; init; } = 250;
+    /// <summary>GUESS. Same package, over the on-die interconnect.</summary>
+    public long IpiDeliverySamePackageNs { get; init; } = 400;
+    /// <summary>GUESS. Added per NUMA hop (see <see cref="Machine.NumaHops"/>).</summary>
+    public long IpiDeliveryPerNumaHopNs { get; init; } = 300;
+
+    // --- Interrupt handling on the target.
+    /// <summary>GUESS. sysvec_call_function entry: vector dispatch, irq_enter, stack switch.</summary>
+    public long InterruptEntryNs { get; init; } = 300;
+    /// <summary>GUESS. irq_exit and the return to the interrupted context.</summary>
+    public long InterruptExitNs { get; init; } = 200;
+    /// <summary>GUESS. <c>tlb_remove_table_smp_sync()</c> is empty ("Simply deliver the interrupt"): the csd bookkeeping only.</summary>
+    public long SyncFunctionNs { get; init; } = 30;
+    /// <summary>GUESS. flush_tlb_func's fixed work before any invalidation (loaded_mm and tlb_gen checks).</summary>
+    public long FlushTlbFuncBaseNs { get; init; } = 80;
+
+    // --- flush_tlb_func invalidation (arch/x86/mm/tlb.c).
+    /// <summary>"Each single flush is about 100 ns" (arch/x86/mm/tlb.c, comment above tlb_single_page_flush_ceiling).</summary>
+    public long FlushTlbPerPageNs { get; init; } = 100;
+    /// <summary>INVPCID "flush everything" ≈ 376 ns on a Skylake laptop (Lutomirski, RFC 04/13, Jan 2016; kernel-model.md §5 #4).</summary>
+    public long FlushTlbFullNs { get; init; } = 376;
+    /// <summary>tlb_single_page_flush_ceiling: above this many pages a range flush becomes a full flush (default 33).</summary>
+    public int TlbSinglePageFlushCeiling { get; init; } = 33;
+
+    // --- smp_call_function_many_cond() on the sender (kernel/smp.c).
+    /// <summary>GUESS. Per target: csd_lock, the CSD_TYPE_SYNC setup and the llist_add cmpxchg on the target's queue line.</summary>
+    public long CsdSetupPerTargetNs { get; init; } = 50;
+    /// <summary>GUESS. One x2APIC ICR write (a WRMSR, ~100+ cycles).</summary>
+    public long IcrWriteNs { get; init; } = 40;
+    /// <summary>Whether apic_use_ipi_shorthand is on: every present CPU has booted and no_ipi_broadcast is unset.</summary>
+    public bool IpiShorthand { get; init; } = true;
+    public ApicMode ApicMode { get; init; } = ApicMode.X2ApicCluster;
+
+    // --- Cache-line transfers: csd_lock_wait() polling a csd the target has just unlocked.
+    /// <summary>GUESS. Within a package (L3 or mesh hop).</summary>
+    public long CacheLineSamePackageNs { get; init; } = 60;
+    /// <summary>GUESS. Added per NUMA hop.</summary>
+    public long CacheLinePerNumaHopNs { get; init; } = 80;
+
+    // --- mm-wide state.
+    /// <summary>GUESS. inc_mm_tlb_gen()'s atomic on mm->context.tlb_gen plus reading mm_cpumask; also a cpumask bit set or clear.</summary>
+    public long MmContextAccessNs { get; init; } = 100;
+    /// <summary>GUESS. Moving a thread to another CPU's runqueue (wakeup IPI not modelled as a csd).</summary>
+    public long MigrationNs { get; init; } = 2_000;
+
+    public long IpiDelivery(Machine m, int from, int to) => m.Relation(from, to) switch
+    {
+        CpuRelation.Self or CpuRelation.SmtSibling => IpiDeliverySmtSiblingNs,
+        _ => IpiDeliverySamePackageNs + m.NumaHops(from, to) * IpiDeliveryPerNumaHopNs,
+    };
+
+    public long CacheLineTransfer(Machine m, int from, int to) =>
+        CacheLineSamePackageNs + m.NumaHops(from, to) * CacheLinePerNumaHopNs;
+
+    /// <summary>
+    /// The conservative lookahead: the smallest delay of any message one entity sends another.
+    /// Every cross-entity message in the model is at least this far in the future.
+    /// </summary>
+    public long Lookahead => new[]
+    {
+        CsdSetupPerTargetNs, MmContextAccessNs, CacheLineSamePackageNs, MigrationNs,
+    }.Min();
+
+    /// <summary>Rejects values that would make time run backwards or stall the engine.</summary>
+    public void Validate()
+    {
+        foreach (var (name, value) in new (string, long)[]
+                 {
+                     (nameof(IpiDeliverySmtSiblingNs), IpiDeliverySmtSiblingNs), (nameof(IpiDeliverySamePackageNs), IpiDeliverySamePackageNs),
+                     (nameof(IpiDeliveryPerNumaHopNs), IpiDeliveryPerNumaHopNs), (nameof(InterruptEntryNs), InterruptEntryNs),
+                     (nameof(InterruptExitNs), InterruptExitNs), (nameof(SyncFunctionNs), SyncFunctionNs),
+                     (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),
+                     (nameof(FlushTlbFullNs), FlushTlbFullNs), (nameof(IcrWriteNs), IcrWriteNs),
+                     (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs),
+                 })
+        {
+            if (value is < 0 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 0 and 1 s");
+        }
+        foreach (var (name, value) in new (string, long)[]
+                 {
+                     (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs), (nameof(MmContextAccessNs), MmContextAccessNs),
+                     (nameof(CacheLineSamePackageNs), CacheLineSamePackageNs), (nameof(MigrationNs), MigrationNs),
+                 })
+        {
+            // These bound the lookahead: zero would make the conservative window empty.
+            if (value is < 1 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 1 ns and 1 s");
+        }
+        if (TlbSinglePageFlushCeiling is < 1 or > 1 << 20)
+            throw new ArgumentOutOfRangeException(nameof(TlbSinglePageFlushCeiling), TlbSinglePageFlushCeiling, "must be between 1 and 1048576");
+    }
+}

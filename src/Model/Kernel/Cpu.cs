@@ -1,0 +1,223 @@
+using Shootdown.Model.Results;
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Topology;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>
+/// One logical CPU: <c>cpu_tlbstate</c> (loaded mm, laziness, local tlb_gen), its
+/// <c>call_single_queue</c>, the interrupt path, a tiny scheduler for the workload's threads, and
+/// the kernel operations it initiates. The sender side of smp_call_function and the flush
+/// paths live in the partial files beside this one.
+/// </summary>
+public sealed partial class Cpu : ISimEntity
+{
+    /// <summary>The mm id of <c>init_mm</c>: loaded by kernel threads and by a lazy CPU once a flush kicks it off.</summary>
+    public const int InitMm = -1;
+
+    private readonly SimulationSetup _setup;
+    private readonly Machine _machine;
+    private readonly Costs.CostModel _costs;
+    private readonly Prng _rng;
+    private readonly List<QueuedCsd> _callSingleQueue = new();
+    private readonly long[] _irqOffPhase;
+    private long _handlerBusyUntil;
+    private long _localIrqOffUntil;
+
+    public Cpu(SimulationSetup setup, int cpu)
+    {
+        _setup = setup;
+        _machine = setup.Machine;
+        _costs = setup.Costs;
+        Id = cpu;
+        _rng = new Prng(setup.Seed, (ulong)cpu);
+        var irqOff = setup.IrqOffOn(cpu);
+        _irqOffPhase = new long[irqOff.Length];
+        for (var i = 0; i < irqOff.Length; i++) _irqOffPhase[i] = (long)(_rng.NextDouble() * irqOff[i].PeriodNs);
+    }
+
+    public int Id { get; }
+
+    /// <summary><c>cpu_tlbstate.loaded_mm</c>, as an mm entity id, or <see cref="InitMm"/>.</summary>
+    public int LoadedMm { get; private set; } = InitMm;
+
+    /// <summary><c>cpu_tlbstate_shared.is_lazy</c>: running a kernel thread or idle on a borrowed user mm.</summary>
+    public bool IsLazy { get; private set; }
+
+    /// <summary>
+    /// The loaded mm's tlb_gen as this CPU's TLB reflects it. Null right after switch_mm, which
+    /// catches up with the mm's tlb_gen: the next flush is then taken as the next generation.
+    /// </summary>
+    private long? _loadedMmTlbGen;
+
+    public CpuStats Stats { get; } = new();
+    public List<OpRecord> CompletedOps { get; } = new();
+
+    public void Start(ISimContext ctx)
+    {
+        StartThreads(ctx);
+        StartOpStreams(ctx);
+    }
+
+    public void Handle(in SimEvent e, ISimContext ctx)
+    {
+        switch (e.Kind)
+        {
+            case EventKind.CsdQueue: OnCsdQueued(e, ctx); break;
+            case EventKind.InterruptRaise: OnInterruptRaised(ctx); break;
+            case EventKind.InterruptDispatch: FlushSmpCallFunctionQueue(ctx); break;
+            case EventKind.CsdAck: OnCsdAck(e, ctx); break;
+            case EventKind.MmFlushMask: OnFlushMask(e, ctx); break;
+            case EventKind.MmPmdUnshared: OnPmdUnshared(e, ctx); break;
+            case EventKind.OpArrival: OnOpArrival(e, ctx); break;
+            case EventKind.OpStepDone: OnOpStepDone(e, ctx); break;
+            case EventKind.ThreadArrive: OnThreadArrive(e, ctx); break;
+            case EventKind.ThreadSleep: OnThreadSleep(e, ctx); break;
+            case EventKind.ThreadWake: OnThreadWake(e, ctx); break;
+            case EventKind.ThreadMigrate: OnThreadMigrate(e, ctx); break;
+            case EventKind.Timeslice: OnTimeslice(e, ctx); break;
+            default: throw new InvalidOperationException($"CPU {Id} cannot handle {e.Kind}");
+        }
+    }
+
+    // ------------------------------------------------------------------ receiving side
+
+    /// <summary>A csd the target has queued, with what its func needs.</summary>
+    private readonly record struct QueuedCsd(int Sender, long CallSerial, CsdFunc Func, int Mm, int Pages, long NewTlbGen, bool Full);
+
+    /// <summary>
+    /// kernel/smp.c: the sender's <c>llist_add()</c> onto this CPU's call_single_queue lands. If the
+    /// queue was empty the sender IPIs us (the IPI arrives at X); otherwise the pending interrupt
+    /// will drain this csd too, and no new interrupt is raised. A conditional call first evaluates
+    /// should_flush_tlb() on this CPU's state; a CPU it rejects gets no csd at all.
+    /// </summary>
+    private void OnCsdQueued(in SimEvent e, ISimContext ctx)
+    {
+        var csd = CsdMessage.Decode(e);
+        if (csd.Conditional && !ShouldFlushTlb(csd.Mm, csd.Trim))
+        {
+            ctx.Send(e.Source, ctx.Now + _costs.CacheLineTransfer(_machine, Id, e.Source), EventKind.CsdAck, e.Op, flags: CsdMessage.AckDeclined);
+            return;
+        }
+        var wasEmpty = _callSingleQueue.Count == 0;
+        _callSingleQueue.Add(new QueuedCsd(e.Source, e.Op, csd.Func, csd.Mm, csd.Pages, csd.NewTlbGen, csd.Full));
+        if (wasEmpty) ctx.Send(Id, Math.Max(e.X, ctx.Now), EventKind.InterruptRaise);
+    }
+
+    /// <summary>The IPI arrives. It is taken once IRQs are enabled and no handler is running.</summary>
+    private void OnInterruptRaised(ISimContext ctx)
+    {
+        var start = IrqsEnabledFrom(ctx.Now);
+        if (start > ctx.Now) ctx.Send(Id, start, EventKind.InterruptDispatch);
+        else FlushSmpCallFunctionQueue(ctx);
+    }
+
+    /// <summary>
+    /// sysvec_call_function -> __flush_smp_call_function_queue(): take the whole queue
+    /// (llist_del_all, then FIFO order), run each func and csd_unlock() it. CAL counts the
+    /// interrupt once however many csds it drains.
+    /// </summary>
+    private void FlushSmpCallFunctionQueue(ISimContext ctx)
+    {
+        if (_callSingleQueue.Count == 0) return;
+        var entries = _callSingleQueue.ToArray();
+        _callSingleQueue.Clear();
+
+        Stats.Cal++;
+        var t = ctx.Now + _costs.InterruptEntryNs;
+        foreach (var csd in entries)
+        {
+            t += csd.Func == CsdFunc.TlbRemoveTableSmpSync
+                ? _costs.SyncFunctionNs
+                : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(entries, csd.Mm), local: false, ctx);
+            Stats.CsdsHandled++;
+            if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) Stats.SyncCsdsHandled++;
+            // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
+            ctx.Send(csd.Sender, t + _costs.CacheLineTransfer(_machine, Id, csd.Sender), EventKind.CsdAck, csd.CallSerial, x: t);
+        }
+        t += _costs.InterruptExitNs;
+        var duration = t - ctx.Now;
+        _handlerBusyUntil = t;
+        Stats.StolenNs += duration;
+        Stats.MaxSingleNs = Math.Max(Stats.MaxSingleNs, duration);
+    }
+
+    /// <summary>
+    /// The model's view of mm->context.tlb_gen inside a handler: the newest generation among the
+    /// flushes drained together. A concurrent flush whose csd has not landed yet is not seen;
+    /// the kernel would read it and do one full flush instead of a partial one.
+    /// </summary>
+    private static long MmTlbGenSeen(QueuedCsd[] entries, int mm)
+    {
+        var max = 0L;
+        foreach (var c in entries)
+            if (c.Func == CsdFunc.FlushTlbFunc && c.Mm == mm) max = Math.Max(max, c.NewTlbGen);
+        return max;
+    }
+
+    /// <summary>
+    /// arch/x86/mm/tlb.c flush_tlb_func(). Returns the time it takes. Remote runs count in TLB
+    /// (irq_tlb_count), early exits included.
+    /// </summary>
+    private long FlushTlbFunc(int mm, int pages, bool full, long newTlbGen, long mmTlbGen, bool local, ISimContext ctx)
+    {
+        if (!local) Stats.Tlb++;
+        var cost = _costs.FlushTlbFuncBaseNs;
+        if (mm != LoadedMm)
+        {
+            // "The CPU was left in the mm_cpumask of the target mm. Clear it."
+            ctx.Send(mm, ctx.Now + _costs.MmContextAccessNs, EventKind.MmCpumaskClear);
+            return cost;
+        }
+        if (IsLazy)
+        {
+            // A lazy CPU switches to init_mm rather than flush: the next switch_mm catches up.
+            SwitchToInitMm();
+            return cost;
+        }
+        var localTlbGen = _loadedMmTlbGen ?? newTlbGen - 1;
+        if (localTlbGen >= newTlbGen) return cost;
+        var target = Math.Max(newTlbGen, mmTlbGen);
+        var partial = !full && newTlbGen == localTlbGen + 1 && newTlbGen == target;
+        _loadedMmTlbGen = target;
+        return cost + (partial ? pages * _costs.FlushTlbPerPageNs : _costs.FlushTlbFullNs);
+    }
+
+    /// <summary>arch/x86/mm/tlb.c should_flush_tlb(): the cond_func of the non-freed_tables flush.</summary>
+    private bool ShouldFlushTlb(int mm, bool trimCpumask)
+    {
+        if (IsLazy) return false;
+        if (LoadedMm == mm) return true;
+        // Once a second per mm, also IPI CPUs that left it, so they clear their mm_cpumask bit.
+        return trimCpumask;
+    }
+
+    /// <summary>The first time at or after <paramref name="t"/> at which this CPU can take an interrupt.</summary>
+    private long IrqsEnabledFrom(long t)
+    {
+        var irqOff = _setup.IrqOffOn(Id);
+        for (var guard = 0; guard < 64; guard++)
+        {
+            var start = Math.Max(t, Math.Max(_handlerBusyUntil, _localIrqOffUntil));
+            for (var i = 0; i < irqOff.Length; i++)
+            {
+                var spec = irqOff[i];
+                var sinceWindow = start - _irqOffPhase[i];
+                if (sinceWindow < 0) continue;
+                var offset = sinceWindow % spec.PeriodNs;
+                if (offset < spec.DurationNs) start += spec.DurationNs - offset;
+            }
+            if (start == t) return t;
+            t = start;
+        }
+        return t;
+    }
+
+    private void SwitchToInitMm()
+    {
+        LoadedMm = InitMm;
+        IsLazy = false;
+        _loadedMmTlbGen = null;
+    }
+}

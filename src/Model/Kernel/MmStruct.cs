@@ -1,0 +1,83 @@
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Topology;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>
+/// One process address space: <c>mm-&gt;context.tlb_gen</c>, <c>mm_cpumask(mm)</c>, the cpumask trim
+/// clock, its threads' CPUs, and (for the owner of a shared hugetlb mapping) the PMD table's share count.
+/// </summary>
+public sealed class MmStruct : ISimEntity
+{
+    /// <summary>HZ-worth of virtual time: should_trim_cpumask() lets one trim through per second per mm.</summary>
+    public const long TrimIntervalNs = 1_000_000_000;
+
+    private readonly SimulationSetup _setup;
+    private readonly CpuMask.Builder _cpumask;
+    private readonly Dictionary<long, int> _threadCpu = new();
+    private readonly HashSet<int> _pmdSharers = new();
+    private long _tlbGen = 1;
+    private long _nextTrimCpumask = TrimIntervalNs;
+
+    public MmStruct(SimulationSetup setup, int process)
+    {
+        _setup = setup;
+        Process = process;
+        Id = setup.MmEntityId(process);
+        _cpumask = new CpuMask.Builder(setup.CpuCount);
+        foreach (var share in setup.Workload.HugetlbShares)
+            if (share.Sharers[0] == process) _pmdSharers.UnionWith(share.Sharers);
+    }
+
+    public int Id { get; }
+    public int Process { get; }
+    public long TlbGen => _tlbGen;
+    public CpuMask Cpumask => _cpumask.ToMask();
+    public IReadOnlyDictionary<long, int> ThreadCpus => _threadCpu;
+
+    public void Start(ISimContext ctx) { }
+
+    public void Handle(in SimEvent e, ISimContext ctx)
+    {
+        var reply = ctx.Now + _setup.Costs.MmContextAccessNs;
+        switch (e.Kind)
+        {
+            case EventKind.MmCpumaskSet:
+                // switch_mm_irqs_off(): cpumask_set_cpu(cpu, mm_cpumask(next)).
+                _cpumask.Set(e.Source);
+                _threadCpu[e.Op] = e.Source;
+                break;
+            case EventKind.MmCpumaskClear:
+                // flush_tlb_func() found this mm no longer loaded: the lazy clear of the bit.
+                _cpumask.Clear(e.Source);
+                break;
+            case EventKind.MmFlushBegin:
+            {
+                // flush_tlb_mm_range(): new_tlb_gen = inc_mm_tlb_gen(mm), then read mm_cpumask.
+                var newTlbGen = ++_tlbGen;
+                var trim = ShouldTrimCpumask(ctx.Now);
+                ctx.Send(e.Source, reply, EventKind.MmFlushMask, e.Op, x: newTlbGen, flags: trim ? 1 : 0, mask: _cpumask.ToMask());
+                break;
+            }
+            case EventKind.MmPmdUnshare:
+            {
+                // huge_pmd_unshare() -> tlb_unshare_pmd_ptdesc(): drop this sharer; the gather is
+                // fully_unshared when the table is no longer shared, i.e. its last user may reuse it.
+                var wasShared = _pmdSharers.Count >= 2 && _pmdSharers.Remove(e.Arg);
+                var fully = wasShared && _pmdSharers.Count == 1;
+                ctx.Send(e.Source, reply, EventKind.MmPmdUnshared, e.Op, flags: (wasShared ? 1 : 0) | (fully ? 2 : 0));
+                break;
+            }
+            default:
+                throw new InvalidOperationException($"mm {Process} cannot handle {e.Kind}");
+        }
+    }
+
+    /// <summary>arch/x86/mm/tlb.c should_trim_cpumask(): true at most once per HZ per mm.</summary>
+    private bool ShouldTrimCpumask(long now)
+    {
+        if (now <= _nextTrimCpumask) return false;
+        _nextTrimCpumask = now + TrimIntervalNs;
+        return true;
+    }
+}

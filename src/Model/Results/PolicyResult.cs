@@ -1,0 +1,103 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Model.Results;
+
+/// <summary>One CPU's final counters, in the order of the per-CPU result file.</summary>
+public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs)
+{
+    public static CpuCounters From(int cpu, CpuStats s) => new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs);
+}
+
+/// <summary>Latency figures of one operation type, in virtual nanoseconds.</summary>
+public sealed record LatencySummary(OpType Type, int Count, double MeanNs, long P50Ns, long P99Ns, long MaxNs, long FlushIpis, long SyncIpis, long CollateralIpis)
+{
+    public static LatencySummary Of(OpType type, IReadOnlyList<OpRecord> ops)
+    {
+        if (ops.Count == 0) return new(type, 0, 0, 0, 0, 0, 0, 0, 0);
+        var sorted = ops.Select(o => o.LatencyNs).Order().ToArray();
+        return new(type, ops.Count, sorted.Average(), Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted[^1],
+            ops.Sum(o => (long)o.FlushIpis), ops.Sum(o => (long)o.SyncIpis), ops.Sum(o => (long)o.CollateralIpis));
+    }
+
+    /// <summary>Nearest-rank percentile.</summary>
+    public static long Percentile(long[] sorted, double p) =>
+        sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+/// <summary>osnoise-style disruption of the isolated real-time CPUs.</summary>
+public sealed record RealtimeNoise(int Cpus, long Interrupts, long NoiseNs, long MaxSingleNs, double CpuAvailablePercent);
+
+/// <summary>Everything one policy's run produced, and the digest that pins it.</summary>
+public sealed class PolicyResult
+{
+    public PolicyResult(string policy, long endNs, long eventsProcessed, ImmutableArray<CpuCounters> cpus, ImmutableArray<OpRecord> ops, ImmutableArray<int> realtimeCpus)
+    {
+        Policy = policy;
+        EndNs = endNs;
+        EventsProcessed = eventsProcessed;
+        Cpus = cpus;
+        Ops = ops.Sort((a, b) => a.Initiator != b.Initiator ? a.Initiator.CompareTo(b.Initiator) : a.Serial.CompareTo(b.Serial));
+        ByType = Enum.GetValues<OpType>()
+            .Select(t => LatencySummary.Of(t, Ops.Where(o => o.Type == t).ToList()))
+            .Where(s => s.Count > 0)
+            .ToImmutableArray();
+        var rt = realtimeCpus.Select(c => cpus[c]).ToList();
+        var rtNoise = rt.Sum(c => c.StolenNs);
+        Realtime = new RealtimeNoise(rt.Count, rt.Sum(c => c.Cal), rtNoise, rt.Count == 0 ? 0 : rt.Max(c => c.MaxSingleNs),
+            rt.Count == 0 || endNs == 0 ? 100 : 100.0 * (1.0 - (double)rtNoise / ((double)endNs * rt.Count)));
+        Digest = ComputeDigest();
+    }
+
+    public string Policy { get; }
+
+    /// <summary>Virtual time of the last event: the run's Runtime.</summary>
+    public long EndNs { get; }
+
+    /// <summary>Engine-independent: every event of the run is processed exactly once by either engine.</summary>
+    public long EventsProcessed { get; }
+
+    public ImmutableArray<CpuCounters> Cpus { get; }
+    public ImmutableArray<OpRecord> Ops { get; }
+    public ImmutableArray<LatencySummary> ByType { get; }
+    public RealtimeNoise Realtime { get; }
+    public string Digest { get; }
+
+    /// <summary>Call-function interrupts taken machine-wide (the sum of CAL).</summary>
+    public long TotalInterrupts => Cpus.Sum(c => c.Cal);
+
+    /// <summary>IPIs sent: every csd queued on a remote CPU, flush and sync.</summary>
+    public long TotalIpis => Ops.Sum(o => (long)o.FlushIpis + o.SyncIpis);
+
+    /// <summary>IPIs to CPUs outside the initiating mm's mm_cpumask.</summary>
+    public long CollateralIpis => Ops.Sum(o => (long)o.CollateralIpis);
+
+    /// <summary>
+    /// SHA-256 over a canonical text encoding of every per-CPU counter and every operation's
+    /// timings and IPI counts, so two runs agree on the digest only if they agree on all of it.
+    /// </summary>
+    private string ComputeDigest()
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        sb.Append(inv, $"policy {Policy} end {EndNs} events {EventsProcessed}\n");
+        foreach (var c in Cpus)
+            sb.Append(inv, $"cpu {c.Cpu} {c.Cal} {c.Tlb} {c.CsdsHandled} {c.SyncCsdsHandled} {c.StolenNs} {c.MaxSingleNs}\n");
+        foreach (var o in Ops)
+            sb.Append(inv, $"op {o.Initiator} {o.Serial} {o.Type} {o.Process} {o.ArrivalNs} {o.StartNs} {o.EndNs} {o.FlushIpis} {o.SyncIpis} {o.CollateralIpis} {o.FullFlush} {o.Synced}\n");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+    }
+
+    /// <summary>Collects a finished run from its model objects.</summary>
+    public static PolicyResult Collect(string policy, long endNs, long events, IEnumerable<(int Cpu, CpuStats Stats, IEnumerable<OpRecord> Ops)> cpus, IEnumerable<int> realtimeCpus)
+    {
+        var list = cpus.OrderBy(c => c.Cpu).ToList();
+        return new PolicyResult(policy, endNs, events,
+            list.Select(c => CpuCounters.From(c.Cpu, c.Stats)).ToImmutableArray(),
+            list.SelectMany(c => c.Ops).ToImmutableArray(),
+            realtimeCpus.Order().ToImmutableArray());
+    }
+}

@@ -1,0 +1,102 @@
+using Shootdown.Model.Topology;
+
+namespace Shootdown.Model.Simulation;
+
+/// <summary>
+/// Every event the model exchanges. The numeric order is the tie-break priority between
+/// events at the same virtual time (after time, before source id and sequence number).
+/// </summary>
+public enum EventKind : byte
+{
+    // mm_struct state changes land first, as the kernel orders the cpumask write before tlb_gen reads.
+    MmCpumaskSet,
+    MmCpumaskClear,
+    MmFlushBegin,
+    MmFlushMask,
+    MmPmdUnshare,
+    MmPmdUnshared,
+    // smp_call_function traffic.
+    CsdQueue,
+    InterruptRaise,
+    InterruptDispatch,
+    CsdAck,
+    // Scheduler.
+    ThreadArrive,
+    ThreadSleep,
+    ThreadWake,
+    ThreadMigrate,
+    Timeslice,
+    // Operations.
+    OpStepDone,
+    OpArrival,
+}
+
+/// <summary>
+/// One event, addressed to <see cref="Target"/>. Totally ordered by
+/// (<see cref="Time"/>, <see cref="Kind"/>, <see cref="Source"/>, <see cref="Seq"/>): source and
+/// sequence number are assigned by the sending entity, so the order never depends on which
+/// engine, thread or silo carried the event. The payload fields mean what the factory in
+/// <see cref="Events"/> that built the event says.
+/// </summary>
+public readonly record struct SimEvent(
+    long Time,
+    EventKind Kind,
+    int Source,
+    long Seq,
+    int Target,
+    long Op,
+    int Arg,
+    long X,
+    long Y,
+    int Flags,
+    CpuMask? Mask) : IComparable<SimEvent>
+{
+    public int CompareTo(SimEvent other)
+    {
+        var c = Time.CompareTo(other.Time);
+        if (c != 0) return c;
+        c = Kind.CompareTo(other.Kind);
+        if (c != 0) return c;
+        c = Source.CompareTo(other.Source);
+        return c != 0 ? c : Seq.CompareTo(other.Seq);
+    }
+
+    /// <summary>The ordering key alone, for priority queues.</summary>
+    public EventKey Key => new(Time, Kind, Source, Seq);
+}
+
+public readonly record struct EventKey(long Time, EventKind Kind, int Source, long Seq) : IComparable<EventKey>
+{
+    public int CompareTo(EventKey other)
+    {
+        var c = Time.CompareTo(other.Time);
+        if (c != 0) return c;
+        c = Kind.CompareTo(other.Kind);
+        if (c != 0) return c;
+        c = Source.CompareTo(other.Source);
+        return c != 0 ? c : Seq.CompareTo(other.Seq);
+    }
+}
+
+/// <summary>What an entity may do while handling an event: read the clock and send events.</summary>
+public interface ISimContext
+{
+    long Now { get; }
+
+    /// <summary>
+    /// Sends an event to <paramref name="target"/> (itself included) for time <paramref name="at"/>.
+    /// An event to another entity must be at least the lookahead in the future.
+    /// </summary>
+    void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null);
+}
+
+/// <summary>A simulated object that owns its state and changes it only by handling events.</summary>
+public interface ISimEntity
+{
+    int Id { get; }
+
+    /// <summary>Called once at virtual time 0 to schedule the entity's first events.</summary>
+    void Start(ISimContext ctx);
+
+    void Handle(in SimEvent e, ISimContext ctx);
+}

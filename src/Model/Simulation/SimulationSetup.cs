@@ -1,0 +1,77 @@
+using System.Collections.Immutable;
+using Shootdown.Model.Costs;
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Topology;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Model.Simulation;
+
+/// <summary>
+/// Everything one run of one policy needs, and the map from entity ids to model objects:
+/// ids 0..N−1 are CPUs, N..N+P−1 are the processes' mms.
+/// </summary>
+public sealed class SimulationSetup
+{
+    private readonly ImmutableArray<OpStreamSpec>[] _streamsByCpu;
+    private readonly ImmutableArray<IrqOffSpec>[] _irqOffByCpu;
+    private readonly int[] _hugetlbOwner;
+
+    public SimulationSetup(Machine machine, CostModel costs, KernelPolicy policy, MachineFeatures features, WorkloadSpec workload, ulong seed, long durationNs)
+    {
+        costs.Validate();
+        Machine = machine;
+        Costs = costs;
+        Policy = policy;
+        Features = features;
+        Workload = workload;
+        Seed = seed;
+        DurationNs = durationNs;
+        TlbIpiBroadcastKey = policy.TlbTableFlushImpliesIpiBroadcast(features);
+        Lookahead = costs.Lookahead;
+
+        var n = machine.CpuCount;
+        _streamsByCpu = new ImmutableArray<OpStreamSpec>[n];
+        _irqOffByCpu = new ImmutableArray<IrqOffSpec>[n];
+        var streams = workload.Operations.GroupBy(o => o.Cpu).ToDictionary(g => g.Key, g => g.ToImmutableArray());
+        var irqOff = workload.IrqsOff.SelectMany(s => s.Cpus.Select(c => (c, s))).GroupBy(p => p.c).ToDictionary(g => g.Key, g => g.Select(p => p.s).ToImmutableArray());
+        for (var cpu = 0; cpu < n; cpu++)
+        {
+            _streamsByCpu[cpu] = streams.GetValueOrDefault(cpu, []);
+            _irqOffByCpu[cpu] = irqOff.GetValueOrDefault(cpu, []);
+        }
+        _hugetlbOwner = Enumerable.Repeat(-1, workload.Processes.Length).ToArray();
+        foreach (var share in workload.HugetlbShares)
+            foreach (var p in share.Sharers) _hugetlbOwner[p] = share.Sharers[0];
+        RealtimeCpus = workload.RealtimeCpus.ToHashSet();
+    }
+
+    public Machine Machine { get; }
+    public CostModel Costs { get; }
+    public KernelPolicy Policy { get; }
+    public MachineFeatures Features { get; }
+    public WorkloadSpec Workload { get; }
+    public ulong Seed { get; }
+    public long DurationNs { get; }
+
+    /// <summary>tlb_ipi_broadcast_key, decided once by native_pv_tlb_init() at boot.</summary>
+    public bool TlbIpiBroadcastKey { get; }
+
+    public long Lookahead { get; }
+    public IReadOnlySet<int> RealtimeCpus { get; }
+
+    public int CpuCount => Machine.CpuCount;
+    public int ProcessCount => Workload.Processes.Length;
+    public int EntityCount => CpuCount + ProcessCount;
+
+    public int MmEntityId(int process) => CpuCount + process;
+    public bool IsCpu(int entityId) => entityId < CpuCount;
+
+    public ImmutableArray<OpStreamSpec> StreamsOn(int cpu) => _streamsByCpu[cpu];
+    public ImmutableArray<IrqOffSpec> IrqOffOn(int cpu) => _irqOffByCpu[cpu];
+
+    /// <summary>The process whose mm holds the shared PMD table this process maps, or −1.</summary>
+    public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
+
+    public ISimEntity CreateEntity(int id) =>
+        IsCpu(id) ? new Cpu(this, id) : new MmStruct(this, id - CpuCount);
+}
