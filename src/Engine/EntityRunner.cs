@@ -13,12 +13,14 @@ public sealed class EntityRunner : ISimContext
     private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
     private readonly SortedDictionary<int, List<SimEvent>> _outbox = new();
     private readonly long _lookahead;
+    private readonly EarliestOutputBound _earliestOutput;
     private long _seq;
 
-    public EntityRunner(ISimEntity entity, long lookahead)
+    public EntityRunner(ISimEntity entity, long lookahead, EarliestOutputBound earliestOutput)
     {
         Entity = entity;
         _lookahead = lookahead;
+        _earliestOutput = earliestOutput;
     }
 
     public ISimEntity Entity { get; }
@@ -28,6 +30,20 @@ public sealed class EntityRunner : ISimContext
 
     /// <summary>The time of the earliest pending event, or <see cref="long.MaxValue"/>.</summary>
     public long NextEventTime => _queue.TryPeek(out var e, out _) ? e.Time : long.MaxValue;
+
+    /// <summary>
+    /// No event this entity sends another can be earlier than this, whatever it handles next:
+    /// the minimum, over its pending events, of the model's bound for each.
+    /// </summary>
+    public long EarliestOutputTime
+    {
+        get
+        {
+            var min = long.MaxValue;
+            foreach (var (e, _) in _queue.UnorderedItems) min = Math.Min(min, _earliestOutput(e));
+            return min;
+        }
+    }
 
     public void Start()
     {
@@ -80,6 +96,9 @@ public sealed class EntityRunner : ISimContext
         list.Add(e);
     }
 }
+
+/// <summary>A lower bound on when handling an event can make its entity send to another.</summary>
+public delegate long EarliestOutputBound(in SimEvent e);
 
 /// <summary>The conservative-synchronisation contract every cross-entity event must honour.</summary>
 public static class Lookahead

@@ -1,51 +1,61 @@
 namespace Shootdown.Engine;
 
 /// <summary>
-/// The conservative time-window protocol, as SST runs it: the next window starts at the
-/// earliest pending event anywhere (skipping empty virtual time) and is one lookahead long, so
-/// nothing sent inside it can land inside it. Only entities with an event in the window run.
+/// The conservative time-window protocol (SST's, with per-entity lookahead). Each entity
+/// reports its earliest output time: no event it sends another can be earlier. The minimum S
+/// over all entities is the safe time: every entity may process its events before S, since
+/// nothing still to be sent can land before S. Empty virtual time is skipped because S jumps
+/// straight to the next possible output.
+/// <para>
+/// Processing early is optional. An entity runs in a window only when its own output is due
+/// within one horizon of S; the others keep their events for a later window, in which they are
+/// still processed in (time, kind, source, seq) order, so the result is unchanged and a
+/// broadcast target lands its csd, takes the interrupt and acknowledges in one call.
+/// </para>
 /// </summary>
 public sealed class WindowScheduler
 {
-    private readonly long[] _next;
-    private readonly PriorityQueue<int, long> _due = new();
-    private readonly long _lookahead;
+    private readonly long[] _earliestOutput;
+    private readonly PriorityQueue<int, long> _byOutput = new();
+    private readonly long _horizon;
 
-    public WindowScheduler(int entities, long lookahead)
+    public WindowScheduler(int entities, long horizon)
     {
-        _next = new long[entities];
-        Array.Fill(_next, long.MaxValue);
-        _lookahead = lookahead;
+        if (horizon < 1) throw new ArgumentOutOfRangeException(nameof(horizon), horizon, "the horizon must be at least 1 ns");
+        _earliestOutput = new long[entities];
+        Array.Fill(_earliestOutput, long.MaxValue);
+        _horizon = horizon;
     }
 
     public long Windows { get; private set; }
 
-    /// <summary>An entity's earliest pending event is now at <paramref name="time"/>.</summary>
-    public void SetNext(int entity, long time)
+    /// <summary>After an entity ran: its earliest output time over the events it still holds.</summary>
+    public void Set(int entity, long earliestOutput)
     {
-        _next[entity] = time;
-        if (time != long.MaxValue) _due.Enqueue(entity, time);
+        _earliestOutput[entity] = earliestOutput;
+        if (earliestOutput != long.MaxValue) _byOutput.Enqueue(entity, earliestOutput);
     }
 
-    /// <summary>Someone delivered an event for <paramref name="time"/> to <paramref name="entity"/>.</summary>
-    public void Delivered(int entity, long time)
+    /// <summary>Someone delivered events to <paramref name="entity"/> whose earliest output is <paramref name="earliestOutput"/>.</summary>
+    public void Delivered(int entity, long earliestOutput)
     {
-        if (time < _next[entity]) SetNext(entity, time);
+        if (earliestOutput >= _earliestOutput[entity]) return;
+        _earliestOutput[entity] = earliestOutput;
+        _byOutput.Enqueue(entity, earliestOutput);
     }
 
-    /// <summary>The next window's end and the entities due in it (ascending ids), or false when nothing is pending.</summary>
-    public bool TryNextWindow(out long windowEnd, out List<int> entities)
+    /// <summary>The next window's safe time and the entities to run to it (ascending ids), or false when no event is pending anywhere.</summary>
+    public bool TryNextWindow(out long safeTime, out List<int> entities)
     {
         entities = new List<int>();
-        windowEnd = 0;
-        while (_due.TryPeek(out var e, out var t) && _next[e] != t) _due.Dequeue();
-        if (!_due.TryPeek(out _, out var start)) return false;
-        windowEnd = start + _lookahead;
+        safeTime = 0;
+        while (_byOutput.TryPeek(out var e, out var t) && _earliestOutput[e] != t) _byOutput.Dequeue();
+        if (!_byOutput.TryPeek(out _, out safeTime)) return false;
         var seen = new HashSet<int>();
-        while (_due.TryPeek(out var e, out var t) && t < windowEnd)
+        while (_byOutput.TryPeek(out var e, out var t) && t < safeTime + _horizon)
         {
-            _due.Dequeue();
-            if (_next[e] == t && seen.Add(e)) entities.Add(e);
+            _byOutput.Dequeue();
+            if (_earliestOutput[e] == t && seen.Add(e)) entities.Add(e);
         }
         entities.Sort();
         Windows++;

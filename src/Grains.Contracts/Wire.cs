@@ -15,11 +15,17 @@ public sealed record RunSpec(string RunKey, string ScenarioFile, string Scenario
 public sealed record EventBatch(ImmutableArray<SimEvent> Events);
 
 /// <summary>
-/// After a window: the entity's next pending event time, and the earliest event it sent each
-/// destination, so the coordinator knows who is due in which window.
+/// After a window: the entity's earliest output time over the events it still holds, and for
+/// each destination it sent to, the earliest output bound of that batch, so the coordinator
+/// knows the next safe time and who must run to it.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.WindowReport")]
-public sealed record WindowReport(long NextEventTime, ImmutableArray<int> Targets, ImmutableArray<long> EarliestSent, long EventsProcessed, long LastEventTime);
+public sealed record WindowReport(
+    long EarliestOutputTime,
+    ImmutableArray<int> Targets,
+    ImmutableArray<long> EarliestSentOutput,
+    long EventsProcessed,
+    long LastEventTime);
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunProgress")]
 public sealed record RunProgress(long VirtualTimeNs, bool Done, long Windows, long GrainCalls);

@@ -23,7 +23,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     {
         _spec = spec;
         _setup = catalog.Get(spec);
-        _windows = new WindowScheduler(_setup.EntityCount, _setup.Lookahead);
+        _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
         var entities = Enumerable.Range(0, _setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, _setup, id, spec.RunKey)).ToArray();
         await Task.WhenAll(entities.Select(e => e.Init(spec)));
         var reports = await Task.WhenAll(entities.Select(e => e.Start()));
@@ -38,16 +38,16 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         var clock = Stopwatch.StartNew();
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
         {
-            if (!windows.TryNextWindow(out var windowEnd, out var due))
+            if (!windows.TryNextWindow(out var safeTime, out var due))
             {
                 _done = true;
                 break;
             }
-            var calls = due.Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).RunWindow(windowEnd)).ToArray();
+            var calls = due.Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).RunWindow(safeTime)).ToArray();
             var reports = await Task.WhenAll(calls);
             _grainCalls += calls.Length;
             Apply(due, reports);
-            _virtualTime = windowEnd;
+            _virtualTime = safeTime;
         }
         return new RunProgress(_virtualTime, _done, windows.Windows, _grainCalls);
     }
@@ -61,13 +61,13 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     {
         for (var i = 0; i < entities.Count; i++)
         {
-            _windows!.SetNext(entities[i], reports[i].NextEventTime);
+            _windows!.Set(entities[i], reports[i].EarliestOutputTime);
             _eventsProcessed[entities[i]] = reports[i].EventsProcessed;
             _lastEventTime[entities[i]] = reports[i].LastEventTime;
         }
         foreach (var report in reports)
         {
-            for (var t = 0; t < report.Targets.Length; t++) _windows!.Delivered(report.Targets[t], report.EarliestSent[t]);
+            for (var t = 0; t < report.Targets.Length; t++) _windows!.Delivered(report.Targets[t], report.EarliestSentOutput[t]);
             _grainCalls += report.Targets.Length;
         }
     }

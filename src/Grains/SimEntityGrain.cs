@@ -21,7 +21,7 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     {
         _runKey = spec.RunKey;
         _setup = catalog.Get(spec);
-        _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong()), _setup.Lookahead);
+        _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong()), _setup.Lookahead, _setup.EarliestOutput);
         return Task.CompletedTask;
     }
 
@@ -55,17 +55,18 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     {
         var outbox = Runner.TakeOutbox();
         var targets = ImmutableArray.CreateBuilder<int>(outbox.Count);
-        var earliest = ImmutableArray.CreateBuilder<long>(outbox.Count);
+        var earliestOutput = ImmutableArray.CreateBuilder<long>(outbox.Count);
         var calls = new Task[outbox.Count];
         for (var i = 0; i < outbox.Count; i++)
         {
             var (target, events) = outbox[i];
             targets.Add(target);
-            earliest.Add(events.Min(e => e.Time));
+            earliestOutput.Add(events.Min(e => Setup.EarliestOutput(e)));
             calls[i] = EntityGrains.Get(GrainFactory, Setup, target, _runKey).Deliver(new EventBatch([.. events]));
         }
         await Task.WhenAll(calls);
-        return new WindowReport(Runner.NextEventTime, targets.MoveToImmutable(), earliest.MoveToImmutable(), Runner.EventsProcessed, Runner.LastEventTime);
+        return new WindowReport(Runner.EarliestOutputTime, targets.MoveToImmutable(), earliestOutput.MoveToImmutable(),
+            Runner.EventsProcessed, Runner.LastEventTime);
     }
 }
 

@@ -26,6 +26,7 @@ public static class ResultFiles
         silos = c.Silos,
         headline = Headline.For(c),
         policies = c.Runs.Select(r => Policy(r.Result)),
+        engine_stats = c.Runs.Select(r => new { policy = r.Result.Policy, wall_seconds = r.Wall.TotalSeconds, windows = r.Windows, grain_calls = r.GrainCalls }),
     }, Options);
 
     private static object Policy(PolicyResult r) => new

@@ -169,7 +169,7 @@ public sealed partial class Cpu
         var done = ctx.Now;
         if (LoadedMm == mm)
         {
-            done += FlushTlbFunc(mm, op.Spec.Pages, op.FullFlush, newTlbGen, newTlbGen, local: true, ctx);
+            done += FlushTlbFunc(mm, op.Spec.Pages, op.FullFlush, newTlbGen, newTlbGen, local: true, done, ctx);
             _localIrqOffUntil = done;
         }
         op.Call = null;

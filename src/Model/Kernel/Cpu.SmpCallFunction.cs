@@ -86,7 +86,7 @@ public sealed partial class Cpu
         if (runLocal)
         {
             // SCF_RUN_LOCAL: flush_tlb_func() here, IRQs off, while the remote IPIs are in flight.
-            var local = FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, csd.NewTlbGen, local: true, ctx);
+            var local = FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, csd.NewTlbGen, local: true, t, ctx);
             t += local;
             _localIrqOffUntil = t;
         }

@@ -130,7 +130,7 @@ public sealed partial class Cpu : ISimEntity
         {
             t += csd.Func == CsdFunc.TlbRemoveTableSmpSync
                 ? _costs.SyncFunctionNs
-                : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(entries, csd.Mm), local: false, ctx);
+                : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(entries, csd.Mm), local: false, t, ctx);
             Stats.CsdsHandled++;
             if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) Stats.SyncCsdsHandled++;
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
@@ -160,14 +160,14 @@ public sealed partial class Cpu : ISimEntity
     /// arch/x86/mm/tlb.c flush_tlb_func(). Returns the time it takes. Remote runs count in TLB
     /// (irq_tlb_count), early exits included.
     /// </summary>
-    private long FlushTlbFunc(int mm, int pages, bool full, long newTlbGen, long mmTlbGen, bool local, ISimContext ctx)
+    private long FlushTlbFunc(int mm, int pages, bool full, long newTlbGen, long mmTlbGen, bool local, long at, ISimContext ctx)
     {
         if (!local) Stats.Tlb++;
         var cost = _costs.FlushTlbFuncBaseNs;
         if (mm != LoadedMm)
         {
             // "The CPU was left in the mm_cpumask of the target mm. Clear it."
-            ctx.Send(mm, ctx.Now + _costs.MmContextAccessNs, EventKind.MmCpumaskClear);
+            ctx.Send(mm, at + _costs.MmContextAccessNs, EventKind.MmCpumaskClear);
             return cost;
         }
         if (IsLazy)
@@ -191,6 +191,24 @@ public sealed partial class Cpu : ISimEntity
         if (LoadedMm == mm) return true;
         // Once a second per mm, also IPI CPUs that left it, so they clear their mm_cpumask bit.
         return trimCpumask;
+    }
+
+    /// <summary>
+    /// A lower bound on the time of any event that handling <paramref name="e"/> on a CPU can send
+    /// to another entity, through whatever it schedules for itself meanwhile. The grain engine
+    /// sizes its windows with it. A csd landing only queues; nothing leaves this CPU before the
+    /// IPI it rides on is taken and its handler has entered. Every other event may answer after
+    /// the smallest message delay.
+    /// </summary>
+    public static long EarliestOutput(in SimEvent e, SimulationSetup setup)
+    {
+        var costs = setup.Costs;
+        return e.Kind switch
+        {
+            EventKind.CsdQueue when !CsdMessage.Decode(e).Conditional => Math.Max(e.X, e.Time) + costs.InterruptEntryNs + setup.Lookahead,
+            EventKind.InterruptRaise or EventKind.InterruptDispatch => e.Time + costs.InterruptEntryNs + setup.Lookahead,
+            _ => e.Time + setup.Lookahead,
+        };
     }
 
     /// <summary>The first time at or after <paramref name="t"/> at which this CPU can take an interrupt.</summary>

@@ -57,6 +57,14 @@ public sealed class SimulationSetup
     public bool TlbIpiBroadcastKey { get; }
 
     public long Lookahead { get; }
+
+    /// <summary>
+    /// How far past an entity's earliest output the grain engine may still run it to the safe
+    /// time and have it finish its work in one call: a csd's output bound is its IPI's arrival
+    /// plus the interrupt entry plus the lookahead, so a target whose IPI arrives before the
+    /// safe time lands, takes the interrupt and acknowledges in the same window.
+    /// </summary>
+    public long WindowHorizon => Costs.InterruptEntryNs + Lookahead;
     public IReadOnlySet<int> RealtimeCpus { get; }
 
     public int CpuCount => Machine.CpuCount;
@@ -71,6 +79,10 @@ public sealed class SimulationSetup
 
     /// <summary>The process whose mm holds the shared PMD table this process maps, or −1.</summary>
     public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
+
+    /// <summary>See <see cref="Cpu.EarliestOutput"/>: mms only answer, one message delay later.</summary>
+    public long EarliestOutput(in SimEvent e) =>
+        IsCpu(e.Target) ? Cpu.EarliestOutput(e, this) : e.Time + Lookahead;
 
     public ISimEntity CreateEntity(int id) =>
         IsCpu(id) ? new Cpu(this, id) : new MmStruct(this, id - CpuCount);
