@@ -80,8 +80,9 @@ public static class ScenarioLoader
             var sleep = p.Number("sleep_us", 0.001, MaxDurationUs);
             if ((run is null) != (sleep is null)) throw p.Error(run is null ? "sleep_us" : "run_us", "run_us and sleep_us go together");
             var migrate = p.Number("migrate_us", 0.001, MaxDurationUs);
-            p.RejectUnknownKeys(["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us"]);
-            processes.Add(new ProcessSpec(pname, threads, [.. cpus], run * 1000, sleep * 1000, migrate * 1000));
+            var stop = p.Number("stop_us", 0, MaxDurationUs) is { } stopUs ? UsToNs(stopUs) : (long?)null;
+            p.RejectUnknownKeys(["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"]);
+            processes.Add(new ProcessSpec(pname, threads, [.. cpus], run * 1000, sleep * 1000, migrate * 1000, stop));
         }
         if (processes.Count == 0) throw root.Error("processes", "at least one process is required");
 

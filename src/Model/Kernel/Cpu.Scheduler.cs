@@ -11,6 +11,7 @@ public sealed partial class Cpu
         public long Id { get; } = id;
         public int Process { get; } = process;
         public bool Runnable { get; set; } = true;
+        public bool Stopped { get; set; }
         public int Generation { get; set; }
     }
 
@@ -39,11 +40,17 @@ public sealed partial class Cpu
 
     private void ScheduleThreadEvents(SimThread thread, ProcessSpec spec, ISimContext ctx)
     {
+        if (thread.Stopped) return;
+        if (spec.StopNs is { } stop && stop >= ctx.Now && stop < _setup.DurationNs)
+            ctx.Send(Id, stop, EventKind.ThreadSleep, thread.Id, thread.Generation, flags: StopForGood);
         if (spec.RunMeanNs is { } run && spec.SleepMeanNs is not null && thread.Runnable)
             SendIfInRun(ctx, ctx.Now + _rng.NextExponentialNs(run), EventKind.ThreadSleep, thread);
         if (spec.MigrateMeanNs is { } migrate)
             SendIfInRun(ctx, ctx.Now + _rng.NextExponentialNs(migrate), EventKind.ThreadMigrate, thread);
     }
+
+    /// <summary>Flag on a ThreadSleep: the thread never wakes again.</summary>
+    private const int StopForGood = 1;
 
     private void SendIfInRun(ISimContext ctx, long at, EventKind kind, SimThread thread)
     {
@@ -59,16 +66,17 @@ public sealed partial class Cpu
 
     private void OnThreadSleep(in SimEvent e, ISimContext ctx)
     {
-        if (FindThread(e) is not { } thread) return;
+        if (FindThread(e) is not { } thread || thread.Stopped) return;
         thread.Runnable = false;
         var spec = _setup.Workload.Processes[thread.Process];
-        SendIfInRun(ctx, ctx.Now + _rng.NextExponentialNs(spec.SleepMeanNs!.Value), EventKind.ThreadWake, thread);
+        if ((e.Flags & StopForGood) != 0) thread.Stopped = true;
+        else SendIfInRun(ctx, ctx.Now + _rng.NextExponentialNs(spec.SleepMeanNs!.Value), EventKind.ThreadWake, thread);
         Schedule(ctx);
     }
 
     private void OnThreadWake(in SimEvent e, ISimContext ctx)
     {
-        if (FindThread(e) is not { } thread) return;
+        if (FindThread(e) is not { } thread || thread.Stopped) return;
         thread.Runnable = true;
         var spec = _setup.Workload.Processes[thread.Process];
         SendIfInRun(ctx, ctx.Now + _rng.NextExponentialNs(spec.RunMeanNs!.Value), EventKind.ThreadSleep, thread);
@@ -78,7 +86,7 @@ public sealed partial class Cpu
     /// <summary>The thread moves to a random CPU of its affinity list (possibly this one).</summary>
     private void OnThreadMigrate(in SimEvent e, ISimContext ctx)
     {
-        if (FindThread(e) is not { } thread) return;
+        if (FindThread(e) is not { } thread || thread.Stopped) return;
         var spec = _setup.Workload.Processes[thread.Process];
         var dest = spec.Cpus[_rng.NextInt(spec.Cpus.Length)];
         if (dest == Id)

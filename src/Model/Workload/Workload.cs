@@ -17,7 +17,9 @@ public enum OpType
 /// A process: one mm, its threads and where they may run. Thread t starts on
 /// <c>Cpus[t % Cpus.Length]</c>. With <see cref="RunMeanNs"/> and <see cref="SleepMeanNs"/> a thread
 /// alternates exponential run and sleep periods (its CPU goes lazy while it sleeps); with
-/// <see cref="MigrateMeanNs"/> it moves to a random CPU of its affinity list.
+/// <see cref="MigrateMeanNs"/> it moves to a random CPU of its affinity list. At
+/// <see cref="StopNs"/> every thread blocks for good: the process lives on, its CPUs go lazy
+/// with its mm still loaded.
 /// </summary>
 public sealed record ProcessSpec(
     string Name,
@@ -25,7 +27,8 @@ public sealed record ProcessSpec(
     ImmutableArray<int> Cpus,
     double? RunMeanNs = null,
     double? SleepMeanNs = null,
-    double? MigrateMeanNs = null);
+    double? MigrateMeanNs = null,
+    long? StopNs = null);
 
 /// <summary>
 /// A stream of operations issued from one CPU against one process's mm. Arrivals are Poisson

@@ -1,0 +1,38 @@
+using Orleans.TestingHost;
+using Shootdown.Silo;
+
+namespace Shootdown.Tests;
+
+/// <summary>In-process Orleans clusters of one and of three silos, shared by the grain tests.</summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public InProcessTestCluster OneSilo { get; private set; } = null!;
+    public InProcessTestCluster ThreeSilos { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        OneSilo = await Start(1);
+        ThreeSilos = await Start(3);
+    }
+
+    private static async Task<InProcessTestCluster> Start(int silos)
+    {
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.ConfigureSilo((_, silo) => silo.AddShootdown());
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await OneSilo.DisposeAsync();
+        await ThreeSilos.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "clusters";
+}
