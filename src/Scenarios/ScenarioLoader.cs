@@ -45,6 +45,8 @@ public static class ScenarioLoader
         if (text.Length > MaxFileBytes)
             throw new ScenarioException(file, 0, 0, "(file)", $"larger than the {MaxFileBytes}-byte limit for a scenario");
         var root = new YamlReader(file, YamlReader.LoadDocument(file, text), "");
+        root.RejectUnknownKeys(["name", "description", "machine", "seed", "duration_us", "policies", "costs", "realtime_cpus",
+            "timeslice_us", "processes", "operations", "irqs_off", "hugetlb_shares"]);
 
         var name = root.String("name") ?? Path.GetFileNameWithoutExtension(file);
         var description = root.String("description") ?? "";
@@ -72,6 +74,7 @@ public static class ScenarioLoader
         var processes = ImmutableArray.CreateBuilder<ProcessSpec>();
         foreach (var p in processReaders)
         {
+            p.RejectUnknownKeys(["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"]);
             var pname = p.RequiredString("name");
             if (!processIndex.TryAdd(pname, processes.Count)) throw p.Error("name", $"process '{pname}' is defined twice");
             var cpus = Cpus(p, "cpus", n);
@@ -81,7 +84,6 @@ public static class ScenarioLoader
             if ((run is null) != (sleep is null)) throw p.Error(run is null ? "sleep_us" : "run_us", "run_us and sleep_us go together");
             var migrate = p.Number("migrate_us", 0.001, MaxDurationUs);
             var stop = p.Number("stop_us", 0, MaxDurationUs) is { } stopUs ? UsToNs(stopUs) : (long?)null;
-            p.RejectUnknownKeys(["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"]);
             processes.Add(new ProcessSpec(pname, threads, [.. cpus], run * 1000, sleep * 1000, migrate * 1000, stop));
         }
         if (processes.Count == 0) throw root.Error("processes", "at least one process is required");
@@ -90,6 +92,7 @@ public static class ScenarioLoader
         var expectedOps = 0.0;
         foreach (var o in root.Mappings("operations"))
         {
+            o.RejectUnknownKeys(["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back"]);
             var typeText = o.RequiredString("type");
             var type = typeText switch
             {
@@ -110,7 +113,6 @@ public static class ScenarioLoader
             var backToBack = o.Boolean("back_to_back") ?? false;
             var arrivalModes = (rate is null ? 0 : 1) + (at.IsEmpty ? 0 : 1) + (backToBack ? 1 : 0);
             if (arrivalModes != 1) throw o.Error(o.Node, o.Field("rate_per_s"), "give exactly one of rate_per_s, at_us or back_to_back");
-            o.RejectUnknownKeys(["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back"]);
             expectedOps += cpus.Length * (rate is { } r ? r * durationNs / 1e9 : at.Length);
             if (expectedOps > MaxExpectedOperations)
                 throw o.Error("rate_per_s", $"the scenario would issue about {expectedOps:N0} operations; the limit is {MaxExpectedOperations:N0} (lower the rate or the duration)");
@@ -121,11 +123,11 @@ public static class ScenarioLoader
         var irqsOff = ImmutableArray.CreateBuilder<IrqOffSpec>();
         foreach (var i in root.Mappings("irqs_off"))
         {
+            i.RejectUnknownKeys(["cpus", "period_us", "duration_us"]);
             var cpus = Cpus(i, "cpus", n);
             var period = UsToNs(i.Number("period_us", 0.001, MaxDurationUs) ?? throw i.Error("period_us", "is required"));
             var dur = UsToNs(i.Number("duration_us", 0.001, MaxDurationUs) ?? throw i.Error("duration_us", "is required"));
             if (dur >= period) throw i.Error("duration_us", "must be shorter than period_us, or the CPU never takes an interrupt");
-            i.RejectUnknownKeys(["cpus", "period_us", "duration_us"]);
             irqsOff.Add(new IrqOffSpec([.. cpus], period, dur));
         }
 
@@ -133,6 +135,7 @@ public static class ScenarioLoader
         var sharing = new HashSet<int>();
         foreach (var h in root.Mappings("hugetlb_shares"))
         {
+            h.RejectUnknownKeys(["name", "processes"]);
             var sname = h.RequiredString("name");
             var sharers = h.Scalars("processes").Select(s => processIndex.TryGetValue(s.Value, out var idx)
                 ? idx
@@ -140,12 +143,8 @@ public static class ScenarioLoader
             if (sharers.Count < 2) throw h.Error("processes", "a shared mapping needs at least two processes");
             foreach (var s in sharers)
                 if (!sharing.Add(s)) throw h.Error("processes", $"process '{processes[s].Name}' is in more than one shared mapping");
-            h.RejectUnknownKeys(["name", "processes"]);
             shares.Add(new HugetlbShareSpec(sname, [.. sharers]));
         }
-
-        root.RejectUnknownKeys(["name", "description", "machine", "seed", "duration_us", "policies", "costs", "realtime_cpus",
-            "timeslice_us", "processes", "operations", "irqs_off", "hugetlb_shares"]);
 
         var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs);
         return new Scenario(name, description, machineSpec, machine, seed, durationNs, policies, costs, MachineFeatures.NativeX86, workload)
@@ -194,6 +193,7 @@ public static class ScenarioLoader
     {
         var model = new CostModel();
         if (costs is null) return model;
+        costs.RejectUnknownKeys(CostFields.Keys.Append("ipi_shorthand").Append("apic_mode"));
         foreach (var (key, apply) in CostFields)
             if (costs.Integer(key, 0, 1_000_000_000) is { } v) model = apply(model, v);
         if (costs.Boolean("ipi_shorthand") is { } shorthand) model = model with { IpiShorthand = shorthand };
@@ -209,7 +209,6 @@ public static class ScenarioLoader
                 },
             };
         }
-        costs.RejectUnknownKeys(CostFields.Keys.Append("ipi_shorthand").Append("apic_mode"));
         try
         {
             model.Validate();

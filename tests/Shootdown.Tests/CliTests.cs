@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Shootdown.Client.Running;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Tests;
+
+/// <summary>The shootdown CLI as a user runs it, in a child process.</summary>
+public sealed class CliTests
+{
+    private static (int Exit, string Out, string Err) Shootdown(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "shootdown.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "shootdown did not finish");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
+
+    [Theory]
+    [InlineData("grains")]
+    [InlineData("reference")]
+    public async Task RunWritesResultsWithTheReferenceDigests(string engine)
+    {
+        var dir = TempDir();
+        var scenarioPath = Sim.ScenarioPath("small-64.yaml");
+        var (exit, stdout, stderr) = Shootdown("run", scenarioPath, "--engine", engine, "--out", dir);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("collateral IPIs", stdout);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+        var digests = json.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("digest").GetString()).ToArray();
+        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
+        Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void JsonGoesToStandardOutputAlone()
+    {
+        var (exit, stdout, _) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--json");
+        Assert.Equal(0, exit);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(2, json.RootElement.GetProperty("policies").GetArrayLength());
+    }
+
+    [Fact]
+    public void AMalformedScenarioExitsTwoWithOneLineAndWritesNothing()
+    {
+        var dir = TempDir();
+        var bad = Path.Combine(dir, "bad.yaml");
+        File.WriteAllText(bad, "machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0-64\n");
+        var (exit, stdout, stderr) = Shootdown("run", bad, "--out", dir);
+        Assert.Equal(2, exit);
+        Assert.Equal($"shootdown: {bad}:5:11: processes[0].cpus: CPU 64 is out of range: the machine has CPUs 0-63", stderr.Trim());
+        Assert.Equal("", stdout);
+        Assert.False(File.Exists(Path.Combine(dir, "results.json")));
+    }
+
+    [Theory]
+    [InlineData("--silos", "0")]
+    [InlineData("--engine", "quantum")]
+    public void BadArgumentsExitTwo(string option, string value)
+    {
+        var (exit, _, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), option, value);
+        Assert.Equal(2, exit);
+        Assert.StartsWith("shootdown: ", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void AMissingFileIsBadInputToo()
+    {
+        var (exit, _, stderr) = Shootdown("run", "/nonexistent/scenario.yaml");
+        Assert.Equal(2, exit);
+        Assert.Contains("no such file", stderr);
+    }
+}

@@ -1,0 +1,100 @@
+using Shootdown.Scenarios;
+
+namespace Shootdown.Tests;
+
+/// <summary>Bad scenarios fail with file, line, column and field, never a stack trace.</summary>
+public sealed class ScenarioErrorTests
+{
+    private const string Valid = """
+        machine: small-64
+        duration_us: 100
+        processes:
+          - name: db
+            cpus: 0-7
+        operations:
+          - type: collapse_huge_page
+            process: db
+            cpu: 0
+            rate_per_s: 1000
+        """;
+
+    private static ScenarioException Fails(string yaml) => Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse("bad.yaml", yaml));
+
+    [Fact]
+    public void TheValidBaseParses() => Assert.Equal(64, ScenarioLoader.Parse("ok.yaml", Valid).Machine.CpuCount);
+
+    [Theory]
+    [InlineData("colour: blue\n", 1, "colour", "unknown field")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0-99999\n", 5, "processes[0].cpus", "out of range")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 5-3\n", 5, "processes[0].cpus", "runs backwards")]
+    [InlineData("machine: small-64\nduration_us: -5\n", 2, "duration_us", "out of range")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\n    thread: 3\n", 6, "processes[0].thread", "unknown field")]
+    [InlineData("machine: pack:2 core:x\n", 1, "machine", "count must be")]
+    [InlineData("machine: small-64\nduration_us: 100\npolicies: [baseline, mainline]\n", 3, "policies", "unknown policy")]
+    [InlineData("machine: small-64\nduration_us: 100\ncosts:\n  icr_write_ns: -1\n", 4, "costs.icr_write_ns", "out of range")]
+    [InlineData("machine: small-64\nduration_us: [1\n", 3, "(yaml)", "")]
+    [InlineData("base: &a [1, 2]\nmachine: small-64\n", 1, "(yaml)", "anchors")]
+    public void ReportsWhereAndWhat(string yaml, int line, string field, string problem)
+    {
+        var e = Fails(yaml);
+        Assert.Equal("bad.yaml", e.File);
+        Assert.Equal(line, e.Line);
+        Assert.Equal(field, e.Field);
+        Assert.Contains(problem, e.Problem);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Theory]
+    [InlineData("rate_per_s: 1000", "rate_per_s: -3", "out of range")]
+    [InlineData("rate_per_s: 1000", "rate_per_s: 1000\n    at_us: [5]", "exactly one of")]
+    [InlineData("process: db", "process: nobody", "no process named")]
+    [InlineData("type: collapse_huge_page", "type: fork", "unknown operation")]
+    [InlineData("cpu: 0", "cpu: 64", "out of range")]
+    public void RejectsBadOperations(string from, string to, string problem)
+    {
+        var e = Fails(Valid.Replace(from, to));
+        Assert.StartsWith("operations[0]", e.Field);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Fact]
+    public void RefusesWorkloadsBeyondTheOperationLimit()
+    {
+        var e = Fails(Valid.Replace("duration_us: 100", "duration_us: 60000000").Replace("rate_per_s: 1000", "rate_per_s: 1000000"));
+        Assert.Equal("operations[0].rate_per_s", e.Field);
+        Assert.Contains("the limit is 10,000,000", e.Problem);
+    }
+
+    [Fact]
+    public void RefusesAliasBombsWithoutExpandingThem()
+    {
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + string.Concat(Enumerable.Range(0, 20).Select(i =>
+            $"{(char)('b' + i)}: &{(char)('b' + i)} [*{(char)('a' + i)}, *{(char)('a' + i)}, *{(char)('a' + i)}, *{(char)('a' + i)}]\n"));
+        Assert.Contains("anchors", Fails(bomb).Problem);
+    }
+
+    [Fact]
+    public void RefusesFilesLargerThanTheLimitBeforeReadingThem()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var f = File.OpenWrite(path)) f.SetLength(ScenarioLoader.MaxFileBytes + 1);
+            var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.LoadFile(path));
+            Assert.Equal("(file)", e.Field);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("0-3,8,10-11", new[] { 0, 1, 2, 3, 8, 10, 11 })]
+    [InlineData("7", new[] { 7 })]
+    public void CpuListsFollowLinuxSyntax(string text, int[] cpus)
+    {
+        Assert.Equal(cpus, CpuList.Parse(text, 64));
+        Assert.Equal(text, CpuList.Format(cpus));
+    }
+}

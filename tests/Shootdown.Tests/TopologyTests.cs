@@ -1,0 +1,60 @@
+using Shootdown.Model.Topology;
+
+namespace Shootdown.Tests;
+
+public sealed class TopologyTests
+{
+    [Theory]
+    [InlineData("2s-256", 256, 2, 128, 2)]
+    [InlineData("8s-448", 448, 8, 224, 8)]
+    [InlineData("uv-4096", 4096, 256, 2048, 256)]
+    [InlineData("maxsmp-8192", 8192, 64, 4096, 64)]
+    public void PresetsHaveTheAdvertisedShape(string preset, int cpus, int packages, int cores, int nodes)
+    {
+        var m = Presets.Resolve(preset);
+        Assert.Equal((cpus, packages, cores, nodes), (m.CpuCount, m.PackageCount, m.CoreCount, m.NodeCount));
+        // x2APIC logical clusters hold 16 APIC IDs; APIC IDs are unique.
+        Assert.Equal(cpus, Enumerable.Range(0, cpus).Select(m.ApicIdOf).Distinct().Count());
+        Assert.All(Enumerable.Range(0, cpus).GroupBy(m.X2ApicClusterOf), g => Assert.InRange(g.Count(), 1, 16));
+    }
+
+    [Fact]
+    public void SmtSiblingsAreNumberedOneCoreCountApart_AsLinuxEnumeratesThem()
+    {
+        var m = SyntheticSpec.Parse("pack:2 numa:1 core:24 pu:2");
+        Assert.Equal(CpuRelation.SmtSibling, m.Relation(0, 48));
+        Assert.Equal(CpuRelation.SamePackage, m.Relation(0, 1));
+        Assert.Equal(CpuRelation.RemotePackage, m.Relation(0, 24));
+        Assert.Equal(m.CoreOf(5), m.CoreOf(53));
+    }
+
+    [Fact]
+    public void TheSlitFollowsTheHierarchy()
+    {
+        var m = SyntheticSpec.Parse("group:2 group:2 pack:2 numa:2 core:2 pu:1");
+        Assert.Equal(16, m.NodeCount);
+        for (var a = 0; a < m.NodeCount; a++)
+        for (var b = 0; b < m.NodeCount; b++)
+            Assert.Equal(m.NodeDistance(a, b), m.NodeDistance(b, a));
+        Assert.Equal(10, m.NodeDistance(0, 0));
+        Assert.Equal(12, m.NodeDistance(0, 1)); // same package
+        Assert.Equal(21, m.NodeDistance(0, 2)); // same innermost group
+        Assert.Equal(31, m.NodeDistance(0, 4)); // same outer group
+        Assert.Equal(41, m.NodeDistance(0, 8)); // across the machine
+        Assert.Equal(3, m.NumaHops(0, 8)); // SLIT 41: round(31 / 11) hops
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("pack:2 core:0", "count must be")]
+    [InlineData("core:2 pack:2", "outermost first")]
+    [InlineData("pack:2 core:3 numa:2", "outermost first")]
+    [InlineData("pack:2 numa:2 core:3", "split evenly")]
+    [InlineData("pack:1024 core:64 pu:2", "65536")]
+    [InlineData("blade:2", "unknown level")]
+    public void RejectsBadSpecs(string spec, string problem) =>
+        Assert.Contains(problem, Assert.Throws<TopologySpecException>(() => SyntheticSpec.Parse(spec)).Message);
+
+    [Fact]
+    public void AcceptsTheLargestMachine() => Assert.Equal(Machine.MaxCpus, SyntheticSpec.Parse("pack:256 core:128 pu:2").CpuCount);
+}
