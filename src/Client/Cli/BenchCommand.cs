@@ -41,7 +41,7 @@ internal static class BenchCommand
             var cases = Cases.Where(c => parse.GetValue(caseOption) is "all" || parse.GetValue(caseOption) == c.Case).ToList();
             var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
             var rows = new List<string[]>();
-            AnsiConsole.WriteLine(MachineDescription());
+            Console.WriteLine(MachineDescription());
             foreach (var (name, _) in cases)
             {
                 foreach (var engine in engines)
@@ -50,7 +50,7 @@ internal static class BenchCommand
                     for (var i = 0; i < Math.Max(1, parse.GetValue(repeat)); i++)
                     {
                         samples.Add(await RunChild(dir, $"{name}:{engine}", cancellation));
-                        AnsiConsole.WriteLine($"  {name} {engine} run {i + 1}: {samples[^1].IpisPerSecond / 1e6:0.000} M IPIs/s, {samples[^1].WallSeconds:0.00} s, peak {samples[^1].PeakBytes / 1048576.0:0} MiB");
+                        Console.WriteLine($"  {name} {engine} run {i + 1}: {samples[^1].IpisPerSecond / 1e6:0.000} M IPIs/s, {samples[^1].WallSeconds:0.00} s, peak {samples[^1].PeakBytes / 1048576.0:0} MiB");
                     }
                     var median = samples.OrderBy(s => s.IpisPerSecond).ElementAt(samples.Count / 2);
                     rows.Add([name, engine, N(median.Ipis), median.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture),
@@ -58,9 +58,10 @@ internal static class BenchCommand
                         (samples.Max(s => s.PeakBytes) / 1048576.0).ToString("0", CultureInfo.InvariantCulture), N(median.Events), N(median.Windows)]);
                 }
             }
-            var table = new Table().Border(TableBorder.Markdown).AddColumns("case", "engine", "IPIs delivered", "wall s (median)", "M IPIs/s", "peak MiB", "events", "windows");
-            foreach (var r in rows) table.AddRow(r);
-            AnsiConsole.Write(table);
+            // Plain Markdown, whatever the terminal width, so it pastes into the README as is.
+            Console.WriteLine("| case | engine | IPIs delivered | wall s (median) | M IPIs/s | peak MiB | events | windows |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
+            foreach (var r in rows) Console.WriteLine($"| {string.Join(" | ", r)} |");
             return 0;
         });
         return command;
