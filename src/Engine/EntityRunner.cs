@@ -12,6 +12,8 @@ public sealed class EntityRunner : ISimContext
 {
     private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
     private readonly SortedDictionary<int, List<SimEvent>> _outbox = new();
+    private readonly Dictionary<int, List<MaskAttachment>> _outboxMasks = new();
+    private readonly MaskAttachments _masks = new();
     private readonly long _lookahead;
     private readonly EarliestOutputBound _earliestOutput;
     private long _seq;
@@ -51,8 +53,9 @@ public sealed class EntityRunner : ISimContext
         Entity.Start(this);
     }
 
-    public void Deliver(IEnumerable<SimEvent> events)
+    public void Deliver(IEnumerable<SimEvent> events, IEnumerable<MaskAttachment> masks)
     {
+        foreach (var m in masks) _masks.Attach(m);
         foreach (var e in events)
         {
             if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
@@ -75,21 +78,31 @@ public sealed class EntityRunner : ISimContext
     }
 
     /// <summary>Takes what this entity sent to others since the last call, grouped by destination in id order.</summary>
-    public IReadOnlyList<(int Target, SimEvent[] Events)> TakeOutbox()
+    public IReadOnlyList<(int Target, SimEvent[] Events, MaskAttachment[] Masks)> TakeOutbox()
     {
-        var batches = _outbox.Select(kv => (kv.Key, kv.Value.ToArray())).ToList();
+        var batches = _outbox.Select(kv => (kv.Key, kv.Value.ToArray(),
+            _outboxMasks.TryGetValue(kv.Key, out var masks) ? masks.ToArray() : [])).ToList();
         _outbox.Clear();
+        _outboxMasks.Clear();
         return batches;
     }
 
+    public CpuMask AttachedMask(in SimEvent e) => _masks.Take(e);
+
     public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
     {
-        var e = new SimEvent(at, kind, Entity.Id, ++_seq, target, op, arg, x, y, flags, mask);
+        var e = new SimEvent(at, kind, Entity.Id, ++_seq, target, op, arg, x, y, flags);
         if (target == Entity.Id)
         {
             if (at < Now) throw new InvalidOperationException($"entity {Entity.Id} scheduled {kind} in its past");
+            if (mask is not null) _masks.Attach(new MaskAttachment(Entity.Id, e.Seq, mask));
             _queue.Enqueue(e, e.Key);
             return;
+        }
+        if (mask is not null)
+        {
+            if (!_outboxMasks.TryGetValue(target, out var masks)) _outboxMasks[target] = masks = new List<MaskAttachment>();
+            masks.Add(new MaskAttachment(Entity.Id, e.Seq, mask));
         }
         Lookahead.Check(Entity.Id, Now, e, _lookahead);
         if (!_outbox.TryGetValue(target, out var list)) _outbox[target] = list = new List<SimEvent>();

@@ -16,7 +16,10 @@ namespace Shootdown.Engine;
 public sealed class ReferenceEngine
 {
     private readonly PriorityQueue<SortedRun, EventKey> _runs = new();
-    private readonly List<SimEvent> _sent = new();
+    private readonly RunBuffers _buffers = new();
+    private readonly MaskAttachments _masks = new();
+    private SimEvent[] _sent;
+    private int _sentCount;
     private readonly ISimEntity[] _entities;
     private readonly Context[] _contexts;
     private readonly SimulationSetup _setup;
@@ -31,6 +34,7 @@ public sealed class ReferenceEngine
             _entities[id] = setup.CreateEntity(id);
             _contexts[id] = new Context(this, id);
         }
+        _sent = _buffers.Rent(RunBuffers.Smallest);
     }
 
     public long EventsProcessed { get; private set; }
@@ -48,8 +52,15 @@ public sealed class ReferenceEngine
         while (_runs.TryPeek(out var run, out _))
         {
             var e = run.Events[run.Next++];
-            if (run.Next < run.Events.Length) _runs.DequeueEnqueue(run, run.Events[run.Next].Key);
-            else _runs.Dequeue();
+            if (run.Next < run.Count)
+            {
+                _runs.DequeueEnqueue(run, run.Events[run.Next].Key);
+            }
+            else
+            {
+                _runs.Dequeue();
+                _buffers.Return(run.Events);
+            }
 
             var ctx = _contexts[e.Target];
             ctx.Now = e.Time;
@@ -68,26 +79,66 @@ public sealed class ReferenceEngine
             _setup.RealtimeCpus);
     }
 
-    /// <summary>Turns what the last handler sent into one sorted run.</summary>
+    /// <summary>Turns what the last handler sent into one sorted run; its pooled buffer goes with it.</summary>
     private void FlushSent()
     {
-        if (_sent.Count == 0) return;
-        var events = _sent.ToArray();
-        _sent.Clear();
-        if (!IsSorted(events)) Array.Sort(events, static (a, b) => a.Key.CompareTo(b.Key));
-        _runs.Enqueue(new SortedRun(events), events[0].Key);
+        if (_sentCount == 0) return;
+        var events = _sent;
+        var count = _sentCount;
+        _sent = _buffers.Rent(RunBuffers.Smallest);
+        _sentCount = 0;
+        if (!IsSorted(events, count)) Array.Sort(events, 0, count, EventOrder.Instance);
+        _runs.Enqueue(new SortedRun(events, count), events[0].Key);
     }
 
-    private static bool IsSorted(SimEvent[] events)
+    private void Add(in SimEvent e)
     {
-        for (var i = 1; i < events.Length; i++)
+        if (_sentCount == _sent.Length)
+        {
+            var bigger = _buffers.Rent(_sent.Length * 2);
+            Array.Copy(_sent, bigger, _sentCount);
+            _buffers.Return(_sent);
+            _sent = bigger;
+        }
+        _sent[_sentCount++] = e;
+    }
+
+    private static bool IsSorted(SimEvent[] events, int count)
+    {
+        for (var i = 1; i < count; i++)
             if (events[i - 1].Key.CompareTo(events[i].Key) > 0) return false;
         return true;
     }
 
-    private sealed class SortedRun(SimEvent[] events)
+    private sealed class EventOrder : IComparer<SimEvent>
+    {
+        public static EventOrder Instance { get; } = new();
+        public int Compare(SimEvent a, SimEvent b) => a.Key.CompareTo(b.Key);
+    }
+
+    /// <summary>
+    /// Run buffers by power-of-two size, kept for reuse and never freed: a storm keeps hundreds
+    /// of 8191-event broadcasts in flight, more than a shared pool holds, and allocating them
+    /// afresh would put the large-object heap and the GC on the critical path. Single-threaded.
+    /// </summary>
+    private sealed class RunBuffers
+    {
+        public const int Smallest = 16;
+        private readonly Stack<SimEvent[]>[] _free = Enumerable.Range(0, 31).Select(_ => new Stack<SimEvent[]>()).ToArray();
+
+        public SimEvent[] Rent(int size)
+        {
+            var bucket = System.Numerics.BitOperations.Log2((uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size));
+            return _free[bucket].TryPop(out var buffer) ? buffer : new SimEvent[1 << bucket];
+        }
+
+        public void Return(SimEvent[] buffer) => _free[System.Numerics.BitOperations.Log2((uint)buffer.Length)].Push(buffer);
+    }
+
+    private sealed class SortedRun(SimEvent[] events, int count)
     {
         public SimEvent[] Events { get; } = events;
+        public int Count { get; } = count;
         public int Next { get; set; }
     }
 
@@ -99,10 +150,13 @@ public sealed class ReferenceEngine
 
         public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
         {
-            var e = new SimEvent(at, kind, Id, ++_seq, target, op, arg, x, y, flags, mask);
+            var e = new SimEvent(at, kind, Id, ++_seq, target, op, arg, x, y, flags);
             if (target != Id) Lookahead.Check(Id, Now, e, engine._setup.Lookahead);
             else if (at < Now) throw new InvalidOperationException($"entity {Id} scheduled {kind} in its past");
-            engine._sent.Add(e);
+            if (mask is not null) engine._masks.Attach(new MaskAttachment(Id, e.Seq, mask));
+            engine.Add(e);
         }
+
+        public CpuMask AttachedMask(in SimEvent e) => engine._masks.Take(e);
     }
 }

@@ -10,9 +10,9 @@ namespace Shootdown.Grains;
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(string RunKey, string ScenarioFile, string ScenarioText, string Policy);
 
-/// <summary>The events one entity sent one other entity in one window, in the order sent.</summary>
+/// <summary>The events one entity sent one other entity in one window, in the order sent, with the masks some carry.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.EventBatch")]
-public sealed record EventBatch(ImmutableArray<SimEvent> Events);
+public sealed record EventBatch(ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks);
 
 /// <summary>
 /// After a window: the entity's earliest output time over the events it still holds, and for
@@ -40,19 +40,29 @@ public sealed record RunReport(string Policy, long EndNs, long EventsProcessed, 
 
 [GenerateSerializer, Immutable, Alias("shootdown.SimEvent")]
 public readonly record struct SimEventSurrogate(
-    long Time, byte Kind, int Source, long Seq, int Target, long Op, int Arg, long X, long Y, int Flags,
-    int MaskCpus, ImmutableArray<ulong> MaskWords);
+    long Time, byte Kind, int Source, long Seq, int Target, long Op, int Arg, long X, long Y, int Flags);
 
 [RegisterConverter]
 public sealed class SimEventConverter : IConverter<SimEvent, SimEventSurrogate>
 {
     public SimEvent ConvertFromSurrogate(in SimEventSurrogate s) =>
-        new(s.Time, (EventKind)s.Kind, s.Source, s.Seq, s.Target, s.Op, s.Arg, s.X, s.Y, s.Flags,
-            s.MaskWords.IsDefault ? null : CpuMask.FromWords(s.MaskCpus, s.MaskWords.AsSpan()));
+        new(s.Time, (EventKind)s.Kind, s.Source, s.Seq, s.Target, s.Op, s.Arg, s.X, s.Y, s.Flags);
 
     public SimEventSurrogate ConvertToSurrogate(in SimEvent e) =>
-        new(e.Time, (byte)e.Kind, e.Source, e.Seq, e.Target, e.Op, e.Arg, e.X, e.Y, e.Flags,
-            e.Mask?.NrCpus ?? 0, e.Mask is null ? default : [.. e.Mask.Words]);
+        new(e.Time, (byte)e.Kind, e.Source, e.Seq, e.Target, e.Op, e.Arg, e.X, e.Y, e.Flags);
+}
+
+[GenerateSerializer, Immutable, Alias("shootdown.MaskAttachment")]
+public readonly record struct MaskAttachmentSurrogate(int Source, long Seq, int NrCpus, ImmutableArray<ulong> Words);
+
+[RegisterConverter]
+public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAttachmentSurrogate>
+{
+    public MaskAttachment ConvertFromSurrogate(in MaskAttachmentSurrogate s) =>
+        new(s.Source, s.Seq, CpuMask.FromWords(s.NrCpus, s.Words.AsSpan()));
+
+    public MaskAttachmentSurrogate ConvertToSurrogate(in MaskAttachment a) =>
+        new(a.Source, a.Seq, a.Mask.NrCpus, [.. a.Mask.Words]);
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.CpuCounters")]

@@ -33,7 +33,7 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
 
     public Task Deliver(EventBatch batch)
     {
-        Runner.Deliver(batch.Events);
+        Runner.Deliver(batch.Events, batch.Masks);
         return Task.CompletedTask;
     }
 
@@ -59,10 +59,10 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         var calls = new Task[outbox.Count];
         for (var i = 0; i < outbox.Count; i++)
         {
-            var (target, events) = outbox[i];
+            var (target, events, masks) = outbox[i];
             targets.Add(target);
             earliestOutput.Add(events.Min(e => Setup.EarliestOutput(e)));
-            calls[i] = EntityGrains.Get(GrainFactory, Setup, target, _runKey).Deliver(new EventBatch([.. events]));
+            calls[i] = EntityGrains.Get(GrainFactory, Setup, target, _runKey).Deliver(new EventBatch([.. events], [.. masks]));
         }
         await Task.WhenAll(calls);
         return new WindowReport(Runner.EarliestOutputTime, targets.MoveToImmutable(), earliestOutput.MoveToImmutable(),

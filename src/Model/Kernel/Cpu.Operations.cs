@@ -149,7 +149,7 @@ public sealed partial class Cpu
     {
         var op = _op!;
         var mm = _setup.MmEntityId(op.Spec.Process);
-        var mask = e.Mask!;
+        var mask = ctx.AttachedMask(e);
         var newTlbGen = e.X;
         var trim = (e.Flags & 1) != 0;
         op.FlushedMask = mask;
@@ -162,8 +162,11 @@ public sealed partial class Cpu
             var conditional = !op.FreedTables;
             var csd = new CsdMessage(CsdFunc.FlushTlbFunc, mm, op.Spec.Pages, newTlbGen, op.FullFlush, conditional, trim);
             var runLocal = mask.Test(Id) && (!conditional || ShouldFlushTlb(mm, trim));
-            var targets = mask.Cpus().Where(c => c != Id).ToArray();
-            op.Call = SmpCallFunctionManyCond(targets, csd, runLocal, ctx);
+            var targets = RentTargets(mask.NrCpus);
+            var count = 0;
+            foreach (var c in mask.Cpus())
+                if (c != Id) targets[count++] = c;
+            op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal, ctx);
             return;
         }
         var done = ctx.Now;
@@ -189,26 +192,27 @@ public sealed partial class Cpu
         op.StolenAtStepStart = Stats.StolenNs;
         var skip = !_setup.Policy.MmuGatherRcuTableFree
                    || (_setup.Policy.SkipSyncWhenFlushImpliesIpiBroadcast && _setup.TlbIpiBroadcastKey);
-        var targets = skip ? [] : AllOnlineCpusBut(Id);
-        if (targets.Length == 0)
+        if (skip || _machine.CpuCount == 1)
         {
             op.Call = null;
             ctx.Send(Id, ctx.Now, EventKind.OpStepDone);
             return;
         }
-        op.Synced = true;
-        op.SyncIpis = targets.Length;
+        // smp_call_function(): cpu_online_mask minus this CPU.
+        var targets = RentTargets(_machine.CpuCount);
+        var count = 0;
+        var collateral = 0;
         var mask = op.FlushedMask;
-        op.Collateral = mask is null ? targets.Length : targets.Count(c => !mask.Test(c));
-        op.Call = SmpCallFunctionManyCond(targets, CsdMessage.Sync, runLocal: false, ctx);
-    }
-
-    private int[] AllOnlineCpusBut(int self)
-    {
-        var all = new int[_machine.CpuCount - 1];
-        for (int c = 0, j = 0; c < _machine.CpuCount; c++)
-            if (c != self) all[j++] = c;
-        return all;
+        for (var c = 0; c < _machine.CpuCount; c++)
+        {
+            if (c == Id) continue;
+            targets[count++] = c;
+            if (mask is null || !mask.Test(c)) collateral++;
+        }
+        op.Synced = true;
+        op.SyncIpis = count;
+        op.Collateral = collateral;
+        op.Call = SmpCallFunctionManyCond(targets, count, CsdMessage.Sync, runLocal: false, ctx);
     }
 
     /// <summary>
@@ -226,6 +230,7 @@ public sealed partial class Cpu
             ctx.Send(Id, Math.Max(ctx.Now + stolen, _handlerBusyUntil), EventKind.OpStepDone, e.Op);
             return;
         }
+        op.Call?.Release();
         if (op.Phase == OpPhase.Flush)
         {
             op.FlushIpis = op.Call?.Queued ?? 0;

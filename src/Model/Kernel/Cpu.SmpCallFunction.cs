@@ -1,3 +1,4 @@
+using System.Buffers;
 using Shootdown.Model.Costs;
 using Shootdown.Model.Simulation;
 
@@ -5,19 +6,49 @@ namespace Shootdown.Model.Kernel;
 
 public sealed partial class Cpu
 {
-    /// <summary>One smp_call_function_many_cond() in flight from this CPU, waiting in csd_lock_wait().</summary>
-    private sealed class SmpCall(long serial, int[] targets, long waitStart)
+    /// <summary>
+    /// One smp_call_function_many_cond() in flight from this CPU, waiting in csd_lock_wait().
+    /// Its per-target arrays are pooled: a broadcast on a large machine would otherwise allocate
+    /// tens of kilobytes per call.
+    /// </summary>
+    private sealed class SmpCall
     {
-        public long Serial { get; } = serial;
-        public int[] Targets { get; } = targets;
-        public long[] UnlockTime { get; } = new long[targets.Length];
-        public bool[] Declined { get; } = new bool[targets.Length];
-        public long WaitStart { get; } = waitStart;
-        public int Acks { get; set; }
-        public long LastDeclinedAck { get; set; }
+        public SmpCall(long serial, int[] targets, int count, long waitStart)
+        {
+            Serial = serial;
+            Targets = targets;
+            Count = count;
+            WaitStart = waitStart;
+            UnlockTime = ArrayPool<long>.Shared.Rent(count);
+            Declined = ArrayPool<bool>.Shared.Rent(count);
+            Array.Clear(Declined, 0, count);
+        }
 
-        public int Queued => Targets.Length - Declined.Count(d => d);
+        public long Serial { get; }
+        /// <summary>The targets in CPU order; the first <see cref="Count"/> entries are valid.</summary>
+        public int[] Targets { get; }
+        public int Count { get; }
+        public long[] UnlockTime { get; }
+        public bool[] Declined { get; }
+        public long WaitStart { get; }
+        public int Acks { get; set; }
+        public int DeclinedCount { get; set; }
+        public long LastDeclinedAck { get; set; }
+        public int Queued => Count - DeclinedCount;
+
+        public int IndexOf(int cpu) => Array.BinarySearch(Targets, 0, Count, cpu);
+
+        public void Release()
+        {
+            ArrayPool<int>.Shared.Return(Targets);
+            ArrayPool<long>.Shared.Return(UnlockTime);
+            ArrayPool<bool>.Shared.Return(Declined);
+        }
     }
+
+    [ThreadStatic] private static long[]? t_clusterDepart;
+    [ThreadStatic] private static int[]? t_clusterStamp;
+    [ThreadStatic] private static int t_stamp;
 
     private long _callSerial;
 
@@ -32,55 +63,47 @@ public sealed partial class Cpu
     /// was empty (cfd->cpumask_ipi) and falls back from the shorthand to a mask send when any was
     /// not; it learns that from llist_add's return, which the model's sender does not see.
     /// </para>
+    /// <paramref name="targets"/> is a pooled array, sorted, of which <paramref name="count"/> are valid; the call owns it.
     /// </summary>
-    private SmpCall SmpCallFunctionManyCond(int[] targets, CsdMessage csd, bool runLocal, ISimContext ctx)
+    private SmpCall SmpCallFunctionManyCond(int[] targets, int count, CsdMessage csd, bool runLocal, ISimContext ctx)
     {
         var serial = ++_callSerial;
         var now = ctx.Now;
-        var t = now;
-        var land = new long[targets.Length];
-        for (var j = 0; j < targets.Length; j++)
-        {
-            t += _costs.CsdSetupPerTargetNs;
-            land[j] = t;
-        }
-
-        var depart = new long[targets.Length];
-        if (_costs.IpiShorthand && targets.Length == _machine.CpuCount - 1)
-        {
-            t += _costs.IcrWriteNs;
-            Array.Fill(depart, t);
-        }
-        else if (_costs.ApicMode == ApicMode.X2ApicCluster)
-        {
-            // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
-            var clusterDepart = new Dictionary<int, long>();
-            for (var j = 0; j < targets.Length; j++)
-            {
-                var cluster = _machine.X2ApicClusterOf(targets[j]);
-                if (!clusterDepart.TryGetValue(cluster, out var d))
-                {
-                    t += _costs.IcrWriteNs;
-                    d = t;
-                    clusterDepart[cluster] = d;
-                }
-                depart[j] = d;
-            }
-        }
-        else
-        {
-            for (var j = 0; j < targets.Length; j++)
-            {
-                t += _costs.IcrWriteNs;
-                depart[j] = t;
-            }
-        }
+        var icrStart = now + count * _costs.CsdSetupPerTargetNs;
+        var t = icrStart;
+        var shorthand = _costs.IpiShorthand && count == _machine.CpuCount - 1;
+        var cluster = !shorthand && _costs.ApicMode == ApicMode.X2ApicCluster;
+        if (shorthand) t += _costs.IcrWriteNs;
+        if (cluster) NewClusterWalk();
 
         var flags = csd.EncodeFlags();
-        for (var j = 0; j < targets.Length; j++)
+        for (var j = 0; j < count; j++)
         {
-            var arrival = depart[j] + _costs.IpiDelivery(_machine, Id, targets[j]);
-            ctx.Send(targets[j], land[j], EventKind.CsdQueue, serial, csd.Mm, x: arrival, y: csd.NewTlbGen, flags: flags);
+            long depart;
+            if (shorthand)
+            {
+                depart = t;
+            }
+            else if (cluster)
+            {
+                // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
+                var c = _machine.X2ApicClusterIndexOf(targets[j]);
+                if (t_clusterStamp![c] != t_stamp)
+                {
+                    t += _costs.IcrWriteNs;
+                    t_clusterStamp[c] = t_stamp;
+                    t_clusterDepart![c] = t;
+                }
+                depart = t_clusterDepart![c];
+            }
+            else
+            {
+                t += _costs.IcrWriteNs;
+                depart = t;
+            }
+            var land = now + (j + 1) * _costs.CsdSetupPerTargetNs;
+            var arrival = depart + _costs.IpiDelivery(_machine, Id, targets[j]);
+            ctx.Send(targets[j], land, EventKind.CsdQueue, serial, csd.Mm, x: arrival, y: csd.NewTlbGen, flags: flags);
         }
 
         if (runLocal)
@@ -90,7 +113,23 @@ public sealed partial class Cpu
             t += local;
             _localIrqOffUntil = t;
         }
-        return new SmpCall(serial, targets, t);
+        return new SmpCall(serial, targets, count, t);
+    }
+
+    /// <summary>Starts a fresh walk over the x2APIC clusters, with this thread's scratch arrays.</summary>
+    private void NewClusterWalk()
+    {
+        if (t_clusterStamp is null || t_clusterStamp.Length < _machine.ClusterCount)
+        {
+            t_clusterStamp = new int[_machine.ClusterCount];
+            t_clusterDepart = new long[_machine.ClusterCount];
+            t_stamp = 0;
+        }
+        if (++t_stamp == int.MaxValue)
+        {
+            Array.Clear(t_clusterStamp);
+            t_stamp = 1;
+        }
     }
 
     /// <summary>A target unlocked its csd (or declined it). When all have answered, csd_lock_wait() is done.</summary>
@@ -98,17 +137,18 @@ public sealed partial class Cpu
     {
         var call = _op?.Call;
         if (call is null || call.Serial != e.Op) throw new InvalidOperationException($"CPU {Id}: ack for call {e.Op} with none in flight");
-        var j = Array.BinarySearch(call.Targets, e.Source);
+        var j = call.IndexOf(e.Source);
         if ((e.Flags & CsdMessage.AckDeclined) != 0)
         {
             call.Declined[j] = true;
+            call.DeclinedCount++;
             call.LastDeclinedAck = Math.Max(call.LastDeclinedAck, ctx.Now);
         }
         else
         {
             call.UnlockTime[j] = e.X;
         }
-        if (++call.Acks == call.Targets.Length) ctx.Send(Id, CsdLockWaitDone(call, ctx.Now), EventKind.OpStepDone, call.Serial);
+        if (++call.Acks == call.Count) ctx.Send(Id, CsdLockWaitDone(call, ctx.Now), EventKind.OpStepDone, call.Serial);
     }
 
     /// <summary>
@@ -119,11 +159,14 @@ public sealed partial class Cpu
     private long CsdLockWaitDone(SmpCall call, long now)
     {
         var t = call.WaitStart;
-        for (var j = 0; j < call.Targets.Length; j++)
+        for (var j = 0; j < call.Count; j++)
         {
             if (call.Declined[j]) continue;
             t = Math.Max(t, call.UnlockTime[j]) + _costs.CacheLineTransfer(_machine, call.Targets[j], Id);
         }
         return Math.Max(Math.Max(t, call.LastDeclinedAck), now);
     }
+
+    /// <summary>A pooled, sorted copy of the CPUs a call targets.</summary>
+    private static int[] RentTargets(int capacity) => ArrayPool<int>.Shared.Rent(Math.Max(1, capacity));
 }

@@ -20,7 +20,8 @@ public sealed partial class Cpu : ISimEntity
     private readonly Machine _machine;
     private readonly Costs.CostModel _costs;
     private readonly Prng _rng;
-    private readonly List<QueuedCsd> _callSingleQueue = new();
+    private List<QueuedCsd> _callSingleQueue = new();
+    private List<QueuedCsd> _draining = new();
     private readonly long[] _irqOffPhase;
     private long _handlerBusyUntil;
     private long _localIrqOffUntil;
@@ -121,8 +122,9 @@ public sealed partial class Cpu : ISimEntity
     private void FlushSmpCallFunctionQueue(ISimContext ctx)
     {
         if (_callSingleQueue.Count == 0) return;
-        var entries = _callSingleQueue.ToArray();
-        _callSingleQueue.Clear();
+        // llist_del_all(): the queue is empty again from here on; new csds will raise a new IPI.
+        (_draining, _callSingleQueue) = (_callSingleQueue, _draining);
+        var entries = _draining;
 
         Stats.Cal++;
         var t = ctx.Now + _costs.InterruptEntryNs;
@@ -136,6 +138,7 @@ public sealed partial class Cpu : ISimEntity
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
             ctx.Send(csd.Sender, t + _costs.CacheLineTransfer(_machine, Id, csd.Sender), EventKind.CsdAck, csd.CallSerial, x: t);
         }
+        entries.Clear();
         t += _costs.InterruptExitNs;
         var duration = t - ctx.Now;
         _handlerBusyUntil = t;
@@ -148,7 +151,7 @@ public sealed partial class Cpu : ISimEntity
     /// flushes drained together. A concurrent flush whose csd has not landed yet is not seen;
     /// the kernel would read it and do one full flush instead of a partial one.
     /// </summary>
-    private static long MmTlbGenSeen(QueuedCsd[] entries, int mm)
+    private static long MmTlbGenSeen(List<QueuedCsd> entries, int mm)
     {
         var max = 0L;
         foreach (var c in entries)

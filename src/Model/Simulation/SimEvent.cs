@@ -35,8 +35,9 @@ public enum EventKind : byte
 /// One event, addressed to <see cref="Target"/>. Totally ordered by
 /// (<see cref="Time"/>, <see cref="Kind"/>, <see cref="Source"/>, <see cref="Seq"/>): source and
 /// sequence number are assigned by the sending entity, so the order never depends on which
-/// engine, thread or silo carried the event. The payload fields mean what the factory in
-/// <see cref="Events"/> that built the event says.
+/// engine, thread or silo carried the event. What the payload fields mean depends on the kind;
+/// the handler of each kind says. An event is a pure value: a CPU mask travels beside it as an
+/// attachment (<see cref="ISimContext.AttachedMask"/>), so queues of events hold no references.
 /// </summary>
 public readonly record struct SimEvent(
     long Time,
@@ -48,8 +49,7 @@ public readonly record struct SimEvent(
     int Arg,
     long X,
     long Y,
-    int Flags,
-    CpuMask? Mask) : IComparable<SimEvent>
+    int Flags) : IComparable<SimEvent>
 {
     public int CompareTo(SimEvent other)
     {
@@ -88,6 +88,23 @@ public interface ISimContext
     /// An event to another entity must be at least the lookahead in the future.
     /// </summary>
     void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null);
+
+    /// <summary>The mask sent with <paramref name="e"/>, which the handler takes (once).</summary>
+    CpuMask AttachedMask(in SimEvent e);
+}
+
+/// <summary>A mask travelling with the event that <paramref name="Source"/> numbered <paramref name="Seq"/>.</summary>
+public readonly record struct MaskAttachment(int Source, long Seq, CpuMask Mask);
+
+/// <summary>Where an engine keeps masks between their send and the handling of their event.</summary>
+public sealed class MaskAttachments
+{
+    private readonly Dictionary<(int, long), CpuMask> _masks = new();
+
+    public void Attach(in MaskAttachment a) => _masks.Add((a.Source, a.Seq), a.Mask);
+
+    public CpuMask Take(in SimEvent e) =>
+        _masks.Remove((e.Source, e.Seq), out var mask) ? mask : throw new InvalidOperationException($"{e.Kind} from {e.Source} carries no mask");
 }
 
 /// <summary>A simulated object that owns its state and changes it only by handling events.</summary>

@@ -29,6 +29,7 @@ public sealed class Machine
     private readonly int[] _node;
     private readonly int[] _apicId;
     private readonly int[] _distance;
+    private readonly int[] _clusterIndex;
 
     public Machine(string name, int[] package, int[] core, int[] node, int[] apicId, int nodeCount, int[] distance)
     {
@@ -47,7 +48,9 @@ public sealed class Machine
         NodeCount = nodeCount;
         PackageCount = package.Max() + 1;
         CoreCount = core.Max() + 1;
-        ClusterCount = apicId.Select(a => a >> X2ApicClusterShift).Distinct().Count();
+        var clusters = apicId.Select(a => a >> X2ApicClusterShift).Distinct().Order().Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
+        ClusterCount = clusters.Count;
+        _clusterIndex = apicId.Select(a => clusters[a >> X2ApicClusterShift]).ToArray();
     }
 
     public string Name { get; }
@@ -62,6 +65,9 @@ public sealed class Machine
     public int NodeOf(int cpu) => _node[cpu];
     public int ApicIdOf(int cpu) => _apicId[cpu];
     public int X2ApicClusterOf(int cpu) => _apicId[cpu] >> X2ApicClusterShift;
+
+    /// <summary>The CPU's x2APIC cluster as a dense index in [0, <see cref="ClusterCount"/>).</summary>
+    public int X2ApicClusterIndexOf(int cpu) => _clusterIndex[cpu];
 
     /// <summary>SLIT distance between two NUMA nodes (10 = local).</summary>
     public int NodeDistance(int a, int b) => _distance[a * NodeCount + b];
