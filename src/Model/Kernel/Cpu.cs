@@ -199,17 +199,25 @@ public sealed partial class Cpu : ISimEntity
     /// <summary>
     /// A lower bound on the time of any event that handling <paramref name="e"/> on a CPU can send
     /// to another entity, through whatever it schedules for itself meanwhile. The grain engine
-    /// sizes its windows with it. A csd landing only queues; nothing leaves this CPU before the
-    /// IPI it rides on is taken and its handler has entered. Every other event may answer after
-    /// the smallest message delay.
+    /// sizes its windows with it.
+    /// <list type="bullet">
+    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and the handler has entered.</item>
+    /// <item>An interrupt sends acks and cpumask clears, after the entry.</item>
+    /// <item>Scheduler and arrival events reach an mm (switch_mm's cpumask bit, an operation's
+    /// first mm access) or another CPU by migration; they start no smp_call_function themselves.</item>
+    /// <item>Acks, flush masks and step ends can start an smp_call_function: one csd setup later.</item>
+    /// </list>
     /// </summary>
     public static long EarliestOutput(in SimEvent e, SimulationSetup setup)
     {
         var costs = setup.Costs;
+        var toMmOrMigration = Math.Min(costs.MmContextAccessNs, costs.MigrationNs);
         return e.Kind switch
         {
             EventKind.CsdQueue when !CsdMessage.Decode(e).Conditional => Math.Max(e.X, e.Time) + costs.InterruptEntryNs + setup.Lookahead,
             EventKind.InterruptRaise or EventKind.InterruptDispatch => e.Time + costs.InterruptEntryNs + setup.Lookahead,
+            EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive
+                or EventKind.Timeslice or EventKind.OpArrival or EventKind.MmPmdUnshared => e.Time + toMmOrMigration,
             _ => e.Time + setup.Lookahead,
         };
     }

@@ -80,9 +80,9 @@ public sealed class SimulationSetup
     /// <summary>The process whose mm holds the shared PMD table this process maps, or −1.</summary>
     public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
 
-    /// <summary>See <see cref="Cpu.EarliestOutput"/>: mms only answer, one message delay later.</summary>
+    /// <summary>See <see cref="Cpu.EarliestOutput"/>. An mm only answers, one mm-context access later.</summary>
     public long EarliestOutput(in SimEvent e) =>
-        IsCpu(e.Target) ? Cpu.EarliestOutput(e, this) : e.Time + Lookahead;
+        IsCpu(e.Target) ? Cpu.EarliestOutput(e, this) : e.Time + Costs.MmContextAccessNs;
 
     public ISimEntity CreateEntity(int id) =>
         IsCpu(id) ? new Cpu(this, id) : new MmStruct(this, id - CpuCount);
