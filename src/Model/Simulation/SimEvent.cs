@@ -51,15 +51,7 @@ public readonly record struct SimEvent(
     long Y,
     int Flags) : IComparable<SimEvent>
 {
-    public int CompareTo(SimEvent other)
-    {
-        var c = Time.CompareTo(other.Time);
-        if (c != 0) return c;
-        c = Kind.CompareTo(other.Kind);
-        if (c != 0) return c;
-        c = Source.CompareTo(other.Source);
-        return c != 0 ? c : Seq.CompareTo(other.Seq);
-    }
+    public int CompareTo(SimEvent other) => Key.CompareTo(other.Key);
 
     /// <summary>The ordering key alone, for priority queues.</summary>
     public EventKey Key => new(Time, Kind, Source, Seq);
