@@ -213,6 +213,45 @@ public sealed class ClosedFormTests
         Assert.Equal([false, false], p.Select(o => o.Synced));
     }
 
+    /// <summary>
+    /// One sync from CPU 0 on 2 packages x 16 cores without SMT (two x2APIC clusters: 1-15, 16-31),
+    /// every delivery 400 ns and every cache-line transfer 1 ns, so csd_lock_wait() ends one
+    /// transfer after the last unlock, or one per target after a common unlock.
+    /// <list type="bullet">
+    /// <item>shorthand: one ICR write; all 31 unlock together at U; done at U + 31.</item>
+    /// <item>cluster: cluster 0 leaves at +40 (unlock U), cluster 1 at +80 (U + 40); done at U + 40 + 16.</item>
+    /// <item>physical: target j leaves at +40(j+1); the last unlocks at U + 30·40; done at U + 1200 + 1.</item>
+    /// </list>
+    /// </summary>
+    [Fact]
+    public void ApicSendModesCostWhatTheirIcrWritesCost()
+    {
+        long SyncLatency(string apic) => Sim.Run($"""
+            machine: pack:2 core:16 pu:1
+            duration_us: 100
+            costs:
+              {apic}
+              icr_write_ns: 40
+              ipi_delivery_same_package_ns: 400
+              ipi_delivery_per_numa_hop_ns: 0
+              cache_line_same_package_ns: 1
+              cache_line_per_numa_hop_ns: 0
+              mm_context_access_ns: 1
+            processes:
+              - name: p
+                cpus: 0
+            operations:
+              - type: collapse_huge_page
+                process: p
+                cpu: 0
+                at_us: [10]
+            """, KernelPolicy.Baseline).Ops.Single().LatencyNs;
+
+        var shorthand = SyncLatency("ipi_shorthand: true");
+        Assert.Equal(shorthand + 40 + 16 - 31, SyncLatency("ipi_shorthand: false\n  apic_mode: x2apic-cluster"));
+        Assert.Equal(shorthand + 30 * 40 + 1 - 31, SyncLatency("ipi_shorthand: false\n  apic_mode: physical"));
+    }
+
     [Fact]
     public void TheBootTimePredicateIsTrueOnlyForNativeFlushWithoutInvlpgb()
     {
