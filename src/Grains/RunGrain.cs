@@ -13,6 +13,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     private RunSpec? _spec;
     private SimulationSetup? _setup;
     private WindowScheduler? _windows;
+    private ISimEntityGrain[] _entities = [];
     private long _virtualTime;
     private long _grainCalls;
     private bool _done;
@@ -24,16 +25,17 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         _spec = spec;
         _setup = catalog.Get(spec);
         _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
-        var entities = Enumerable.Range(0, _setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, _setup, id, spec.RunKey)).ToArray();
-        await Task.WhenAll(entities.Select(e => e.Init(spec)));
-        var reports = await Task.WhenAll(entities.Select(e => e.Start()));
-        _grainCalls += 2 * entities.Length;
+        var setup = _setup;
+        _entities = Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, spec.RunKey)).ToArray();
+        await Task.WhenAll(_entities.Select(e => e.Init(spec)));
+        var reports = await Task.WhenAll(_entities.Select(e => e.Start()));
+        _grainCalls += 2 * _entities.Length;
         Apply(Enumerable.Range(0, reports.Length).ToList(), reports);
     }
 
     public async Task<RunProgress> Advance(int wallBudgetMs)
     {
-        var setup = _setup ?? throw new InvalidOperationException("Begin first");
+        _ = _setup ?? throw new InvalidOperationException("Begin first");
         var windows = _windows!;
         var clock = Stopwatch.StartNew();
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
@@ -43,7 +45,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
                 _done = true;
                 break;
             }
-            var calls = due.Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).RunWindow(safeTime)).ToArray();
+            var calls = new Task<WindowReport>[due.Count];
+            for (var i = 0; i < calls.Length; i++) calls[i] = _entities[due[i]].RunWindow(safeTime);
             var reports = await Task.WhenAll(calls);
             _grainCalls += calls.Length;
             Apply(due, reports);
@@ -78,7 +81,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         if (!_done) throw new InvalidOperationException("the run has not finished");
         var cpus = await Task.WhenAll(Enumerable.Range(0, setup.CpuCount).Select(c => GrainFactory.GetGrain<ICpuGrain>(c, _spec!.RunKey).Collect()));
         _grainCalls += cpus.Length;
-        await Task.WhenAll(Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, _spec!.RunKey).End()));
+        await Task.WhenAll(_entities.Select(e => e.End()));
         _grainCalls += setup.EntityCount;
         catalog.Forget(_spec!.RunKey);
         DeactivateOnIdle();

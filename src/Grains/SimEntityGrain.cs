@@ -10,6 +10,7 @@ namespace Shootdown.Grains;
 /// </summary>
 public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
 {
+    private readonly Dictionary<int, ISimEntityGrain> _peers = new();
     private EntityRunner? _runner;
     private SimulationSetup? _setup;
     private string _runKey = "";
@@ -47,6 +48,7 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     {
         catalog.Forget(_runKey);
         _runner = null;
+        _peers.Clear();
         DeactivateOnIdle();
         return Task.CompletedTask;
     }
@@ -62,7 +64,8 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
             var (target, events, masks) = outbox[i];
             targets.Add(target);
             earliestOutput.Add(events.Min(e => Setup.EarliestOutput(e)));
-            calls[i] = EntityGrains.Get(GrainFactory, Setup, target, _runKey).Deliver(new EventBatch([.. events], [.. masks]));
+            if (!_peers.TryGetValue(target, out var peer)) _peers[target] = peer = EntityGrains.Get(GrainFactory, Setup, target, _runKey);
+            calls[i] = peer.Deliver(new EventBatch([.. events], [.. masks]));
         }
         await Task.WhenAll(calls);
         return new WindowReport(Runner.EarliestOutputTime, targets.MoveToImmutable(), earliestOutput.MoveToImmutable(),
