@@ -51,21 +51,18 @@ public sealed class ReferenceEngine
         var last = 0L;
         while (_runs.TryPeek(out var run, out _))
         {
-            var e = run.Events[run.Next++];
-            if (run.Next < run.Count)
-            {
-                _runs.DequeueEnqueue(run, run.Events[run.Next].Key);
-            }
-            else
-            {
-                _runs.Dequeue();
-                _buffers.Return(run.Events);
-            }
+            // Handle the event where it lies in its run: a 64-byte event is not worth copying.
+            ref readonly var e = ref run.Events[run.Next++];
+            var exhausted = run.Next == run.Count;
+            if (exhausted) _runs.Dequeue();
+            else _runs.DequeueEnqueue(run, run.Events[run.Next].Key);
 
             var ctx = _contexts[e.Target];
             ctx.Now = e.Time;
             last = e.Time;
             _entities[e.Target].Handle(e, ctx);
+            // Only now may the run's buffer be reused: the handler was reading from it.
+            if (exhausted) _buffers.Return(run.Events);
             FlushSent();
             if ((++EventsProcessed & 0xFFFF) == 0)
             {

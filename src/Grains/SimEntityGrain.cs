@@ -53,19 +53,31 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// At most this many Deliver calls in flight per grain. A broadcast's first window sends one
+    /// batch to every CPU; hundreds of initiators doing so at once would put millions of Orleans
+    /// calls in flight, and their messages would dominate memory ("bound fan-out", Orleans' best
+    /// practices). The order of delivery never matters: each runner orders its own queue.
+    /// </summary>
+    private const int MaxDeliveriesInFlight = 256;
+
     private async Task<WindowReport> DeliverOutbox()
     {
         var outbox = Runner.TakeOutbox();
         var targets = ImmutableArray.CreateBuilder<int>(outbox.Count);
         var earliestOutput = ImmutableArray.CreateBuilder<long>(outbox.Count);
-        var calls = new Task[outbox.Count];
-        for (var i = 0; i < outbox.Count; i++)
+        var calls = new List<Task>(Math.Min(outbox.Count, MaxDeliveriesInFlight));
+        foreach (var (target, events, masks) in outbox)
         {
-            var (target, events, masks) = outbox[i];
             targets.Add(target);
             earliestOutput.Add(events.Min(e => Setup.EarliestOutput(e)));
             if (!_peers.TryGetValue(target, out var peer)) _peers[target] = peer = EntityGrains.Get(GrainFactory, Setup, target, _runKey);
-            calls[i] = peer.Deliver(new EventBatch([.. events], [.. masks]));
+            calls.Add(peer.Deliver(new EventBatch([.. events], [.. masks])));
+            if (calls.Count == MaxDeliveriesInFlight)
+            {
+                await Task.WhenAll(calls);
+                calls.Clear();
+            }
         }
         await Task.WhenAll(calls);
         return new WindowReport(Runner.EarliestOutputTime, targets.MoveToImmutable(), earliestOutput.MoveToImmutable(),

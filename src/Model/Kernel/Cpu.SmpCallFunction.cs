@@ -36,7 +36,9 @@ public sealed partial class Cpu
         public long LastDeclinedAck { get; set; }
         public int Queued => Count - DeclinedCount;
 
-        public int IndexOf(int cpu) => Array.BinarySearch(Targets, 0, Count, cpu);
+        /// <summary>Where <paramref name="cpu"/> is among the targets: direct for smp_call_function()'s all-but-self mask.</summary>
+        public int IndexOf(int cpu, int self, int nrCpus) =>
+            Count == nrCpus - 1 ? (cpu < self ? cpu : cpu - 1) : Array.BinarySearch(Targets, 0, Count, cpu);
 
         public void Release()
         {
@@ -137,7 +139,7 @@ public sealed partial class Cpu
     {
         var call = _op?.Call;
         if (call is null || call.Serial != e.Op) throw new InvalidOperationException($"CPU {Id}: ack for call {e.Op} with none in flight");
-        var j = call.IndexOf(e.Source);
+        var j = call.IndexOf(e.Source, Id, _machine.CpuCount);
         if ((e.Flags & CsdMessage.AckDeclined) != 0)
         {
             call.Declined[j] = true;
