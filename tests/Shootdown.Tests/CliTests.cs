@@ -23,13 +23,14 @@ public sealed class CliTests
     private static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
 
     [Theory]
-    [InlineData("grains")]
-    [InlineData("reference")]
-    public async Task RunWritesResultsWithTheReferenceDigests(string engine)
+    [InlineData("grains", "1")]
+    [InlineData("grains", "3")]
+    [InlineData("reference", "1")]
+    public async Task RunWritesResultsWithTheReferenceDigests(string engine, string silos)
     {
         var dir = TempDir();
         var scenarioPath = Sim.ScenarioPath("small-64.yaml");
-        var (exit, stdout, stderr) = Shootdown("run", scenarioPath, "--engine", engine, "--out", dir);
+        var (exit, stdout, stderr) = Shootdown("run", scenarioPath, "--engine", engine, "--silos", silos, "--out", dir);
         Assert.True(exit == 0, stderr);
         Assert.Contains("collateral IPIs", stdout);
 
@@ -38,6 +39,21 @@ public sealed class CliTests
         var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
         Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+
+    [Theory]
+    [InlineData("machine: pack:1 core:1 pu:1\nduration_us: 10\nprocesses:\n  - name: solo\n    cpus: 0\noperations:\n  - type: collapse_huge_page\n    process: solo\n    cpu: 0\n    at_us: [1]\n")]
+    [InlineData("machine: small-64\nduration_us: 10\nprocesses:\n  - name: idle\n    cpus: 0-3\n")]
+    public void EdgeScenariosRunOnBothEngines(string yaml)
+    {
+        var path = Path.Combine(TempDir(), "edge.yaml");
+        File.WriteAllText(path, yaml);
+        var reference = Shootdown("run", path, "--engine", "reference");
+        var grains = Shootdown("run", path);
+        Assert.True(reference.Exit == 0, reference.Err);
+        Assert.True(grains.Exit == 0, grains.Err);
+        string Digests(string output) => string.Join("\n", output.Split('\n').Where(l => l.StartsWith("digest ")));
+        Assert.Equal(Digests(reference.Out), Digests(grains.Out));
     }
 
     [Fact]
