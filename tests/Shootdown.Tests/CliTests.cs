@@ -57,6 +57,32 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task RunsOnARunningClusterThroughItsGateways()
+    {
+        var scenarioPath = Sim.ScenarioPath("small-64.yaml");
+        await using var cluster = await EmbeddedCluster.StartAsync(2);
+        var args = new List<string> { "run", scenarioPath, "--json", "--cluster-id", cluster.ClusterId };
+        foreach (var port in cluster.GatewayPorts) args.AddRange(["--gateway", $"127.0.0.1:{port}"]);
+        var (exit, stdout, stderr) = Shootdown([.. args]);
+        Assert.True(exit == 0, stderr);
+
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(0, json.RootElement.GetProperty("silos").GetInt32());
+        var digests = json.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("digest").GetString());
+        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
+        Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
+    }
+
+    [Fact]
+    public void AnUnreachableClusterIsOneLineAndExitOne()
+    {
+        var (exit, _, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--gateway", "127.0.0.1:1", "--cluster-id", "nobody");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("shootdown: cannot connect to cluster 'nobody' at 127.0.0.1:1", stderr.Trim());
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void JsonGoesToStandardOutputAlone()
     {
         var (exit, stdout, _) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--json");
@@ -81,6 +107,8 @@ public sealed class CliTests
     [Theory]
     [InlineData("--silos", "0")]
     [InlineData("--engine", "quantum")]
+    [InlineData("--gateway", "nohost")]
+    [InlineData("--gateway", "10.0.0.1:70000")]
     public void BadArgumentsExitTwo(string option, string value)
     {
         var (exit, _, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), option, value);

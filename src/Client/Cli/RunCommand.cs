@@ -22,14 +22,43 @@ internal static class RunCommand
         });
         var json = new Option<bool>("--json") { Description = "Print results.json to standard output instead of the table." };
         var outDir = new Option<string?>("--out") { Description = "Write results.json (atomically) into this directory." };
+        var gateways = new Option<string[]>("--gateway")
+        {
+            Description = "Run on a running cluster through this gateway (HOST:PORT; repeatable) instead of an embedded silo.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        gateways.Validators.Add(r =>
+        {
+            foreach (var g in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                try
+                {
+                    ClusterConnection.ParseGateway(g);
+                }
+                catch (FormatException e)
+                {
+                    r.AddError(e.Message);
+                }
+            }
+        });
+        var clusterId = new Option<string>("--cluster-id") { Description = "The running cluster's id (with --gateway).", DefaultValueFactory = _ => "shootdown-dev" };
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, outDir };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, outDir, gateways, clusterId };
         command.SetAction(async (parse, cancellation) =>
         {
             var s = ScenarioLoader.LoadFile(parse.GetValue(scenario)!);
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
             var asJson = parse.GetValue(json);
-            var comparison = await RunWithProgress(s, kind, parse.GetValue(silos), showProgress: !asJson && !Console.IsOutputRedirected, cancellation);
+            var endpoints = (parse.GetValue(gateways) ?? []).Select(ClusterConnection.ParseGateway).ToList();
+            if (endpoints.Count > 0 && kind == EngineKind.Reference)
+            {
+                Console.Error.WriteLine("shootdown: --gateway runs the grain engine on a cluster; it cannot go with --engine reference");
+                return 2;
+            }
+            await using var connection = endpoints.Count == 0 ? null : await Connect(endpoints, parse.GetValue(clusterId)!, cancellation);
+            if (endpoints.Count > 0 && connection is null) return 1;
+            var showProgress = !asJson && !Console.IsOutputRedirected;
+            var comparison = await RunWithProgress(s, kind, parse.GetValue(silos), connection?.Client, showProgress, cancellation);
             var text = ResultFiles.ToJson(comparison);
             if (parse.GetValue(outDir) is { } dir) ResultFiles.WriteAtomically(Path.Combine(dir, "results.json"), text);
             if (asJson) Console.Out.WriteLine(text);
@@ -39,9 +68,22 @@ internal static class RunCommand
         return command;
     }
 
-    private static async Task<Comparison> RunWithProgress(Scenario s, EngineKind kind, int silos, bool showProgress, CancellationToken cancellation)
+    private static async Task<ClusterConnection?> Connect(List<System.Net.IPEndPoint> endpoints, string clusterId, CancellationToken cancellation)
     {
-        if (!showProgress) return await ShootdownRunner.RunAsync(s, kind, silos, cancellation: cancellation);
+        try
+        {
+            return await ClusterConnection.ConnectAsync(endpoints, clusterId, cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Console.Error.WriteLine($"shootdown: cannot connect to cluster '{clusterId}' at {string.Join(", ", endpoints)}: {e.Message.Split('\n')[0]}");
+            return null;
+        }
+    }
+
+    private static async Task<Comparison> RunWithProgress(Scenario s, EngineKind kind, int silos, IGrainFactory? grains, bool showProgress, CancellationToken cancellation)
+    {
+        if (!showProgress) return await ShootdownRunner.RunAsync(s, kind, silos, grains, cancellation: cancellation);
         Comparison? result = null;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -53,7 +95,7 @@ internal static class RunCommand
                     var task = tasks[p.Policy];
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, s.DurationNs);
                 });
-                result = await ShootdownRunner.RunAsync(s, kind, silos, progress: progress, cancellation: cancellation);
+                result = await ShootdownRunner.RunAsync(s, kind, silos, grains, progress, cancellation);
             });
         return result!;
     }

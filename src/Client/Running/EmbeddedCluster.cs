@@ -14,9 +14,18 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 {
     private readonly List<IHost> _hosts;
 
-    private EmbeddedCluster(List<IHost> hosts) => _hosts = hosts;
+    private EmbeddedCluster(List<IHost> hosts, string clusterId, int[] gatewayPorts)
+    {
+        _hosts = hosts;
+        ClusterId = clusterId;
+        GatewayPorts = gatewayPorts;
+    }
 
     public int SiloCount => _hosts.Count;
+
+    /// <summary>The cluster id and gateway ports, for clients in other processes (<c>shootdown run --gateway</c>).</summary>
+    public string ClusterId { get; }
+    public int[] GatewayPorts { get; }
 
     /// <summary>The co-hosted client of the first silo.</summary>
     public IGrainFactory GrainFactory => _hosts[0].Services.GetRequiredService<IGrainFactory>();
@@ -35,7 +44,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 hosts.Add(host);
                 await host.StartAsync(cancellation);
             }
-            var cluster = new EmbeddedCluster(hosts);
+            var cluster = new EmbeddedCluster(hosts, clusterId, Enumerable.Range(0, silos).Select(i => ports[2 * i + 1]).ToArray());
             await cluster.WaitForSilosAsync(cancellation);
             return cluster;
         }
