@@ -30,9 +30,6 @@ public sealed class EntityRunner : ISimContext
     public long EventsProcessed { get; private set; }
     public long LastEventTime { get; private set; }
 
-    /// <summary>The time of the earliest pending event, or <see cref="long.MaxValue"/>.</summary>
-    public long NextEventTime => _queue.TryPeek(out var e, out _) ? e.Time : long.MaxValue;
-
     /// <summary>
     /// No event this entity sends another can be earlier than this, whatever it handles next:
     /// the minimum, over its pending events, of the model's bound for each.

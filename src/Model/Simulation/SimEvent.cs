@@ -49,10 +49,8 @@ public readonly record struct SimEvent(
     int Arg,
     long X,
     long Y,
-    int Flags) : IComparable<SimEvent>
+    int Flags)
 {
-    public int CompareTo(SimEvent other) => Key.CompareTo(other.Key);
-
     /// <summary>The ordering key alone, for priority queues.</summary>
     public EventKey Key => new(Time, Kind, Source, Seq);
 }

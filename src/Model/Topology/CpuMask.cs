@@ -27,23 +27,9 @@ public sealed class CpuMask : IEquatable<CpuMask>
         return new CpuMask(nrCpus, words.ToArray());
     }
 
-    public static CpuMask FromCpus(int nrCpus, IEnumerable<int> cpus)
-    {
-        var builder = new Builder(nrCpus);
-        foreach (var cpu in cpus) builder.Set(cpu);
-        return builder.ToMask();
-    }
-
     public static int WordCount(int nrCpus) => (nrCpus + 63) / 64;
 
     public bool Test(int cpu) => (_words[cpu >> 6] & (1UL << (cpu & 63))) != 0;
-
-    public int Weight()
-    {
-        var n = 0;
-        foreach (var w in _words) n += BitOperations.PopCount(w);
-        return n;
-    }
 
     /// <summary>CPUs in ascending order, the order of <c>for_each_cpu()</c>.</summary>
     public IEnumerable<int> Cpus()
@@ -98,8 +84,6 @@ public sealed class CpuMask : IEquatable<CpuMask>
         }
 
         public void Clear(int cpu) => _words[cpu >> 6] &= ~(1UL << (cpu & 63));
-
-        public bool Test(int cpu) => (_words[cpu >> 6] & (1UL << (cpu & 63))) != 0;
 
         public CpuMask ToMask() => new(NrCpus, (ulong[])_words.Clone());
     }

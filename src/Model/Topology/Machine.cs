@@ -92,6 +92,4 @@ public sealed class Machine
         if (_node[a] == _node[b]) return 0;
         return Math.Max(1, (int)Math.Round((d - 10) / 11.0, MidpointRounding.AwayFromZero));
     }
-
-    public IEnumerable<int> CpusOfNode(int node) => Enumerable.Range(0, CpuCount).Where(c => _node[c] == node);
 }
