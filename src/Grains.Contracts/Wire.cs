@@ -8,11 +8,17 @@ namespace Shootdown.Grains;
 
 /// <summary>What every grain of a run needs to rebuild the same model: the scenario text and the policy.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
-public sealed record RunSpec(string RunKey, string ScenarioFile, string ScenarioText, string Policy);
+public sealed record RunSpec(
+    [property: Id(0)] string RunKey,
+    [property: Id(1)] string ScenarioFile,
+    [property: Id(2)] string ScenarioText,
+    [property: Id(3)] string Policy);
 
 /// <summary>The events one entity sent one other entity in one window, in the order sent, with the masks some carry.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.EventBatch")]
-public sealed record EventBatch(ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks);
+public sealed record EventBatch(
+    [property: Id(0)] ImmutableArray<SimEvent> Events,
+    [property: Id(1)] ImmutableArray<MaskAttachment> Masks);
 
 /// <summary>
 /// After a window: the entity's earliest output time over the events it still holds, and for
@@ -21,26 +27,47 @@ public sealed record EventBatch(ImmutableArray<SimEvent> Events, ImmutableArray<
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.WindowReport")]
 public sealed record WindowReport(
-    long EarliestOutputTime,
-    ImmutableArray<int> Targets,
-    ImmutableArray<long> EarliestSentOutput,
-    long EventsProcessed,
-    long LastEventTime);
+    [property: Id(0)] long EarliestOutputTime,
+    [property: Id(1)] ImmutableArray<int> Targets,
+    [property: Id(2)] ImmutableArray<long> EarliestSentOutput,
+    [property: Id(3)] long EventsProcessed,
+    [property: Id(4)] long LastEventTime);
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunProgress")]
-public sealed record RunProgress(long VirtualTimeNs, bool Done, long Windows, long GrainCalls);
+public sealed record RunProgress(
+    [property: Id(0)] long VirtualTimeNs,
+    [property: Id(1)] bool Done,
+    [property: Id(2)] long Windows,
+    [property: Id(3)] long GrainCalls);
 
 [GenerateSerializer, Immutable, Alias("shootdown.CpuReport")]
-public sealed record CpuReport(CpuCounters Counters, ImmutableArray<OpRecord> Ops);
+public sealed record CpuReport(
+    [property: Id(0)] CpuCounters Counters,
+    [property: Id(1)] ImmutableArray<OpRecord> Ops);
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunReport")]
-public sealed record RunReport(string Policy, long EndNs, long EventsProcessed, ImmutableArray<CpuReport> Cpus, long Windows, long GrainCalls);
+public sealed record RunReport(
+    [property: Id(0)] string Policy,
+    [property: Id(1)] long EndNs,
+    [property: Id(2)] long EventsProcessed,
+    [property: Id(3)] ImmutableArray<CpuReport> Cpus,
+    [property: Id(4)] long Windows,
+    [property: Id(5)] long GrainCalls);
 
 // ---- Surrogates: the model has no Orleans reference, so its wire types are converted here.
 
 [GenerateSerializer, Immutable, Alias("shootdown.SimEvent")]
 public readonly record struct SimEventSurrogate(
-    long Time, byte Kind, int Source, long Seq, int Target, long Op, int Arg, long X, long Y, int Flags);
+    [property: Id(0)] long Time,
+    [property: Id(1)] byte Kind,
+    [property: Id(2)] int Source,
+    [property: Id(3)] long Seq,
+    [property: Id(4)] int Target,
+    [property: Id(5)] long Op,
+    [property: Id(6)] int Arg,
+    [property: Id(7)] long X,
+    [property: Id(8)] long Y,
+    [property: Id(9)] int Flags);
 
 [RegisterConverter]
 public sealed class SimEventConverter : IConverter<SimEvent, SimEventSurrogate>
@@ -53,7 +80,11 @@ public sealed class SimEventConverter : IConverter<SimEvent, SimEventSurrogate>
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.MaskAttachment")]
-public readonly record struct MaskAttachmentSurrogate(int Source, long Seq, int NrCpus, ImmutableArray<ulong> Words);
+public readonly record struct MaskAttachmentSurrogate(
+    [property: Id(0)] int Source,
+    [property: Id(1)] long Seq,
+    [property: Id(2)] int NrCpus,
+    [property: Id(3)] ImmutableArray<ulong> Words);
 
 [RegisterConverter]
 public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAttachmentSurrogate>
@@ -66,7 +97,14 @@ public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAtt
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.CpuCounters")]
-public readonly record struct CpuCountersSurrogate(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs);
+public readonly record struct CpuCountersSurrogate(
+    [property: Id(0)] int Cpu,
+    [property: Id(1)] long Cal,
+    [property: Id(2)] long Tlb,
+    [property: Id(3)] long CsdsHandled,
+    [property: Id(4)] long SyncCsdsHandled,
+    [property: Id(5)] long StolenNs,
+    [property: Id(6)] long MaxSingleNs);
 
 [RegisterConverter]
 public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSurrogate>
@@ -77,8 +115,18 @@ public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSu
 
 [GenerateSerializer, Immutable, Alias("shootdown.OpRecord")]
 public readonly record struct OpRecordSurrogate(
-    int Initiator, long Serial, int Type, int Process, long ArrivalNs, long StartNs, long EndNs,
-    int FlushIpis, int SyncIpis, int CollateralIpis, bool FullFlush, bool Synced);
+    [property: Id(0)] int Initiator,
+    [property: Id(1)] long Serial,
+    [property: Id(2)] int Type,
+    [property: Id(3)] int Process,
+    [property: Id(4)] long ArrivalNs,
+    [property: Id(5)] long StartNs,
+    [property: Id(6)] long EndNs,
+    [property: Id(7)] int FlushIpis,
+    [property: Id(8)] int SyncIpis,
+    [property: Id(9)] int CollateralIpis,
+    [property: Id(10)] bool FullFlush,
+    [property: Id(11)] bool Synced);
 
 [RegisterConverter]
 public sealed class OpRecordConverter : IConverter<OpRecord, OpRecordSurrogate>
