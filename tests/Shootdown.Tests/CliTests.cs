@@ -118,6 +118,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void AnUnwritableOutDirectoryIsBadInputAndNothingRuns()
+    {
+        var file = Path.Combine(TempDir(), "not-a-directory");
+        File.WriteAllText(file, "");
+        var (exit, stdout, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--out", file);
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"shootdown: --out {file}: ", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
     public void AMissingFileIsBadInputToo()
     {
         var (exit, _, stderr) = Shootdown("run", "/nonexistent/scenario.yaml");

@@ -47,6 +47,12 @@ internal static class RunCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var s = ScenarioLoader.LoadFile(parse.GetValue(scenario)!);
+            if (parse.GetValue(outDir) is { } target && ResultFiles.CannotWriteInto(target) is { } why)
+            {
+                // Checked before a possibly long run, so a bad --out costs nothing and writes nothing.
+                Console.Error.WriteLine($"shootdown: --out {target}: {why}");
+                return 2;
+            }
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
             var asJson = parse.GetValue(json);
             var endpoints = (parse.GetValue(gateways) ?? []).Select(ClusterConnection.ParseGateway).ToList();

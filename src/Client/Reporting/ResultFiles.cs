@@ -44,6 +44,23 @@ public static class ResultFiles
         ops = r.Ops,
     };
 
+    /// <summary>Why result files cannot be written into <paramref name="dir"/>, or null if they can.</summary>
+    public static string? CannotWriteInto(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var probe = Path.Combine(dir, $".shootdown-probe.{Environment.ProcessId}.tmp");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Writes a file so that readers see the old one or the whole new one, never a half.</summary>
     public static void WriteAtomically(string path, string content)
     {
