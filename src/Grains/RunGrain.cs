@@ -6,7 +6,8 @@ namespace Shootdown.Grains;
 
 /// <summary>
 /// The coordinator of one policy's run. It holds no model state: it only knows, per entity,
-/// the time of its next event, and calls the entities due in each window.
+/// the earliest time it could send another entity anything, and calls the entities due in
+/// each window (see <see cref="WindowScheduler"/>).
 /// </summary>
 public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
 {
@@ -78,9 +79,9 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     }
 
     /// <summary>
-    /// Records a window's reports. Each entity's own next time comes first and deliveries after:
-    /// a batch can reach an entity after it computed its next time, so only the minimum of the
-    /// two is safe.
+    /// Records a window's reports. Each entity's own earliest output comes first and deliveries
+    /// after: a batch can reach an entity after it computed its bound, so only the minimum of
+    /// the two is safe.
     /// </summary>
     private void Apply(IReadOnlyList<int> entities, WindowReport[] reports)
     {
