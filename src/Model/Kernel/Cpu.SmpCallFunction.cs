@@ -8,37 +8,36 @@ public sealed partial class Cpu
 {
     /// <summary>
     /// One smp_call_function_many_cond() in flight from this CPU, waiting in csd_lock_wait().
-    /// Its per-target arrays are pooled: a broadcast on a large machine would otherwise allocate
-    /// tens of kilobytes per call.
+    /// Each target's answer is kept by CPU number, as the kernel keeps a csd per CPU, so an ack
+    /// needs no lookup. The arrays are pooled: a broadcast on a large machine would otherwise
+    /// allocate tens of kilobytes per call.
     /// </summary>
     private sealed class SmpCall
     {
-        public SmpCall(long serial, int[] targets, int count, long waitStart)
+        public SmpCall(long serial, int[] targets, int count, int nrCpus, long waitStart)
         {
             Serial = serial;
             Targets = targets;
             Count = count;
             WaitStart = waitStart;
-            UnlockTime = ArrayPool<long>.Shared.Rent(count);
-            Declined = ArrayPool<bool>.Shared.Rent(count);
-            Array.Clear(Declined, 0, count);
+            UnlockTime = ArrayPool<long>.Shared.Rent(nrCpus);
+            Declined = ArrayPool<bool>.Shared.Rent(nrCpus);
+            for (var j = 0; j < count; j++) Declined[targets[j]] = false;
         }
 
         public long Serial { get; }
         /// <summary>The targets in CPU order; the first <see cref="Count"/> entries are valid.</summary>
         public int[] Targets { get; }
         public int Count { get; }
+        /// <summary>When each target CPU's csd was unlocked, by CPU number.</summary>
         public long[] UnlockTime { get; }
+        /// <summary>Whether each target CPU's cond_func declined, by CPU number.</summary>
         public bool[] Declined { get; }
         public long WaitStart { get; }
         public int Acks { get; set; }
         public int DeclinedCount { get; set; }
         public long LastDeclinedAck { get; set; }
         public int Queued => Count - DeclinedCount;
-
-        /// <summary>Where <paramref name="cpu"/> is among the targets: direct for smp_call_function()'s all-but-self mask.</summary>
-        public int IndexOf(int cpu, int self, int nrCpus) =>
-            Count == nrCpus - 1 ? (cpu < self ? cpu : cpu - 1) : Array.BinarySearch(Targets, 0, Count, cpu);
 
         public void Release()
         {
@@ -115,7 +114,7 @@ public sealed partial class Cpu
             t += local;
             _localIrqOffUntil = t;
         }
-        return new SmpCall(serial, targets, count, t);
+        return new SmpCall(serial, targets, count, _machine.CpuCount, t);
     }
 
     /// <summary>Starts a fresh walk over the x2APIC clusters, with this thread's scratch arrays.</summary>
@@ -139,16 +138,15 @@ public sealed partial class Cpu
     {
         var call = _op?.Call;
         if (call is null || call.Serial != e.Op) throw new InvalidOperationException($"CPU {Id}: ack for call {e.Op} with none in flight");
-        var j = call.IndexOf(e.Source, Id, _machine.CpuCount);
         if ((e.Flags & CsdMessage.AckDeclined) != 0)
         {
-            call.Declined[j] = true;
+            call.Declined[e.Source] = true;
             call.DeclinedCount++;
             call.LastDeclinedAck = Math.Max(call.LastDeclinedAck, ctx.Now);
         }
         else
         {
-            call.UnlockTime[j] = e.X;
+            call.UnlockTime[e.Source] = e.X;
         }
         if (++call.Acks == call.Count) ctx.Send(Id, CsdLockWaitDone(call, ctx.Now), EventKind.OpStepDone, call.Serial);
     }
@@ -163,8 +161,9 @@ public sealed partial class Cpu
         var t = call.WaitStart;
         for (var j = 0; j < call.Count; j++)
         {
-            if (call.Declined[j]) continue;
-            t = Math.Max(t, call.UnlockTime[j]) + _costs.CacheLineTransfer(_machine, call.Targets[j], Id);
+            var cpu = call.Targets[j];
+            if (call.Declined[cpu]) continue;
+            t = Math.Max(t, call.UnlockTime[cpu]) + _costs.CacheLineTransfer(_machine, cpu, Id);
         }
         return Math.Max(Math.Max(t, call.LastDeclinedAck), now);
     }

@@ -22,6 +22,7 @@ public sealed partial class Cpu : ISimEntity
     private readonly Prng _rng;
     private List<QueuedCsd> _callSingleQueue = new();
     private List<QueuedCsd> _draining = new();
+    private readonly List<(int Mm, long TlbGen)> _tlbGenSeen = new();
     private readonly long[] _irqOffPhase;
     private long _handlerBusyUntil;
     private long _localIrqOffUntil;
@@ -125,6 +126,7 @@ public sealed partial class Cpu : ISimEntity
         // llist_del_all(): the queue is empty again from here on; new csds will raise a new IPI.
         (_draining, _callSingleQueue) = (_callSingleQueue, _draining);
         var entries = _draining;
+        NoteTlbGensSeen(entries);
 
         Stats.Cal++;
         var t = ctx.Now + _costs.InterruptEntryNs;
@@ -132,7 +134,7 @@ public sealed partial class Cpu : ISimEntity
         {
             t += csd.Func == CsdFunc.TlbRemoveTableSmpSync
                 ? _costs.SyncFunctionNs
-                : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(entries, csd.Mm), local: false, t, ctx);
+                : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(csd.Mm), local: false, t, ctx);
             Stats.CsdsHandled++;
             if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) Stats.SyncCsdsHandled++;
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
@@ -149,14 +151,28 @@ public sealed partial class Cpu : ISimEntity
     /// <summary>
     /// The model's view of mm->context.tlb_gen inside a handler: the newest generation among the
     /// flushes drained together. A concurrent flush whose csd has not landed yet is not seen;
-    /// the kernel would read it and do one full flush instead of a partial one.
+    /// the kernel would read it and do one full flush instead of a partial one. Taken once per
+    /// interrupt, per mm (usually one).
     /// </summary>
-    private static long MmTlbGenSeen(List<QueuedCsd> entries, int mm)
+    private void NoteTlbGensSeen(List<QueuedCsd> entries)
     {
-        var max = 0L;
+        _tlbGenSeen.Clear();
         foreach (var c in entries)
-            if (c.Func == CsdFunc.FlushTlbFunc && c.Mm == mm) max = Math.Max(max, c.NewTlbGen);
-        return max;
+        {
+            if (c.Func != CsdFunc.FlushTlbFunc) continue;
+            var i = IndexOfTlbGenSeen(c.Mm);
+            if (i < 0) _tlbGenSeen.Add((c.Mm, c.NewTlbGen));
+            else if (c.NewTlbGen > _tlbGenSeen[i].TlbGen) _tlbGenSeen[i] = (c.Mm, c.NewTlbGen);
+        }
+    }
+
+    private long MmTlbGenSeen(int mm) => _tlbGenSeen[IndexOfTlbGenSeen(mm)].TlbGen;
+
+    private int IndexOfTlbGenSeen(int mm)
+    {
+        for (var i = 0; i < _tlbGenSeen.Count; i++)
+            if (_tlbGenSeen[i].Mm == mm) return i;
+        return -1;
     }
 
     /// <summary>
