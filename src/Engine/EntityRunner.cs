@@ -11,8 +11,7 @@ namespace Shootdown.Engine;
 public sealed class EntityRunner : ISimContext
 {
     private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
-    private readonly SortedDictionary<int, List<SimEvent>> _outbox = new();
-    private readonly Dictionary<int, List<MaskAttachment>> _outboxMasks = new();
+    private readonly SortedDictionary<int, OutboxBatch> _outbox = new();
     private readonly MaskAttachments _masks = new();
     private readonly long _lookahead;
     private readonly EarliestOutputBound _earliestOutput;
@@ -77,10 +76,8 @@ public sealed class EntityRunner : ISimContext
     /// <summary>Takes what this entity sent to others since the last call, grouped by destination in id order.</summary>
     public IReadOnlyList<(int Target, SimEvent[] Events, MaskAttachment[] Masks)> TakeOutbox()
     {
-        var batches = _outbox.Select(kv => (kv.Key, kv.Value.ToArray(),
-            _outboxMasks.TryGetValue(kv.Key, out var masks) ? masks.ToArray() : [])).ToList();
+        var batches = _outbox.Select(kv => (kv.Key, kv.Value.Events.ToArray(), kv.Value.Masks?.ToArray() ?? [])).ToList();
         _outbox.Clear();
-        _outboxMasks.Clear();
         return batches;
     }
 
@@ -88,22 +85,23 @@ public sealed class EntityRunner : ISimContext
 
     public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
     {
-        var e = new SimEvent(at, kind, Entity.Id, ++_seq, target, op, arg, x, y, flags);
+        var e = Lookahead.Stamp(Entity.Id, ref _seq, Now, _lookahead, target, at, kind, op, arg, x, y, flags);
         if (target == Entity.Id)
         {
-            if (at < Now) throw new InvalidOperationException($"entity {Entity.Id} scheduled {kind} in its past");
             if (mask is not null) _masks.Attach(new MaskAttachment(Entity.Id, e.Seq, mask));
             _queue.Enqueue(e, e.Key);
             return;
         }
-        if (mask is not null)
-        {
-            if (!_outboxMasks.TryGetValue(target, out var masks)) _outboxMasks[target] = masks = new List<MaskAttachment>();
-            masks.Add(new MaskAttachment(Entity.Id, e.Seq, mask));
-        }
-        Lookahead.Check(Entity.Id, Now, e, _lookahead);
-        if (!_outbox.TryGetValue(target, out var list)) _outbox[target] = list = new List<SimEvent>();
-        list.Add(e);
+        if (!_outbox.TryGetValue(target, out var batch)) _outbox[target] = batch = new OutboxBatch();
+        batch.Events.Add(e);
+        if (mask is not null) (batch.Masks ??= new List<MaskAttachment>()).Add(new MaskAttachment(Entity.Id, e.Seq, mask));
+    }
+
+    /// <summary>What this entity has sent one destination in the current window; few events carry a mask.</summary>
+    private sealed class OutboxBatch
+    {
+        public List<SimEvent> Events { get; } = new();
+        public List<MaskAttachment>? Masks { get; set; }
     }
 }
 
@@ -113,7 +111,27 @@ public delegate long EarliestOutputBound(in SimEvent e);
 /// <summary>The conservative-synchronisation contract every cross-entity event must honour.</summary>
 public static class Lookahead
 {
-    public static void Check(int source, long now, in SimEvent e, long lookahead)
+    /// <summary>
+    /// Numbers an event its source sends, and checks it: an event to itself may not be in its
+    /// past, and one to another entity must be at least the lookahead ahead. Both engines send
+    /// through this, so they number and check alike.
+    /// </summary>
+    public static SimEvent Stamp(int source, ref long seq, long now, long lookahead, int target, long at, EventKind kind,
+        long op, int arg, long x, long y, int flags)
+    {
+        var e = new SimEvent(at, kind, source, ++seq, target, op, arg, x, y, flags);
+        if (target == source)
+        {
+            if (at < now) throw new InvalidOperationException($"entity {source} scheduled {kind} in its past");
+        }
+        else
+        {
+            Check(source, now, e, lookahead);
+        }
+        return e;
+    }
+
+    private static void Check(int source, long now, in SimEvent e, long lookahead)
     {
         if (e.Time < now + lookahead)
             throw new InvalidOperationException(

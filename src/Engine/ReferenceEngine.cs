@@ -147,9 +147,7 @@ public sealed class ReferenceEngine
 
         public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
         {
-            var e = new SimEvent(at, kind, Id, ++_seq, target, op, arg, x, y, flags);
-            if (target != Id) Lookahead.Check(Id, Now, e, engine._setup.Lookahead);
-            else if (at < Now) throw new InvalidOperationException($"entity {Id} scheduled {kind} in its past");
+            var e = Lookahead.Stamp(Id, ref _seq, Now, engine._setup.Lookahead, target, at, kind, op, arg, x, y, flags);
             if (mask is not null) engine._masks.Attach(new MaskAttachment(Id, e.Seq, mask));
             engine.Add(e);
         }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Shootdown.Engine;
 using Shootdown.Model.Simulation;
 
@@ -72,7 +73,8 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
             targets.Add(target);
             earliestOutput.Add(events.Min(e => Setup.EarliestOutput(e)));
             if (!_peers.TryGetValue(target, out var peer)) _peers[target] = peer = EntityGrains.Get(GrainFactory, Setup, target, _runKey);
-            calls.Add(peer.Deliver(new EventBatch([.. events], [.. masks])));
+            // The outbox's arrays are fresh and never touched again: wrap them rather than copy.
+            calls.Add(peer.Deliver(new EventBatch(ImmutableCollectionsMarshal.AsImmutableArray(events), ImmutableCollectionsMarshal.AsImmutableArray(masks))));
             if (calls.Count == MaxDeliveriesInFlight)
             {
                 await Task.WhenAll(calls);
