@@ -18,8 +18,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     private long _virtualTime;
     private long _grainCalls;
     private bool _done;
-    private readonly Dictionary<int, long> _eventsProcessed = new();
-    private readonly Dictionary<int, long> _lastEventTime = new();
+    private long[] _eventsProcessed = [];
+    private long[] _lastEventTime = [];
 
     public async Task Begin(RunSpec spec)
     {
@@ -28,6 +28,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
         var setup = _setup;
         _entities = Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, spec.RunKey)).ToArray();
+        _eventsProcessed = new long[setup.EntityCount];
+        _lastEventTime = new long[setup.EntityCount];
         await Task.WhenAll(_entities.Select(e => e.Init(spec)));
         var reports = await Task.WhenAll(_entities.Select(e => e.Start()));
         _grainCalls += 2 * _entities.Length;
@@ -38,6 +40,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     {
         _ = _setup ?? throw new InvalidOperationException("Begin first");
         var windows = _windows!;
+        // Wall time only decides how many windows this call runs before reporting progress; the
+        // windows themselves, and so every result, are the same however the calls are cut.
         var clock = Stopwatch.StartNew();
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
         {
@@ -102,12 +106,12 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     {
         var setup = _setup ?? throw new InvalidOperationException("Begin first");
         if (!_done) throw new InvalidOperationException("the run has not finished");
-        var cpus = await Task.WhenAll(Enumerable.Range(0, setup.CpuCount).Select(c => GrainFactory.GetGrain<ICpuGrain>(c, _spec!.RunKey).Collect()));
+        var cpus = await Task.WhenAll(_entities.Take(setup.CpuCount).Cast<ICpuGrain>().Select(cpu => cpu.Collect()));
         _grainCalls += cpus.Length;
         await Task.WhenAll(_entities.Select(e => e.End()));
         _grainCalls += setup.EntityCount;
         catalog.Forget(_spec!.RunKey);
         DeactivateOnIdle();
-        return new RunReport(_spec.Policy, _lastEventTime.Values.DefaultIfEmpty(0).Max(), _eventsProcessed.Values.Sum(), [.. cpus], _windows!.Windows, _grainCalls);
+        return new RunReport(_spec.Policy, _lastEventTime.Max(), _eventsProcessed.Sum(), [.. cpus], _windows!.Windows, _grainCalls);
     }
 }
