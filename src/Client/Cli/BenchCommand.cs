@@ -6,7 +6,6 @@ using System.Text.Json;
 using Shootdown.Client.Running;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
-using Spectre.Console;
 
 namespace Shootdown.Client.Cli;
 
