@@ -8,9 +8,12 @@ namespace Shootdown.Grains;
 [Alias("shootdown.ISimEntityGrain")]
 public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
 {
-    /// <summary>Builds the model object for the run. Every entity is initialised before any starts.</summary>
+    /// <summary>
+    /// Builds the model object for the run. The silo's first entity fetches the run's
+    /// definition from the run grain; the others share it. Every entity is initialised before any starts.
+    /// </summary>
     [Alias("Init")]
-    Task Init(RunSpec spec);
+    Task Init(string runKey);
 
     /// <summary>Lets the model object schedule its first events, and delivers those meant for others.</summary>
     [Alias("Start")]
@@ -46,6 +49,10 @@ public interface IRunGrain : IGrainWithStringKey
 {
     [Alias("Begin")]
     Task Begin(RunSpec spec);
+
+    /// <summary>The run's definition, for silos that have not seen it. Answered while Begin waits on the entities' Init.</summary>
+    [Alias("Spec"), Orleans.Concurrency.AlwaysInterleave]
+    Task<RunSpec> Spec();
 
     /// <summary>Runs windows for about <paramref name="wallBudgetMs"/> of wall time; only the pace depends on it, never the result.</summary>
     [Alias("Advance")]

@@ -6,12 +6,15 @@ using Shootdown.Model.Workload;
 
 namespace Shootdown.Grains;
 
-/// <summary>What every grain of a run needs to rebuild the same model: the scenario text and the policy.</summary>
+/// <summary>
+/// What every grain of a run needs to rebuild the same model: the <c>SimulationDefinition</c>
+/// and the <c>KernelPolicy</c>, in their JSON forms (the model has no Orleans serializers).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(
     [property: Id(0)] string RunKey,
-    [property: Id(1)] string ScenarioFile,
-    [property: Id(2)] string ScenarioText,
+    [property: Id(1)] string DefinitionJson,
+    [property: Id(2)] string PolicyJson,
     [property: Id(3)] string Policy);
 
 /// <summary>The events one entity sent one other entity in one window, in the order sent, with the masks some carry.</summary>

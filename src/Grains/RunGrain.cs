@@ -24,17 +24,19 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     public async Task Begin(RunSpec spec)
     {
         _spec = spec;
-        _setup = catalog.Get(spec);
+        _setup = catalog.Register(spec);
         _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
         var setup = _setup;
         _entities = Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, spec.RunKey)).ToArray();
         _eventsProcessed = new long[setup.EntityCount];
         _lastEventTime = new long[setup.EntityCount];
-        await Task.WhenAll(_entities.Select(e => e.Init(spec)));
+        await Task.WhenAll(_entities.Select(e => e.Init(spec.RunKey)));
         var reports = await Task.WhenAll(_entities.Select(e => e.Start()));
         _grainCalls += 2 * _entities.Length;
         Apply(Enumerable.Range(0, reports.Length).ToList(), reports);
     }
+
+    public Task<RunSpec> Spec() => Task.FromResult(_spec ?? throw new InvalidOperationException("Begin first"));
 
     public async Task<RunProgress> Advance(int wallBudgetMs)
     {

@@ -19,12 +19,11 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     protected EntityRunner Runner => _runner ?? throw new InvalidOperationException("the grain was not started");
     protected SimulationSetup Setup => _setup ?? throw new InvalidOperationException("the grain was not started");
 
-    public Task Init(RunSpec spec)
+    public async Task Init(string runKey)
     {
-        _runKey = spec.RunKey;
-        _setup = catalog.Get(spec);
+        _runKey = runKey;
+        _setup = await catalog.GetAsync(runKey, () => GrainFactory.GetGrain<IRunGrain>(runKey).Spec());
         _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong()), _setup.Lookahead, _setup.EarliestOutput);
-        return Task.CompletedTask;
     }
 
     public async Task<WindowReport> Start()

@@ -1,27 +1,30 @@
 using System.Collections.Concurrent;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
-using Shootdown.Scenarios;
 
 namespace Shootdown.Grains;
 
 /// <summary>
-/// Per silo: parses a run's scenario once and shares the immutable <see cref="SimulationSetup"/>
-/// (topology, costs, workload) among that silo's entity grains. Mutable state stays in the grains.
+/// Per silo: builds a run's immutable <see cref="SimulationSetup"/> (topology, costs, workload)
+/// once and shares it among that silo's entity grains. Mutable state stays in the grains.
 /// </summary>
 public sealed class SimulationCatalog
 {
-    private readonly ConcurrentDictionary<string, Lazy<SimulationSetup>> _setups = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<SimulationSetup>>> _setups = new();
 
-    public SimulationSetup Get(RunSpec spec) =>
-        _setups.GetOrAdd(spec.RunKey, _ => new Lazy<SimulationSetup>(() => Build(spec))).Value;
+    /// <summary>The run grain's own silo: it holds the spec already.</summary>
+    public SimulationSetup Register(RunSpec spec)
+    {
+        var setup = Build(spec);
+        _setups[spec.RunKey] = new Lazy<Task<SimulationSetup>>(Task.FromResult(setup));
+        return setup;
+    }
+
+    /// <summary>Other silos: the first entity to ask fetches the spec; the rest await the same build.</summary>
+    public Task<SimulationSetup> GetAsync(string runKey, Func<Task<RunSpec>> fetch) =>
+        _setups.GetOrAdd(runKey, _ => new Lazy<Task<SimulationSetup>>(async () => Build(await fetch()))).Value;
 
     public void Forget(string runKey) => _setups.TryRemove(runKey, out _);
 
-    private static SimulationSetup Build(RunSpec spec)
-    {
-        var scenario = ScenarioLoader.Parse(spec.ScenarioFile, spec.ScenarioText);
-        var policy = KernelPolicy.Find(spec.Policy) ?? throw new ArgumentException($"unknown policy '{spec.Policy}'");
-        return scenario.SetupFor(policy);
-    }
+    private static SimulationSetup Build(RunSpec spec) =>
+        SimulationDefinition.FromJson(spec.DefinitionJson).SetupFor(SimulationDefinition.PolicyFromJson(spec.PolicyJson));
 }

@@ -11,7 +11,6 @@ namespace Shootdown.Scenarios;
 public sealed record Scenario(
     string Name,
     string Description,
-    string MachineSpec,
     Machine Machine,
     ulong Seed,
     long DurationNs,
@@ -20,10 +19,16 @@ public sealed record Scenario(
     MachineFeatures Features,
     WorkloadSpec Workload)
 {
-    /// <summary>Where the scenario came from and its exact text, so grains on any silo can rebuild it.</summary>
-    public string SourceFile { get; init; } = "";
-    public string SourceText { get; init; } = "";
+    public SimulationDefinition Definition => new(Machine, Costs, Features, Workload, Seed, DurationNs);
 
-    public SimulationSetup SetupFor(KernelPolicy policy) =>
-        new(Machine, Costs, policy, Features, Workload, Seed, DurationNs);
+    public SimulationSetup SetupFor(KernelPolicy policy) => Definition.SetupFor(policy);
+}
+
+/// <summary>One point of a sweep: the values it gave the swept parameters, and the scenario they make.</summary>
+public sealed record SweepPoint(ImmutableArray<string> Values, Scenario Scenario);
+
+/// <summary>A scenario file: one scenario, or a sweep's points (parameters are the swept paths).</summary>
+public sealed record ScenarioFile(string Path, ImmutableArray<string> SweepParameters, ImmutableArray<SweepPoint> Points)
+{
+    public bool IsSweep => !SweepParameters.IsEmpty;
 }

@@ -22,12 +22,31 @@ public static class ScenarioLoader
 
     public const double MaxDurationUs = 60_000_000; // one virtual minute
 
+    /// <summary>Top-level fields, in the order the README documents them (the JSON Schema must list the same).</summary>
+    public static readonly string[] Fields = ["name", "description", "machine", "seed", "duration_us", "policies", "costs", "realtime_cpus",
+        "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "sweep"];
+
+    public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
+    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back"];
+    public static readonly string[] IrqOffFields = ["cpus", "period_us", "duration_us"];
+    public static readonly string[] HugetlbShareFields = ["name", "processes"];
+
+    /// <summary>A scenario file with no sweep: its one scenario.</summary>
     public static Scenario LoadFile(string path)
+    {
+        var file = Load(path);
+        return file.IsSweep
+            ? throw new ScenarioException(path, 0, 0, "sweep", "this scenario is a sweep; run it with 'shootdown run', which runs every point")
+            : file.Points[0].Scenario;
+    }
+
+    /// <summary>A scenario file, expanded into its sweep points (one point when it has no sweep).</summary>
+    public static ScenarioFile Load(string path)
     {
         var info = new FileInfo(path);
         if (!info.Exists) throw new ScenarioException(path, 0, 0, "(file)", "no such file");
         if (info.Length > MaxFileBytes)
-            throw new ScenarioException(path, 0, 0, "(file)", $"{info.Length} bytes is larger than the {MaxFileBytes}-byte limit for a scenario");
+            throw new ScenarioException(path, 0, 0, "(file)", $"{info.Length:N0} bytes is larger than the {MaxFileBytes:N0}-byte limit for a scenario");
         string text;
         try
         {
@@ -37,29 +56,44 @@ public static class ScenarioLoader
         {
             throw new ScenarioException(path, 0, 0, "(file)", e.Message);
         }
-        return Parse(path, text);
+        return ParseFile(path, text);
     }
 
-    public static Scenario Parse(string file, string text)
+    /// <summary>Parses scenario text (with its sweep, if any). Includes resolve relative to <paramref name="file"/>.</summary>
+    public static ScenarioFile ParseFile(string file, string text)
     {
         if (text.Length > MaxFileBytes)
-            throw new ScenarioException(file, 0, 0, "(file)", $"larger than the {MaxFileBytes}-byte limit for a scenario");
-        var root = new YamlReader(file, YamlReader.LoadDocument(file, text), "");
-        root.RejectUnknownKeys(["name", "description", "machine", "seed", "duration_us", "policies", "costs", "realtime_cpus",
-            "timeslice_us", "processes", "operations", "irqs_off", "hugetlb_shares"]);
+            throw new ScenarioException(file, 0, 0, "(file)", $"larger than the {MaxFileBytes:N0}-byte limit for a scenario");
+        var root = YamlReader.LoadDocument(file, text);
+        var sweep = Sweep.Read(new YamlReader(file, root, ""));
+        if (sweep is null) return new ScenarioFile(file, [], [new SweepPoint([], Parse(file, root))]);
+        var points = ImmutableArray.CreateBuilder<SweepPoint>(sweep.Count);
+        for (var i = 0; i < sweep.Count; i++)
+        {
+            // Each point parses its own copy of the document with the swept values put in place.
+            var copy = YamlReader.LoadDocument(file, text);
+            var values = sweep.Apply(copy, i);
+            points.Add(new SweepPoint(values, sweep.Located(i, () => Parse(file, copy))));
+        }
+        return new ScenarioFile(file, sweep.Parameters, points.MoveToImmutable());
+    }
+
+    /// <summary>Parses one scenario (no sweep) from text.</summary>
+    public static Scenario Parse(string file, string text)
+    {
+        var parsed = ParseFile(file, text);
+        return parsed.IsSweep ? throw new ScenarioException(file, 0, 0, "sweep", "expected a single scenario, found a sweep") : parsed.Points[0].Scenario;
+    }
+
+    private static Scenario Parse(string file, YamlMappingNode document)
+    {
+        var root = new YamlReader(file, document, "");
+        root.RejectUnknownKeys(Fields.Where(f => f != "sweep"));
+        var includes = Includes.Root(file);
 
         var name = root.String("name") ?? Path.GetFileNameWithoutExtension(file);
         var description = root.String("description") ?? "";
-        var machineSpec = root.RequiredString("machine");
-        Machine machine;
-        try
-        {
-            machine = Presets.Resolve(machineSpec);
-        }
-        catch (TopologySpecException e)
-        {
-            throw root.Error("machine", $"{e.Message} (or use a preset: {string.Join(", ", Presets.All.Select(p => p.Name))})");
-        }
+        var machine = MachineSection.Parse(root, "machine", includes);
         var n = machine.CpuCount;
         var seed = (ulong)(root.Integer("seed", 0, long.MaxValue) ?? 1);
         var durationNs = UsToNs(root.Number("duration_us", 1, MaxDurationUs) ?? throw root.Error("duration_us", "is required"));
@@ -68,13 +102,13 @@ public static class ScenarioLoader
         var costs = ParseCosts(root.Mapping("costs"));
         var rt = root.Has("realtime_cpus") ? Cpus(root, "realtime_cpus", n) : [];
         var timesliceNs = UsToNs(root.Number("timeslice_us", 1, 1_000_000) ?? 3_000);
+        var osnoisePeriodNs = UsToNs(root.Number("osnoise_period_us", 1, MaxDurationUs) ?? 1_000_000);
 
-        var processReaders = root.Mappings("processes");
         var processIndex = new Dictionary<string, int>();
         var processes = ImmutableArray.CreateBuilder<ProcessSpec>();
-        foreach (var p in processReaders)
+        foreach (var p in ProcessReaders(root, includes))
         {
-            p.RejectUnknownKeys(["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"]);
+            p.RejectUnknownKeys(ProcessFields);
             var pname = p.RequiredString("name");
             if (!processIndex.TryAdd(pname, processes.Count)) throw p.Error("name", $"process '{pname}' is defined twice");
             var cpus = Cpus(p, "cpus", n);
@@ -92,7 +126,7 @@ public static class ScenarioLoader
         var expectedOps = 0.0;
         foreach (var o in root.Mappings("operations"))
         {
-            o.RejectUnknownKeys(["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back"]);
+            o.RejectUnknownKeys(OperationFields);
             var typeText = o.RequiredString("type");
             var type = typeText switch
             {
@@ -123,7 +157,7 @@ public static class ScenarioLoader
         var irqsOff = ImmutableArray.CreateBuilder<IrqOffSpec>();
         foreach (var i in root.Mappings("irqs_off"))
         {
-            i.RejectUnknownKeys(["cpus", "period_us", "duration_us"]);
+            i.RejectUnknownKeys(IrqOffFields);
             var cpus = Cpus(i, "cpus", n);
             var period = UsToNs(i.Number("period_us", 0.001, MaxDurationUs) ?? throw i.Error("period_us", "is required"));
             var dur = UsToNs(i.Number("duration_us", 0.001, MaxDurationUs) ?? throw i.Error("duration_us", "is required"));
@@ -135,7 +169,7 @@ public static class ScenarioLoader
         var sharing = new HashSet<int>();
         foreach (var h in root.Mappings("hugetlb_shares"))
         {
-            h.RejectUnknownKeys(["name", "processes"]);
+            h.RejectUnknownKeys(HugetlbShareFields);
             var sname = h.RequiredString("name");
             var sharers = h.Scalars("processes").Select(s => processIndex.TryGetValue(s.Value, out var idx)
                 ? idx
@@ -146,12 +180,40 @@ public static class ScenarioLoader
             shares.Add(new HugetlbShareSpec(sname, [.. sharers]));
         }
 
-        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs);
-        return new Scenario(name, description, machineSpec, machine, seed, durationNs, policies, costs, MachineFeatures.NativeX86, workload)
+        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs, osnoisePeriodNs);
+        return new Scenario(name, description, machine, seed, durationNs, policies, costs, MachineFeatures.NativeX86, workload);
+    }
+
+    /// <summary>
+    /// The <c>processes</c> list, with <c>{ include: FILE }</c> items replaced by the process (a
+    /// mapping) or processes (a list of mappings) that file holds.
+    /// </summary>
+    private static IEnumerable<YamlReader> ProcessReaders(YamlReader root, Includes includes)
+    {
+        foreach (var p in root.Mappings("processes"))
         {
-            SourceFile = file,
-            SourceText = text,
-        };
+            if (!p.Has("include"))
+            {
+                yield return p;
+                continue;
+            }
+            p.RejectUnknownKeys(["include"]);
+            var (file, included, _) = includes.Load(p, p.Find("include")!, p.Field("include"), p.RequiredString("include"));
+            switch (included)
+            {
+                case YamlMappingNode one:
+                    yield return new YamlReader(file, one, "");
+                    break;
+                case YamlSequenceNode many:
+                    for (var i = 0; i < many.Children.Count; i++)
+                        yield return many.Children[i] is YamlMappingNode m
+                            ? new YamlReader(file, m, $"[{i}]")
+                            : throw new ScenarioException(file, many.Children[i].Start.Line, many.Children[i].Start.Column, $"[{i}]", "a process is a mapping");
+                    break;
+                default:
+                    throw new ScenarioException(file, included.Start.Line, included.Start.Column, "(root)", "an included process file holds a process mapping or a list of them");
+            }
+        }
     }
 
     private static ImmutableArray<KernelPolicy> ParsePolicies(YamlReader root)

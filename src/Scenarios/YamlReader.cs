@@ -29,6 +29,13 @@ internal sealed class YamlReader
 
     public static YamlMappingNode LoadDocument(string file, string text)
     {
+        var root = LoadRoot(file, text);
+        return root as YamlMappingNode ?? throw new ScenarioException(file, root.Start.Line, root.Start.Column, "(root)", "a scenario is a mapping of fields");
+    }
+
+    /// <summary>The single document's root node, whatever its shape; anchors and aliases refused.</summary>
+    public static YamlNode LoadRoot(string file, string text)
+    {
         var stream = new YamlStream();
         try
         {
@@ -44,7 +51,7 @@ internal sealed class YamlReader
             throw new ScenarioException(file, 1, 1, "(yaml)", $"expected one YAML document, found {stream.Documents.Count}");
         var root = stream.Documents[0].RootNode;
         RejectAliases(file, root);
-        return root as YamlMappingNode ?? throw new ScenarioException(file, root.Start.Line, root.Start.Column, "(root)", "a scenario is a mapping of fields");
+        return root;
     }
 
     /// <summary>Anchors and aliases are refused outright: they buy nothing here and invite alias bombs.</summary>
@@ -72,7 +79,8 @@ internal sealed class YamlReader
     }
 
     public string File => _file;
-    public YamlNode Node => _map;
+    public YamlMappingNode Node => _map;
+    public string Path => _path;
 
     public string Field(string key) => _path.Length == 0 ? key : $"{_path}.{key}";
 

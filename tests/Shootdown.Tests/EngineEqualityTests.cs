@@ -1,3 +1,4 @@
+using Shootdown.Model.Simulation;
 using Shootdown.Client.Running;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
@@ -86,7 +87,7 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         var client = clusters.ThreeSilos.Client;
-        var spec = new RunSpec($"placement-{Guid.NewGuid():N}", scenario.SourceFile, scenario.SourceText, KernelPolicy.Baseline.Name);
+        var spec = new RunSpec($"placement-{Guid.NewGuid():N}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(KernelPolicy.Baseline), KernelPolicy.Baseline.Name);
         var run = client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
 

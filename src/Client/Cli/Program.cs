@@ -7,6 +7,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     RunCommand.Create(),
     BenchCommand.Create(),
     PresetsCommand.Create(),
+    TopologyCommand.Create(),
 };
 
 var parse = root.Parse(args);

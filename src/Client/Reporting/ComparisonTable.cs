@@ -13,7 +13,7 @@ public static class ComparisonTable
     {
         var m = c.Scenario.Machine;
         console.MarkupLine($"[bold]{Markup.Escape(c.Scenario.Name)}[/]: {m.CpuCount} CPUs, {m.PackageCount} packages, {m.NodeCount} NUMA nodes " +
-                           $"({Markup.Escape(c.Scenario.MachineSpec)}), {Us(c.Scenario.DurationNs)} µs, seed {c.Scenario.Seed}, " +
+                           $"({Markup.Escape(c.Scenario.Machine.Name)}), {Us(c.Scenario.DurationNs)} µs, seed {c.Scenario.Seed}, " +
                            $"engine {c.Engine.ToString().ToLowerInvariant()}{(c.Silos > 0 ? $" on {c.Silos} embedded silo(s)" : c.Engine == EngineKind.Grains ? " on a running cluster" : "")}");
 
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");

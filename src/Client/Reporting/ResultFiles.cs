@@ -19,7 +19,7 @@ public static class ResultFiles
     public static string ToJson(Comparison c) => JsonSerializer.Serialize(new
     {
         scenario = c.Scenario.Name,
-        machine = new { spec = c.Scenario.MachineSpec, cpus = c.Scenario.Machine.CpuCount, packages = c.Scenario.Machine.PackageCount, numa_nodes = c.Scenario.Machine.NodeCount },
+        machine = new { spec = c.Scenario.Machine.Name, cpus = c.Scenario.Machine.CpuCount, packages = c.Scenario.Machine.PackageCount, numa_nodes = c.Scenario.Machine.NodeCount },
         seed = c.Scenario.Seed,
         duration_ns = c.Scenario.DurationNs,
         engine = c.Engine,

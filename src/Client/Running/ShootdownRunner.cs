@@ -4,6 +4,7 @@ using Shootdown.Engine;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
+using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
 
 namespace Shootdown.Client.Running;
@@ -68,7 +69,7 @@ public static class ShootdownRunner
     {
         var clock = Stopwatch.StartNew();
         // The run key names the grains; it never enters the model, so it cannot change a result.
-        var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.SourceFile, scenario.SourceText, policy.Name);
+        var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name);
         var run = grains.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
         RunProgress step;

@@ -10,11 +10,10 @@ public enum CpuRelation
 }
 
 /// <summary>
-/// A simulated SMP machine: packages, cores, SMT threads and NUMA nodes, a SLIT-style
-/// distance matrix and x2APIC IDs. CPU numbers follow Linux's enumeration on x86: the first
-/// thread of every core across all packages, then the second threads, and so on, so that
-/// SMT siblings are <c>nr_cores</c> apart (as in <c>lscpu -p</c> on an EPYC 7451, where CPU 48
-/// is the sibling of CPU 0).
+/// A simulated SMP machine: packages, cores, SMT threads, L3 domains and NUMA nodes, a
+/// SLIT-style distance matrix and x2APIC IDs. Simulated CPUs are numbered densely from 0; an
+/// imported machine keeps each CPU's Linux number (<see cref="OsIndexOf"/>) for display, since
+/// offline or disallowed CPUs leave holes there. Built by <see cref="MachineBuilder"/>.
 /// </summary>
 public sealed class Machine
 {
@@ -27,43 +26,65 @@ public sealed class Machine
     private readonly int[] _package;
     private readonly int[] _core;
     private readonly int[] _node;
+    private readonly int[] _l3;
     private readonly int[] _apicId;
+    private readonly int[] _osIndex;
+    private readonly int[] _nodeOsIndex;
     private readonly int[] _distance;
     private readonly int[] _clusterIndex;
 
-    public Machine(string name, int[] package, int[] core, int[] node, int[] apicId, int nodeCount, int[] distance)
+    public Machine(string name, MachineLayout layout)
     {
-        var n = package.Length;
-        if (n is < 1 or > MaxCpus) throw new ArgumentException($"a machine has 1..{MaxCpus} CPUs, not {n}");
-        if (core.Length != n || node.Length != n || apicId.Length != n)
-            throw new ArgumentException("per-CPU arrays must have the same length");
-        if (distance.Length != nodeCount * nodeCount)
-            throw new ArgumentException($"the distance matrix must be {nodeCount}x{nodeCount}");
+        layout.Validate();
         Name = name;
-        _package = package;
-        _core = core;
-        _node = node;
-        _apicId = apicId;
-        _distance = distance;
-        NodeCount = nodeCount;
-        PackageCount = package.Max() + 1;
-        CoreCount = core.Max() + 1;
-        var clusters = apicId.Select(a => a >> X2ApicClusterShift).Distinct().Order().Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
+        Layout = layout;
+        _package = layout.Package;
+        _core = layout.Core;
+        _node = layout.Node;
+        _l3 = layout.L3;
+        _apicId = layout.ApicId;
+        _osIndex = layout.OsIndex;
+        _nodeOsIndex = layout.NodeOsIndex;
+        _distance = layout.Distance;
+        NodeCount = layout.NodeOsIndex.Length;
+        PackageCount = _package.Max() + 1;
+        CoreCount = _core.Max() + 1;
+        L3Count = _l3.Max() + 1;
+        var clusters = _apicId.Select(a => a >> X2ApicClusterShift).Distinct().Order().Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
         ClusterCount = clusters.Count;
-        _clusterIndex = apicId.Select(a => clusters[a >> X2ApicClusterShift]).ToArray();
+        _clusterIndex = _apicId.Select(a => clusters[a >> X2ApicClusterShift]).ToArray();
     }
 
     public string Name { get; }
+
+    /// <summary>The per-CPU arrays the machine was built from (read-only by convention), for serialization.</summary>
+    public MachineLayout Layout { get; }
+
     public int CpuCount => _package.Length;
     public int PackageCount { get; }
     public int CoreCount { get; }
     public int NodeCount { get; }
+
+    /// <summary>L3 domains (0 when the source describes no L3 cache).</summary>
+    public int L3Count { get; }
+
     public int ClusterCount { get; }
 
     public int PackageOf(int cpu) => _package[cpu];
     public int CoreOf(int cpu) => _core[cpu];
     public int NodeOf(int cpu) => _node[cpu];
+
+    /// <summary>The CPU's L3 domain, or −1 when the machine has no L3 cache.</summary>
+    public int L3Of(int cpu) => _l3[cpu];
+
     public int ApicIdOf(int cpu) => _apicId[cpu];
+
+    /// <summary>The CPU's number on the machine it was imported from (its PU os_index, lscpu's CPU column).</summary>
+    public int OsIndexOf(int cpu) => _osIndex[cpu];
+
+    /// <summary>The NUMA node's number on the machine it was imported from.</summary>
+    public int NodeOsIndexOf(int node) => _nodeOsIndex[node];
+
     public int X2ApicClusterOf(int cpu) => _apicId[cpu] >> X2ApicClusterShift;
 
     /// <summary>The CPU's x2APIC cluster as a dense index in [0, <see cref="ClusterCount"/>).</summary>
@@ -91,5 +112,33 @@ public sealed class Machine
         var d = CpuDistance(a, b);
         if (_node[a] == _node[b]) return 0;
         return Math.Max(1, (int)Math.Round((d - 10) / 11.0, MidpointRounding.AwayFromZero));
+    }
+}
+
+/// <summary>
+/// A machine as plain arrays indexed by simulated CPU (and the node-by-node SLIT), all ids
+/// dense from 0. This is what travels to the silos and what the topology importers produce.
+/// </summary>
+public sealed record MachineLayout(
+    int[] Package,
+    int[] Core,
+    int[] Node,
+    int[] L3,
+    int[] ApicId,
+    int[] OsIndex,
+    int[] NodeOsIndex,
+    int[] Distance)
+{
+    public void Validate()
+    {
+        var n = Package.Length;
+        if (n is < 1 or > Machine.MaxCpus) throw new TopologySpecException($"a machine has 1 to {Machine.MaxCpus} CPUs, not {n}");
+        if (Core.Length != n || Node.Length != n || L3.Length != n || ApicId.Length != n || OsIndex.Length != n)
+            throw new TopologySpecException("per-CPU arrays must have the same length");
+        var nodes = NodeOsIndex.Length;
+        if (nodes < 1 || Distance.Length != nodes * nodes)
+            throw new TopologySpecException($"the distance matrix must be {nodes}x{nodes}");
+        if (Node.Any(x => x < 0 || x >= nodes)) throw new TopologySpecException("a CPU is on a NUMA node that does not exist");
+        if (ApicId.Distinct().Count() != n) throw new TopologySpecException("APIC IDs must be unique");
     }
 }

@@ -62,42 +62,27 @@ public static class SyntheticSpec
         var total = totalPackages * cores * pus;
         if (total > Machine.MaxCpus)
             throw new TopologySpecException($"the spec describes {total} CPUs; the largest machine accepted is {Machine.MaxCpus}");
-        return Build(name ?? spec, groups, packages, (int)totalPackages, numaPerPackage, cores, pus);
+        return Build(name ?? spec, groups, packages, (int)totalPackages, numaPerPackage, l3PerPackage, cores, pus);
     }
 
-    private static Machine Build(string name, List<int> groups, int packagesPerGroup, int packageCount, int numaPerPackage, int coresPerPackage, int pusPerCore)
+    private static Machine Build(string name, List<int> groups, int packagesPerGroup, int packageCount, int numaPerPackage, int l3PerPackage, int coresPerPackage, int pusPerCore)
     {
         var coreCount = packageCount * coresPerPackage;
-        var n = coreCount * pusPerCore;
-        var package = new int[n];
-        var core = new int[n];
-        var node = new int[n];
-        var apic = new int[n];
-        var coreBits = BitsFor(coresPerPackage);
-        var threadBits = BitsFor(pusPerCore);
         var coresPerNode = coresPerPackage / numaPerPackage;
+        var coresPerL3 = coresPerPackage / l3PerPackage;
+        var builder = new MachineBuilder();
+        // Linux's x86 enumeration: the first thread of every core across all packages, then the second threads.
         for (var t = 0; t < pusPerCore; t++)
-        {
-            for (var p = 0; p < packageCount; p++)
-            {
-                for (var c = 0; c < coresPerPackage; c++)
-                {
-                    var cpu = t * coreCount + p * coresPerPackage + c;
-                    package[cpu] = p;
-                    core[cpu] = p * coresPerPackage + c;
-                    node[cpu] = p * numaPerPackage + c / coresPerNode;
-                    // x86 APIC ID layout: package | core | SMT thread bit fields.
-                    apic[cpu] = (p << (coreBits + threadBits)) | (c << threadBits) | t;
-                }
-            }
-        }
+        for (var p = 0; p < packageCount; p++)
+        for (var c = 0; c < coresPerPackage; c++)
+            builder.Add(new MachineBuilder.CpuPlace(t * coreCount + p * coresPerPackage + c, p, c, p * numaPerPackage + c / coresPerNode, c / coresPerL3));
 
         var nodeCount = packageCount * numaPerPackage;
         var distance = new int[nodeCount * nodeCount];
         for (var a = 0; a < nodeCount; a++)
         for (var b = 0; b < nodeCount; b++)
             distance[a * nodeCount + b] = NodeDistance(a, b, numaPerPackage, packagesPerGroup, groups);
-        return new Machine(name, package, core, node, apic, nodeCount, distance);
+        return builder.Build(name, Enumerable.Range(0, nodeCount).ToArray(), distance);
     }
 
     private static int NodeDistance(int a, int b, int numaPerPackage, int packagesPerGroup, List<int> groups)
@@ -116,13 +101,6 @@ public static class SyntheticSpec
             size *= groups[level];
         }
         return groups.Count == 0 ? 21 : distance;
-    }
-
-    private static int BitsFor(int count)
-    {
-        var bits = 0;
-        while ((1 << bits) < count) bits++;
-        return bits;
     }
 }
 

@@ -52,10 +52,15 @@ public sealed record IrqOffSpec(ImmutableArray<int> Cpus, long PeriodNs, long Du
 /// </summary>
 public sealed record HugetlbShareSpec(string Name, ImmutableArray<int> Sharers);
 
+/// <summary>
+/// The workload. <see cref="OsnoisePeriodNs"/> is the osnoise tracer's period (rtla's default
+/// is 1 s): noise is also summed per period, for the Max Noise column.
+/// </summary>
 public sealed record WorkloadSpec(
     ImmutableArray<ProcessSpec> Processes,
     ImmutableArray<OpStreamSpec> Operations,
     ImmutableArray<IrqOffSpec> IrqsOff,
     ImmutableArray<HugetlbShareSpec> HugetlbShares,
     ImmutableArray<int> RealtimeCpus,
-    long TimesliceNs = 3_000_000);
+    long TimesliceNs = 3_000_000,
+    long OsnoisePeriodNs = 1_000_000_000);
