@@ -107,13 +107,14 @@ public readonly record struct CpuCountersSurrogate(
     [property: Id(3)] long CsdsHandled,
     [property: Id(4)] long SyncCsdsHandled,
     [property: Id(5)] long StolenNs,
-    [property: Id(6)] long MaxSingleNs);
+    [property: Id(6)] long MaxSingleNs,
+    [property: Id(7)] long MaxPeriodNoiseNs);
 
 [RegisterConverter]
 public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSurrogate>
 {
-    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) => new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs);
-    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) => new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs);
+    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) => new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs);
+    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) => new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs);
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.OpRecord")]

@@ -251,11 +251,13 @@ public static class ScenarioLoader
         ["migration_ns"] = (c, v) => c with { MigrationNs = v },
     };
 
+    public static IEnumerable<string> CostFieldNames => CostFields.Keys.Append("ipi_shorthand").Append("apic_mode");
+
     private static CostModel ParseCosts(YamlReader? costs)
     {
         var model = new CostModel();
         if (costs is null) return model;
-        costs.RejectUnknownKeys(CostFields.Keys.Append("ipi_shorthand").Append("apic_mode"));
+        costs.RejectUnknownKeys(CostFieldNames);
         foreach (var (key, apply) in CostFields)
             if (costs.Integer(key, 0, 1_000_000_000) is { } v) model = apply(model, v);
         if (costs.Boolean("ipi_shorthand") is { } shorthand) model = model with { IpiShorthand = shorthand };

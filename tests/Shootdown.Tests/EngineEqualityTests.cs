@@ -74,8 +74,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     {
         var scenario = Load(name);
         var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
-        var one = await ShootdownRunner.RunOnGrainsAsync(scenario, clusters.OneSilo.Client, 1);
-        var three = await ShootdownRunner.RunOnGrainsAsync(scenario, clusters.ThreeSilos.Client, 3);
+        var one = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.OneSilo.Client);
+        var three = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client);
         var expected = reference.Runs.Select(r => r.Result.Digest).ToArray();
         Assert.Equal(expected, one.Runs.Select(r => r.Result.Digest));
         Assert.Equal(expected, three.Runs.Select(r => r.Result.Digest));

@@ -12,14 +12,14 @@ public sealed class GoldenDigestTests
 {
     [Theory]
     [InlineData("small-64.yaml",
-        "7bbdb9072311c26b559a52bc8fdd7c5a987dba9b0b6101707193cac1d714c3c0",
-        "28051be4966e3fcedf4d55055c964e3bbb54616e6518a07f1f9862cea8f53e45")]
+        "334e133c7d348d77eda2ef39834ca7762cef7f2952d0993e27b9fdb82067b9c5",
+        "d87d1b55bb58a4ffe6b359decd48e686dda72a2a7aadf2cc0609f946109aed0e")]
     [InlineData("khugepaged-4096.yaml",
-        "d45ed12b9278d304464dcb66ff0ff3528f9c0d100c02ffcb4ce2f635eac9af0a",
-        "562f2b9c2abf9b5e2b34b449ef2789b5422816c4fd0fd8a560af2386dcbdd781")]
+        "b374e32b9ca2ad3ca0f9a336976390b6d623a45dfc1113f9647db308b0f1140c",
+        "311c4170096d04c1f32c5d45472e5ce7c3d1c73d249b36d833aa489d458af86a")]
     [InlineData("hugetlb-unshare-4096.yaml",
-        "9bd45ddb9219e97d9b2f771c8292b87166bdb3bfc119a6e1f36f33e98c601c32",
-        "cdb542e35747a57eb93d2a975749301573b990268f88bb3de058c3d9fe5984d8")]
+        "6e5eec3e9ee93d53ca30969b6c84693739125488f2806a30d90de2fa9a704389",
+        "ea236bcbfd98a95ab50a434313c792572992ac337265797705e1c47b4e464d98")]
     public async Task ShippedScenariosKeepTheirDigests(string scenario, string baseline, string patched)
     {
         var result = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath(scenario)), EngineKind.Reference);
@@ -30,7 +30,7 @@ public sealed class GoldenDigestTests
     public void TheReadmeQuotesTheCurrentDigests()
     {
         var readme = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "README.md"));
-        Assert.Contains("digest baseline d45ed12b9278d304464dcb66ff0ff3528f9c0d100c02ffcb4ce2f635eac9af0a", readme);
-        Assert.Contains("digest patched 562f2b9c2abf9b5e2b34b449ef2789b5422816c4fd0fd8a560af2386dcbdd781", readme);
+        Assert.Contains("digest baseline b374e32b9ca2ad3ca0f9a336976390b6d623a45dfc1113f9647db308b0f1140c", readme);
+        Assert.Contains("digest patched 311c4170096d04c1f32c5d45472e5ce7c3d1c73d249b36d833aa489d458af86a", readme);
     }
 }

@@ -8,6 +8,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     BenchCommand.Create(),
     PresetsCommand.Create(),
     TopologyCommand.Create(),
+    ValidateCommand.Create(),
 };
 
 var parse = root.Parse(args);

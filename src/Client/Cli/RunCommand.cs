@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.CommandLine;
 using Shootdown.Client.Reporting;
 using Shootdown.Client.Running;
@@ -6,7 +7,10 @@ using Spectre.Console;
 
 namespace Shootdown.Client.Cli;
 
-/// <summary><c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--json] [--out DIR]</c>.</summary>
+/// <summary>
+/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--json|--csv] [--out DIR]</c>.
+/// A scenario with a sweep runs every point and prints one row per point.
+/// </summary>
 internal static class RunCommand
 {
     public static Command Create()
@@ -20,8 +24,13 @@ internal static class RunCommand
             var v = r.GetValueOrDefault<int>();
             if (v is < 1 or > 16) r.AddError($"--silos must be between 1 and 16, not {v}");
         });
-        var json = new Option<bool>("--json") { Description = "Print results.json to standard output instead of the table." };
-        var outDir = new Option<string?>("--out") { Description = "Write results.json (atomically) into this directory." };
+        var json = new Option<bool>("--json") { Description = "Print results.json (for a sweep, every point's) to standard output instead of the table." };
+        var csv = new Option<bool>("--csv") { Description = "Print CSV to standard output instead of the table: the sweep's rows, or per-CPU counters." };
+        var outDir = new Option<string?>("--out")
+        {
+            Description = "Write results.json, cpus.csv, interrupts-POLICY.txt and osnoise-POLICY.txt into this directory " +
+                          "(a sweep: sweep.csv and one point-NN directory per point), all written atomically.",
+        };
         var gateways = new Option<string[]>("--gateway")
         {
             Description = "Run on a running cluster through this gateway (HOST:PORT; repeatable) instead of an embedded silo.",
@@ -43,10 +52,10 @@ internal static class RunCommand
         });
         var clusterId = new Option<string>("--cluster-id") { Description = "The running cluster's id (with --gateway).", DefaultValueFactory = _ => "shootdown-dev" };
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, outDir, gateways, clusterId };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, csv, outDir, gateways, clusterId };
         command.SetAction(async (parse, cancellation) =>
         {
-            var s = ScenarioLoader.LoadFile(parse.GetValue(scenario)!);
+            var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
             if (parse.GetValue(outDir) is { } target && ResultFiles.CannotWriteInto(target) is { } why)
             {
                 // Checked before a possibly long run, so a bad --out costs nothing and writes nothing.
@@ -54,7 +63,12 @@ internal static class RunCommand
                 return 2;
             }
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
-            var asJson = parse.GetValue(json);
+            var (asJson, asCsv) = (parse.GetValue(json), parse.GetValue(csv));
+            if (asJson && asCsv)
+            {
+                Console.Error.WriteLine("shootdown: --json and --csv cannot go together");
+                return 2;
+            }
             var endpoints = (parse.GetValue(gateways) ?? []).Select(ClusterConnection.ParseGateway).ToList();
             if (endpoints.Count > 0 && kind == EngineKind.Reference)
             {
@@ -63,11 +77,25 @@ internal static class RunCommand
             }
             await using var connection = endpoints.Count == 0 ? null : await Connect(endpoints, parse.GetValue(clusterId)!, cancellation);
             if (endpoints.Count > 0 && connection is null) return 1;
-            var showProgress = !asJson && !Console.IsOutputRedirected;
-            var comparison = await RunWithProgress(s, kind, parse.GetValue(silos), connection?.Client, showProgress, cancellation);
-            var text = ResultFiles.ToJson(comparison);
-            if (parse.GetValue(outDir) is { } dir) ResultFiles.WriteAtomically(Path.Combine(dir, "results.json"), text);
-            if (asJson) Console.Out.WriteLine(text);
+            var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
+            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), connection?.Client, showProgress, cancellation);
+            var dir = parse.GetValue(outDir);
+            if (file.IsSweep)
+            {
+                var rows = file.Points.Select((p, i) => new SweepReport.Row(p.Values, comparisons[i])).ToList();
+                var sweepCsv = SweepReport.Csv(file, rows);
+                if (dir is not null)
+                    ResultFiles.WriteAll(dir, comparisons.SelectMany((c, i) => ResultFiles.Render(c).Select(f => ($"point-{i + 1:00}/{f.Name}", f.Content)))
+                        .Prepend(("sweep.csv", sweepCsv)));
+                if (asJson) Console.Out.WriteLine($"[{string.Join(",\n", comparisons.Select(ResultFiles.ToJson))}]");
+                else if (asCsv) Console.Out.Write(sweepCsv);
+                else SweepReport.Write(AnsiConsole.Console, file, rows);
+                return 0;
+            }
+            var comparison = comparisons[0];
+            if (dir is not null) ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));
+            if (asJson) Console.Out.WriteLine(ResultFiles.ToJson(comparison));
+            else if (asCsv) Console.Out.Write(CpuCsv.Render(comparison));
             else ComparisonTable.Write(AnsiConsole.Console, comparison);
             return 0;
         });
@@ -87,23 +115,32 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<Comparison> RunWithProgress(Scenario s, EngineKind kind, int silos, IGrainFactory? grains, bool showProgress, CancellationToken cancellation)
+    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, IGrainFactory? grains, bool showProgress,
+        CancellationToken cancellation)
     {
-        if (!showProgress) return await ShootdownRunner.RunAsync(s, kind, silos, grains, cancellation: cancellation);
-        Comparison? result = null;
+        var scenarios = file.Points.Select(p => p.Scenario).ToList();
+        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation);
+        var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .StartAsync(async ctx =>
             {
-                var tasks = s.Policies.ToDictionary(p => p.Name, p => ctx.AddTask($"{p.Name}: virtual time", maxValue: s.DurationNs));
+                var tasks = new Dictionary<(int, string), ProgressTask>();
+                for (var i = 0; i < file.Points.Length; i++)
+                {
+                    var point = file.Points[i];
+                    var label = file.IsSweep ? $"{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))} " : "";
+                    foreach (var p in point.Scenario.Policies)
+                        tasks[(i, p.Name)] = ctx.AddTask(Markup.Escape($"{label}{p.Name}: virtual time"), maxValue: point.Scenario.DurationNs);
+                }
                 var progress = new InlineProgress<RunProgressInfo>(p =>
                 {
-                    var task = tasks[p.Policy];
-                    task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, s.DurationNs);
+                    var task = tasks[(p.Point, p.Policy)];
+                    task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
-                result = await ShootdownRunner.RunAsync(s, kind, silos, grains, progress, cancellation);
+                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation);
             });
-        return result!;
+        return result;
     }
 
     /// <summary>Reports on the caller's thread (Spectre's progress tasks are thread-safe), so the bar is current when the run returns.</summary>

@@ -33,7 +33,7 @@ public static class Headline
         $"{run.Result.Policy}: {N(run.Result.TotalIpis)} IPIs sent, {N(run.Result.CollateralIpis)} collateral.";
 
     /// <summary>The operation with a sync, if any: that is where the policies differ.</summary>
-    private static OpType? KeyOperation(Model.Results.PolicyResult r) =>
+    public static OpType? KeyOperation(Model.Results.PolicyResult r) =>
         r.ByType.OrderBy(s => s.Type switch { OpType.CollapseHugePage => 0, OpType.HugetlbUnshare => 1, _ => 2 }).Select(s => (OpType?)s.Type).FirstOrDefault();
 
     public static string OperationName(OpType t) => t switch

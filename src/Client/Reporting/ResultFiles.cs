@@ -6,7 +6,17 @@ using Shootdown.Model.Results;
 
 namespace Shootdown.Client.Reporting;
 
-/// <summary>results.json: the comparison with every per-CPU counter and operation, and each policy's digest.</summary>
+/// <summary>
+/// The files a run leaves in <c>--out DIR</c>:
+/// <list type="bullet">
+/// <item><c>results.json</c>: the comparison with every per-CPU counter and operation, and each policy's digest;</item>
+/// <item><c>cpus.csv</c>: per-CPU counters, one row per policy and CPU;</item>
+/// <item><c>interrupts-POLICY.txt</c>: /proc/interrupts at the end of the run;</item>
+/// <item><c>osnoise-POLICY.txt</c>: rtla osnoise top for the real-time CPUs (when the scenario has some).</item>
+/// </list>
+/// All are written to a staging directory first and moved in only once every one is complete,
+/// each by an atomic rename: a reader never sees half a file, and a failed run leaves none.
+/// </summary>
 public static class ResultFiles
 {
     private static readonly JsonSerializerOptions Options = new()
@@ -19,7 +29,7 @@ public static class ResultFiles
     public static string ToJson(Comparison c) => JsonSerializer.Serialize(new
     {
         scenario = c.Scenario.Name,
-        machine = new { spec = c.Scenario.Machine.Name, cpus = c.Scenario.Machine.CpuCount, packages = c.Scenario.Machine.PackageCount, numa_nodes = c.Scenario.Machine.NodeCount },
+        machine = new { name = c.Scenario.Machine.Name, cpus = c.Scenario.Machine.CpuCount, packages = c.Scenario.Machine.PackageCount, numa_nodes = c.Scenario.Machine.NodeCount },
         seed = c.Scenario.Seed,
         duration_ns = c.Scenario.DurationNs,
         engine = c.Engine,
@@ -44,6 +54,52 @@ public static class ResultFiles
         ops = r.Ops,
     };
 
+    /// <summary>Every file of one comparison, by name.</summary>
+    public static IEnumerable<(string Name, string Content)> Render(Comparison c)
+    {
+        yield return ("results.json", ToJson(c));
+        yield return ("cpus.csv", CpuCsv.Render(c));
+        var rt = c.Scenario.Workload.RealtimeCpus.Order().ToList();
+        foreach (var run in c.Runs)
+        {
+            yield return ($"interrupts-{run.Result.Policy}.txt", ProcInterrupts.Render(c.Scenario.Machine, run.Result));
+            if (rt.Count > 0)
+                yield return ($"osnoise-{run.Result.Policy}.txt",
+                    OsnoiseTop.Render(c.Scenario.Machine, run.Result, rt, c.Scenario.DurationNs, c.Scenario.Workload.OsnoisePeriodNs));
+        }
+    }
+
+    /// <summary>Writes <paramref name="files"/> (names may hold one subdirectory level) into <paramref name="dir"/>, all or nothing until the final renames.</summary>
+    public static void WriteAll(string dir, IEnumerable<(string Name, string Content)> files)
+    {
+        var full = Path.GetFullPath(dir);
+        Directory.CreateDirectory(full);
+        var staging = Path.Combine(full, $".shootdown-staging.{Environment.ProcessId}");
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var written = new List<string>();
+            foreach (var (name, content) in files)
+            {
+                var path = Path.Combine(staging, name);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllText(path, content, new UTF8Encoding(false));
+                written.Add(name);
+            }
+            foreach (var name in written)
+            {
+                var target = Path.Combine(full, name);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Move(Path.Combine(staging, name), target, overwrite: true);
+            }
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
     /// <summary>Why result files cannot be written into <paramref name="dir"/>, or null if they can.</summary>
     public static string? CannotWriteInto(string dir)
     {
@@ -59,15 +115,5 @@ public static class ResultFiles
         {
             return e.Message;
         }
-    }
-
-    /// <summary>Writes a file so that readers see the old one or the whole new one, never a half.</summary>
-    public static void WriteAtomically(string path, string content)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temp, content, new UTF8Encoding(false));
-        File.Move(temp, path, overwrite: true);
     }
 }

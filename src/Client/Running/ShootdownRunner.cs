@@ -17,8 +17,8 @@ public enum EngineKind
     Reference,
 }
 
-/// <summary>How far a policy's run has got, for progress displays.</summary>
-public readonly record struct RunProgressInfo(string Policy, long VirtualTimeNs, long DurationNs, bool Done);
+/// <summary>How far a policy's run has got, for progress displays. <see cref="Point"/> numbers the scenario in a batch (a sweep's point).</summary>
+public readonly record struct RunProgressInfo(int Point, string Policy, long VirtualTimeNs, long DurationNs, bool Done);
 
 /// <summary>One policy's result and what it cost to compute.</summary>
 public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, long Windows, long GrainCalls);
@@ -34,37 +34,41 @@ public static class ShootdownRunner
 {
     /// <summary>Runs every policy of the scenario; with the grain engine and no factory, on an embedded cluster of <paramref name="silos"/>.</summary>
     public static async Task<Comparison> RunAsync(Scenario scenario, EngineKind engine, int silos = 1, IGrainFactory? grains = null,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default) =>
+        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation))[0];
+
+    /// <summary>Runs several scenarios (a sweep's points) one after another, on one embedded cluster when one is needed.</summary>
+    public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
+        IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
     {
         if (engine == EngineKind.Reference)
         {
-            var runs = scenario.Policies.Select(p => RunReference(scenario, p, progress, cancellation)).ToImmutableArray();
-            return new Comparison(scenario, engine, 0, runs);
+            return scenarios.Select((s, point) => new Comparison(s, engine, 0,
+                s.Policies.Select(p => RunReference(s, p, point, progress, cancellation)).ToImmutableArray())).ToImmutableArray();
         }
-        if (grains is not null) return await RunOnGrainsAsync(scenario, grains, 0, progress, cancellation);
-        await using var cluster = await EmbeddedCluster.StartAsync(silos, cancellation);
-        return await RunOnGrainsAsync(scenario, cluster.GrainFactory, silos, progress, cancellation);
+        await using var cluster = grains is null ? await EmbeddedCluster.StartAsync(silos, cancellation) : null;
+        var factory = grains ?? cluster!.GrainFactory;
+        var results = ImmutableArray.CreateBuilder<Comparison>(scenarios.Count);
+        for (var point = 0; point < scenarios.Count; point++)
+        {
+            var runs = ImmutableArray.CreateBuilder<PolicyRun>();
+            foreach (var policy in scenarios[point].Policies)
+                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation));
+            results.Add(new Comparison(scenarios[point], EngineKind.Grains, cluster is null ? 0 : silos, runs.ToImmutable()));
+        }
+        return results.MoveToImmutable();
     }
 
-    public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
+    public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
     {
         var clock = Stopwatch.StartNew();
         var engine = new ReferenceEngine(scenario.SetupFor(policy));
-        var result = engine.Run(t => progress?.Report(new RunProgressInfo(policy.Name, t, scenario.DurationNs, false)), cancellation);
-        progress?.Report(new RunProgressInfo(policy.Name, result.EndNs, scenario.DurationNs, true));
+        var result = engine.Run(t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false)), cancellation);
+        progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
         return new PolicyRun(result, clock.Elapsed, 0, 0);
     }
 
-    public static async Task<Comparison> RunOnGrainsAsync(Scenario scenario, IGrainFactory grains, int silos,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
-    {
-        var runs = ImmutableArray.CreateBuilder<PolicyRun>();
-        foreach (var policy in scenario.Policies)
-            runs.Add(await RunPolicyOnGrainsAsync(scenario, policy, grains, progress, cancellation));
-        return new Comparison(scenario, EngineKind.Grains, silos, runs.ToImmutable());
-    }
-
-    public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains,
+    public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
     {
         var clock = Stopwatch.StartNew();
@@ -77,14 +81,14 @@ public static class ShootdownRunner
         {
             cancellation.ThrowIfCancellationRequested();
             step = await run.Advance(250);
-            progress?.Report(new RunProgressInfo(policy.Name, step.VirtualTimeNs, scenario.DurationNs, false));
+            progress?.Report(new RunProgressInfo(point, policy.Name, step.VirtualTimeNs, scenario.DurationNs, false));
         } while (!step.Done);
         var report = await run.Collect();
         var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
             report.Cpus.Select(c => c.Counters).ToImmutableArray(),
             report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
             scenario.Workload.RealtimeCpus.Order().ToImmutableArray());
-        progress?.Report(new RunProgressInfo(policy.Name, result.EndNs, scenario.DurationNs, true));
+        progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
         return new PolicyRun(result, clock.Elapsed, step.Windows, step.GrainCalls);
     }
 }

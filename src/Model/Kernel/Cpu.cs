@@ -146,6 +146,26 @@ public sealed partial class Cpu : ISimEntity
         _handlerBusyUntil = t;
         Stats.StolenNs += duration;
         Stats.MaxSingleNs = Math.Max(Stats.MaxSingleNs, duration);
+        NoteOsnoisePeriodNoise(ctx.Now, duration);
+    }
+
+    private long _osnoisePeriod = -1;
+    private long _osnoisePeriodNoise;
+
+    /// <summary>
+    /// osnoise sums noise per period and reports the largest sum as Max Noise. An interruption
+    /// counts whole in the period it starts in; one straddling a boundary is not split.
+    /// </summary>
+    private void NoteOsnoisePeriodNoise(long start, long duration)
+    {
+        var period = start / _setup.Workload.OsnoisePeriodNs;
+        if (period != _osnoisePeriod)
+        {
+            _osnoisePeriod = period;
+            _osnoisePeriodNoise = 0;
+        }
+        _osnoisePeriodNoise += duration;
+        Stats.MaxPeriodNoiseNs = Math.Max(Stats.MaxPeriodNoiseNs, _osnoisePeriodNoise);
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ public sealed class CpuStats
 
     /// <summary>The longest single interruption.</summary>
     public long MaxSingleNs { get; set; }
+
+    /// <summary>osnoise's Max Noise: the most noise in any one osnoise period (<c>WorkloadSpec.OsnoisePeriodNs</c>).</summary>
+    public long MaxPeriodNoiseNs { get; set; }
 }
 
 /// <summary>One completed kernel operation, with what it cost its initiator and the machine.</summary>

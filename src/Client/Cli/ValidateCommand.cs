@@ -1,0 +1,27 @@
+using System.CommandLine;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Client.Cli;
+
+/// <summary><c>shootdown validate SCENARIO</c>: parse and check a scenario (every sweep point, every include and topology file) without running it.</summary>
+internal static class ValidateCommand
+{
+    public static Command Create()
+    {
+        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file." };
+        var command = new Command("validate", "Check a scenario file without running it; errors name file, line, column and field.") { scenario };
+        command.SetAction(parse =>
+        {
+            var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
+            foreach (var point in file.Points)
+            {
+                var s = point.Scenario;
+                var where = file.IsSweep ? $" [{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))}]" : "";
+                Console.Out.WriteLine($"ok: {s.Name}{where}: {s.Machine.CpuCount} CPUs ({s.Machine.Name}), {s.Workload.Processes.Length} processes, " +
+                                      $"{s.Workload.Operations.Length} operation streams, {s.DurationNs / 1000.0:0.###} µs, policies {string.Join(", ", s.Policies.Select(p => p.Name))}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}
