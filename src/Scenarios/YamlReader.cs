@@ -37,15 +37,23 @@ internal sealed class YamlReader
     public static YamlNode LoadRoot(string file, string text)
     {
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             var message = e.InnerException?.Message ?? e.Message;
             var colon = message.LastIndexOf("): ", StringComparison.Ordinal);
             throw new ScenarioException(file, e.Start.Line, e.Start.Column, "(yaml)", colon >= 0 ? message[(colon + 3)..] : message);
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner can fail this way on some malformed flow collections ("key: [" then
+            // more lines); the last event it parsed is as close to the fault as it can say.
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new ScenarioException(file, Math.Max(1, at.Line), Math.Max(1, at.Column), "(yaml)", "malformed YAML after this point (an unclosed [ or { ?)");
         }
         if (stream.Documents.Count != 1)
             throw new ScenarioException(file, 1, 1, "(yaml)", $"expected one YAML document, found {stream.Documents.Count}");

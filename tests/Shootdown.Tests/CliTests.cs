@@ -8,19 +8,9 @@ namespace Shootdown.Tests;
 /// <summary>The shootdown CLI as a user runs it, in a child process.</summary>
 public sealed class CliTests
 {
-    private static (int Exit, string Out, string Err) Shootdown(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "shootdown.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "shootdown did not finish");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Exit, string Out, string Err) Shootdown(params string[] args) => Sim.Shootdown(args);
 
-    private static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
+    private static string TempDir() => Sim.TempDir();
 
     [Theory]
     [InlineData("grains", "1")]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Shootdown.Engine;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
@@ -14,4 +15,25 @@ internal static class Sim
         new ReferenceEngine(Parse(yaml).SetupFor(policy)).Run();
 
     public static string ScenarioPath(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
+
+    public static string TopologyPath(string name) => Path.Combine(AppContext.BaseDirectory, "topologies", name);
+
+    public static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
+
+    /// <summary>The shootdown CLI in a child process, as a user runs it.</summary>
+    public static (int Exit, string Out, string Err) Shootdown(params string[] args) =>
+        Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), .. args]);
+
+    /// <summary><c>dotnet ARGS</c> in a child process, with its exit code and output.</summary>
+    public static (int Exit, string Out, string Err) Dotnet(string workingDirectory, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        return (p.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+    }
 }

@@ -1,0 +1,56 @@
+using System.Collections.Immutable;
+using Shootdown.Client.Reporting;
+using Shootdown.Client.Running;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Client.Api;
+
+/// <summary>
+/// Where scripts run scenarios: the sequential reference engine, an embedded cluster of silos
+/// in this process (the default), or a running cluster reached through its gateways.
+/// Results are the same on all three, digest for digest.
+/// </summary>
+public sealed class Simulator : IAsyncDisposable
+{
+    private readonly EmbeddedCluster? _embedded;
+    private readonly ClusterConnection? _connection;
+    private readonly EngineKind _engine;
+
+    private Simulator(EngineKind engine, EmbeddedCluster? embedded, ClusterConnection? connection)
+    {
+        _engine = engine;
+        _embedded = embedded;
+        _connection = connection;
+    }
+
+    /// <summary>The sequential oracle, in this thread.</summary>
+    public static Simulator Reference() => new(EngineKind.Reference, null, null);
+
+    /// <summary>Grains on <paramref name="silos"/> silos started in this process.</summary>
+    public static async Task<Simulator> StartEmbeddedAsync(int silos = 1, CancellationToken cancellation = default) =>
+        new(EngineKind.Grains, await EmbeddedCluster.StartAsync(silos, cancellation), null);
+
+    /// <summary>Grains on a running cluster (standalone <c>shootdown-silo</c> processes; see deploy/README.md).</summary>
+    public static async Task<Simulator> ConnectAsync(IEnumerable<string> gateways, string clusterId = "shootdown-dev", CancellationToken cancellation = default) =>
+        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(gateways.Select(ClusterConnection.ParseGateway).ToList(), clusterId, cancellation));
+
+    /// <summary>A scenario file with no sweep.</summary>
+    public static Scenario Load(string path) => ScenarioLoader.LoadFile(path);
+
+    public async Task<Comparison> RunAsync(Scenario scenario, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default) =>
+        (await RunAllAsync([scenario], progress, cancellation))[0];
+
+    public Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, IProgress<RunProgressInfo>? progress = null,
+        CancellationToken cancellation = default) =>
+        ShootdownRunner.RunAllAsync(scenarios, _engine, _embedded?.SiloCount ?? 0,
+            (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation);
+
+    /// <summary>Writes a comparison's result files (results.json, cpus.csv, interrupts and osnoise) into <paramref name="dir"/>.</summary>
+    public static void WriteResults(string dir, Comparison comparison) => ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_embedded is not null) await _embedded.DisposeAsync();
+        if (_connection is not null) await _connection.DisposeAsync();
+    }
+}
