@@ -21,23 +21,13 @@ internal sealed class Includes
     /// <summary>The included file's path and root node, and the context for includes inside it.</summary>
     public (string File, YamlNode Root, Includes Context) Load(YamlReader from, YamlNode at, string field, string relative)
     {
-        var path = Path.Combine(Path.GetDirectoryName(_chain.Peek()) ?? ".", relative);
+        var path = Resolve(relative);
         var full = Path.GetFullPath(path);
         if (_chain.Contains(full)) throw from.Error(at, field, $"'{relative}' includes itself ({string.Join(" -> ", _chain.Reverse().Append(full).Select(Path.GetFileName))})");
         if (_chain.Count() > MaxDepth) throw from.Error(at, field, $"includes nest more than {MaxDepth} deep");
-        var info = new FileInfo(full);
-        if (!info.Exists) throw from.Error(at, field, $"no such file '{relative}' (looked for {full})");
-        if (info.Length > ScenarioLoader.MaxFileBytes)
-            throw from.Error(at, field, $"'{relative}' is {info.Length:N0} bytes, larger than the {ScenarioLoader.MaxFileBytes:N0}-byte limit");
-        string text;
-        try
-        {
-            text = File.ReadAllText(full);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw from.Error(at, field, $"cannot read '{relative}': {e.Message}");
-        }
+        // Problems reading the file are located at the include that names it.
+        var text = InputFiles.ReadText(full, ScenarioLoader.MaxFileBytes, "an included file",
+            problem => from.Error(at, field, $"'{relative}' ({full}): {problem}"));
         return (path, YamlReader.LoadRoot(path, text), new Includes(_chain.Push(full)));
     }
 

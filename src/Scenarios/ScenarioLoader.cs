@@ -43,20 +43,7 @@ public static class ScenarioLoader
     /// <summary>A scenario file, expanded into its sweep points (one point when it has no sweep).</summary>
     public static ScenarioFile Load(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new ScenarioException(path, 0, 0, "(file)", "no such file");
-        if (info.Length > MaxFileBytes)
-            throw new ScenarioException(path, 0, 0, "(file)", $"{info.Length:N0} bytes is larger than the {MaxFileBytes:N0}-byte limit for a scenario");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ScenarioException(path, 0, 0, "(file)", e.Message);
-        }
-        return ParseFile(path, text);
+        return ParseFile(path, InputFiles.ReadText(path, MaxFileBytes, "a scenario", InputFiles.AtFile(path)));
     }
 
     /// <summary>Parses scenario text (with its sweep, if any). Includes resolve relative to <paramref name="file"/>.</summary>

@@ -16,9 +16,12 @@ internal sealed class Sweep
     public const int MaxPoints = 1000;
 
     private readonly string _file;
-    private readonly List<(string Path, YamlNode KeyNode, List<YamlNode> Values)> _parameters;
+    private readonly List<Parameter> _parameters;
 
-    private Sweep(string file, List<(string, YamlNode, List<YamlNode>)> parameters)
+    /// <summary>One swept path: its text, its parsed segments, the sweep key that names it (for errors) and its values.</summary>
+    private sealed record Parameter(string Path, List<(string Name, int? Index)> Segments, YamlNode KeyNode, List<YamlNode> Values);
+
+    private Sweep(string file, List<Parameter> parameters)
     {
         _file = file;
         _parameters = parameters;
@@ -34,12 +37,12 @@ internal sealed class Sweep
         if (node is null) return null;
         if (node is not YamlMappingNode map || map.Children.Count == 0)
             throw root.Error(node, "sweep", "must map parameter paths to lists of values, e.g. machine.scale: [512, 1024]");
-        var parameters = new List<(string, YamlNode, List<YamlNode>)>();
+        var parameters = new List<Parameter>();
         foreach (var (key, value) in map.Children)
         {
             var path = ((YamlScalarNode)key).Value!;
             var field = $"sweep.{path}";
-            ParsePath(root, key, field, path);
+            var segments = ParsePath(root, key, field, path);
             if (path.Split('.')[0].Split('[')[0] is "sweep" or "name")
                 throw root.Error(key, field, "this field cannot be swept");
             var values = value switch
@@ -50,9 +53,9 @@ internal sealed class Sweep
             };
             if (values.Count == 0) throw root.Error(value, field, "has no values");
             if (values.Count > MaxPoints) throw root.Error(value, field, $"{values.Count} points; a sweep has at most {MaxPoints}");
-            if (parameters.Count > 0 && values.Count != parameters[0].Item3.Count)
-                throw root.Error(value, field, $"has {values.Count} values but {parameters[0].Item1} has {parameters[0].Item3.Count}; swept parameters move in lockstep");
-            parameters.Add((path, key, values));
+            if (parameters.Count > 0 && values.Count != parameters[0].Values.Count)
+                throw root.Error(value, field, $"has {values.Count} values but {parameters[0].Path} has {parameters[0].Values.Count}; swept parameters move in lockstep");
+            parameters.Add(new Parameter(path, segments, key, values));
         }
         return new Sweep(root.File, parameters);
     }
@@ -63,9 +66,8 @@ internal sealed class Sweep
         document.Children.Remove(new YamlScalarNode("sweep"));
         var root = new YamlReader(_file, document, "");
         var shown = ImmutableArray.CreateBuilder<string>(_parameters.Count);
-        foreach (var (path, key, values) in _parameters)
+        foreach (var (path, segments, key, values) in _parameters)
         {
-            var segments = ParsePath(root, key, $"sweep.{path}", path);
             YamlNode parent = document;
             var walked = "";
             for (var s = 0; s < segments.Count; s++)
@@ -111,7 +113,7 @@ internal sealed class Sweep
         }
         catch (ScenarioException e)
         {
-            var (path, key, values) = _parameters[0];
+            var key = _parameters[0].KeyNode;
             var at = e.Line > 0 ? (e.File, e.Line, e.Column) : (_file, key.Start.Line, key.Start.Column);
             var point = string.Join(", ", _parameters.Select(p => $"{p.Path}={Show(p.Values[i])}"));
             throw new ScenarioException(at.Item1, at.Item2, at.Item3, e.Field, $"{e.Problem} (sweep point {i + 1}: {point})");

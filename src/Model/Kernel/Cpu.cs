@@ -26,6 +26,8 @@ public sealed partial class Cpu : ISimEntity
     private readonly long[] _irqOffPhase;
     private long _handlerBusyUntil;
     private long _localIrqOffUntil;
+    private long _osnoisePeriod = -1;
+    private long _osnoisePeriodNoise;
 
     public Cpu(SimulationSetup setup, int cpu)
     {
@@ -148,9 +150,6 @@ public sealed partial class Cpu : ISimEntity
         Stats.MaxSingleNs = Math.Max(Stats.MaxSingleNs, duration);
         NoteOsnoisePeriodNoise(ctx.Now, duration);
     }
-
-    private long _osnoisePeriod = -1;
-    private long _osnoisePeriodNoise;
 
     /// <summary>
     /// osnoise sums noise per period and reports the largest sum as Max Noise. An interruption

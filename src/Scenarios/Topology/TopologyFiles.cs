@@ -16,20 +16,7 @@ public static class TopologyFiles
 
     public static Machine Import(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new ScenarioException(path, 0, 0, "(file)", "no such file");
-        if (info.Length > MaxFileBytes)
-            throw new ScenarioException(path, 0, 0, "(file)", $"{info.Length:N0} bytes is larger than the {MaxFileBytes:N0}-byte limit for a topology file");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ScenarioException(path, 0, 0, "(file)", e.Message);
-        }
-        return Parse(path, text);
+        return Parse(path, InputFiles.ReadText(path, MaxFileBytes, "a topology file", InputFiles.AtFile(path)));
     }
 
     public static Machine Parse(string path, string text)
