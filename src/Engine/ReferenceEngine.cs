@@ -2,6 +2,7 @@ using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Tracing;
 
 namespace Shootdown.Engine;
 
@@ -24,14 +25,15 @@ public sealed class ReferenceEngine
     private readonly Context[] _contexts;
     private readonly SimulationSetup _setup;
 
-    public ReferenceEngine(SimulationSetup setup)
+    /// <summary>A run of <paramref name="setup"/>; sampled operations go to <paramref name="tracing"/>.</summary>
+    public ReferenceEngine(SimulationSetup setup, IOpTraceSink? tracing = null)
     {
         _setup = setup;
         _entities = new ISimEntity[setup.EntityCount];
         _contexts = new Context[setup.EntityCount];
         for (var id = 0; id < setup.EntityCount; id++)
         {
-            _entities[id] = setup.CreateEntity(id);
+            _entities[id] = setup.CreateEntity(id, tracing);
             _contexts[id] = new Context(this, id);
         }
         _sent = _buffers.Rent(RunBuffers.Smallest);

@@ -8,14 +8,18 @@ namespace Shootdown.Grains;
 
 /// <summary>
 /// What every grain of a run needs to rebuild the same model: the <c>SimulationDefinition</c>
-/// and the <c>KernelPolicy</c>, in their JSON forms (the model has no Orleans serializers).
+/// and the <c>KernelPolicy</c>, in their JSON forms (the model has no Orleans serializers);
+/// and, for its spans only, the tracing ratio, the run's id and the scenario's name.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(
     [property: Id(0)] string RunKey,
     [property: Id(1)] string DefinitionJson,
     [property: Id(2)] string PolicyJson,
-    [property: Id(3)] string Policy);
+    [property: Id(3)] string Policy,
+    [property: Id(4)] double TraceSampleRatio,
+    [property: Id(5)] string RunId,
+    [property: Id(6)] string Scenario);
 
 /// <summary>The events one entity sent one other entity in one window, in the order sent, with the masks some carry.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.EventBatch")]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Shootdown.Engine;
 using Shootdown.Model.Simulation;
+using Shootdown.Telemetry;
 
 namespace Shootdown.Grains;
 
@@ -19,19 +20,25 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     private long _grainCalls;
     private bool _done;
     private long[] _eventsProcessed = [];
+    private long _eventsTotal;
     private long[] _lastEventTime = [];
 
     public async Task Begin(RunSpec spec)
     {
         _spec = spec;
-        _setup = catalog.Register(spec);
+        _setup = catalog.Register(spec).Setup;
         _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
         var setup = _setup;
         _entities = Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, spec.RunKey)).ToArray();
         _eventsProcessed = new long[setup.EntityCount];
         _lastEventTime = new long[setup.EntityCount];
-        await Task.WhenAll(_entities.Select(e => e.Init(spec.RunKey)));
-        var reports = await Task.WhenAll(_entities.Select(e => e.Start()));
+        var reports = await EngineSpans.InDetachedSpan("engine.start", async span =>
+        {
+            span?.SetTag("shootdown.policy", spec.Policy);
+            span?.SetTag("engine.entities", _entities.Length);
+            await Task.WhenAll(_entities.Select(e => e.Init(spec.RunKey)));
+            return await Task.WhenAll(_entities.Select(e => e.Start()));
+        });
         _grainCalls += 2 * _entities.Length;
         Apply(Enumerable.Range(0, reports.Length).ToList(), reports);
     }
@@ -45,6 +52,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         // Wall time only decides how many windows this call runs before reporting progress; the
         // windows themselves, and so every result, are the same however the calls are cut.
         var clock = Stopwatch.StartNew();
+        var eventsBefore = _eventsTotal;
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
         {
             if (!windows.TryNextWindow(out var safeTime, out var due))
@@ -52,11 +60,21 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
                 _done = true;
                 break;
             }
-            var reports = await RunWindowBounded(due, safeTime);
+            var calls = _grainCalls;
+            var reports = await EngineSpans.InDetachedSpan("engine.window", async span =>
+            {
+                span?.SetTag("shootdown.policy", _spec!.Policy);
+                span?.SetTag("engine.window", windows.Windows);
+                span?.SetTag("engine.safe_time_ns", safeTime);
+                span?.SetTag("engine.due_entities", due.Count);
+                return await RunWindowBounded(due, safeTime);
+            });
             _grainCalls += due.Count;
             Apply(due, reports);
+            EngineMetrics.Window("grains", _spec!.Policy, _grainCalls - calls);
             _virtualTime = safeTime;
         }
+        EngineMetrics.Progress("grains", _spec!.Policy, _eventsTotal - eventsBefore, clock.Elapsed);
         return new RunProgress(_virtualTime, _done, windows.Windows, _grainCalls);
     }
 
@@ -94,6 +112,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         for (var i = 0; i < entities.Count; i++)
         {
             _windows!.Set(entities[i], reports[i].EarliestOutputTime);
+            _eventsTotal += reports[i].EventsProcessed - _eventsProcessed[entities[i]];
             _eventsProcessed[entities[i]] = reports[i].EventsProcessed;
             _lastEventTime[entities[i]] = reports[i].LastEventTime;
         }
@@ -108,9 +127,14 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     {
         var setup = _setup ?? throw new InvalidOperationException("Begin first");
         if (!_done) throw new InvalidOperationException("the run has not finished");
-        var cpus = await Task.WhenAll(_entities.Take(setup.CpuCount).Cast<ICpuGrain>().Select(cpu => cpu.Collect()));
+        var cpus = await EngineSpans.InDetachedSpan("engine.collect", async span =>
+        {
+            span?.SetTag("shootdown.policy", _spec!.Policy);
+            var collected = await Task.WhenAll(_entities.Take(setup.CpuCount).Cast<ICpuGrain>().Select(cpu => cpu.Collect()));
+            await Task.WhenAll(_entities.Select(e => e.End()));
+            return collected;
+        });
         _grainCalls += cpus.Length;
-        await Task.WhenAll(_entities.Select(e => e.End()));
         _grainCalls += setup.EntityCount;
         catalog.Forget(_spec!.RunKey);
         DeactivateOnIdle();

@@ -22,8 +22,9 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     public async Task Init(string runKey)
     {
         _runKey = runKey;
-        _setup = await catalog.GetAsync(runKey, () => GrainFactory.GetGrain<IRunGrain>(runKey).Spec());
-        _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong()), _setup.Lookahead, _setup.EarliestOutput);
+        var run = await catalog.GetAsync(runKey, () => GrainFactory.GetGrain<IRunGrain>(runKey).Spec());
+        _setup = run.Setup;
+        _runner = new EntityRunner(_setup.CreateEntity((int)this.GetPrimaryKeyLong(), run.Spans), _setup.Lookahead, _setup.EarliestOutput);
     }
 
     public async Task<WindowReport> Start()

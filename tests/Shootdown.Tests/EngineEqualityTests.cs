@@ -87,7 +87,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         var client = clusters.ThreeSilos.Client;
-        var spec = new RunSpec($"placement-{Guid.NewGuid():N}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(KernelPolicy.Baseline), KernelPolicy.Baseline.Name);
+        var spec = new RunSpec($"placement-{Guid.NewGuid():N}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(KernelPolicy.Baseline), KernelPolicy.Baseline.Name,
+            TraceSampleRatio: 0, RunId: "placement", Scenario: scenario.Name);
         var run = client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shootdown.Client.Cli;
 using Shootdown.Scenarios;
+using Shootdown.Telemetry.Export;
 
 var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-sync IPIs on very large SMP Linux machines.")
 {
@@ -24,6 +25,12 @@ try
 catch (ScenarioException e)
 {
     // Bad input: one line naming file, line, column and field; nothing written.
+    Console.Error.WriteLine($"shootdown: {e.Message}");
+    return 2;
+}
+catch (TelemetryConfigurationException e)
+{
+    // A bad telemetry flag or OTEL_* variable, named in the message; nothing was run.
     Console.Error.WriteLine($"shootdown: {e.Message}");
     return 2;
 }

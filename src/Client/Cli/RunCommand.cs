@@ -3,13 +3,14 @@ using System.CommandLine;
 using Shootdown.Client.Reporting;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
+using Shootdown.Telemetry.Export;
 using Spectre.Console;
 
 namespace Shootdown.Client.Cli;
 
 /// <summary>
-/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--json|--csv] [--out DIR]</c>.
-/// A scenario with a sweep runs every point and prints one row per point.
+/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--json|--csv] [--out DIR] [--report FILE.html]</c>
+/// plus the telemetry flags. A scenario with a sweep runs every point and prints one row per point.
 /// </summary>
 internal static class RunCommand
 {
@@ -51,8 +52,14 @@ internal static class RunCommand
             }
         });
         var clusterId = new Option<string>("--cluster-id") { Description = "The running cluster's id (with --gateway).", DefaultValueFactory = _ => "shootdown-dev" };
+        var report = new Option<string?>("--report")
+        {
+            Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
+        };
+        var telemetryFlags = new TelemetryFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, csv, outDir, gateways, clusterId };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, csv, outDir, gateways, clusterId, report };
+        foreach (var option in telemetryFlags.All) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
@@ -62,6 +69,17 @@ internal static class RunCommand
                 Console.Error.WriteLine($"shootdown: --out {target}: {why}");
                 return 2;
             }
+            if (parse.GetValue(report) is { } html)
+            {
+                var problem = file.IsSweep ? "a sweep has one result per point; use --out for sweeps"
+                    : ResultFiles.CannotWriteInto(Path.GetDirectoryName(Path.GetFullPath(html))!);
+                if (problem is not null)
+                {
+                    Console.Error.WriteLine($"shootdown: --report {html}: {problem}");
+                    return 2;
+                }
+            }
+            var telemetry = telemetryFlags.Resolve(parse, parse.GetValue(outDir));
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
             var (asJson, asCsv) = (parse.GetValue(json), parse.GetValue(csv));
             if (asJson && asCsv)
@@ -78,7 +96,10 @@ internal static class RunCommand
             await using var connection = endpoints.Count == 0 ? null : await Connect(endpoints, parse.GetValue(clusterId)!, cancellation);
             if (endpoints.Count > 0 && connection is null) return 1;
             var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
-            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), connection?.Client, showProgress, cancellation);
+            using var pipeline = TelemetryPipeline.Start(telemetry);
+            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), connection?.Client, showProgress, telemetry.SampleRatio, cancellation);
+            // Flushed before the results are printed, so the last spans are already in the dashboard.
+            if (pipeline is not null) Console.Error.WriteLine($"shootdown: {pipeline.Shutdown()}");
             var dir = parse.GetValue(outDir);
             if (file.IsSweep)
             {
@@ -94,6 +115,8 @@ internal static class RunCommand
             }
             var comparison = comparisons[0];
             if (dir is not null) ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));
+            if (parse.GetValue(report) is { } reportPath)
+                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(reportPath))!, [(Path.GetFileName(reportPath), HtmlReport.Render(comparison))]);
             if (asJson) Console.Out.WriteLine(ResultFiles.ToJson(comparison));
             else if (asCsv) Console.Out.Write(CpuCsv.Render(comparison));
             else ComparisonTable.Write(AnsiConsole.Console, comparison);
@@ -116,10 +139,11 @@ internal static class RunCommand
     }
 
     private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, IGrainFactory? grains, bool showProgress,
-        CancellationToken cancellation)
+        double traceSampleRatio, CancellationToken cancellation)
     {
         var scenarios = file.Points.Select(p => p.Scenario).ToList();
-        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation);
+        var tracing = RunTracing.New(traceSampleRatio);
+        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation, tracing: tracing);
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -138,7 +162,7 @@ internal static class RunCommand
                     var task = tasks[(p.Point, p.Policy)];
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
-                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation);
+                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing);
             });
         return result;
     }

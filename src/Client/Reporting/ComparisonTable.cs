@@ -18,37 +18,49 @@ public static class ComparisonTable
 
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");
         foreach (var run in c.Runs) table.AddColumn(new TableColumn($"[bold]{run.Result.Policy}[/]").RightAligned());
-        var results = c.Runs.Select(r => r.Result).ToList();
-
-        foreach (var type in results.SelectMany(r => r.ByType.Select(s => s.Type)).Distinct().Order())
+        foreach (var row in Rows(c))
         {
-            var name = OperationName(type);
-            LatencySummary? S(PolicyResult r) => r.ByType.FirstOrDefault(s => s.Type == type);
-            Row(table, $"[bold]{name}[/] count", results, r => N(S(r)?.Count ?? 0));
-            Row(table, "  latency mean / p50 µs", results, r => S(r) is { } s ? $"{Us(s.MeanNs)} / {Us(s.P50Ns)}" : "-");
-            Row(table, "  latency p99 / max µs", results, r => S(r) is { } s ? $"{Us(s.P99Ns)} / {Us(s.MaxNs)}" : "-");
-            Row(table, "  flush IPIs / sync IPIs", results, r => S(r) is { } s ? $"{N(s.FlushIpis)} / {N(s.SyncIpis)}" : "-");
+            if (row is null) table.AddEmptyRow();
+            else table.AddRow(new[] { row.Bold ? $"{row.Indent}[bold]{Markup.Escape(row.Label)}[/]{Markup.Escape(row.Suffix)}" : Markup.Escape(row.Indent + row.Label + row.Suffix) }
+                .Concat(row.Cells.Select(Markup.Escape)).ToArray());
         }
-        table.AddEmptyRow();
-        Row(table, "IPIs sent (csds queued)", results, r => N(r.TotalIpis));
-        Row(table, "interrupts taken (sum of CAL)", results, r => N(r.TotalInterrupts));
-        Row(table, "TLB (sum)", results, r => N(r.Cpus.Sum(x => x.Tlb)));
-        Row(table, "[bold]collateral IPIs[/]", results, r => N(r.CollateralIpis));
-        Row(table, "CPU time stolen µs", results, r => Us(r.Cpus.Sum(x => x.StolenNs)));
-        if (results[0].Realtime.Cpus > 0)
-        {
-            Row(table, $"RT CPUs ({results[0].Realtime.Cpus}) interrupts", results, r => N(r.Realtime.Interrupts));
-            Row(table, "RT noise total / max single µs", results, r => $"{Us(r.Realtime.NoiseNs)} / {Us(r.Realtime.MaxSingleNs)}");
-            Row(table, "RT % CPU available", results, r => r.Realtime.CpuAvailablePercent.ToString("0.00000", CultureInfo.InvariantCulture));
-        }
-        Row(table, "events", results, r => N(r.EventsProcessed));
-        Row(table, "digest", results, r => r.Digest[..16]);
         console.Write(table);
         console.MarkupLine($"[bold]{Markup.Escape(For(c))}[/]");
         foreach (var run in c.Runs)
             console.WriteLine($"digest {run.Result.Policy} {run.Result.Digest}");
     }
 
-    private static void Row(Table table, string label, List<PolicyResult> results, Func<PolicyResult, string> cell) =>
-        table.AddRow(new[] { label }.Concat(results.Select(r => Markup.Escape(cell(r)))).ToArray());
+    /// <summary>One row of the comparison: a label (its bold part, then the rest) and a cell per policy.</summary>
+    public sealed record ComparisonRow(string Indent, string Label, bool Bold, string Suffix, IReadOnlyList<string> Cells);
+
+    /// <summary>The table's rows, shared by the terminal and the HTML report; null marks a gap between groups.</summary>
+    public static IEnumerable<ComparisonRow?> Rows(Comparison c)
+    {
+        var results = c.Runs.Select(r => r.Result).ToList();
+        ComparisonRow Row(string label, Func<PolicyResult, string> cell, bool bold = false, string suffix = "", string indent = "") =>
+            new(indent, label, bold, suffix, results.Select(cell).ToList());
+
+        foreach (var type in results.SelectMany(r => r.ByType.Select(s => s.Type)).Distinct().Order())
+        {
+            LatencySummary? S(PolicyResult r) => r.ByType.FirstOrDefault(s => s.Type == type);
+            yield return Row(OperationName(type), r => N(S(r)?.Count ?? 0), bold: true, suffix: " count");
+            yield return Row("latency mean / p50 µs", r => S(r) is { } s ? $"{Us(s.MeanNs)} / {Us(s.P50Ns)}" : "-", indent: "  ");
+            yield return Row("latency p99 / max µs", r => S(r) is { } s ? $"{Us(s.P99Ns)} / {Us(s.MaxNs)}" : "-", indent: "  ");
+            yield return Row("flush IPIs / sync IPIs", r => S(r) is { } s ? $"{N(s.FlushIpis)} / {N(s.SyncIpis)}" : "-", indent: "  ");
+        }
+        yield return null;
+        yield return Row("IPIs sent (csds queued)", r => N(r.TotalIpis));
+        yield return Row("interrupts taken (sum of CAL)", r => N(r.TotalInterrupts));
+        yield return Row("TLB (sum)", r => N(r.Cpus.Sum(x => x.Tlb)));
+        yield return Row("collateral IPIs", r => N(r.CollateralIpis), bold: true);
+        yield return Row("CPU time stolen µs", r => Us(r.Cpus.Sum(x => x.StolenNs)));
+        if (results[0].Realtime.Cpus > 0)
+        {
+            yield return Row($"RT CPUs ({results[0].Realtime.Cpus}) interrupts", r => N(r.Realtime.Interrupts));
+            yield return Row("RT noise total / max single µs", r => $"{Us(r.Realtime.NoiseNs)} / {Us(r.Realtime.MaxSingleNs)}");
+            yield return Row("RT % CPU available", r => r.Realtime.CpuAvailablePercent.ToString("0.00000", CultureInfo.InvariantCulture));
+        }
+        yield return Row("events", r => N(r.EventsProcessed));
+        yield return Row("digest", r => r.Digest[..16]);
+    }
 }

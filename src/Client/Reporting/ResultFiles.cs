@@ -34,6 +34,7 @@ public static class ResultFiles
         duration_ns = c.Scenario.DurationNs,
         engine = c.Engine,
         silos = c.Silos,
+        run_id = c.RunId,
         headline = Headline.For(c),
         policies = c.Runs.Select(r => Policy(r.Result)),
         engine_stats = c.Runs.Select(r => new { policy = r.Result.Policy, wall_seconds = r.Wall.TotalSeconds, windows = r.Windows, grain_calls = r.GrainCalls }),

@@ -29,6 +29,8 @@ public sealed class ClusterConnection : IAsyncDisposable
         builder.UseOrleansClient(client =>
         {
             client.UseStaticClustering(gateways.ToArray());
+            // Grain calls carry the caller's trace context, so they join the run's spans.
+            client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ServiceId = ShootdownSilo.ServiceId;

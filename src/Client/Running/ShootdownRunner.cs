@@ -6,6 +6,8 @@ using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
+using Shootdown.Telemetry;
+using Shootdown.Telemetry.Export;
 
 namespace Shootdown.Client.Running;
 
@@ -23,8 +25,20 @@ public readonly record struct RunProgressInfo(int Point, string Policy, long Vir
 /// <summary>One policy's result and what it cost to compute.</summary>
 public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, long Windows, long GrainCalls);
 
-/// <summary>The scenario run under each of its policies, in the order the scenario lists them.</summary>
-public sealed record Comparison(Scenario Scenario, EngineKind Engine, int Silos, ImmutableArray<PolicyRun> Runs);
+/// <summary>
+/// The scenario run under each of its policies, in the order the scenario lists them.
+/// <see cref="RunId"/> names this invocation on its spans (<c>shootdown.run_id</c>).
+/// </summary>
+public sealed record Comparison(Scenario Scenario, EngineKind Engine, int Silos, ImmutableArray<PolicyRun> Runs, string RunId);
+
+/// <summary>
+/// How a run is traced: the head-sampling ratio, and the id its spans carry. Nothing is traced
+/// unless a telemetry pipeline listens.
+/// </summary>
+public sealed record RunTracing(double SampleRatio, string RunId)
+{
+    public static RunTracing New(double sampleRatio = TelemetryOptions.DefaultSampleRatio) => new(sampleRatio, Guid.NewGuid().ToString("N")[..12]);
+}
 
 /// <summary>
 /// Runs scenarios: on the reference engine in this thread, or on entity grains through any
@@ -34,17 +48,24 @@ public static class ShootdownRunner
 {
     /// <summary>Runs every policy of the scenario; with the grain engine and no factory, on an embedded cluster of <paramref name="silos"/>.</summary>
     public static async Task<Comparison> RunAsync(Scenario scenario, EngineKind engine, int silos = 1, IGrainFactory? grains = null,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default) =>
-        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation))[0];
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null) =>
+        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing))[0];
 
-    /// <summary>Runs several scenarios (a sweep's points) one after another, on one embedded cluster when one is needed.</summary>
+    /// <summary>
+    /// Runs several scenarios (a sweep's points) one after another, on one embedded cluster when
+    /// one is needed. With a telemetry pipeline listening, the run is one engine trace and
+    /// operations are traced at <paramref name="traceSampleRatio"/>; without one, nothing is.
+    /// </summary>
     public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
-        IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
+        IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
+        RunTracing? tracing = null)
     {
+        tracing ??= RunTracing.New();
+        using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
         if (engine == EngineKind.Reference)
         {
             return scenarios.Select((s, point) => new Comparison(s, engine, 0,
-                s.Policies.Select(p => RunReference(s, p, point, progress, cancellation)).ToImmutableArray())).ToImmutableArray();
+                s.Policies.Select(p => RunReference(s, p, point, progress, cancellation, tracing)).ToImmutableArray(), tracing.RunId)).ToImmutableArray();
         }
         await using var cluster = grains is null ? await EmbeddedCluster.StartAsync(silos, cancellation) : null;
         var factory = grains ?? cluster!.GrainFactory;
@@ -53,27 +74,46 @@ public static class ShootdownRunner
         {
             var runs = ImmutableArray.CreateBuilder<PolicyRun>();
             foreach (var policy in scenarios[point].Policies)
-                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation));
-            results.Add(new Comparison(scenarios[point], EngineKind.Grains, cluster is null ? 0 : silos, runs.ToImmutable()));
+                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation, tracing));
+            results.Add(new Comparison(scenarios[point], EngineKind.Grains, cluster is null ? 0 : silos, runs.ToImmutable(), tracing.RunId));
         }
         return results.MoveToImmutable();
     }
 
-    public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
+    public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null,
+        CancellationToken cancellation = default, RunTracing? tracing = null)
     {
+        tracing ??= RunTracing.New();
+        using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
-        var engine = new ReferenceEngine(scenario.SetupFor(policy));
+        var setup = scenario.SetupFor(policy);
+        var engine = new ReferenceEngine(setup, new KernelSpans(setup, tracing.SampleRatio, scenario.Name, tracing.RunId));
         var result = engine.Run(t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false)), cancellation);
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        return new PolicyRun(result, clock.Elapsed, 0, 0);
+        EngineMetrics.Progress("reference", policy.Name, result.EventsProcessed, clock.Elapsed);
+        return Finished(scenario, result, clock.Elapsed, 0, 0, span);
+    }
+
+    /// <summary>Every policy's result, whichever engine: its metrics are recorded from it, and its span says what it found.</summary>
+    private static PolicyRun Finished(Scenario scenario, PolicyResult result, TimeSpan wall, long windows, long grainCalls, Activity? span)
+    {
+        KernelMetrics.Record(scenario.Name, result, scenario.Workload.RealtimeCpus);
+        span?.SetTag("shootdown.digest", result.Digest);
+        span?.SetTag("shootdown.events", result.EventsProcessed);
+        span?.SetTag("shootdown.ipis", result.TotalIpis);
+        span?.SetTag("shootdown.virtual_end_ns", result.EndNs);
+        return new PolicyRun(result, wall, windows, grainCalls);
     }
 
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default)
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null)
     {
+        tracing ??= RunTracing.New();
+        using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
         // The run key names the grains; it never enters the model, so it cannot change a result.
-        var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name);
+        var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
+            tracing.SampleRatio, tracing.RunId, scenario.Name);
         var run = grains.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
         RunProgress step;
@@ -89,6 +129,6 @@ public static class ShootdownRunner
             report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
             scenario.Workload.RealtimeCpus.Order().ToImmutableArray());
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        return new PolicyRun(result, clock.Elapsed, step.Windows, step.GrainCalls);
+        return Finished(scenario, result, clock.Elapsed, step.Windows, step.GrainCalls, span);
     }
 }

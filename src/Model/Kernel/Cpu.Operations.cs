@@ -1,6 +1,7 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Tracing;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
@@ -27,6 +28,8 @@ public sealed partial class Cpu
         public int FlushIpis { get; set; }
         public int SyncIpis { get; set; }
         public int Collateral { get; set; }
+        /// <summary>Set when the operation is sampled for tracing.</summary>
+        public OpTraceBuilder? Trace { get; set; }
         /// <summary>Handler time this CPU had stolen when the current step began; interrupts taken meanwhile delay the step.</summary>
         public long StolenAtStepStart { get; set; }
     }
@@ -80,6 +83,8 @@ public sealed partial class Cpu
         if (!_pendingOps.TryDequeue(out var next)) return;
         var spec = _setup.StreamsOn(Id)[next.Stream];
         _op = new Operation(++_opSerial, next.Stream, spec, next.Arrival, ctx.Now);
+        if (_tracing is not null && OpTraceSampling.Samples(_tracing.SampleRatio, _setup.Seed, Id, _op.Serial))
+            _op.Trace = new OpTraceBuilder(_tracing, Id, _op.Serial, spec.Type, spec.Process, _setup.MmEntityId(spec.Process), next.Arrival, ctx.Now);
         switch (spec.Type)
         {
             case OpType.CollapseHugePage:
@@ -112,6 +117,7 @@ public sealed partial class Cpu
             return;
         }
         op.Phase = OpPhase.PmdUnshare;
+        op.Trace?.BeginStep(StepKind.TlbUnsharePmdPtdesc, ctx.Now);
         ctx.Send(_setup.MmEntityId(owner), ctx.Now + _costs.MmContextAccessNs, EventKind.MmPmdUnshare, op.Serial, arg: op.Spec.Process);
     }
 
@@ -119,6 +125,8 @@ public sealed partial class Cpu
     {
         var op = _op!;
         var wasShared = (e.Flags & 1) != 0;
+        op.Trace?.Outcome(!wasShared ? "not shared" : (e.Flags & 2) != 0 ? "last sharer left: the table is private again" : "still shared");
+        op.Trace?.EndStep(ctx.Now);
         if (!wasShared)
         {
             FinishOp(ctx);
@@ -136,6 +144,7 @@ public sealed partial class Cpu
     {
         var op = _op!;
         op.Phase = OpPhase.FlushMask;
+        op.Trace?.BeginStep(StepKind.FlushTlbMmRange, ctx.Now);
         ctx.Send(_setup.MmEntityId(op.Spec.Process), ctx.Now + _costs.MmContextAccessNs, EventKind.MmFlushBegin, op.Serial);
     }
 
@@ -159,6 +168,7 @@ public sealed partial class Cpu
 
         if (mask.AnyBut(Id))
         {
+            op.Trace?.Outcome("native_flush_tlb_multi", op.Spec.Pages, op.FullFlush, op.FreedTables);
             var conditional = !op.FreedTables;
             var csd = new CsdMessage(CsdFunc.FlushTlbFunc, mm, op.Spec.Pages, newTlbGen, op.FullFlush, conditional, trim);
             var runLocal = mask.Test(Id) && (!conditional || ShouldFlushTlb(mm, trim));
@@ -170,6 +180,7 @@ public sealed partial class Cpu
             return;
         }
         var done = ctx.Now;
+        op.Trace?.Outcome(LoadedMm == mm ? "local flush only" : "no flush: not loaded here, no other CPU in mm_cpumask", op.Spec.Pages, op.FullFlush, op.FreedTables);
         if (LoadedMm == mm)
         {
             done += FlushTlbFunc(mm, op.Spec.Pages, op.FullFlush, newTlbGen, newTlbGen, local: true, done, ctx);
@@ -190,10 +201,13 @@ public sealed partial class Cpu
         var op = _op!;
         op.Phase = OpPhase.Sync;
         op.StolenAtStepStart = Stats.StolenNs;
-        var skip = !_setup.Policy.MmuGatherRcuTableFree
-                   || (_setup.Policy.SkipSyncWhenFlushImpliesIpiBroadcast && _setup.TlbIpiBroadcastKey);
+        op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncOne, ctx.Now);
+        var noRcuTableFree = !_setup.Policy.MmuGatherRcuTableFree;
+        var skip = noRcuTableFree || (_setup.Policy.SkipSyncWhenFlushImpliesIpiBroadcast && _setup.TlbIpiBroadcastKey);
         if (skip || _machine.CpuCount == 1)
         {
+            op.Trace?.Outcome(noRcuTableFree ? "empty inline: no CONFIG_MMU_GATHER_RCU_TABLE_FREE"
+                : skip ? "skipped: tlb_table_flush_implies_ipi_broadcast()" : "no other online CPU");
             op.Call = null;
             ctx.Send(Id, ctx.Now, EventKind.OpStepDone);
             return;
@@ -209,6 +223,7 @@ public sealed partial class Cpu
             targets[count++] = c;
             if (mask is null || !mask.Test(c)) collateral++;
         }
+        op.Trace?.Outcome("smp_call_function: every online CPU but this one");
         op.Synced = true;
         op.SyncIpis = count;
         op.Collateral = collateral;
@@ -231,6 +246,7 @@ public sealed partial class Cpu
             return;
         }
         op.Call?.Release();
+        op.Trace?.EndStep(ctx.Now);
         if (op.Phase == OpPhase.Flush)
         {
             op.FlushIpis = op.Call?.Queued ?? 0;
@@ -248,6 +264,7 @@ public sealed partial class Cpu
         var op = _op!;
         CompletedOps.Add(new OpRecord(Id, op.Serial, op.Spec.Type, op.Spec.Process, op.Arrival, op.Start, ctx.Now,
             op.FlushIpis, op.SyncIpis, op.Collateral, op.FullFlush, op.Synced));
+        op.Trace?.Finish(ctx.Now);
         _op = null;
         if (op.Spec.BackToBack) ScheduleNextArrival(op.Stream, ctx, first: false);
         StartNextOp(ctx);

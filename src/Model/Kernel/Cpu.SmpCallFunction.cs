@@ -78,6 +78,8 @@ public sealed partial class Cpu
         if (cluster) NewClusterWalk();
 
         var flags = csd.EncodeFlags();
+        var trace = _op!.Trace;
+        trace?.BeginCall(csd.Func, now, count);
         for (var j = 0; j < count; j++)
         {
             long depart;
@@ -105,7 +107,9 @@ public sealed partial class Cpu
             var land = now + (j + 1) * _costs.CsdSetupPerTargetNs;
             var arrival = depart + _costs.IpiDelivery(_machine, Id, targets[j]);
             ctx.Send(targets[j], land, EventKind.CsdQueue, serial, csd.Mm, x: arrival, y: csd.NewTlbGen, flags: flags);
+            trace?.Target(j, targets[j], land, arrival);
         }
+        trace?.IpisSent(t, runLocal);
 
         if (runLocal)
         {
@@ -138,7 +142,9 @@ public sealed partial class Cpu
     {
         var call = _op?.Call;
         if (call is null || call.Serial != e.Op) throw new InvalidOperationException($"CPU {Id}: ack for call {e.Op} with none in flight");
-        if ((e.Flags & CsdMessage.AckDeclined) != 0)
+        var declined = (e.Flags & CsdMessage.AckDeclined) != 0;
+        _op!.Trace?.Answer(e.Source, e.Y, e.X, ctx.Now, declined, (e.Flags & CsdMessage.AckCoalesced) != 0);
+        if (declined)
         {
             call.Declined[e.Source] = true;
             call.DeclinedCount++;
@@ -148,7 +154,10 @@ public sealed partial class Cpu
         {
             call.UnlockTime[e.Source] = e.X;
         }
-        if (++call.Acks == call.Count) ctx.Send(Id, CsdLockWaitDone(call, ctx.Now), EventKind.OpStepDone, call.Serial);
+        if (++call.Acks != call.Count) return;
+        var done = CsdLockWaitDone(call, ctx.Now);
+        _op.Trace?.CallDone(done);
+        ctx.Send(Id, done, EventKind.OpStepDone, call.Serial);
     }
 
     /// <summary>

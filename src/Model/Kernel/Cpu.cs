@@ -1,6 +1,7 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Tracing;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
@@ -20,6 +21,7 @@ public sealed partial class Cpu : ISimEntity
     private readonly Machine _machine;
     private readonly Costs.CostModel _costs;
     private readonly Prng _rng;
+    private readonly IOpTraceSink? _tracing;
     private List<QueuedCsd> _callSingleQueue = new();
     private List<QueuedCsd> _draining = new();
     private readonly List<(int Mm, long TlbGen)> _tlbGenSeen = new();
@@ -29,8 +31,9 @@ public sealed partial class Cpu : ISimEntity
     private long _osnoisePeriod = -1;
     private long _osnoisePeriodNoise;
 
-    public Cpu(SimulationSetup setup, int cpu)
+    public Cpu(SimulationSetup setup, int cpu, IOpTraceSink? tracing = null)
     {
+        _tracing = tracing;
         _setup = setup;
         _machine = setup.Machine;
         _costs = setup.Costs;
@@ -88,7 +91,7 @@ public sealed partial class Cpu : ISimEntity
     // ------------------------------------------------------------------ receiving side
 
     /// <summary>A csd the target has queued, with what its func needs.</summary>
-    private readonly record struct QueuedCsd(int Sender, long CallSerial, CsdFunc Func, int Mm, int Pages, long NewTlbGen, bool Full);
+    private readonly record struct QueuedCsd(int Sender, long CallSerial, CsdFunc Func, int Mm, int Pages, long NewTlbGen, bool Full, bool Coalesced);
 
     /// <summary>
     /// kernel/smp.c: the sender's <c>llist_add()</c> onto this CPU's call_single_queue lands. If the
@@ -105,7 +108,7 @@ public sealed partial class Cpu : ISimEntity
             return;
         }
         var wasEmpty = _callSingleQueue.Count == 0;
-        _callSingleQueue.Add(new QueuedCsd(e.Source, e.Op, csd.Func, csd.Mm, csd.Pages, csd.NewTlbGen, csd.Full));
+        _callSingleQueue.Add(new QueuedCsd(e.Source, e.Op, csd.Func, csd.Mm, csd.Pages, csd.NewTlbGen, csd.Full, Coalesced: !wasEmpty));
         if (wasEmpty) ctx.Send(Id, Math.Max(e.X, ctx.Now), EventKind.InterruptRaise);
     }
 
@@ -134,13 +137,16 @@ public sealed partial class Cpu : ISimEntity
         var t = ctx.Now + _costs.InterruptEntryNs;
         foreach (var csd in entries)
         {
+            var funcStart = t;
             t += csd.Func == CsdFunc.TlbRemoveTableSmpSync
                 ? _costs.SyncFunctionNs
                 : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(csd.Mm), local: false, t, ctx);
             Stats.CsdsHandled++;
             if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) Stats.SyncCsdsHandled++;
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
-            ctx.Send(csd.Sender, t + _costs.CacheLineTransfer(_machine, Id, csd.Sender), EventKind.CsdAck, csd.CallSerial, x: t);
+            // Y and the coalesced flag only feed the sender's trace.
+            ctx.Send(csd.Sender, t + _costs.CacheLineTransfer(_machine, Id, csd.Sender), EventKind.CsdAck, csd.CallSerial, x: t, y: funcStart,
+                flags: csd.Coalesced ? CsdMessage.AckCoalesced : 0);
         }
         entries.Clear();
         t += _costs.InterruptExitNs;

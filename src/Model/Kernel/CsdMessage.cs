@@ -23,6 +23,9 @@ public readonly record struct CsdMessage(CsdFunc Func, int Mm, int Pages, long N
     /// <summary>Flag on a <see cref="EventKind.CsdAck"/>: cond_func said no, nothing was queued.</summary>
     public const int AckDeclined = 1;
 
+    /// <summary>Flag on a <see cref="EventKind.CsdAck"/>: the csd joined a non-empty queue, so no new interrupt was raised for it.</summary>
+    public const int AckCoalesced = 2;
+
     public int EncodeFlags() =>
         (Func == CsdFunc.TlbRemoveTableSmpSync ? FlagSync : 0) | (Full ? FlagFull : 0) | (Conditional ? FlagCond : 0)
         | (Trim ? FlagTrim : 0) | (Pages << PagesShift);

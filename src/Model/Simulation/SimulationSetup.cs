@@ -84,6 +84,7 @@ public sealed class SimulationSetup
     public long EarliestOutput(in SimEvent e) =>
         IsCpu(e.Target) ? Cpu.EarliestOutput(e, this) : e.Time + Costs.MmContextAccessNs;
 
-    public ISimEntity CreateEntity(int id) =>
-        IsCpu(id) ? new Cpu(this, id) : new MmStruct(this, id - CpuCount);
+    /// <summary>The model object behind an entity id; CPUs hand sampled operations to <paramref name="tracing"/>.</summary>
+    public ISimEntity CreateEntity(int id, Tracing.IOpTraceSink? tracing = null) =>
+        IsCpu(id) ? new Cpu(this, id, tracing) : new MmStruct(this, id - CpuCount);
 }

@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Shootdown.Client.Running;
+using Shootdown.Model.Results;
+using Shootdown.Model.Topology;
+using static Shootdown.Client.Reporting.Headline;
+
+namespace Shootdown.Client.Reporting;
+
+/// <summary>
+/// <c>--report FILE.html</c>: one self-contained page (inline CSS, SVG drawn here, a few lines of
+/// script for tooltips; nothing fetched): the headline, the comparison table, a per-CPU heatmap
+/// of interrupts received laid out by NUMA node and package with the policies side by side, the
+/// initiator-latency CDFs, and the real-time noise table.
+/// </summary>
+public static class HtmlReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private static readonly string[] PolicyColours = ["#d1495b", "#00798c", "#edae49", "#66a182", "#2e4057", "#8d96a3"];
+
+    public static string Render(Comparison c)
+    {
+        var m = c.Scenario.Machine;
+        var sb = new StringBuilder();
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        sb.Append(Inv, $"<title>Shootdown: {E(c.Scenario.Name)}</title>");
+        sb.Append("<style>").Append(Css).Append("</style></head><body>\n");
+        sb.Append(Inv, $"<h1>{E(c.Scenario.Name)}</h1>\n");
+        if (c.Scenario.Description.Length > 0) sb.Append(Inv, $"<p class=\"description\">{E(c.Scenario.Description)}</p>\n");
+        sb.Append(Inv, $"<p class=\"machine\">{m.CpuCount:N0} CPUs, {m.PackageCount} packages, {m.NodeCount} NUMA nodes ({E(m.Name)}); " +
+                       $"{Us(c.Scenario.DurationNs)} µs of virtual time; seed {c.Scenario.Seed}; engine {c.Engine.ToString().ToLowerInvariant()}</p>\n");
+        sb.Append(Inv, $"<p class=\"headline\" id=\"headline\">{E(For(c))}</p>\n");
+        Comparison(sb, c);
+        Heatmaps(sb, c);
+        Cdfs(sb, c);
+        Realtime(sb, c);
+        sb.Append("<div id=\"tip\" role=\"tooltip\"></div>\n<script>").Append(Script).Append("</script>\n</body></html>\n");
+        return sb.ToString();
+    }
+
+    private static void Comparison(StringBuilder sb, Comparison c)
+    {
+        sb.Append("<h2>Comparison</h2>\n<table class=\"comparison\"><thead><tr><th></th>");
+        foreach (var run in c.Runs) sb.Append(Inv, $"<th>{E(run.Result.Policy)}</th>");
+        sb.Append("</tr></thead><tbody>\n");
+        foreach (var row in ComparisonTable.Rows(c))
+        {
+            if (row is null)
+            {
+                sb.Append(Inv, $"<tr class=\"gap\"><td colspan=\"{c.Runs.Length + 1}\"></td></tr>\n");
+                continue;
+            }
+            var label = row.Bold ? $"<b>{E(row.Label)}</b>{E(row.Suffix)}" : E(row.Label + row.Suffix);
+            sb.Append(Inv, $"<tr><th class=\"{(row.Indent.Length > 0 ? "sub" : "")}\">{label}</th>");
+            foreach (var cell in row.Cells) sb.Append(Inv, $"<td>{E(cell)}</td>");
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</tbody></table>\n");
+        foreach (var run in c.Runs) sb.Append(Inv, $"<p class=\"digest\">digest {E(run.Result.Policy)} <code>{run.Result.Digest}</code></p>\n");
+    }
+
+    /// <summary>
+    /// One SVG per policy. CPUs are grouped by NUMA node, then package, each group a block of
+    /// cells in CPU order (SMT siblings are usually apart in Linux numbering: the block shows
+    /// the kernel's view). One colour scale for all policies, logarithmic, so a quiet policy looks quiet.
+    /// </summary>
+    private static void Heatmaps(StringBuilder sb, Comparison c)
+    {
+        var m = c.Scenario.Machine;
+        var max = c.Runs.Max(r => r.Result.Cpus.Max(x => x.Cal));
+        sb.Append("<h2>Interrupts received per CPU</h2>\n");
+        sb.Append(Inv, $"<p class=\"note\">Call-function interrupts taken (CAL in /proc/interrupts) by each CPU, grouped by NUMA node and package. " +
+                       $"Colour scale is logarithmic, 0 to {max:N0}, shared by every policy; grey is none. Hover a cell for its counters.</p>\n");
+        sb.Append("<div class=\"scale\"><span>0</span>");
+        for (var i = 0; i <= 10; i++) sb.Append(Inv, $"<i style=\"background:{Colour(i / 10.0)}\"></i>");
+        sb.Append(Inv, $"<span>{max:N0}</span></div>\n<div class=\"heatmaps\">\n");
+        var groups = Enumerable.Range(0, m.CpuCount).GroupBy(cpu => (Node: m.NodeOf(cpu), Package: m.PackageOf(cpu)))
+            .OrderBy(g => g.Key.Node).ThenBy(g => g.Key.Package).Select(g => (g.Key, Cpus: g.ToList())).ToList();
+        var cell = m.CpuCount <= 256 ? 14 : m.CpuCount <= 2048 ? 8 : 5;
+        var largest = groups.Max(g => g.Cpus.Count);
+        var columns = Math.Min(largest, Math.Max(16, 512 / cell));
+        const int labelHeight = 16, gap = 8;
+        foreach (var run in c.Runs)
+        {
+            var r = run.Result;
+            var body = new StringBuilder();
+            var y = 0;
+            foreach (var (key, cpus) in groups)
+            {
+                body.Append(Inv, $"<text x=\"0\" y=\"{y + 12}\">node {m.NodeOsIndexOf(key.Node)} · package {key.Package} · {cpus.Count} CPUs</text>");
+                y += labelHeight;
+                for (var i = 0; i < cpus.Count; i++)
+                {
+                    var cpu = cpus[i];
+                    var x = r.Cpus[cpu];
+                    var fill = x.Cal == 0 ? "#e4e4e4" : Colour(Math.Log(x.Cal + 1) / Math.Log(max + 1));
+                    body.Append(Inv, $"<rect class=\"cell\" x=\"{i % columns * cell}\" y=\"{y + i / columns * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\" " +
+                                     $"data-cpu=\"{m.OsIndexOf(cpu)}\" data-node=\"{m.NodeOsIndexOf(key.Node)}\" data-package=\"{key.Package}\" data-cal=\"{x.Cal}\" " +
+                                     $"data-tlb=\"{x.Tlb}\" data-csds=\"{x.CsdsHandled}\" data-stolen=\"{x.StolenNs}\"/>");
+                }
+                y += (cpus.Count + columns - 1) / columns * cell + gap;
+            }
+            sb.Append(Inv, $"<figure class=\"heatmap\" data-policy=\"{E(r.Policy)}\"><figcaption>{E(r.Policy)}: {N(r.TotalInterrupts)} interrupts</figcaption>");
+            sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{columns * cell}\" height=\"{y}\" viewBox=\"0 0 {columns * cell} {y}\">");
+            sb.Append(body).Append("</svg></figure>\n");
+        }
+        sb.Append("</div>\n");
+    }
+
+    /// <summary>Latency CDFs, one chart per operation type, one line per policy, on a log µs axis.</summary>
+    private static void Cdfs(StringBuilder sb, Comparison c)
+    {
+        sb.Append("<h2>Initiator latency</h2>\n<p class=\"note\">Share of operations finished within a given virtual time, from the operation's start to its end on the initiating CPU.</p>\n<div class=\"cdfs\">\n");
+        var types = c.Runs.SelectMany(r => r.Result.ByType.Select(s => s.Type)).Distinct().Order();
+        foreach (var type in types)
+        {
+            var series = c.Runs.Select((run, i) => (run.Result.Policy, Colour: PolicyColours[i % PolicyColours.Length],
+                Us: run.Result.Ops.Where(o => o.Type == type).Select(o => Math.Max(o.LatencyNs, 1) / 1e3).Order().ToArray())).Where(s => s.Us.Length > 0).ToList();
+            const int w = 460, h = 260, left = 48, bottom = 36, top = 12, right = 12;
+            var lo = Math.Pow(10, Math.Floor(Math.Log10(series.Min(s => s.Us[0]))));
+            var hi = Math.Pow(10, Math.Ceiling(Math.Log10(series.Max(s => s.Us[^1]) * 1.0001)));
+            double X(double us) => left + (Math.Log10(us) - Math.Log10(lo)) / (Math.Log10(hi) - Math.Log10(lo)) * (w - left - right);
+            double Y(double f) => top + (1 - f) * (h - top - bottom);
+            sb.Append(Inv, $"<figure class=\"cdf\" data-operation=\"{OperationName(type)}\"><figcaption>{OperationName(type)}</figcaption>");
+            sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+            for (var d = lo; d <= hi * 1.0001; d *= 10)
+                sb.Append(Inv, $"<line class=\"grid\" x1=\"{X(d):0.#}\" x2=\"{X(d):0.#}\" y1=\"{top}\" y2=\"{h - bottom}\"/><text x=\"{X(d):0.#}\" y=\"{h - bottom + 14}\" text-anchor=\"middle\">{d:0.###}</text>");
+            foreach (var f in new[] { 0.0, 0.5, 0.99, 1.0 })
+                sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(f):0.#}\" y2=\"{Y(f):0.#}\"/><text x=\"{left - 4}\" y=\"{Y(f) + 4:0.#}\" text-anchor=\"end\">{f:0.##}</text>");
+            sb.Append(Inv, $"<text x=\"{(left + w - right) / 2}\" y=\"{h - 4}\" text-anchor=\"middle\">latency µs (log)</text>");
+            foreach (var s in series)
+            {
+                // A step function, thinned to about 400 points: enough for the eye, small for the file.
+                var step = Math.Max(1, s.Us.Length / 400);
+                var path = new StringBuilder().Append(Inv, $"M{X(s.Us[0]):0.#},{Y(0):0.#}");
+                for (var i = 0; i < s.Us.Length; i += step)
+                    path.Append(Inv, $"H{X(s.Us[i]):0.#}V{Y((i + 1.0) / s.Us.Length):0.#}");
+                path.Append(Inv, $"H{X(s.Us[^1]):0.#}V{Y(1):0.#}");
+                sb.Append(Inv, $"<path class=\"line\" stroke=\"{s.Colour}\" d=\"{path}\"><title>{E(s.Policy)}</title></path>");
+            }
+            sb.Append("</svg><div class=\"legend\">");
+            foreach (var s in series)
+                sb.Append(Inv, $"<span><i style=\"background:{s.Colour}\"></i>{E(s.Policy)} (n={s.Us.Length:N0}, p99 {s.Us[Math.Clamp((int)Math.Ceiling(0.99 * s.Us.Length) - 1, 0, s.Us.Length - 1)]:0.0} µs)</span>");
+            sb.Append("</div></figure>\n");
+        }
+        sb.Append("</div>\n");
+    }
+
+    private static void Realtime(StringBuilder sb, Comparison c)
+    {
+        var rt = c.Scenario.Workload.RealtimeCpus.Order().ToList();
+        sb.Append("<h2>Real-time CPU noise</h2>\n");
+        if (rt.Count == 0)
+        {
+            sb.Append("<p class=\"note\">The scenario isolates no real-time CPUs.</p>\n");
+            return;
+        }
+        var m = c.Scenario.Machine;
+        sb.Append("<p class=\"note\">Per isolated CPU, as rtla osnoise top would report it (ns): interrupts, total noise, the most in one osnoise period, the longest single interruption.</p>\n");
+        sb.Append("<table class=\"realtime\"><thead><tr><th rowspan=\"2\">CPU</th>");
+        foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"4\">{E(run.Result.Policy)}</th>");
+        sb.Append("</tr><tr>");
+        foreach (var _ in c.Runs) sb.Append("<th>IRQ</th><th>Noise</th><th>Max Noise</th><th>Max Single</th>");
+        sb.Append("</tr></thead><tbody>\n");
+        foreach (var cpu in rt)
+        {
+            sb.Append(Inv, $"<tr><th>{m.OsIndexOf(cpu)}</th>");
+            foreach (var run in c.Runs)
+            {
+                var x = run.Result.Cpus[cpu];
+                sb.Append(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
+            }
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</tbody></table>\n");
+    }
+
+    /// <summary>A perceptually even ramp (viridis, sampled at nine stops) at <paramref name="t"/> in [0, 1].</summary>
+    private static string Colour(double t)
+    {
+        string[] stops = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
+        t = Math.Clamp(t, 0, 1) * (stops.Length - 1);
+        var i = Math.Min((int)t, stops.Length - 2);
+        var f = t - i;
+        var (a, b) = (Convert.FromHexString(stops[i][1..]), Convert.FromHexString(stops[i + 1][1..]));
+        return "#" + Convert.ToHexStringLower([.. a.Zip(b, (p, q) => (byte)Math.Round(p + (q - p) * f))]);
+    }
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+
+    private const string Css = """
+        body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px 32px;color:#1d2327;background:#fff;max-width:1800px}
+        h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+        .headline{font-size:16px;font-weight:600;background:#f4f7fb;border-left:4px solid #00798c;padding:8px 12px}
+        .note,.machine,.description,.digest{color:#50575e}code{font-size:12px}
+        table{border-collapse:collapse}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+        th{text-align:left;font-weight:normal}th.sub{padding-left:24px}thead th{font-weight:600;text-align:right}
+        tr.gap td{border:none;height:8px}
+        .heatmaps,.cdfs{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
+        figure{margin:0}figcaption{font-weight:600;margin-bottom:6px}
+        svg text{font-size:11px;fill:#50575e}.cell:hover{stroke:#000;stroke-width:1}
+        .grid{stroke:#e4e4e4}.line{fill:none;stroke-width:2}
+        .scale{display:flex;align-items:center;gap:2px;margin-bottom:10px}.scale i{display:inline-block;width:22px;height:12px}.scale span{margin:0 6px}
+        .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
+        #tip{position:fixed;display:none;background:#1d2327;color:#fff;padding:4px 8px;border-radius:3px;font-size:12px;pointer-events:none}
+        """;
+
+    private const string Script = """
+        (function () {
+          var tip = document.getElementById('tip');
+          document.querySelectorAll('.heatmap').forEach(function (map) {
+            var policy = map.getAttribute('data-policy');
+            map.addEventListener('mousemove', function (e) {
+              var c = e.target;
+              if (!c.classList || !c.classList.contains('cell')) { tip.style.display = 'none'; return; }
+              var d = c.dataset;
+              tip.textContent = policy + ': CPU ' + d.cpu + ' (node ' + d.node + ', package ' + d.package + '): ' + d.cal + ' interrupts, '
+                + d.csds + ' csds, TLB ' + d.tlb + ', ' + (d.stolen / 1000).toFixed(1) + ' µs stolen';
+              tip.style.left = (e.clientX + 12) + 'px';
+              tip.style.top = (e.clientY + 12) + 'px';
+              tip.style.display = 'block';
+            });
+            map.addEventListener('mouseleave', function () { tip.style.display = 'none'; });
+          });
+        })();
+        """;
+}

@@ -1,0 +1,108 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Model.Tracing;
+
+/// <summary>
+/// Collects one sampled operation's trace as its initiator runs it. Only sampled operations
+/// have one, so an unsampled run pays a null check per step and per call target.
+/// </summary>
+public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial, OpType type, int process, int mmEntity, long arrivalNs, long startNs)
+{
+    private readonly ImmutableArray<StepTrace>.Builder _steps = ImmutableArray.CreateBuilder<StepTrace>();
+    private readonly List<object> _carriers = new();
+    private StepKind _kind;
+    private long _stepStart;
+    private string _outcome = "";
+    private int _pages;
+    private bool _full, _freedTables;
+    private CsdFunc _func;
+    private long _callStart, _ipisSent, _waitDone;
+    private bool _ranLocal;
+    private TargetTrace[]? _targets;
+
+    public void BeginStep(StepKind kind, long now)
+    {
+        _kind = kind;
+        _stepStart = now;
+        _outcome = "";
+        _targets = null;
+        NoteCarrier();
+    }
+
+    public void Outcome(string outcome, int pages = 0, bool full = false, bool freedTables = false)
+    {
+        _outcome = outcome;
+        _pages = pages;
+        _full = full;
+        _freedTables = freedTables;
+    }
+
+    /// <summary>The call's targets are known once its csds are set up; each gets its landing and IPI arrival.</summary>
+    public void BeginCall(CsdFunc func, long start, int count)
+    {
+        _func = func;
+        _callStart = start;
+        _targets = new TargetTrace[count];
+    }
+
+    public void Target(int index, int cpu, long queuedNs, long ipiArrivalNs) =>
+        _targets![index] = new TargetTrace(cpu, queuedNs, ipiArrivalNs, 0, 0, 0, false, false);
+
+    public void IpisSent(long at, bool ranLocal)
+    {
+        _ipisSent = at;
+        _ranLocal = ranLocal;
+    }
+
+    /// <summary>A target answered; targets are in CPU order, so it is found by binary search.</summary>
+    public void Answer(int cpu, long funcStartNs, long unlockNs, long answeredNs, bool declined, bool coalesced)
+    {
+        var i = BinarySearch(cpu);
+        _targets![i] = _targets[i] with
+        {
+            FuncStartNs = declined ? 0 : funcStartNs,
+            UnlockNs = declined ? 0 : unlockNs,
+            AnsweredNs = answeredNs,
+            Declined = declined,
+            Coalesced = coalesced,
+        };
+    }
+
+    public void CallDone(long waitDoneNs) => _waitDone = waitDoneNs;
+
+    public void EndStep(long now)
+    {
+        var call = _targets is null ? null : new CallTrace(_func, _callStart, _ipisSent, _ranLocal, _waitDone, ImmutableCollectionsMarshal.AsImmutableArray(_targets));
+        _steps.Add(new StepTrace(_kind, _stepStart, now, _outcome, _pages, _full, _freedTables, call));
+        _targets = null;
+        NoteCarrier();
+    }
+
+    public void Finish(long endNs)
+    {
+        NoteCarrier();
+        sink.Completed(new OpTrace(initiator, serial, type, process, mmEntity, arrivalNs, startNs, endNs, _steps.ToImmutable(), [.. _carriers]));
+    }
+
+    private void NoteCarrier()
+    {
+        if (sink.CurrentCarrier() is { } carrier && (_carriers.Count == 0 || !Equals(_carriers[^1], carrier))) _carriers.Add(carrier);
+    }
+
+    private int BinarySearch(int cpu)
+    {
+        int lo = 0, hi = _targets!.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var c = _targets[mid].Cpu;
+            if (c == cpu) return mid;
+            if (c < cpu) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        throw new InvalidOperationException($"CPU {cpu} is not a target of CPU {initiator}'s call");
+    }
+}
