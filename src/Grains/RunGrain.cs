@@ -64,6 +64,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
             var reports = await EngineSpans.InDetachedSpan("engine.window", async span =>
             {
                 span?.SetTag("shootdown.policy", _spec!.Policy);
+                span?.SetTag(Instrumentation.RunIdTag, _spec!.RunId);
                 span?.SetTag("engine.window", windows.Windows);
                 span?.SetTag("engine.safe_time_ns", safeTime);
                 span?.SetTag("engine.due_entities", due.Count);

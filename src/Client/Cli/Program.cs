@@ -10,6 +10,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     PresetsCommand.Create(),
     TopologyCommand.Create(),
     ValidateCommand.Create(),
+    DashboardCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -63,7 +63,7 @@ public static class HtmlReport
     /// <summary>
     /// One SVG per policy. CPUs are grouped by NUMA node, then package, each group a block of
     /// cells in CPU order (SMT siblings are usually apart in Linux numbering: the block shows
-    /// the kernel's view). One colour scale for all policies, logarithmic, so a quiet policy looks quiet.
+    /// the kernel's view), labelled "node N · package P" or, when small, "nN pP". One colour scale for all policies, logarithmic, so a quiet policy looks quiet.
     /// </summary>
     private static void Heatmaps(StringBuilder sb, Comparison c)
     {
@@ -78,31 +78,40 @@ public static class HtmlReport
         var groups = Enumerable.Range(0, m.CpuCount).GroupBy(cpu => (Node: m.NodeOf(cpu), Package: m.PackageOf(cpu)))
             .OrderBy(g => g.Key.Node).ThenBy(g => g.Key.Package).Select(g => (g.Key, Cpus: g.ToList())).ToList();
         var cell = m.CpuCount <= 256 ? 14 : m.CpuCount <= 2048 ? 8 : 5;
+        // Each (node, package) group is a block of cells; blocks flow left to right, then down,
+        // within about 640 px, so hundreds of small packages still make a compact map.
         var largest = groups.Max(g => g.Cpus.Count);
-        var columns = Math.Min(largest, Math.Max(16, 512 / cell));
-        const int labelHeight = 16, gap = 8;
+        var columns = Math.Min(largest, Math.Max(8, 640 / cell));
+        var blockWidth = Math.Max(columns * cell, 64);
+        const int labelHeight = 14, gap = 10, maxWidth = 640;
+        var perRow = Math.Max(1, (maxWidth + gap) / (blockWidth + gap));
+        var blockHeight = labelHeight + (largest + columns - 1) / columns * cell;
+        var rows = (groups.Count + perRow - 1) / perRow;
+        var width = Math.Min(groups.Count, perRow) * (blockWidth + gap) - gap;
+        var height = rows * (blockHeight + gap) - gap;
         foreach (var run in c.Runs)
         {
             var r = run.Result;
             var body = new StringBuilder();
-            var y = 0;
-            foreach (var (key, cpus) in groups)
+            for (var g = 0; g < groups.Count; g++)
             {
-                body.Append(Inv, $"<text x=\"0\" y=\"{y + 12}\">node {m.NodeOsIndexOf(key.Node)} · package {key.Package} · {cpus.Count} CPUs</text>");
-                y += labelHeight;
+                var (key, cpus) = groups[g];
+                var (x0, y0) = (g % perRow * (blockWidth + gap), g / perRow * (blockHeight + gap));
+                var node = m.NodeOsIndexOf(key.Node);
+                var label = blockWidth >= 150 ? $"node {node} · package {key.Package} · {cpus.Count} CPUs" : $"n{node} p{key.Package}";
+                body.Append(Inv, $"<text class=\"group\" x=\"{x0}\" y=\"{y0 + 11}\">{label}</text>");
                 for (var i = 0; i < cpus.Count; i++)
                 {
                     var cpu = cpus[i];
                     var x = r.Cpus[cpu];
                     var fill = x.Cal == 0 ? "#e4e4e4" : Colour(Math.Log(x.Cal + 1) / Math.Log(max + 1));
-                    body.Append(Inv, $"<rect class=\"cell\" x=\"{i % columns * cell}\" y=\"{y + i / columns * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\" " +
-                                     $"data-cpu=\"{m.OsIndexOf(cpu)}\" data-node=\"{m.NodeOsIndexOf(key.Node)}\" data-package=\"{key.Package}\" data-cal=\"{x.Cal}\" " +
+                    body.Append(Inv, $"<rect class=\"cell\" x=\"{x0 + i % columns * cell}\" y=\"{y0 + labelHeight + i / columns * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\" " +
+                                     $"data-cpu=\"{m.OsIndexOf(cpu)}\" data-node=\"{node}\" data-package=\"{key.Package}\" data-cal=\"{x.Cal}\" " +
                                      $"data-tlb=\"{x.Tlb}\" data-csds=\"{x.CsdsHandled}\" data-stolen=\"{x.StolenNs}\"/>");
                 }
-                y += (cpus.Count + columns - 1) / columns * cell + gap;
             }
             sb.Append(Inv, $"<figure class=\"heatmap\" data-policy=\"{E(r.Policy)}\"><figcaption>{E(r.Policy)}: {N(r.TotalInterrupts)} interrupts</figcaption>");
-            sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{columns * cell}\" height=\"{y}\" viewBox=\"0 0 {columns * cell} {y}\">");
+            sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
             sb.Append(body).Append("</svg></figure>\n");
         }
         sb.Append("</div>\n");

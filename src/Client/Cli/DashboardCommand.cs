@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Net;
+using Shootdown.Client.Running;
+
+namespace Shootdown.Client.Cli;
+
+/// <summary>
+/// <c>shootdown dashboard [--host ADDR] [--port N] [--otlp-grpc-port N] [--otlp-http-port N]</c>:
+/// starts the Aspire dashboard from its NuGet package, prints its URLs and how to send a run
+/// to it, and keeps it up until Ctrl-C.
+/// </summary>
+internal static class DashboardCommand
+{
+    public static Command Create()
+    {
+        var host = new Option<string>("--host") { Description = "The address every endpoint listens on.", DefaultValueFactory = _ => "127.0.0.1" };
+        host.Validators.Add(r =>
+        {
+            if (!IPAddress.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--host '{r.GetValueOrDefault<string>()}' is not an IP address");
+        });
+        var ui = Port("--port", "The dashboard's web UI.", 18888);
+        var grpc = Port("--otlp-grpc-port", "OTLP over gRPC.", 18889);
+        var http = Port("--otlp-http-port", "OTLP over HTTP.", 18890);
+        var command = new Command("dashboard", "Start the Aspire dashboard (from its NuGet package, no Docker) to view a run's traces and metrics.")
+        {
+            host, ui, grpc, http,
+        };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            if (AspireDashboard.Unavailable() is { } why)
+            {
+                Console.Error.WriteLine($"shootdown: cannot start the Aspire dashboard: {why}");
+                return 1;
+            }
+            var endpoints = new DashboardEndpoints(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(ui), parse.GetValue(grpc), parse.GetValue(http));
+            await using var dashboard = await AspireDashboard.StartAsync(endpoints, cancellation);
+            Console.WriteLine($"Aspire dashboard: {endpoints.Ui}");
+            Console.WriteLine($"OTLP gRPC:        {endpoints.OtlpGrpc}");
+            Console.WriteLine($"OTLP HTTP:        {endpoints.OtlpHttp}");
+            Console.WriteLine();
+            Console.WriteLine("Send a run to it from another terminal:");
+            Console.WriteLine($"  shootdown run scenarios/khugepaged-4096.yaml --otlp-endpoint {endpoints.OtlpGrpc}");
+            Console.WriteLine("Ctrl-C stops the dashboard.");
+            try
+            {
+                await dashboard.WaitForExitAsync(cancellation);
+                Console.Error.WriteLine($"shootdown: the dashboard exited:\n{dashboard.Output}");
+                return 1;
+            }
+            catch (OperationCanceledException)
+            {
+                return 0;
+            }
+        });
+        return command;
+    }
+
+    private static Option<int> Port(string name, string description, int fallback)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
+        option.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<int>();
+            if (v is < 1 or > 65535) r.AddError($"{name} must be a port number (1-65535), not {v}");
+        });
+        return option;
+    }
+}

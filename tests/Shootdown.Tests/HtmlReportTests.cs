@@ -1,0 +1,63 @@
+using Shootdown.Client.Reporting;
+using Shootdown.Client.Running;
+using Shootdown.Scenarios;
+using Shootdown.Tests.Browser;
+
+namespace Shootdown.Tests;
+
+/// <summary>The HTML report, rendered by headless Chromium as a user would open it.</summary>
+public sealed class HtmlReportTests
+{
+    [Fact]
+    public async Task ReportLoadsWithoutErrorsHasOneHeatmapCellPerCpuAndIsNotBlank()
+    {
+        var dir = Sim.TempDir();
+        var report = Path.Combine(dir, "report.html");
+        var (exit, _, err) = Sim.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--report", report);
+        Assert.True(exit == 0, err);
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var html = await File.ReadAllTextAsync(report);
+        // Self-contained: nothing is fetched from anywhere.
+        Assert.DoesNotContain("src=\"http", html);
+        Assert.DoesNotContain("href=\"http", html);
+        Assert.DoesNotContain("@import", html);
+
+        await using var browser = await HeadlessChromium.LaunchAsync();
+        await browser.NavigateAsync(new Uri(report).AbsoluteUri);
+        var cells = (await browser.EvaluateAsync(
+            "JSON.stringify([...document.querySelectorAll('.heatmap')].map(h => [h.dataset.policy, h.querySelectorAll('.cell').length, new Set([...h.querySelectorAll('.cell')].map(c => c.dataset.cpu)).size]))"))!
+            .GetValue<string>();
+        Assert.Equal($"[[\"baseline\",{scenario.Machine.CpuCount},{scenario.Machine.CpuCount}],[\"patched\",{scenario.Machine.CpuCount},{scenario.Machine.CpuCount}]]", cells);
+        var cdfs = (await browser.EvaluateAsync("document.querySelectorAll('.cdf path.line').length"))!.GetValue<int>();
+        Assert.True(cdfs >= 2, $"{cdfs} CDF lines");
+        var headline = (await browser.EvaluateAsync("document.getElementById('headline').textContent"))!.GetValue<string>();
+        Assert.Contains("collateral IPIs", headline);
+        // The tooltip script runs: hovering a cell names its CPU.
+        var tip = (await browser.EvaluateAsync(
+            "(() => { const c = document.querySelector('.heatmap .cell'); const r = c.getBoundingClientRect(); " +
+            "c.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: r.x + 1, clientY: r.y + 1})); return document.getElementById('tip').textContent; })()"))!
+            .GetValue<string>();
+        Assert.StartsWith("baseline: CPU 0 ", tip);
+
+        var (width, height, pixels) = Png.Decode(await browser.ScreenshotPngAsync());
+        Assert.True(width > 100 && height > 100);
+        // Not blank: many colours (text, the heatmap's ramp), and no single colour fills the page.
+        Assert.True(pixels.Distinct().Count() > 50, $"{pixels.Distinct().Count()} distinct colours");
+        Assert.True(pixels.GroupBy(p => p).Max(g => g.Count()) < 0.97 * pixels.Length, "one colour covers the screenshot");
+        Assert.Empty(browser.Errors);
+    }
+
+    [Fact]
+    public async Task HeatmapsShareOneScaleAndGroupCpusByNodeAndPackage()
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var comparison = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var html = HtmlReport.Render(comparison);
+        var m = scenario.Machine;
+        var groups = Enumerable.Range(0, m.CpuCount).Select(c => (m.NodeOf(c), m.PackageOf(c))).Distinct().Count();
+        // One label per (node, package) group in each policy's map.
+        Assert.Equal(groups * comparison.Runs.Length, System.Text.RegularExpressions.Regex.Matches(html, "<text class=\"group\"").Count);
+        var max = comparison.Runs.Max(r => r.Result.Cpus.Max(c => c.Cal));
+        Assert.Contains($"0 to {max:N0}", html);
+    }
+}
