@@ -6,13 +6,16 @@ using System.Text.Json;
 using Shootdown.Client.Running;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
+using Shootdown.Telemetry.Export;
 
 namespace Shootdown.Client.Cli;
 
 /// <summary>
 /// <c>shootdown bench</c>: simulated IPI deliveries per wall-clock second and peak memory, per
-/// engine, on the 8192-CPU khugepaged scenario and the 8192-CPU storm. Each measurement runs
-/// in a fresh child process so that peak memory is its own.
+/// engine, on the 8192-CPU khugepaged scenario and the 8192-CPU storm, with tracing off, on, or
+/// both. Tracing on is the full pipeline: kernel, engine and Orleans spans at the sampling ratio,
+/// exported as OTLP-JSON to a scratch directory. Each measurement runs in a fresh child process
+/// so that peak memory is its own.
 /// </summary>
 internal static class BenchCommand
 {
@@ -30,43 +33,67 @@ internal static class BenchCommand
         engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
         var repeat = new Option<int>("--repeat") { Description = "Runs per measurement; the median is reported.", DefaultValueFactory = _ => 3 };
         var scenarios = new Option<string?>("--scenarios") { Description = "The scenarios directory (default: found above the current directory)." };
+        var tracing = new Option<string>("--tracing") { Description = "off, on (OTLP-JSON to a scratch directory) or both.", DefaultValueFactory = _ => "off" };
+        tracing.AcceptOnlyFromAmong("off", "on", "both");
+        var sample = new Option<double>("--trace-sample") { Description = "The sampling ratio with tracing on, for kernel operations and engine windows alike.", DefaultValueFactory = _ => TelemetryOptions.DefaultSampleRatio };
+        sample.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or > 1) r.AddError($"--trace-sample must be between 0 and 1, not {r.GetValueOrDefault<double>()}");
+        });
         var single = new Option<string?>("--single") { Hidden = true };
 
-        var command = new Command("bench", "Measure both engines on the 8192-CPU sparse and storm scenarios.") { caseOption, engineOption, repeat, scenarios, single };
+        var command = new Command("bench", "Measure both engines on the 8192-CPU sparse and storm scenarios.")
+        {
+            caseOption, engineOption, repeat, scenarios, tracing, sample, single,
+        };
         command.SetAction(async (parse, cancellation) =>
         {
             var dir = parse.GetValue(scenarios) ?? FindScenarios();
             if (parse.GetValue(single) is { } one) return await MeasureOnce(dir, one, cancellation);
             var cases = Cases.Where(c => parse.GetValue(caseOption) is "all" || parse.GetValue(caseOption) == c.Case).ToList();
             var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
+            var modes = parse.GetValue(tracing) is "both" ? new[] { "off", "on" } : [parse.GetValue(tracing)!];
+            var ratio = parse.GetValue(sample);
             var rows = new List<string[]>();
             Console.WriteLine(MachineDescription());
             foreach (var (name, _) in cases)
             {
                 foreach (var engine in engines)
                 {
-                    var samples = new List<Sample>();
+                    // Off and on alternate run by run, so that drift in the machine's speed hits both alike.
+                    var samples = modes.ToDictionary(m => m, _ => new List<Sample>());
                     for (var i = 0; i < Math.Max(1, parse.GetValue(repeat)); i++)
                     {
-                        samples.Add(await RunChild(dir, $"{name}:{engine}", cancellation));
-                        Console.WriteLine($"  {name} {engine} run {i + 1}: {samples[^1].IpisPerSecond / 1e6:0.000} M IPIs/s, {samples[^1].WallSeconds:0.00} s, peak {samples[^1].PeakBytes / 1048576.0:0} MiB");
+                        foreach (var mode in modes)
+                        {
+                            var s = await RunChild(dir, $"{name}:{engine}:{mode}:{ratio.ToString(CultureInfo.InvariantCulture)}", cancellation);
+                            samples[mode].Add(s);
+                            Console.WriteLine($"  {name} {engine} tracing {mode} run {i + 1}: {s.IpisPerSecond / 1e6:0.000} M IPIs/s, {s.WallSeconds:0.00} s, " +
+                                              $"peak {s.PeakBytes / 1048576.0:0} MiB, {N(s.Spans)} spans, {N(s.Dropped)} dropped");
+                        }
                     }
-                    var median = samples.OrderBy(s => s.IpisPerSecond).ElementAt(samples.Count / 2);
-                    rows.Add([name, engine, N(median.Ipis), median.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture),
-                        (median.IpisPerSecond / 1e6).ToString("0.000", CultureInfo.InvariantCulture),
-                        (samples.Max(s => s.PeakBytes) / 1048576.0).ToString("0", CultureInfo.InvariantCulture), N(median.Events), N(median.Windows)]);
+                    foreach (var mode in modes)
+                    {
+                        var runs = samples[mode];
+                        var median = runs.OrderBy(s => s.IpisPerSecond).ElementAt(runs.Count / 2);
+                        var label = mode == "off" ? "off" : $"on, {ratio.ToString(CultureInfo.InvariantCulture)}";
+                        rows.Add([name, engine, label, N(median.Ipis), median.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture),
+                            (median.IpisPerSecond / 1e6).ToString("0.000", CultureInfo.InvariantCulture),
+                            (runs.Max(s => s.PeakBytes) / 1048576.0).ToString("0", CultureInfo.InvariantCulture), N(median.Events), N(median.Windows),
+                            N(median.Spans), N(runs.Max(s => s.Dropped))]);
+                    }
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into the README as is.
-            Console.WriteLine("| case | engine | IPIs delivered | wall s (median) | M IPIs/s | peak MiB | events | windows |");
-            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | tracing | IPIs delivered | wall s (median) | M IPIs/s | peak MiB | events | windows | spans | dropped |");
+            Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var r in rows) Console.WriteLine($"| {string.Join(" | ", r)} |");
             return 0;
         });
         return command;
     }
 
-    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows)
+    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows, long Spans, long Dropped)
     {
         public double IpisPerSecond => Ipis / WallSeconds;
     }
@@ -84,28 +111,38 @@ internal static class BenchCommand
         return JsonSerializer.Deserialize<Sample>(output.Trim().Split('\n')[^1])!;
     }
 
-    /// <summary>In the child: run the baseline policy once and print one JSON line.</summary>
+    /// <summary>
+    /// In the child: run the baseline policy once and print one JSON line. The wall time runs to
+    /// the end of the pipeline's flush: exporting is part of what tracing costs.
+    /// </summary>
     private static async Task<int> MeasureOnce(string dir, string what, CancellationToken cancellation)
     {
-        var (name, engine) = (what.Split(':')[0], what.Split(':')[1]);
+        var parts = what.Split(':');
+        var (name, engine, traced) = (parts[0], parts[1], parts[2] == "on");
+        var tracing = RunTracing.New(double.Parse(parts[3], CultureInfo.InvariantCulture));
         var file = Path.Combine(dir, Cases.First(c => c.Case == name).File);
         var scenario = ScenarioLoader.LoadFile(file);
-        var clock = Stopwatch.StartNew();
-        PolicyRun run;
-        if (engine == "reference")
+        var scratch = traced ? Directory.CreateTempSubdirectory("shootdown-bench-").FullName : null;
+        try
         {
-            run = ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation);
+            await using var cluster = engine == "grains" ? await EmbeddedCluster.StartAsync(1, cancellation) : null;
+            var clock = Stopwatch.StartNew();
+            var pipeline = TelemetryPipeline.Start(traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
+            var run = cluster is null
+                ? ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation, tracing: tracing)
+                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing);
+            var summary = pipeline?.Shutdown();
+            var wall = clock.Elapsed.TotalSeconds;
+            pipeline?.Dispose();
+            var ipis = run.Result.Cpus.Sum(c => c.CsdsHandled);
+            Console.WriteLine(JsonSerializer.Serialize(new Sample(ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed, run.Windows,
+                summary?.Spans ?? 0, summary?.Dropped ?? 0)));
+            return 0;
         }
-        else
+        finally
         {
-            await using var cluster = await EmbeddedCluster.StartAsync(1, cancellation);
-            clock.Restart();
-            run = await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation);
+            if (scratch is not null) Directory.Delete(scratch, recursive: true);
         }
-        var wall = clock.Elapsed.TotalSeconds;
-        var ipis = run.Result.Cpus.Sum(c => c.CsdsHandled);
-        Console.WriteLine(JsonSerializer.Serialize(new Sample(ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed, run.Windows)));
-        return 0;
     }
 
     private static string FindScenarios()

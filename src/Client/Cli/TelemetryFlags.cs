@@ -33,7 +33,12 @@ internal sealed class TelemetryFlags
 
     private readonly Option<string?> _sample = new("--trace-sample")
     {
-        Description = $"Head-sampling ratio for kernel operations and engine windows, 0 to 1 (default OTEL_TRACES_SAMPLER_ARG, else {TelemetryOptions.DefaultSampleRatio}).",
+        Description = $"Head-sampling ratio for kernel operations, 0 to 1 (default OTEL_TRACES_SAMPLER_ARG, else {TelemetryOptions.DefaultSampleRatio}).",
+    };
+
+    private readonly Option<string?> _engineSample = new("--trace-engine-sample")
+    {
+        Description = $"Head-sampling ratio for the grain engine's windows and their grain calls, 0 to 1 (default {TelemetryOptions.DefaultEngineSampleRatio}).",
     };
 
     public TelemetryFlags()
@@ -47,7 +52,7 @@ internal sealed class TelemetryFlags
         });
     }
 
-    public IEnumerable<Option> All => [_otlp, _endpoint, _protocol, _console, _file, _sample];
+    public IEnumerable<Option> All => [_otlp, _endpoint, _protocol, _console, _file, _sample, _engineSample];
 
     /// <summary>The environment's settings with the flags applied; <paramref name="outDir"/> receives the files of --telemetry-file.</summary>
     public TelemetryOptions Resolve(ParseResult parse, string? outDir)
@@ -66,6 +71,8 @@ internal sealed class TelemetryFlags
             };
         }
         if (parse.GetValue(_sample) is { } ratio) options = options with { SampleRatio = TelemetryOptions.ParseRatio(ratio, "--trace-sample") };
+        if (parse.GetValue(_engineSample) is { } engine)
+            options = options with { EngineSampleRatio = TelemetryOptions.ParseRatio(engine, "--trace-engine-sample") };
         return options;
     }
 }

@@ -5,8 +5,8 @@ namespace Shootdown.Telemetry.Export;
 /// <summary>
 /// Head sampling. A root Shootdown sampled itself (a kernel operation, a run) is kept: the
 /// decision was made where the operation began, by a hash every engine shares. Any other root
-/// (an engine window) is kept at the ratio, and every child follows its parent, so a sampled
-/// trace is complete and an unsampled one costs nothing.
+/// (an engine window) is kept at the engine's ratio, and every child follows its parent, so a
+/// sampled trace is complete and an unsampled one costs nothing.
 /// </summary>
 public sealed class HeadSampler(double ratio) : Sampler
 {

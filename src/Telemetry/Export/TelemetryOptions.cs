@@ -18,8 +18,14 @@ public sealed record TelemetryOptions
     /// <summary>One operation in twenty: enough to find a collapse in a run of hundreds, without exporting every broadcast.</summary>
     public const double DefaultSampleRatio = 0.05;
 
-    /// <summary>Head-sampling ratio for kernel operations and engine windows (0..1).</summary>
+    /// <summary>A window's trace is its hundreds of grain calls, and a run has tens of thousands of windows: one in a hundred.</summary>
+    public const double DefaultEngineSampleRatio = 0.01;
+
+    /// <summary>Head-sampling ratio for kernel operations (0..1).</summary>
     public double SampleRatio { get; init; } = DefaultSampleRatio;
+
+    /// <summary>Head-sampling ratio for the grain engine's windows, and its start and collect fan-outs (0..1).</summary>
+    public double EngineSampleRatio { get; init; } = DefaultEngineSampleRatio;
 
     public bool Otlp { get; init; }
 

@@ -37,7 +37,7 @@ public sealed class TelemetryPipeline : IDisposable
         var resource = ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceInstanceId: $"{Environment.MachineName}/{Environment.ProcessId}");
         var tracing = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
-            .SetSampler(new HeadSampler(options.SampleRatio))
+            .SetSampler(new HeadSampler(options.EngineSampleRatio))
             .AddSource(Instrumentation.KernelSourceName, Instrumentation.EngineSourceName, Instrumentation.OrleansSourceName)
             .AddProcessor(_spans);
         var metrics = Sdk.CreateMeterProviderBuilder()
