@@ -40,6 +40,7 @@ public static class EngineSpans
     /// </summary>
     public static async Task<T> InDetachedSpan<T>(string name, Func<Activity?, Task<T>> body)
     {
+        if (!Instrumentation.Engine.HasListeners()) return await body(null);
         var from = Activity.Current;
         Activity.Current = null;
         using var span = Instrumentation.Engine.StartActivity(name, ActivityKind.Internal, default(ActivityContext),

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Shootdown.Client.Running;
@@ -100,7 +99,7 @@ public sealed class TelemetryExportTests
     public async Task AspireDashboardReceivesACollapseWithItsWholeBroadcast()
     {
         Assert.Null(AspireDashboard.Unavailable());
-        var ports = FreePorts(3);
+        var ports = EmbeddedCluster.FreePorts(3);
         var endpoints = new DashboardEndpoints(IPAddress.Loopback, ports[0], ports[1], ports[2]);
         await using var dashboard = await AspireDashboard.StartAsync(endpoints);
         var dir = Sim.TempDir();
@@ -132,7 +131,7 @@ public sealed class TelemetryExportTests
     [Fact]
     public async Task OrleansDashboardIsServedOnTheSiloWebEndpoint()
     {
-        var ports = FreePorts(3);
+        var ports = EmbeddedCluster.FreePorts(3);
         using var host = ShootdownSilo.BuildLocalhostSilo(0, ports[0], ports[1], ports[0], $"dash-{Guid.NewGuid():N}",
             dashboard: new IPEndPoint(IPAddress.Loopback, ports[2]));
         await host.StartAsync();
@@ -147,18 +146,5 @@ public sealed class TelemetryExportTests
         {
             await host.StopAsync();
         }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ =>
-        {
-            var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            return l;
-        }).ToList();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 }

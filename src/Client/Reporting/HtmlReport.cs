@@ -124,8 +124,12 @@ public static class HtmlReport
         var types = c.Runs.SelectMany(r => r.Result.ByType.Select(s => s.Type)).Distinct().Order();
         foreach (var type in types)
         {
-            var series = c.Runs.Select((run, i) => (run.Result.Policy, Colour: PolicyColours[i % PolicyColours.Length],
-                Us: run.Result.Ops.Where(o => o.Type == type).Select(o => Math.Max(o.LatencyNs, 1) / 1e3).Order().ToArray())).Where(s => s.Us.Length > 0).ToList();
+            var series = c.Runs.Select((run, i) =>
+            {
+                var ns = run.Result.Ops.Where(o => o.Type == type).Select(o => Math.Max(o.LatencyNs, 1)).Order().ToArray();
+                return (run.Result.Policy, Colour: PolicyColours[i % PolicyColours.Length], Us: ns.Select(v => v / 1e3).ToArray(),
+                    P99Us: ns.Length == 0 ? 0 : LatencySummary.Percentile(ns, 0.99) / 1e3);
+            }).Where(s => s.Us.Length > 0).ToList();
             const int w = 460, h = 260, left = 48, bottom = 36, top = 12, right = 12;
             var lo = Math.Pow(10, Math.Floor(Math.Log10(series.Min(s => s.Us[0]))));
             var hi = Math.Pow(10, Math.Ceiling(Math.Log10(series.Max(s => s.Us[^1]) * 1.0001)));
@@ -150,7 +154,7 @@ public static class HtmlReport
             }
             sb.Append("</svg><div class=\"legend\">");
             foreach (var s in series)
-                sb.Append(Inv, $"<span><i style=\"background:{s.Colour}\"></i>{E(s.Policy)} (n={s.Us.Length:N0}, p99 {s.Us[Math.Clamp((int)Math.Ceiling(0.99 * s.Us.Length) - 1, 0, s.Us.Length - 1)]:0.0} µs)</span>");
+                sb.Append(Inv, $"<span><i style=\"background:{s.Colour}\"></i>{E(s.Policy)} (n={s.Us.Length:N0}, p99 {s.P99Us:0.0} µs)</span>");
             sb.Append("</div></figure>\n");
         }
         sb.Append("</div>\n");
@@ -185,15 +189,17 @@ public static class HtmlReport
         sb.Append("</tbody></table>\n");
     }
 
-    /// <summary>A perceptually even ramp (viridis, sampled at nine stops) at <paramref name="t"/> in [0, 1].</summary>
+    /// <summary>Viridis, sampled at nine stops, as RGB bytes.</summary>
+    private static readonly byte[][] Viridis =
+        new[] { "440154", "472d7b", "3b528b", "2c728e", "21918c", "28ae80", "5ec962", "addc30", "fde725" }.Select(Convert.FromHexString).ToArray();
+
+    /// <summary>A perceptually even ramp (viridis) at <paramref name="t"/> in [0, 1].</summary>
     private static string Colour(double t)
     {
-        string[] stops = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
-        t = Math.Clamp(t, 0, 1) * (stops.Length - 1);
-        var i = Math.Min((int)t, stops.Length - 2);
+        t = Math.Clamp(t, 0, 1) * (Viridis.Length - 1);
+        var i = Math.Min((int)t, Viridis.Length - 2);
         var f = t - i;
-        var (a, b) = (Convert.FromHexString(stops[i][1..]), Convert.FromHexString(stops[i + 1][1..]));
-        return "#" + Convert.ToHexStringLower([.. a.Zip(b, (p, q) => (byte)Math.Round(p + (q - p) * f))]);
+        return "#" + Convert.ToHexStringLower([.. Viridis[i].Zip(Viridis[i + 1], (p, q) => (byte)Math.Round(p + (q - p) * f))]);
     }
 
     private static string E(string s) => WebUtility.HtmlEncode(s);

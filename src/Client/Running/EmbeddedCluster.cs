@@ -68,7 +68,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     }
 
     /// <summary>Asks the OS for distinct free loopback ports.</summary>
-    private static int[] FreePorts(int count)
+    internal static int[] FreePorts(int count)
     {
         var listeners = Enumerable.Range(0, count).Select(_ =>
         {

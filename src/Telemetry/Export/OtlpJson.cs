@@ -14,41 +14,27 @@ namespace Shootdown.Telemetry.Export;
 /// </summary>
 internal static class OtlpJson
 {
-    public static void WriteSpans(Utf8JsonWriter w, Resource resource, in Batch<Activity> batch)
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("resourceSpans");
-        w.WriteStartObject();
-        WriteResource(w, resource);
-        w.WriteStartArray("scopeSpans");
-        foreach (var scope in Group(batch, a => a.Source.Name))
-        {
-            w.WriteStartObject();
-            WriteScope(w, scope.Key);
-            w.WriteStartArray("spans");
-            foreach (var span in scope) WriteSpan(w, span);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+    public static void WriteSpans(Utf8JsonWriter w, Resource resource, in Batch<Activity> batch) =>
+        WriteRequest(w, resource, batch, "resourceSpans", "scopeSpans", "spans", a => a.Source.Name, WriteSpan);
 
-    public static void WriteMetrics(Utf8JsonWriter w, Resource resource, in Batch<Metric> batch)
+    public static void WriteMetrics(Utf8JsonWriter w, Resource resource, in Batch<Metric> batch) =>
+        WriteRequest(w, resource, batch, "resourceMetrics", "scopeMetrics", "metrics", m => m.MeterName, WriteMetric);
+
+    /// <summary>The envelope both requests share: one resource, its items grouped by instrumentation scope.</summary>
+    private static void WriteRequest<T>(Utf8JsonWriter w, Resource resource, in Batch<T> batch, string resourceKey, string scopeKey, string itemsKey,
+        Func<T, string> scopeOf, Action<Utf8JsonWriter, T> writeItem) where T : class
     {
         w.WriteStartObject();
-        w.WriteStartArray("resourceMetrics");
+        w.WriteStartArray(resourceKey);
         w.WriteStartObject();
         WriteResource(w, resource);
-        w.WriteStartArray("scopeMetrics");
-        foreach (var scope in Group(batch, m => m.MeterName))
+        w.WriteStartArray(scopeKey);
+        foreach (var scope in Group(batch, scopeOf))
         {
             w.WriteStartObject();
             WriteScope(w, scope.Key);
-            w.WriteStartArray("metrics");
-            foreach (var metric in scope) WriteMetric(w, metric);
+            w.WriteStartArray(itemsKey);
+            foreach (var item in scope) writeItem(w, item);
             w.WriteEndArray();
             w.WriteEndObject();
         }

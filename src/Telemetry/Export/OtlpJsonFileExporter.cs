@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
 using OpenTelemetry;
-using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
 namespace Shootdown.Telemetry.Export;
@@ -15,7 +13,8 @@ internal sealed class OtlpJsonFile : IDisposable
 {
     private readonly string _path;
     private readonly string _staging;
-    private readonly StreamWriter _writer;
+    private readonly FileStream _stream;
+    private readonly Utf8JsonWriter _json;
     private readonly Lock _lock = new();
 
     public OtlpJsonFile(string directory, string name)
@@ -23,17 +22,18 @@ internal sealed class OtlpJsonFile : IDisposable
         Directory.CreateDirectory(directory);
         _path = Path.Combine(directory, name);
         _staging = Path.Combine(directory, $".{name}.{Environment.ProcessId}.partial");
-        _writer = new StreamWriter(_staging, append: false) { NewLine = "\n" };
+        _stream = new FileStream(_staging, FileMode.Create, FileAccess.Write);
+        _json = new Utf8JsonWriter(_stream);
     }
 
     public void WriteLine(Action<Utf8JsonWriter> write)
     {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer)) write(json);
         lock (_lock)
         {
-            _writer.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
-            _writer.WriteLine();
+            write(_json);
+            _json.Flush();
+            _json.Reset();
+            _stream.WriteByte((byte)'\n');
         }
     }
 
@@ -41,37 +41,34 @@ internal sealed class OtlpJsonFile : IDisposable
     {
         lock (_lock)
         {
-            _writer.Flush();
-            _writer.Dispose();
+            _json.Dispose();
+            _stream.Dispose();
             File.Move(_staging, _path, overwrite: true);
         }
     }
 
     public void Dispose()
     {
-        lock (_lock) _writer.Dispose();
+        lock (_lock)
+        {
+            _json.Dispose();
+            _stream.Dispose();
+        }
         if (File.Exists(_staging)) File.Delete(_staging);
     }
 }
 
-internal sealed class OtlpJsonSpanExporter(OtlpJsonFile file) : BaseExporter<Activity>
-{
-    public override ExportResult Export(in Batch<Activity> batch)
-    {
-        var resource = ParentProvider?.GetResource() ?? Resource.Empty;
-        var copy = batch;
-        file.WriteLine(w => OtlpJson.WriteSpans(w, resource, copy));
-        return ExportResult.Success;
-    }
-}
+/// <summary>Writes one signal's request (see <see cref="OtlpJson"/>) for a batch.</summary>
+internal delegate void OtlpJsonRequestWriter<T>(Utf8JsonWriter writer, Resource resource, in Batch<T> batch) where T : class;
 
-internal sealed class OtlpJsonMetricExporter(OtlpJsonFile file) : BaseExporter<Metric>
+/// <summary>An exporter of spans or metrics to an <see cref="OtlpJsonFile"/>, with the provider's resource.</summary>
+internal sealed class OtlpJsonExporter<T>(OtlpJsonFile file, OtlpJsonRequestWriter<T> writeRequest) : BaseExporter<T> where T : class
 {
-    public override ExportResult Export(in Batch<Metric> batch)
+    public override ExportResult Export(in Batch<T> batch)
     {
         var resource = ParentProvider?.GetResource() ?? Resource.Empty;
         var copy = batch;
-        file.WriteLine(w => OtlpJson.WriteMetrics(w, resource, copy));
+        file.WriteLine(w => writeRequest(w, resource, copy));
         return ExportResult.Success;
     }
 }

@@ -60,8 +60,8 @@ public sealed class TelemetryPipeline : IDisposable
             var meters = new OtlpJsonFile(dir, "metrics.otlp.jsonl");
             _files.Add(traces);
             _files.Add(meters);
-            tracing.AddProcessor(Batched(new OtlpJsonSpanExporter(traces)));
-            metrics.AddReader(Periodic(new OtlpJsonMetricExporter(meters)));
+            tracing.AddProcessor(Batched(new OtlpJsonExporter<Activity>(traces, OtlpJson.WriteSpans)));
+            metrics.AddReader(Periodic(new OtlpJsonExporter<Metric>(meters, OtlpJson.WriteMetrics)));
         }
         _tracing = tracing.Build();
         _metrics = metrics.Build();
