@@ -1,5 +1,6 @@
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
@@ -73,9 +74,16 @@ public sealed class ReferenceEngine
             }
         }
         progress?.Invoke(last);
+        var cpus = _entities.OfType<Cpu>().ToList();
+        SafetyReport? safety = null;
+        if (_setup.ChecksSafety)
+        {
+            var retires = SafetyChecker.Order(cpus.SelectMany(c => c.Retires));
+            safety = SafetyChecker.Report(retires, cpus.Select(c => SafetyChecker.CheckCpu(_setup, c.Walks, retires)));
+        }
         return PolicyResult.Collect(_setup.Policy.Name, last, EventsProcessed,
-            _entities.OfType<Cpu>().Select(c => (c.Id, c.Stats, (IEnumerable<OpRecord>)c.CompletedOps)),
-            _setup.RealtimeCpus);
+            cpus.Select(c => (c.Id, c.Stats, (IEnumerable<OpRecord>)c.CompletedOps)),
+            _setup.RealtimeCpus, safety);
     }
 
     /// <summary>Turns what the last handler sent into one sorted run; its pooled buffer goes with it.</summary>

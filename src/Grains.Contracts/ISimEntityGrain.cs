@@ -38,6 +38,10 @@ public interface ICpuGrain : ISimEntityGrain
     /// <summary>The CPU's counters and the operations it initiated, once the run is over.</summary>
     [Alias("Collect")]
     Task<CpuReport> Collect();
+
+    /// <summary>Checks this CPU's lockless walks against every table the run retired (JSON in, JSON out).</summary>
+    [Alias("CheckSafety")]
+    Task<string> CheckSafety(string orderedRetiresJson);
 }
 
 [Alias("shootdown.IMmGrain")]

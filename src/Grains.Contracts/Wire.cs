@@ -47,10 +47,12 @@ public sealed record RunProgress(
     [property: Id(2)] long Windows,
     [property: Id(3)] long GrainCalls);
 
+/// <summary>A CPU's counters and operations; with walkers, also the tables its operations retired (as JSON).</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.CpuReport")]
 public sealed record CpuReport(
     [property: Id(0)] CpuCounters Counters,
-    [property: Id(1)] ImmutableArray<OpRecord> Ops);
+    [property: Id(1)] ImmutableArray<OpRecord> Ops,
+    [property: Id(2)] string RetiresJson);
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunReport")]
 public sealed record RunReport(
@@ -59,7 +61,8 @@ public sealed record RunReport(
     [property: Id(2)] long EventsProcessed,
     [property: Id(3)] ImmutableArray<CpuReport> Cpus,
     [property: Id(4)] long Windows,
-    [property: Id(5)] long GrainCalls);
+    [property: Id(5)] long GrainCalls,
+    [property: Id(6)] string SafetyJson);
 
 // ---- Surrogates: the model has no Orleans reference, so its wire types are converted here.
 

@@ -1,6 +1,7 @@
 using Orleans.Placement;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
+using Shootdown.Model.Safety;
 
 namespace Shootdown.Grains;
 
@@ -11,7 +12,13 @@ public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog
     public Task<CpuReport> Collect()
     {
         var cpu = (Cpu)Runner.Entity;
-        return Task.FromResult(new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps]));
+        return Task.FromResult(new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps], SafetyJson.Retires(cpu.Retires)));
+    }
+
+    public Task<string> CheckSafety(string orderedRetiresJson)
+    {
+        var cpu = (Cpu)Runner.Entity;
+        return Task.FromResult(SafetyJson.Cpu(SafetyChecker.CheckCpu(Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson))));
     }
 }
 

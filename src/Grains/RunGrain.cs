@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Shootdown.Engine;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Telemetry;
 
@@ -132,14 +133,25 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         var cpus = await EngineSpans.InDetachedSpan("engine.collect", async span =>
         {
             span?.SetTag("shootdown.policy", _spec!.Policy);
-            var collected = await Task.WhenAll(_entities.Take(setup.CpuCount).Cast<ICpuGrain>().Select(cpu => cpu.Collect()));
+            var cpuGrains = _entities.Take(setup.CpuCount).Cast<ICpuGrain>().ToList();
+            var collected = await Task.WhenAll(cpuGrains.Select(cpu => cpu.Collect()));
+            SafetyReport? safety = null;
+            if (setup.ChecksSafety)
+            {
+                // Every CPU checks its own walks against every retired table: the walks never travel.
+                var retires = SafetyChecker.Order(collected.SelectMany(c => SafetyJson.ReadRetires(c.RetiresJson)));
+                var json = SafetyJson.Retires(retires);
+                var checks = await Task.WhenAll(cpuGrains.Select(cpu => cpu.CheckSafety(json)));
+                safety = SafetyChecker.Report(retires, checks.Select(SafetyJson.ReadCpu));
+                _grainCalls += checks.Length;
+            }
             await Task.WhenAll(_entities.Select(e => e.End()));
-            return collected;
+            return (collected, safety);
         });
-        _grainCalls += cpus.Length;
+        _grainCalls += cpus.collected.Length;
         _grainCalls += setup.EntityCount;
         catalog.Forget(_spec!.RunKey);
         DeactivateOnIdle();
-        return new RunReport(_spec.Policy, _lastEventTime.Max(), _eventsProcessed.Sum(), [.. cpus], _windows!.Windows, _grainCalls);
+        return new RunReport(_spec.Policy, _lastEventTime.Max(), _eventsProcessed.Sum(), [.. cpus.collected], _windows!.Windows, _grainCalls, SafetyJson.Report(cpus.safety));
     }
 }

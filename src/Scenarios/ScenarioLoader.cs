@@ -23,13 +23,18 @@ public static class ScenarioLoader
     public const double MaxDurationUs = 60_000_000; // one virtual minute
 
     /// <summary>Top-level fields, in the order the README documents them (the JSON Schema must list the same).</summary>
-    public static readonly string[] Fields = ["name", "description", "machine", "seed", "duration_us", "policies", "costs", "realtime_cpus",
-        "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "sweep"];
+    public static readonly string[] Fields = ["name", "description", "machine", "platform", "kernel_config", "seed", "duration_us", "policies", "costs",
+        "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 
     public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
-    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back"];
+    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "batch_alloc_fail"];
     public static readonly string[] IrqOffFields = ["cpus", "period_us", "duration_us"];
     public static readonly string[] HugetlbShareFields = ["name", "processes"];
+    public static readonly string[] WalkerFields = ["kind", "process", "cpus", "interval_us", "duration_us"];
+    public static readonly string[] StealTimeFields = ["cpus", "period_us", "duration_us"];
+
+    /// <summary>The most lockless walks a scenario may ask for: each is kept until the safety check.</summary>
+    public const double MaxExpectedWalks = 20_000_000;
 
     /// <summary>A scenario file with no sweep: its one scenario.</summary>
     public static Scenario LoadFile(string path)
@@ -85,7 +90,8 @@ public static class ScenarioLoader
         var seed = (ulong)(root.Integer("seed", 0, long.MaxValue) ?? 1);
         var durationNs = UsToNs(root.Number("duration_us", 1, MaxDurationUs) ?? throw root.Error("duration_us", "is required"));
 
-        var policies = ParsePolicies(root);
+        var features = PlatformSection.Parse(root);
+        var policies = ParsePolicies(root).Select(p => KernelConfigSection.Apply(root, p)).ToImmutableArray();
         var costs = ParseCosts(root.Mapping("costs"));
         var rt = root.Has("realtime_cpus") ? Cpus(root, "realtime_cpus", n) : [];
         var timesliceNs = UsToNs(root.Number("timeslice_us", 1, 1_000_000) ?? 3_000);
@@ -115,13 +121,8 @@ public static class ScenarioLoader
         {
             o.RejectUnknownKeys(OperationFields);
             var typeText = o.RequiredString("type");
-            var type = typeText switch
-            {
-                "collapse_huge_page" => OpType.CollapseHugePage,
-                "hugetlb_unshare" => OpType.HugetlbUnshare,
-                "flush_range" => OpType.FlushRange,
-                _ => throw o.Error("type", $"unknown operation '{typeText}' (expected collapse_huge_page, hugetlb_unshare or flush_range)"),
-            };
+            var type = OpTypeNames.FromScenario(typeText)
+                       ?? throw o.Error("type", $"unknown operation '{typeText}' (expected {string.Join(", ", OpTypeNames.ScenarioNames)})");
             var processName = o.RequiredString("process");
             if (!processIndex.TryGetValue(processName, out var process)) throw o.Error("process", $"no process named '{processName}'");
             var hasCpu = o.Has("cpu");
@@ -132,13 +133,16 @@ public static class ScenarioLoader
             var rate = o.Number("rate_per_s", 0, 1e9);
             var at = o.Scalars("at_us").Select(s => UsToNs(ParseTime(o, s.Node, s.Value, durationNs))).ToImmutableArray();
             var backToBack = o.Boolean("back_to_back") ?? false;
+            var batchAllocFail = o.Number("batch_alloc_fail", 0, 1) ?? 0;
+            if (batchAllocFail > 0 && type != OpType.MunmapFreeTables)
+                throw o.Error("batch_alloc_fail", "only munmap_free_tables allocates a table batch");
             var arrivalModes = (rate is null ? 0 : 1) + (at.IsEmpty ? 0 : 1) + (backToBack ? 1 : 0);
             if (arrivalModes != 1) throw o.Error(o.Node, o.Field("rate_per_s"), "give exactly one of rate_per_s, at_us or back_to_back");
             expectedOps += cpus.Length * (rate is { } r ? r * durationNs / 1e9 : at.Length);
             if (expectedOps > MaxExpectedOperations)
                 throw o.Error("rate_per_s", $"the scenario would issue about {expectedOps:N0} operations; the limit is {MaxExpectedOperations:N0} (lower the rate or the duration)");
             foreach (var cpu in cpus)
-                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack));
+                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail));
         }
 
         var irqsOff = ImmutableArray.CreateBuilder<IrqOffSpec>();
@@ -167,8 +171,44 @@ public static class ScenarioLoader
             shares.Add(new HugetlbShareSpec(sname, [.. sharers]));
         }
 
-        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs, osnoisePeriodNs);
-        return new Scenario(name, description, machine, seed, durationNs, policies, costs, MachineFeatures.NativeX86, workload);
+        var walkers = ImmutableArray.CreateBuilder<WalkerSpec>();
+        var expectedWalks = 0.0;
+        foreach (var w in root.Mappings("walkers"))
+        {
+            w.RejectUnknownKeys(WalkerFields);
+            var kindText = w.RequiredString("kind");
+            var kind = WalkerKinds.FromScenario(kindText)
+                       ?? throw w.Error("kind", $"unknown walker '{kindText}' (expected {string.Join(", ", WalkerKinds.ScenarioNames)})");
+            if (kind == WalkerKind.PaePmdpGetLockless && !policies.All(p => p.GupGetPxxLowHigh))
+                throw w.Error("kind", "pmdp_get_lockless readers split the pmd only on 32-bit PAE: set kernel_config.gup_get_pxx_low_high: true");
+            var processName = w.RequiredString("process");
+            if (!processIndex.TryGetValue(processName, out var process)) throw w.Error("process", $"no process named '{processName}'");
+            var cpus = Cpus(w, "cpus", n);
+            var interval = UsToNs(w.Number("interval_us", 0.001, MaxDurationUs) ?? throw w.Error("interval_us", "is required"));
+            var dur = UsToNs(w.Number("duration_us", 0.001, MaxDurationUs) ?? throw w.Error("duration_us", "is required"));
+            expectedWalks += cpus.Length * (double)durationNs / interval;
+            if (expectedWalks > MaxExpectedWalks)
+                throw w.Error("interval_us", $"the scenario would make about {expectedWalks:N0} walks; the limit is {MaxExpectedWalks:N0} (raise the interval or shorten the run)");
+            walkers.Add(new WalkerSpec(kind, process, [.. cpus], interval, dur));
+        }
+
+        var stealTime = ImmutableArray.CreateBuilder<StealTimeSpec>();
+        foreach (var st in root.Mappings("steal_time"))
+        {
+            st.RejectUnknownKeys(StealTimeFields);
+            var cpus = Cpus(st, "cpus", n);
+            var period = UsToNs(st.Number("period_us", 0.001, MaxDurationUs) ?? throw st.Error("period_us", "is required"));
+            var dur = UsToNs(st.Number("duration_us", 0.001, MaxDurationUs) ?? throw st.Error("duration_us", "is required"));
+            if (dur >= period) throw st.Error("duration_us", "must be shorter than period_us, or the vCPU never runs");
+            stealTime.Add(new StealTimeSpec([.. cpus], period, dur));
+        }
+
+        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs, osnoisePeriodNs)
+        {
+            Walkers = walkers.ToImmutable(),
+            StealTime = stealTime.ToImmutable(),
+        };
+        return new Scenario(name, description, machine, seed, durationNs, policies, costs, features, workload);
     }
 
     /// <summary>
@@ -236,6 +276,16 @@ public static class ScenarioLoader
         ["cache_line_per_numa_hop_ns"] = (c, v) => c with { CacheLinePerNumaHopNs = v },
         ["mm_context_access_ns"] = (c, v) => c with { MmContextAccessNs = v },
         ["migration_ns"] = (c, v) => c with { MigrationNs = v },
+        ["invlpgb_per_page_ns"] = (c, v) => c with { InvlpgbPerPageNs = v },
+        ["invlpgb_full_ns"] = (c, v) => c with { InvlpgbFullNs = v },
+        ["tlbsync_ns"] = (c, v) => c with { TlbsyncNs = v },
+        ["hypercall_flush_ns"] = (c, v) => c with { HypercallFlushNs = v },
+        ["tlbi_per_page_ns"] = (c, v) => c with { TlbiPerPageNs = v },
+        ["dsb_ish_ns"] = (c, v) => c with { DsbIshNs = v },
+        ["sbi_remote_fence_ns"] = (c, v) => c with { SbiRemoteFenceNs = v },
+        ["rcu_grace_period_ns"] = (c, v) => c with { RcuGracePeriodNs = v },
+        ["lockless_walk_tracking_percent"] = (c, v) => c with { LocklessWalkTrackingPercent = (int)Math.Min(v, int.MaxValue) },
+        ["jiffy_ns"] = (c, v) => c with { JiffyNs = v },
     };
 
     public static IEnumerable<string> CostFieldNames => CostFields.Keys.Append("ipi_shorthand").Append("apic_mode");

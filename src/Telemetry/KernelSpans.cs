@@ -116,19 +116,14 @@ public sealed class KernelSpans(SimulationSetup setup, double sampleRatio, strin
         span.SetTag("virtual.end_ns", endNs);
     }
 
-    public static string RootName(OpType type) => type switch
-    {
-        OpType.CollapseHugePage => "collapse_huge_page",
-        OpType.HugetlbUnshare => "huge_pmd_unshare",
-        OpType.FlushRange => "flush_tlb_range",
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
-    };
+    public static string RootName(OpType type) => OpTypeNames.Kernel(type);
 
     public static string StepName(StepKind kind) => kind switch
     {
         StepKind.TlbUnsharePmdPtdesc => "tlb_unshare_pmd_ptdesc",
         StepKind.FlushTlbMmRange => "flush_tlb_mm_range",
         StepKind.TlbRemoveTableSyncOne => "tlb_remove_table_sync_one",
+        StepKind.TlbRemoveTableSyncRcu => "tlb_remove_table_sync_rcu",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }

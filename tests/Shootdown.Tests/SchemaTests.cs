@@ -9,6 +9,9 @@ public sealed class SchemaTests
     private static readonly JsonElement Schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "schema", "scenario.schema.json"))).RootElement;
 
     private static string[] Properties(JsonElement e) => e.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order().ToArray();
+    private static IEnumerable<string?> Enum(JsonElement def, string property) =>
+        def.GetProperty("properties").GetProperty(property).GetProperty("enum").EnumerateArray().Select(e => e.GetString());
+
     private static JsonElement Def(string name) => Schema.GetProperty("$defs").GetProperty(name);
 
     [Fact]
@@ -21,6 +24,10 @@ public sealed class SchemaTests
         Assert.Equal(ScenarioLoader.HugetlbShareFields.Order(), Properties(Def("hugetlbShare")));
         Assert.Equal(ScenarioLoader.CostFieldNames.Order(), Properties(Def("costs")));
         Assert.Equal(MachineSection.Fields.Order(), Properties(Def("machine")));
+        Assert.Equal(PlatformSection.Fields.Order(), Properties(Def("platform")));
+        Assert.Equal(KernelConfigSection.Fields.Order(), Properties(Def("kernelConfig")));
+        Assert.Equal(ScenarioLoader.WalkerFields.Order(), Properties(Def("walker")));
+        Assert.Equal(ScenarioLoader.StealTimeFields.Order(), Properties(Def("stealTime")));
     }
 
     [Fact]
@@ -30,6 +37,8 @@ public sealed class SchemaTests
         Assert.Equal(Shootdown.Model.Topology.Presets.All.Select(p => p.Name), presets);
         var policies = Schema.GetProperty("properties").GetProperty("policies").GetProperty("items").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
         Assert.Equal(Shootdown.Model.Kernel.KernelPolicy.BuiltIn.Select(p => p.Name), policies);
+        Assert.Equal(Shootdown.Model.Workload.OpTypeNames.ScenarioNames, Enum(Def("operation"), "type"));
+        Assert.Equal(Shootdown.Model.Workload.WalkerKinds.ScenarioNames, Enum(Def("walker"), "kind"));
     }
 
     [Fact]

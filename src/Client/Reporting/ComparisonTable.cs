@@ -26,9 +26,28 @@ public static class ComparisonTable
         }
         console.Write(table);
         console.MarkupLine($"[bold]{Markup.Escape(For(c))}[/]");
+        foreach (var line in SafetyLines(c)) console.WriteLine(line);
         foreach (var run in c.Runs)
             console.WriteLine($"digest {run.Result.Policy} {run.Result.Digest}");
     }
+
+    /// <summary>Each policy's safety verdict, and its first violations as counterexamples.</summary>
+    public static IEnumerable<string> SafetyLines(Comparison c, int perPolicy = 3)
+    {
+        foreach (var run in c.Runs)
+        {
+            if (run.Result.Safety is not { } safety) continue;
+            yield return $"safety {run.Result.Policy}: {safety.Verdict}";
+            foreach (var v in safety.Violations.Take(perPolicy)) yield return "  " + Describe(c, v);
+            if (safety.ViolationCount > perPolicy) yield return $"  … {N(safety.ViolationCount - perPolicy)} more in results.json (--out)";
+        }
+    }
+
+    /// <summary>A counterexample in one line: when, where, which walker, which operation, and why nothing drained it.</summary>
+    public static string Describe(Comparison c, Model.Safety.Violation v) =>
+        $"at {Us(v.TimeNs)} µs CPU {v.Cpu}: {Model.Workload.WalkerKinds.Scenario(v.Walker)} walk of {c.Scenario.Workload.Processes[v.Process].Name} " +
+        $"({Us(v.WalkStartNs)}–{Us(v.WalkEndNs)} µs) still running when {Model.Workload.OpTypeNames.Kernel(v.Op)} #{v.OpSerial} on CPU {v.Initiator} " +
+        $"retired the table: {v.Why}";
 
     /// <summary>One row of the comparison: a label (its bold part, then the rest) and a cell per policy.</summary>
     public sealed record ComparisonRow(string Indent, string Label, bool Bold, string Suffix, IReadOnlyList<string> Cells);
@@ -59,6 +78,12 @@ public static class ComparisonTable
             yield return Row($"RT CPUs ({results[0].Realtime.Cpus}) interrupts", r => N(r.Realtime.Interrupts));
             yield return Row("RT noise total / max single µs", r => $"{Us(r.Realtime.NoiseNs)} / {Us(r.Realtime.MaxSingleNs)}");
             yield return Row("RT % CPU available", r => r.Realtime.CpuAvailablePercent.ToString("0.00000", CultureInfo.InvariantCulture));
+        }
+        if (results[0].Safety is not null)
+        {
+            yield return Row("lockless walks checked", r => N(r.Safety!.Walks));
+            yield return Row("tables retired (RCU-deferred)", r => $"{N(r.Safety!.Retires)} ({N(r.Safety.RcuDeferredRetires)})");
+            yield return Row("safety violations", r => N(r.Safety!.ViolationCount), bold: true);
         }
         yield return Row("events", r => N(r.EventsProcessed));
         yield return Row("digest", r => r.Digest[..16]);

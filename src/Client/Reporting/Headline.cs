@@ -40,8 +40,7 @@ public static class Headline
     {
         OpType.CollapseHugePage => "collapse",
         OpType.HugetlbUnshare => "unshare",
-        OpType.FlushRange => "flush_range",
-        _ => t.ToString(),
+        _ => OpTypeNames.Scenario(t),
     };
 
     public static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);

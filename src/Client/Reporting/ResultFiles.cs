@@ -50,6 +50,7 @@ public static class ResultFiles
         total_interrupts = r.TotalInterrupts,
         collateral_ipis = r.CollateralIpis,
         realtime = r.Realtime,
+        safety = r.Safety,
         operations = r.ByType,
         cpus = r.Cpus,
         ops = r.Ops,

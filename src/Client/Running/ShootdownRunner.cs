@@ -4,6 +4,7 @@ using Shootdown.Engine;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
 using Shootdown.Telemetry;
@@ -127,7 +128,8 @@ public static class ShootdownRunner
         var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
             report.Cpus.Select(c => c.Counters).ToImmutableArray(),
             report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
-            scenario.Workload.RealtimeCpus.Order().ToImmutableArray());
+            scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
+            SafetyJson.ReadReport(report.SafetyJson));
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
         return Finished(scenario, result, clock.Elapsed, step.Windows, step.GrainCalls, span);
     }

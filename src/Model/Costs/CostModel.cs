@@ -65,6 +65,33 @@ public sealed record CostModel
     /// <summary>GUESS. Moving a thread to another CPU's runqueue (wakeup IPI not modelled as a csd).</summary>
     public long MigrationNs { get; init; } = 2_000;
 
+    // --- Flushes that interrupt no one (kernel-model.md §2.3, §2.4, §4). All GUESS unless noted.
+    /// <summary>GUESS. One INVLPGB per page (or stride) on the initiator; no remote CPU is interrupted.</summary>
+    public long InvlpgbPerPageNs { get; init; } = 60;
+    /// <summary>GUESS. One INVLPGB for the whole PCID.</summary>
+    public long InvlpgbFullNs { get; init; } = 120;
+    /// <summary>GUESS. TLBSYNC: the initiator waits until every CPU has completed the broadcast invalidation.</summary>
+    public long TlbsyncNs { get; init; } = 1_000;
+    /// <summary>GUESS. A Hyper-V or Xen flush hypercall (HVCALL_FLUSH_VIRTUAL_ADDRESS_*), round trip to the hypervisor.</summary>
+    public long HypercallFlushNs { get; init; } = 3_000;
+    /// <summary>GUESS. arm64 TLBI VALE1IS per page, before the closing DSB ISH.</summary>
+    public long TlbiPerPageNs { get; init; } = 30;
+    /// <summary>GUESS. arm64 DSB ISH after the TLBIs: waits for the broadcast to complete everywhere.</summary>
+    public long DsbIshNs { get; init; } = 500;
+    /// <summary>GUESS. RISC-V sbi_remote_sfence_vma_asid(): an SBI call that fences the other harts in firmware.</summary>
+    public long SbiRemoteFenceNs { get; init; } = 5_000;
+
+    // --- RCU and walkers.
+    /// <summary>
+    /// GUESS (no stored figure, kernel-model.md §5). How long synchronize_rcu() blocks its caller.
+    /// RCU guarantees the grace period outlasts every reader that began before it; this only sets the caller's latency.
+    /// </summary>
+    public long RcuGracePeriodNs { get; init; } = 10_000_000;
+    /// <summary>Per-CPU lockless-walk tracking (Hildenbrand step 2): about +3% GUP-fast latency on 64 cores (Lance v4/v5; kernel-model.md §5 #9).</summary>
+    public int LocklessWalkTrackingPercent { get; init; } = 3;
+    /// <summary>1/HZ: the jiffy that consider_global_asid() samples. HZ=1000.</summary>
+    public long JiffyNs { get; init; } = 1_000_000;
+
     public long IpiDelivery(Machine m, int from, int to) => m.Relation(from, to) switch
     {
         CpuRelation.Self or CpuRelation.SmtSibling => IpiDeliverySmtSiblingNs,
@@ -94,6 +121,9 @@ public sealed record CostModel
                      (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),
                      (nameof(FlushTlbFullNs), FlushTlbFullNs), (nameof(IcrWriteNs), IcrWriteNs),
                      (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs),
+                     (nameof(InvlpgbPerPageNs), InvlpgbPerPageNs), (nameof(InvlpgbFullNs), InvlpgbFullNs), (nameof(TlbsyncNs), TlbsyncNs),
+                     (nameof(HypercallFlushNs), HypercallFlushNs), (nameof(TlbiPerPageNs), TlbiPerPageNs), (nameof(DsbIshNs), DsbIshNs),
+                     (nameof(SbiRemoteFenceNs), SbiRemoteFenceNs), (nameof(RcuGracePeriodNs), RcuGracePeriodNs),
                  })
         {
             if (value is < 0 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 0 and 1 s");
@@ -107,6 +137,10 @@ public sealed record CostModel
             // These bound the lookahead: zero would make the conservative window empty.
             if (value is < 1 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 1 ns and 1 s");
         }
+        if (LocklessWalkTrackingPercent is < 0 or > 1000)
+            throw new ArgumentOutOfRangeException(nameof(LocklessWalkTrackingPercent), LocklessWalkTrackingPercent, "must be between 0 and 1000");
+        if (JiffyNs is < 1_000 or > 1_000_000_000)
+            throw new ArgumentOutOfRangeException(nameof(JiffyNs), JiffyNs, "must be between 1 µs and 1 s");
         if (TlbSinglePageFlushCeiling is < 1 or > 1 << 20)
             throw new ArgumentOutOfRangeException(nameof(TlbSinglePageFlushCeiling), TlbSinglePageFlushCeiling, "must be between 1 and 1048576");
     }

@@ -142,6 +142,7 @@ public sealed partial class Cpu
         if (next is null)
         {
             if (LoadedMm != InitMm) IsLazy = true;
+            NoteActiveMm(ctx);
             return;
         }
         var mm = _setup.MmEntityId(next.Process);
@@ -149,9 +150,11 @@ public sealed partial class Cpu
         {
             LoadedMm = mm;
             _loadedMmTlbGen = null;
+            _switchedInAt = ctx.Now;
             ctx.Send(mm, ctx.Now + _costs.MmContextAccessNs, EventKind.MmCpumaskSet, next.Id);
         }
         IsLazy = false;
+        NoteActiveMm(ctx);
         if (runnable > 1 && !_timeslicePending && ctx.Now + _setup.Workload.TimesliceNs < _setup.DurationNs)
         {
             _timeslicePending = true;

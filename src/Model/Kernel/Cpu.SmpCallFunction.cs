@@ -153,10 +153,16 @@ public sealed partial class Cpu
         else
         {
             call.UnlockTime[e.Source] = e.X;
+            _op.Interrupted?.Set(e.Source);
         }
-        if (++call.Acks != call.Count) return;
+        if (++call.Acks == call.Count) OnCallAnswered(call, ctx);
+    }
+
+    /// <summary>Every target has answered (or there were none): the step ends when csd_lock_wait() has seen them all.</summary>
+    private void OnCallAnswered(SmpCall call, ISimContext ctx)
+    {
         var done = CsdLockWaitDone(call, ctx.Now);
-        _op.Trace?.CallDone(done);
+        _op!.Trace?.CallDone(done);
         ctx.Send(Id, done, EventKind.OpStepDone, call.Serial);
     }
 

@@ -1,4 +1,5 @@
 using Shootdown.Model.Results;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
@@ -61,10 +62,14 @@ public sealed partial class Cpu : ISimEntity
     public CpuStats Stats { get; } = new();
     public List<OpRecord> CompletedOps { get; } = new();
 
+    /// <summary>Tables this CPU's operations cleared and then reused or freed; recorded only when the run checks safety.</summary>
+    public List<TableRetire> Retires { get; } = new();
+
     public void Start(ISimContext ctx)
     {
         StartThreads(ctx);
         StartOpStreams(ctx);
+        StartWalkers(ctx);
     }
 
     public void Handle(in SimEvent e, ISimContext ctx)
@@ -73,10 +78,12 @@ public sealed partial class Cpu : ISimEntity
         {
             case EventKind.CsdQueue: OnCsdQueued(e, ctx); break;
             case EventKind.InterruptRaise: OnInterruptRaised(ctx); break;
-            case EventKind.InterruptDispatch: FlushSmpCallFunctionQueue(ctx); break;
+            case EventKind.InterruptDispatch: OnInterruptRaised(ctx); break;
             case EventKind.CsdAck: OnCsdAck(e, ctx); break;
             case EventKind.MmFlushMask: OnFlushMask(e, ctx); break;
             case EventKind.MmPmdUnshared: OnPmdUnshared(e, ctx); break;
+            case EventKind.MmCpumaskSnapshot: OnCpumaskSnapshot(e, ctx); break;
+            case EventKind.WalkBegin: OnWalkBegin(e, ctx); break;
             case EventKind.OpArrival: OnOpArrival(e, ctx); break;
             case EventKind.OpStepDone: OnOpStepDone(e, ctx); break;
             case EventKind.ThreadArrive: OnThreadArrive(e, ctx); break;
@@ -102,7 +109,13 @@ public sealed partial class Cpu : ISimEntity
     private void OnCsdQueued(in SimEvent e, ISimContext ctx)
     {
         var csd = CsdMessage.Decode(e);
-        if (csd.Conditional && !ShouldFlushTlb(csd.Mm, csd.Trim))
+        var accepted = csd.Cond switch
+        {
+            CsdCond.ShouldFlushTlb => ShouldFlushTlb(csd.Mm, csd.Trim),
+            CsdCond.InLocklessWalk => InLocklessWalk(ctx.Now),
+            _ => true,
+        };
+        if (!accepted)
         {
             ctx.Send(e.Source, ctx.Now + _costs.CacheLineTransfer(_machine, Id, e.Source), EventKind.CsdAck, e.Op, flags: CsdMessage.AckDeclined);
             return;
@@ -112,7 +125,10 @@ public sealed partial class Cpu : ISimEntity
         if (wasEmpty) ctx.Send(Id, Math.Max(e.X, ctx.Now), EventKind.InterruptRaise);
     }
 
-    /// <summary>The IPI arrives. It is taken once IRQs are enabled and no handler is running.</summary>
+    /// <summary>
+    /// The IPI arrives (or a deferred dispatch comes due). It is taken once IRQs are enabled, no
+    /// handler is running and the vCPU is not preempted; a walk that disabled IRQs meanwhile defers it again.
+    /// </summary>
     private void OnInterruptRaised(ISimContext ctx)
     {
         var start = IrqsEnabledFrom(ctx.Now);
@@ -218,6 +234,7 @@ public sealed partial class Cpu : ISimEntity
         {
             // A lazy CPU switches to init_mm rather than flush: the next switch_mm catches up.
             SwitchToInitMm();
+            NoteActiveMm(ctx);
             return cost;
         }
         var localTlbGen = _loadedMmTlbGen ?? newTlbGen - 1;
@@ -269,7 +286,8 @@ public sealed partial class Cpu : ISimEntity
         var irqOff = _setup.IrqOffOn(Id);
         for (var guard = 0; guard < 64; guard++)
         {
-            var start = Math.Max(t, Math.Max(_handlerBusyUntil, _localIrqOffUntil));
+            var start = Math.Max(t, Math.Max(_handlerBusyUntil, Math.Max(_localIrqOffUntil, _walkIrqOffUntil)));
+            start = _setup.Preemption.RunningFrom(Id, start);
             for (var i = 0; i < irqOff.Length; i++)
             {
                 var spec = irqOff[i];

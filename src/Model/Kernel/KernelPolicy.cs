@@ -1,35 +1,91 @@
 namespace Shootdown.Model.Kernel;
 
-/// <summary>Which <c>pv_ops.mmu.flush_tlb_multi</c> the machine boots with.</summary>
-public enum FlushTlbMultiBackend
+/// <summary>
+/// When <c>tlb_remove_table_sync_one()</c> (and <c>tlb_remove_table_sync_rcu()</c>) return early.
+/// </summary>
+public enum SyncSkip
 {
-    /// <summary><c>native_flush_tlb_multi()</c>: IPIs to the CPUs in the mask.</summary>
-    Native,
+    /// <summary>Upstream before the series: the sync always runs.</summary>
+    Never,
+    /// <summary>Patch 1/2: return early when <c>tlb_table_flush_implies_ipi_broadcast()</c>, decided once at boot.</summary>
+    WhenFlushImpliesIpiBroadcast,
+    /// <summary>What-if, wrong on purpose: never sync. Shows what the sync protects.</summary>
+    Always,
 }
 
-/// <summary>What the simulated hardware and hypervisor provide. Fixed at boot.</summary>
-public sealed record MachineFeatures(FlushTlbMultiBackend FlushTlbMulti = FlushTlbMultiBackend.Native, bool Invlpgb = false)
+/// <summary>Which CPUs <c>tlb_remove_table_sync_one()</c> interrupts when it does run.</summary>
+public enum SyncScope
 {
-    public static MachineFeatures NativeX86 { get; } = new();
+    /// <summary><c>smp_call_function()</c>: every online CPU but the caller (mm/mmu_gather.c).</summary>
+    AllOnlineCpus,
+    /// <summary>
+    /// What-if after Yair Podemsky's 2023 series (not merged): only the CPUs in the mm's
+    /// <c>mm_cpumask</c>, read when the sync starts.
+    /// </summary>
+    MmCpumask,
+    /// <summary>
+    /// What-if after David Hildenbrand's "step 2": a conditional call over every online CPU whose
+    /// cond_func is "inside a lockless page-table walk", so only those CPUs are interrupted.
+    /// Every lockless walk pays the per-CPU tracking (<see cref="Costs.CostModel.LocklessWalkTrackingPercent"/>).
+    /// </summary>
+    CpusInLocklessWalk,
 }
 
 /// <summary>
-/// A kernel build, as data: each field is one decision the series under study (or a later
-/// policy) changes. The engines and the model branch on these fields only, never on a policy's name.
+/// What <c>__tlb_remove_table_one()</c> does when <c>tlb_remove_table()</c> cannot allocate a batch
+/// page and <c>CONFIG_PT_RECLAIM</c> is off (mm/mmu_gather.c).
+/// </summary>
+public enum RemoveTableOneFallback
+{
+    /// <summary>After 1fb3d8c20bfa: <c>tlb_remove_table_sync_rcu()</c> (synchronize_rcu), then free.</summary>
+    SyncRcu,
+    /// <summary>v7.0 and before: <c>tlb_remove_table_sync_one()</c>, the IPI broadcast, then free.</summary>
+    SyncOne,
+}
+
+/// <summary>
+/// A kernel build, as data: each field is one decision the series under study (or a what-if
+/// policy, or a config switch) changes. The engines and the model branch on these fields only,
+/// never on a policy's name.
 /// </summary>
 public sealed record KernelPolicy
 {
     public required string Name { get; init; }
 
-    /// <summary>CONFIG_MMU_GATHER_RCU_TABLE_FREE. With it off, tlb_remove_table_sync_one() is an empty inline.</summary>
+    /// <summary>A sentence for listings and reports: what this policy is.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>CONFIG_MMU_GATHER_RCU_TABLE_FREE. With it off, both sync functions are empty inlines (asm-generic/tlb.h).</summary>
     public bool MmuGatherRcuTableFree { get; init; } = true;
 
     /// <summary>
-    /// Patch 1/2 of the series: tlb_remove_table_sync_one() returns early when
-    /// tlb_table_flush_implies_ipi_broadcast(). Patch 2/2 makes that true on x86 when the
-    /// static key was enabled at boot (see <see cref="TlbTableFlushImpliesIpiBroadcast"/>).
+    /// CONFIG_PT_RECLAIM: <c>__tlb_remove_table_one()</c> frees the table with call_rcu() instead
+    /// of syncing first. Typically y on x86-64 (kernel-model.md §1.3).
     /// </summary>
-    public bool SkipSyncWhenFlushImpliesIpiBroadcast { get; init; }
+    public bool PtReclaim { get; init; } = true;
+
+    /// <summary>
+    /// CONFIG_GUP_GET_PXX_LOW_HIGH (32-bit x86 PAE and similar): <c>pmdp_get_lockless()</c> reads the
+    /// two halves of a pmd with IRQs off, and <c>pmdp_get_lockless_sync()</c> is
+    /// <c>tlb_remove_table_sync_one()</c>. Elsewhere the sync is an empty inline.
+    /// </summary>
+    public bool GupGetPxxLowHigh { get; init; }
+
+    /// <summary>The <c>!CONFIG_PT_RECLAIM</c> branch of <c>__tlb_remove_table_one()</c>.</summary>
+    public RemoveTableOneFallback RemoveTableOneFallback { get; init; } = RemoveTableOneFallback.SyncRcu;
+
+    /// <summary>
+    /// Before David Hildenbrand's fix series (Dec 2025) hugetlb did one
+    /// <c>tlb_remove_table_sync_one()</c> per unshared PMD table, last sharer or not: the
+    /// behaviour behind the 196-core fork/exit regression (kernel-model.md §1.4).
+    /// </summary>
+    public bool HugetlbSyncEveryUnshare { get; init; }
+
+    /// <summary>When the sync returns early.</summary>
+    public SyncSkip SyncSkip { get; init; } = SyncSkip.Never;
+
+    /// <summary>Whom the sync interrupts when it runs.</summary>
+    public SyncScope SyncScope { get; init; } = SyncScope.AllOnlineCpus;
 
     /// <summary>
     /// Patch 2/2: tlb_flush() passes <c>wake_lazy_cpus = freed_tables || unshared_tables</c>, so an
@@ -40,25 +96,64 @@ public sealed record KernelPolicy
     /// <summary>
     /// arch/x86/mm/tlb.c native_pv_tlb_init(), run once from native_smp_prepare_boot_cpu():
     /// enable tlb_ipi_broadcast_key only if flush_tlb_multi is the native one and the CPU has
-    /// no INVLPGB. The answer is machine-wide and never revisited.
+    /// no INVLPGB. The answer is machine-wide and never revisited. Other architectures keep the
+    /// generic <c>tlb_table_flush_implies_ipi_broadcast()</c>, which is false.
     /// </summary>
     public bool TlbTableFlushImpliesIpiBroadcast(MachineFeatures features) =>
-        SkipSyncWhenFlushImpliesIpiBroadcast
+        SyncSkip == SyncSkip.WhenFlushImpliesIpiBroadcast
+        && features.Arch == Arch.X86
         && features.FlushTlbMulti == FlushTlbMultiBackend.Native
         && !features.Invlpgb;
 
+    /// <summary>Whether the sync functions return early on this machine, and why, or null when they run.</summary>
+    public string? SyncSkippedBecause(MachineFeatures features) =>
+        !MmuGatherRcuTableFree ? "empty inline: no CONFIG_MMU_GATHER_RCU_TABLE_FREE"
+        : SyncSkip == SyncSkip.Always ? "skipped: the always-skip what-if policy"
+        : TlbTableFlushImpliesIpiBroadcast(features) ? "skipped: tlb_table_flush_implies_ipi_broadcast()"
+        : null;
+
     /// <summary>The kernel before the series: the sync always broadcasts to every online CPU.</summary>
-    public static KernelPolicy Baseline { get; } = new() { Name = "baseline" };
+    public static KernelPolicy Baseline { get; } = new()
+    {
+        Name = "baseline",
+        Description = "the kernel before the series: the sync IPIs every online CPU",
+    };
 
     /// <summary>"[PATCH 7.2 v10 0/2] skip redundant sync IPIs when TLB flush sent them", both patches applied.</summary>
     public static KernelPolicy Patched { get; } = new()
     {
         Name = "patched",
-        SkipSyncWhenFlushImpliesIpiBroadcast = true,
+        Description = "v10 series: skip the sync when the flush implies an IPI broadcast (native x86 without INVLPGB)",
+        SyncSkip = SyncSkip.WhenFlushImpliesIpiBroadcast,
         TlbFlushWakesLazyCpusForUnsharedTables = true,
     };
 
-    public static IReadOnlyList<KernelPolicy> BuiltIn { get; } = [Baseline, Patched];
+    /// <summary>What-if: never sync. Wrong on purpose, to show what the sync protects.</summary>
+    public static KernelPolicy AlwaysSkip { get; } = new()
+    {
+        Name = "always-skip",
+        Description = "what-if, wrong on purpose: never sync, whatever the flush mechanism",
+        SyncSkip = SyncSkip.Always,
+        TlbFlushWakesLazyCpusForUnsharedTables = true,
+    };
+
+    /// <summary>What-if: Yair Podemsky's 2023 idea, the sync IPIs only the mm's mm_cpumask.</summary>
+    public static KernelPolicy SyncMmCpumask { get; } = new()
+    {
+        Name = "sync-mm-cpumask",
+        Description = "what-if (Podemsky 2023): the sync IPIs only mm_cpumask",
+        SyncScope = SyncScope.MmCpumask,
+    };
+
+    /// <summary>What-if: David Hildenbrand's step 2, IPI only CPUs inside a lockless walk, paying per-walk tracking.</summary>
+    public static KernelPolicy SyncLocklessWalkers { get; } = new()
+    {
+        Name = "sync-lockless-walkers",
+        Description = "what-if (Hildenbrand step 2): the sync IPIs only CPUs inside a lockless walk; walks pay the tracking",
+        SyncScope = SyncScope.CpusInLocklessWalk,
+    };
+
+    public static IReadOnlyList<KernelPolicy> BuiltIn { get; } = [Baseline, Patched, AlwaysSkip, SyncMmCpumask, SyncLocklessWalkers];
 
     public static KernelPolicy? Find(string name) =>
         BuiltIn.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));

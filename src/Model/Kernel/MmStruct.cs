@@ -16,6 +16,9 @@ public sealed class MmStruct : ISimEntity
     private readonly CpuMask.Builder _cpumask;
     private readonly Dictionary<long, int> _threadCpu = new();
     private readonly HashSet<int> _pmdSharers = new();
+    private readonly HashSet<int> _activeCpus = new();
+    private bool _globalAsid;
+    private bool _asidTransition;
     private long _tlbGen = 1;
     private long _nextTrimCpumask = TrimIntervalNs;
 
@@ -51,12 +54,33 @@ public sealed class MmStruct : ISimEntity
                 // flush_tlb_func() found this mm no longer loaded: the lazy clear of the bit.
                 _cpumask.Clear(e.Source);
                 break;
+            case EventKind.MmActiveChange:
+                // Only sent with INVLPGB: the loaded-and-not-lazy state mm_active_cpus_exceeds() reads.
+                if ((e.Flags & 1) != 0) _activeCpus.Add(e.Source);
+                else _activeCpus.Remove(e.Source);
+                break;
+            case EventKind.MmCpumaskRead:
+                ctx.Send(e.Source, reply, EventKind.MmCpumaskSnapshot, e.Op, mask: _cpumask.ToMask());
+                break;
             case EventKind.MmFlushBegin:
             {
                 // flush_tlb_mm_range(): new_tlb_gen = inc_mm_tlb_gen(mm), then read mm_cpumask.
                 var newTlbGen = ++_tlbGen;
-                var trim = ShouldTrimCpumask(ctx.Now);
-                ctx.Send(e.Source, reply, EventKind.MmFlushMask, e.Op, x: newTlbGen, flags: trim ? 1 : 0, mask: _cpumask.ToMask());
+                var mask = _cpumask.ToMask();
+                var flags = 0;
+                if (_globalAsid)
+                {
+                    // broadcast_tlb_flush(). While in ASID transition, finish_asid_transition() still
+                    // IPIs the mask; the model lets the first broadcast flush end the transition.
+                    flags |= FlushGlobalAsid | (_asidTransition ? FlushAsidTransition : 0);
+                    _asidTransition = false;
+                }
+                else if (mask.AnyBut(e.Source))
+                {
+                    if (ShouldTrimCpumask(ctx.Now)) flags |= FlushTrimCpumask;
+                    ConsiderGlobalAsid(ctx.Now);
+                }
+                ctx.Send(e.Source, reply, EventKind.MmFlushMask, e.Op, x: newTlbGen, flags: flags, mask: mask);
                 break;
             }
             case EventKind.MmPmdUnshare:
@@ -71,6 +95,25 @@ public sealed class MmStruct : ISimEntity
             default:
                 throw new InvalidOperationException($"mm {Process} cannot handle {e.Kind}");
         }
+    }
+
+    /// <summary>Flags on <see cref="EventKind.MmFlushMask"/>.</summary>
+    public const int FlushTrimCpumask = 1, FlushGlobalAsid = 2, FlushAsidTransition = 4;
+
+    /// <summary>
+    /// arch/x86/mm/tlb.c consider_global_asid(), after an IPI flush: with INVLPGB, and only when
+    /// the flushing task's pid matches jiffies in the low 5 bits (unless the scenario turns that
+    /// sampling off), an mm active on 4 or more CPUs (mm_active_cpus_exceeds(mm, 3)) gets a
+    /// global ASID. Its next flushes are INVLPGB broadcasts.
+    /// </summary>
+    private void ConsiderGlobalAsid(long now)
+    {
+        var features = _setup.Features;
+        if (!features.Invlpgb || _globalAsid) return;
+        if (features.GlobalAsidSampling && (SimulationSetup.PidOf(Process) & 0x1f) != (now / _setup.Costs.JiffyNs & 0x1f)) return;
+        if (_activeCpus.Count <= 3) return;
+        _globalAsid = true;
+        _asidTransition = true;
     }
 
     /// <summary>arch/x86/mm/tlb.c should_trim_cpumask(): true at most once per HZ per mm.</summary>

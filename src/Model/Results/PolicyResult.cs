@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Results;
@@ -34,8 +35,10 @@ public sealed record RealtimeNoise(int Cpus, long Interrupts, long NoiseNs, long
 /// <summary>Everything one policy's run produced, and the digest that pins it.</summary>
 public sealed class PolicyResult
 {
-    public PolicyResult(string policy, long endNs, long eventsProcessed, ImmutableArray<CpuCounters> cpus, ImmutableArray<OpRecord> ops, ImmutableArray<int> realtimeCpus)
+    public PolicyResult(string policy, long endNs, long eventsProcessed, ImmutableArray<CpuCounters> cpus, ImmutableArray<OpRecord> ops, ImmutableArray<int> realtimeCpus,
+        SafetyReport? safety = null)
     {
+        Safety = safety;
         Policy = policy;
         EndNs = endNs;
         EventsProcessed = eventsProcessed;
@@ -66,6 +69,9 @@ public sealed class PolicyResult
     public RealtimeNoise Realtime { get; }
     public string Digest { get; }
 
+    /// <summary>The lockless-walker safety check, when the scenario has walkers.</summary>
+    public SafetyReport? Safety { get; }
+
     /// <summary>Call-function interrupts taken machine-wide (the sum of CAL).</summary>
     public long TotalInterrupts => Cpus.Sum(c => c.Cal);
 
@@ -88,16 +94,24 @@ public sealed class PolicyResult
             sb.Append(inv, $"cpu {c.Cpu} {c.Cal} {c.Tlb} {c.CsdsHandled} {c.SyncCsdsHandled} {c.StolenNs} {c.MaxSingleNs} {c.MaxPeriodNoiseNs}\n");
         foreach (var o in Ops)
             sb.Append(inv, $"op {o.Initiator} {o.Serial} {o.Type} {o.Process} {o.ArrivalNs} {o.StartNs} {o.EndNs} {o.FlushIpis} {o.SyncIpis} {o.CollateralIpis} {o.FullFlush} {o.Synced}\n");
+        if (Safety is { } safety)
+        {
+            sb.Append(inv, $"safety {safety.Walks} {safety.Retires} {safety.RcuDeferredRetires} {safety.ViolationCount}\n");
+            foreach (var v in safety.Violations)
+                sb.Append(inv, $"violation {v.TimeNs} {v.Cpu} {v.Walker} {v.WalkStartNs} {v.WalkEndNs} {v.Initiator} {v.OpSerial} {v.Why}\n");
+        }
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
     /// <summary>Collects a finished run from its model objects.</summary>
-    public static PolicyResult Collect(string policy, long endNs, long events, IEnumerable<(int Cpu, CpuStats Stats, IEnumerable<OpRecord> Ops)> cpus, IEnumerable<int> realtimeCpus)
+    public static PolicyResult Collect(string policy, long endNs, long events, IEnumerable<(int Cpu, CpuStats Stats, IEnumerable<OpRecord> Ops)> cpus, IEnumerable<int> realtimeCpus,
+        SafetyReport? safety)
     {
         var list = cpus.OrderBy(c => c.Cpu).ToList();
         return new PolicyResult(policy, endNs, events,
             list.Select(c => CpuCounters.From(c.Cpu, c.Stats)).ToImmutableArray(),
             list.SelectMany(c => c.Ops).ToImmutableArray(),
-            realtimeCpus.Order().ToImmutableArray());
+            realtimeCpus.Order().ToImmutableArray(),
+            safety);
     }
 }

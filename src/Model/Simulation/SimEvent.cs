@@ -15,6 +15,9 @@ public enum EventKind : byte
     MmFlushMask,
     MmPmdUnshare,
     MmPmdUnshared,
+    MmActiveChange,
+    MmCpumaskRead,
+    MmCpumaskSnapshot,
     // smp_call_function traffic.
     CsdQueue,
     InterruptRaise,
@@ -26,6 +29,8 @@ public enum EventKind : byte
     ThreadWake,
     ThreadMigrate,
     Timeslice,
+    // Lockless page-table walkers.
+    WalkBegin,
     // Operations.
     OpStepDone,
     OpArrival,

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Shootdown.Model.Costs;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Simulation;
@@ -15,6 +16,7 @@ public sealed class SimulationSetup
     private readonly ImmutableArray<OpStreamSpec>[] _streamsByCpu;
     private readonly ImmutableArray<IrqOffSpec>[] _irqOffByCpu;
     private readonly int[] _hugetlbOwner;
+    private readonly ImmutableArray<(int Spec, WalkerSpec Walker)>[] _walkersByCpu;
 
     public SimulationSetup(Machine machine, CostModel costs, KernelPolicy policy, MachineFeatures features, WorkloadSpec workload, ulong seed, long durationNs)
     {
@@ -43,7 +45,24 @@ public sealed class SimulationSetup
         foreach (var share in workload.HugetlbShares)
             foreach (var p in share.Sharers) _hugetlbOwner[p] = share.Sharers[0];
         RealtimeCpus = workload.RealtimeCpus.ToHashSet();
+        Preemption = new VcpuPreemption(n, workload.StealTime, seed);
+        var walkers = workload.Walkers.SelectMany((w, i) => w.Cpus.Select(c => (c, i, w))).GroupBy(p => p.c)
+            .ToDictionary(g => g.Key, g => g.Select(p => (p.i, p.w)).ToImmutableArray());
+        _walkersByCpu = new ImmutableArray<(int, WalkerSpec)>[n];
+        for (var cpu = 0; cpu < n; cpu++) _walkersByCpu[cpu] = walkers.GetValueOrDefault(cpu, []);
     }
+
+    /// <summary>The host's vCPU preemption pattern (empty on bare metal).</summary>
+    public VcpuPreemption Preemption { get; }
+
+    /// <summary>Whether the run has lockless walkers, and so table retires to record and a safety check to make.</summary>
+    public bool ChecksSafety => !Workload.Walkers.IsEmpty;
+
+    /// <summary>The walker specs (with their index in the scenario) that walk on <paramref name="cpu"/>.</summary>
+    public ImmutableArray<(int Spec, WalkerSpec Walker)> WalkersOn(int cpu) => _walkersByCpu[cpu];
+
+    /// <summary>The pid consider_global_asid() compares with jiffies: the model gives process p pid 1000 + p.</summary>
+    public static int PidOf(int process) => 1000 + process;
 
     public Machine Machine { get; }
     public CostModel Costs { get; }

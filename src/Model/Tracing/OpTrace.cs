@@ -11,6 +11,8 @@ public enum StepKind
     TlbUnsharePmdPtdesc,
     /// <summary>arch/x86/mm/tlb.c flush_tlb_mm_range().</summary>
     FlushTlbMmRange,
+    /// <summary>mm/mmu_gather.c tlb_remove_table_sync_rcu(): synchronize_rcu().</summary>
+    TlbRemoveTableSyncRcu,
     /// <summary>mm/mmu_gather.c tlb_remove_table_sync_one().</summary>
     TlbRemoveTableSyncOne,
 }

@@ -11,6 +11,56 @@ public enum OpType
     HugetlbUnshare,
     /// <summary>munmap/mprotect-style flush_tlb_mm_range() with freed_tables=false and no sync: the control.</summary>
     FlushRange,
+    /// <summary>
+    /// munmap freeing a page table through the mmu_gather (mm/mmu_gather.c tlb_remove_table()):
+    /// the flush with freed_tables, then the table goes to an RCU batch; when the batch page
+    /// cannot be allocated, the <c>__tlb_remove_table_one()</c> fallback.
+    /// </summary>
+    MunmapFreeTables,
+    /// <summary>mm/khugepaged.c retract_page_tables(): pmdp_collapse_flush(), pmdp_get_lockless_sync(), pte_free_defer().</summary>
+    RetractPageTables,
+    /// <summary>mm/khugepaged.c try_collapse_pte_mapped_thp(): the same three steps on one mm.</summary>
+    TryCollapsePteMappedThp,
+    /// <summary>
+    /// What-if (Peter Zijlstra on v10 1/2): a caller that clears a table entry and calls
+    /// tlb_remove_table_sync_one() with no TLB flush before it, then reuses the table.
+    /// </summary>
+    SyncWithoutFlush,
+}
+
+/// <summary>The names an operation goes by: in scenarios, and as the kernel function it models.</summary>
+public static class OpTypeNames
+{
+    private static readonly (OpType Type, string Scenario, string Kernel)[] Names =
+    [
+        (OpType.CollapseHugePage, "collapse_huge_page", "collapse_huge_page"),
+        (OpType.HugetlbUnshare, "hugetlb_unshare", "huge_pmd_unshare"),
+        (OpType.FlushRange, "flush_range", "flush_tlb_range"),
+        (OpType.MunmapFreeTables, "munmap_free_tables", "tlb_remove_table"),
+        (OpType.RetractPageTables, "retract_page_tables", "retract_page_tables"),
+        (OpType.TryCollapsePteMappedThp, "try_collapse_pte_mapped_thp", "try_collapse_pte_mapped_thp"),
+        (OpType.SyncWithoutFlush, "sync_without_flush", "sync_without_flush"),
+    ];
+
+    public static IEnumerable<string> ScenarioNames => Names.Select(n => n.Scenario);
+
+    public static string Scenario(OpType type) => Names.First(n => n.Type == type).Scenario;
+
+    public static string Kernel(OpType type) => Names.First(n => n.Type == type).Kernel;
+
+    public static OpType? FromScenario(string name) =>
+        Names.FirstOrDefault(n => n.Scenario == name) is { Scenario: not null } found ? found.Type : null;
+}
+
+/// <summary>The lockless page-table walkers the safety checker knows (kernel-model.md §3).</summary>
+public enum WalkerKind
+{
+    /// <summary>mm/gup.c gup_fast(): IRQs off around the walk, on a CPU running the mm.</summary>
+    GupFast,
+    /// <summary><c>pte_offset_map()</c> under rcu_read_lock() (e.g. kswapd's page_vma_mapped_walk): preemptible, IRQs on.</summary>
+    RcuPteOffsetMap,
+    /// <summary>32-bit PAE <c>pmdp_get_lockless()</c>: IRQs off, two halves read, on any CPU (e.g. kswapd).</summary>
+    PaePmdpGetLockless,
 }
 
 /// <summary>
@@ -41,8 +91,40 @@ public sealed record OpStreamSpec(
     int Pages,
     double? RatePerSecond = null,
     ImmutableArray<long> AtNs = default,
-    bool BackToBack = false);
+    bool BackToBack = false,
+    double BatchAllocFailProbability = 0);
 
+/// <summary>The walker kinds' names in scenarios.</summary>
+public static class WalkerKinds
+{
+    private static readonly (WalkerKind Kind, string Scenario)[] Names =
+    [
+        (WalkerKind.GupFast, "gup_fast"),
+        (WalkerKind.RcuPteOffsetMap, "rcu_pte_offset_map"),
+        (WalkerKind.PaePmdpGetLockless, "pae_pmdp_get_lockless"),
+    ];
+
+    public static IEnumerable<string> ScenarioNames => Names.Select(n => n.Scenario);
+
+    public static string Scenario(WalkerKind kind) => Names.First(n => n.Kind == kind).Scenario;
+
+    public static WalkerKind? FromScenario(string name) =>
+        Names.FirstOrDefault(n => n.Scenario == name) is { Scenario: not null } found ? found.Kind : null;
+}
+
+/// <summary>
+/// Lockless walks of one process's page tables on some CPUs: on each CPU, walks start at
+/// exponential intervals of mean <see cref="MeanIntervalNs"/> and last <see cref="DurationNs"/>.
+/// A GUP-fast walk happens only if the CPU is running the process at that moment.
+/// </summary>
+public sealed record WalkerSpec(WalkerKind Kind, int Process, ImmutableArray<int> Cpus, double MeanIntervalNs, long DurationNs);
+
+/// <summary>
+/// Host preemption of vCPUs (what the guest sees in steal time): each CPU listed is preempted for
+/// <see cref="DurationNs"/> once every <see cref="PeriodNs"/>, at a phase drawn from the seed.
+/// A preempted vCPU runs nothing: its IRQs are not taken, its walks are frozen.
+/// </summary>
+public sealed record StealTimeSpec(ImmutableArray<int> Cpus, long PeriodNs, long DurationNs);
 /// <summary>Periodic intervals with IRQs disabled (GUP-fast, PAE reads, spinlocks with irqsave).</summary>
 public sealed record IrqOffSpec(ImmutableArray<int> Cpus, long PeriodNs, long DurationNs);
 
@@ -63,4 +145,8 @@ public sealed record WorkloadSpec(
     ImmutableArray<HugetlbShareSpec> HugetlbShares,
     ImmutableArray<int> RealtimeCpus,
     long TimesliceNs = 3_000_000,
-    long OsnoisePeriodNs = 1_000_000_000);
+    long OsnoisePeriodNs = 1_000_000_000)
+{
+    public ImmutableArray<WalkerSpec> Walkers { get; init; } = [];
+    public ImmutableArray<StealTimeSpec> StealTime { get; init; } = [];
+}

@@ -1,0 +1,87 @@
+namespace Shootdown.Model.Kernel;
+
+/// <summary>The architecture, as far as TLB invalidation is concerned.</summary>
+public enum Arch
+{
+    X86,
+    /// <summary>TLB invalidation by broadcast <c>TLBI …IS</c> + <c>DSB ISH</c>: no IPIs (kernel-model.md §4).</summary>
+    Arm64,
+    /// <summary><c>__flush_tlb_range()</c>: an SBI remote fence or IPIs, by platform (kernel-model.md §4).</summary>
+    RiscV,
+}
+
+/// <summary>Which <c>pv_ops.mmu.flush_tlb_multi</c> an x86 machine boots with.</summary>
+public enum FlushTlbMultiBackend
+{
+    /// <summary><c>native_flush_tlb_multi()</c>: IPIs to the CPUs in the mask.</summary>
+    Native,
+    /// <summary>
+    /// arch/x86/kernel/kvm.c <c>kvm_flush_tlb_multi()</c>: vCPUs whose steal-time record says
+    /// preempted are dropped from the mask (the host flushes them on their next entry); the rest
+    /// get native IPIs.
+    /// </summary>
+    KvmPv,
+    /// <summary>arch/x86/hyperv/mmu.c <c>hyperv_flush_tlb_multi()</c>: a flush hypercall, no guest IPIs.</summary>
+    HyperV,
+    /// <summary><c>xen_flush_tlb_multi()</c>: a flush hypercall, no guest IPIs.</summary>
+    Xen,
+}
+
+/// <summary>How a RISC-V platform reaches other harts in <c>__flush_tlb_range()</c>.</summary>
+public enum RiscVRemoteFence
+{
+    /// <summary><c>riscv_use_sbi_for_rfence()</c>: <c>sbi_remote_sfence_vma_asid()</c>, a firmware call; no Linux IPI handler runs.</summary>
+    Sbi,
+    /// <summary><c>on_each_cpu_mask(cmask, __ipi_flush_tlb_range_mm, …, 1)</c>: Linux IPIs to the mm's CPUs.</summary>
+    Ipi,
+}
+
+/// <summary>
+/// How flush_tlb_multi reaches the other CPUs in one flush: the mechanism decides who takes an
+/// interrupt, and so which lockless walkers the flush drains.
+/// </summary>
+public enum TlbFlushMechanism
+{
+    /// <summary>No other CPU was in mm_cpumask: a local flush at most.</summary>
+    LocalOnly,
+    /// <summary>Call-function IPIs (native x86, KVM's non-preempted vCPUs, RISC-V without SBI).</summary>
+    Ipi,
+    /// <summary>AMD INVLPGB + TLBSYNC on a global ASID: no interrupt reaches any CPU.</summary>
+    Invlpgb,
+    /// <summary>A Hyper-V or Xen flush hypercall: the hypervisor flushes, no guest interrupt.</summary>
+    Hypercall,
+    /// <summary>arm64 <c>TLBI …IS</c>: hardware broadcast, no interrupt.</summary>
+    TlbiBroadcast,
+    /// <summary>RISC-V SBI remote fence: firmware, no Linux interrupt handler.</summary>
+    SbiRemoteFence,
+    /// <summary>No flush preceded the sync (a caller that syncs without flushing).</summary>
+    None,
+}
+
+/// <summary>What the simulated hardware and hypervisor provide. Fixed at boot.</summary>
+public sealed record MachineFeatures
+{
+    public Arch Arch { get; init; } = Arch.X86;
+
+    /// <summary>x86 only: the pv_ops flush.</summary>
+    public FlushTlbMultiBackend FlushTlbMulti { get; init; } = FlushTlbMultiBackend.Native;
+
+    /// <summary>x86 only: X86_FEATURE_INVLPGB (AMD). An mm active on 4 or more CPUs may get a global ASID.</summary>
+    public bool Invlpgb { get; init; }
+
+    /// <summary>
+    /// consider_global_asid() only looks when <c>(current->pid &amp; 0x1f) == (jiffies &amp; 0x1f)</c>.
+    /// False models a kernel that looks at every flush: short runs then see the steady state.
+    /// </summary>
+    public bool GlobalAsidSampling { get; init; } = true;
+
+    /// <summary>RISC-V only: SBI remote fence or IPIs.</summary>
+    public RiscVRemoteFence RiscVRemoteFence { get; init; } = RiscVRemoteFence.Sbi;
+
+    public static MachineFeatures NativeX86 { get; } = new();
+
+    /// <summary>Validates that options belong to the architecture they apply to.</summary>
+    public string? Inconsistency() =>
+        Arch != Arch.X86 && (Invlpgb || FlushTlbMulti != FlushTlbMultiBackend.Native) ? "INVLPGB and the pv flush backends are x86 options"
+        : null;
+}

@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Topology;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Model.Safety;
+
+/// <summary>One lockless walk that happened: on which CPU, of which process's tables, from when to when (frozen time included).</summary>
+public readonly record struct WalkRecord(int Cpu, WalkerKind Kind, int Process, long StartNs, long EndNs);
+
+/// <summary>Which walkers a retired table endangers.</summary>
+public enum RetireHazard
+{
+    /// <summary>
+    /// The table is reused or modified by its remaining owner (collapse_huge_page re-deposits it; the
+    /// last hugetlb sharer may reuse it). IRQ-off walkers that loaded the old entry are the hazard;
+    /// RCU walkers revalidate under the page-table lock, which these paths hold.
+    /// </summary>
+    IrqOffWalkers,
+    /// <summary>
+    /// pmdp_get_lockless_sync() after pmdp_collapse_flush() (retract_page_tables,
+    /// try_collapse_pte_mapped_thp): its promise is that no PAE pmdp_get_lockless() reader that
+    /// began before the clear is still reading. Only those readers are checked against it.
+    /// </summary>
+    PaeReaders,
+    /// <summary>The table's memory is freed: every walker that could hold the old entry is a hazard.</summary>
+    AllWalkers,
+}
+
+/// <summary>
+/// A page table taken out of a process's tables by an operation: cleared from its upper level at
+/// <see cref="ClearNs"/>, and reused or freed at <see cref="RetireNs"/>. <see cref="RcuDeferred"/>
+/// frees wait for an RCU grace period, which by RCU's guarantee outlasts every walker that began
+/// before it (IRQs-off sections are RCU read-side sections too): those are safe by construction.
+/// <see cref="Interrupted"/> holds the CPUs that took an interrupt for this operation after the
+/// clear (flush or sync); <see cref="FlushMask"/> the mm_cpumask the flush read, if it read one.
+/// </summary>
+public sealed record TableRetire(
+    int Initiator,
+    long Serial,
+    OpType Op,
+    int Process,
+    long ClearNs,
+    long RetireNs,
+    RetireHazard Hazard,
+    bool RcuDeferred,
+    TlbFlushMechanism Flush,
+    long FlushNs,
+    CpuMask? FlushMask,
+    CpuMask Interrupted,
+    string Sync);
+
+/// <summary>A walker still inside its walk when the table it may have loaded was reused or freed.</summary>
+public sealed record Violation(
+    long TimeNs,
+    int Cpu,
+    WalkerKind Walker,
+    long WalkStartNs,
+    long WalkEndNs,
+    int Initiator,
+    long OpSerial,
+    OpType Op,
+    int Process,
+    string Policy,
+    string Why);
+
+/// <summary>One policy's safety verdict: how many walks were checked, and every violation found.</summary>
+public sealed record SafetyReport(long Walks, long Retires, long RcuDeferredRetires, long ViolationCount, ImmutableArray<Violation> Violations)
+{
+    /// <summary>The report lists at most this many violations (the earliest); the count is exact.</summary>
+    public const int MaxListed = 50;
+
+    public static SafetyReport Combine(long retires, long rcuDeferred, IEnumerable<CpuSafety> cpus)
+    {
+        var list = cpus.ToList();
+        var violations = list.SelectMany(c => c.Violations)
+            .OrderBy(v => v.TimeNs).ThenBy(v => v.Cpu).ThenBy(v => v.Initiator).ThenBy(v => v.OpSerial).ThenBy(v => v.WalkStartNs)
+            .Take(MaxListed).ToImmutableArray();
+        return new SafetyReport(list.Sum(c => c.Walks), retires, rcuDeferred, list.Sum(c => c.ViolationCount), violations);
+    }
+
+    /// <summary>"0 violations in N walks", or the count.</summary>
+    public string Verdict => $"{ViolationCount:N0} violation{(ViolationCount == 1 ? "" : "s")} in {Walks:N0} walk{(Walks == 1 ? "" : "s")}";
+}
+
+/// <summary>One CPU's share of the check.</summary>
+public sealed record CpuSafety(long Walks, long ViolationCount, ImmutableArray<Violation> Violations);

@@ -1,0 +1,78 @@
+using Shootdown.Model.Kernel;
+
+namespace Shootdown.Scenarios;
+
+/// <summary>
+/// The scenario's <c>platform</c>: what the hardware and hypervisor give the kernel (kernel-model.md
+/// §2.3, §2.4, §4). <c>arch</c> is x86 (default), arm64 or riscv; on x86, <c>flush</c> names the
+/// pv_ops backend (native, kvm, hyperv, xen) and <c>invlpgb</c> the AMD feature; on RISC-V,
+/// <c>riscv_remote_fence</c> is sbi or ipi.
+/// </summary>
+internal static class PlatformSection
+{
+    public static readonly string[] Fields = ["arch", "flush", "invlpgb", "global_asid_sampling", "riscv_remote_fence"];
+
+    public static MachineFeatures Parse(YamlReader root)
+    {
+        var p = root.Mapping("platform");
+        if (p is null) return MachineFeatures.NativeX86;
+        p.RejectUnknownKeys(Fields);
+        var features = new MachineFeatures
+        {
+            Arch = Choose(p, "arch", Arch.X86, ("x86", Arch.X86), ("arm64", Arch.Arm64), ("riscv", Arch.RiscV)),
+            FlushTlbMulti = Choose(p, "flush", FlushTlbMultiBackend.Native, ("native", FlushTlbMultiBackend.Native), ("kvm", FlushTlbMultiBackend.KvmPv),
+                ("hyperv", FlushTlbMultiBackend.HyperV), ("xen", FlushTlbMultiBackend.Xen)),
+            Invlpgb = p.Boolean("invlpgb") ?? false,
+            GlobalAsidSampling = p.Boolean("global_asid_sampling") ?? true,
+            RiscVRemoteFence = Choose(p, "riscv_remote_fence", RiscVRemoteFence.Sbi, ("sbi", RiscVRemoteFence.Sbi), ("ipi", RiscVRemoteFence.Ipi)),
+        };
+        if (features.Inconsistency() is { } problem) throw p.Error(p.Has("invlpgb") ? "invlpgb" : "flush", problem);
+        if (features.Arch != Arch.RiscV && p.Has("riscv_remote_fence")) throw p.Error("riscv_remote_fence", "applies to arch: riscv only");
+        return features;
+    }
+
+    private static T Choose<T>(YamlReader r, string key, T fallback, params (string Name, T Value)[] choices)
+    {
+        if (r.String(key) is not { } text) return fallback;
+        foreach (var (name, value) in choices)
+            if (name == text) return value;
+        throw r.Error(key, $"unknown value '{text}' (expected {string.Join(", ", choices.Select(c => c.Name))})");
+    }
+}
+
+/// <summary>
+/// The scenario's <c>kernel_config</c>: build switches applied to every policy the scenario runs
+/// (kernel-model.md §1.2, §1.3). A switch not given keeps the policy's own value.
+/// </summary>
+internal static class KernelConfigSection
+{
+    public static readonly string[] Fields =
+        ["mmu_gather_rcu_table_free", "pt_reclaim", "gup_get_pxx_low_high", "remove_table_one_fallback", "hugetlb_sync_every_unshare"];
+
+    public static KernelPolicy Apply(YamlReader root, KernelPolicy policy)
+    {
+        var c = root.Mapping("kernel_config");
+        if (c is null) return policy;
+        c.RejectUnknownKeys(Fields);
+        policy = policy with
+        {
+            MmuGatherRcuTableFree = c.Boolean("mmu_gather_rcu_table_free") ?? policy.MmuGatherRcuTableFree,
+            PtReclaim = c.Boolean("pt_reclaim") ?? policy.PtReclaim,
+            GupGetPxxLowHigh = c.Boolean("gup_get_pxx_low_high") ?? policy.GupGetPxxLowHigh,
+            HugetlbSyncEveryUnshare = c.Boolean("hugetlb_sync_every_unshare") ?? policy.HugetlbSyncEveryUnshare,
+        };
+        if (c.String("remove_table_one_fallback") is { } fallback)
+        {
+            policy = policy with
+            {
+                RemoveTableOneFallback = fallback switch
+                {
+                    "sync_rcu" => RemoveTableOneFallback.SyncRcu,
+                    "sync_one" => RemoveTableOneFallback.SyncOne,
+                    _ => throw c.Error("remove_table_one_fallback", $"unknown value '{fallback}' (expected sync_rcu or sync_one)"),
+                },
+            };
+        }
+        return policy;
+    }
+}
