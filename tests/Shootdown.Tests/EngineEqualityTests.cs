@@ -10,10 +10,17 @@ namespace Shootdown.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed class EngineEqualityTests(ClusterFixture clusters)
 {
-    /// <summary>Scenarios that exercise different paths: the shipped smoke test, a storm with coalescing, migration and timeslicing.</summary>
+    /// <summary>
+    /// Scenarios that exercise different paths: the shipped smoke test, a storm with coalescing,
+    /// migration and timeslicing, and the safety scenarios' walkers, INVLPGB, KVM steal time and
+    /// munmap's IPI fallback (the digest covers the safety report).
+    /// </summary>
     public static TheoryData<string> Scenarios => new()
     {
         "small-64.yaml",
+        "safety/invlpgb.yaml",
+        "safety/kvm-pv.yaml",
+        "safety/rcu-walkers-ipi-fallback.yaml",
         "inline:storm",
         "inline:migration",
     };

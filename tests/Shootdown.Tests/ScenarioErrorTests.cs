@@ -34,6 +34,13 @@ public sealed class ScenarioErrorTests
     [InlineData("machine: small-64\nduration_us: 100\ncosts:\n  icr_write_ns: -1\n", 4, "costs.icr_write_ns", "out of range")]
     [InlineData("machine: small-64\nduration_us: [1\n", 3, "(yaml)", "")]
     [InlineData("base: &a [1, 2]\nmachine: small-64\n", 1, "(yaml)", "anchors")]
+    [InlineData("machine: small-64\nduration_us: 100\nplatform:\n  flush: vmware\n", 4, "platform.flush", "unknown value 'vmware'")]
+    [InlineData("machine: small-64\nduration_us: 100\nplatform:\n  arch: arm64\n  invlpgb: true\n", 5, "platform.invlpgb", "x86 options")]
+    [InlineData("machine: small-64\nduration_us: 100\nkernel_config:\n  pt_reclaim: maybe\n", 4, "kernel_config.pt_reclaim", "")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\nwalkers:\n  - kind: pae_pmdp_get_lockless\n    process: db\n    cpus: 1\n    interval_us: 5\n    duration_us: 1\n", 7, "walkers[0].kind", "gup_get_pxx_low_high")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\nwalkers:\n  - kind: gup_slow\n", 7, "walkers[0].kind", "unknown walker")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\nsteal_time:\n  - cpus: 0\n    period_us: 5\n    duration_us: 5\n", 9, "steal_time[0].duration_us", "shorter than period_us")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\noperations:\n  - type: flush_range\n    process: db\n    cpu: 0\n    rate_per_s: 10\n    batch_alloc_fail: 0.5\n", 11, "operations[0].batch_alloc_fail", "only munmap_free_tables")]
     public void ReportsWhereAndWhat(string yaml, int line, string field, string problem)
     {
         var e = Fails(yaml);

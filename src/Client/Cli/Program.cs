@@ -8,6 +8,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     RunCommand.Create(),
     BenchCommand.Create(),
     PresetsCommand.Create(),
+    PoliciesCommand.Create(),
     TopologyCommand.Create(),
     ValidateCommand.Create(),
     DashboardCommand.Create(),

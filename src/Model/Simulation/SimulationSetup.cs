@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Shootdown.Model.Costs;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Topology;
-using Shootdown.Model.Safety;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Simulation;

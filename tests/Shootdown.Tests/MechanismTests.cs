@@ -1,0 +1,207 @@
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Results;
+using Shootdown.Model.Workload;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// One closed form per flush mechanism, config switch and what-if policy, on an N = 64 CPU
+/// machine with one process always running on k CPUs and c operations from CPU 0 that never
+/// overlap: who gets a flush IPI, who gets a sync IPI (kernel-model.md §1–4).
+/// </summary>
+public sealed class MechanismTests
+{
+    private const int N = 64, K = 8, C = 4;
+
+    private static string Scenario(string extra, string op = "collapse_huge_page", string opExtra = "", string policies = "[baseline, patched]") => $"""
+        machine: small-64
+        duration_us: {C * 1000 + 1000}
+        policies: {policies}
+        processes:
+          - name: db
+            cpus: 0-{K - 1}
+        operations:
+          - type: {op}
+            process: db
+            cpu: 0
+            at_us: [{string.Join(", ", Enumerable.Range(1, C).Select(i => i * 1000))}]
+        {opExtra}
+        {extra}
+        """;
+
+    private static Dictionary<string, LatencySummary> Run(string yaml)
+    {
+        var scenario = Sim.Parse(yaml);
+        return scenario.Policies.ToDictionary(p => p.Name, p => new Engine.ReferenceEngine(scenario.SetupFor(p)).Run().ByType.Single());
+    }
+
+    [Theory]
+    [InlineData("hyperv")]
+    [InlineData("xen")]
+    public void HypercallFlushSendsNoGuestIpiAndTheSyncStillBroadcasts(string backend)
+    {
+        var r = Run(Scenario($"platform: {{ flush: {backend} }}"));
+        foreach (var s in r.Values)
+        {
+            Assert.Equal(0, s.FlushIpis);
+            Assert.Equal((long)C * (N - 1), s.SyncIpis);
+        }
+    }
+
+    [Fact]
+    public void Arm64TlbiBroadcastSendsNoIpiAndThePatchedPredicateStaysFalse()
+    {
+        var r = Run(Scenario("platform: { arch: arm64 }"));
+        Assert.All(r.Values, s => Assert.Equal(0, s.FlushIpis));
+        Assert.All(r.Values, s => Assert.Equal((long)C * (N - 1), s.SyncIpis));
+    }
+
+    [Theory]
+    [InlineData("sbi", 0)]
+    [InlineData("ipi", C * (K - 1))]
+    public void RiscVFlushesBySbiFenceOrByIpisToTheMask(string fence, int flushIpis)
+    {
+        var r = Run(Scenario($"platform: {{ arch: riscv, riscv_remote_fence: {fence} }}"));
+        Assert.All(r.Values, s => Assert.Equal(flushIpis, s.FlushIpis));
+        Assert.All(r.Values, s => Assert.Equal((long)C * (N - 1), s.SyncIpis));
+    }
+
+    [Fact]
+    public void InvlpgbBroadcastsOnceTheMmHasAGlobalAsid()
+    {
+        // The first flush IPIs and assigns the global ASID (active on k > 3 CPUs); the second is
+        // the ASID transition, still IPIs; every later one is INVLPGB. The sync always broadcasts.
+        var r = Run(Scenario("platform: { invlpgb: true, global_asid_sampling: false }"));
+        Assert.All(r.Values, s => Assert.Equal(2 * (K - 1), s.FlushIpis));
+        Assert.All(r.Values, s => Assert.Equal((long)C * (N - 1), s.SyncIpis));
+    }
+
+    [Fact]
+    public void InvlpgbNeedsFourActiveCpusAndTheJiffySample()
+    {
+        var three = Run(Scenario("platform: { invlpgb: true, global_asid_sampling: false }").Replace($"cpus: 0-{K - 1}", "cpus: 0-2"));
+        Assert.All(three.Values, s => Assert.Equal(C * 2, s.FlushIpis));
+        // pid 1000 has low bits 8: operations at 1..4 ms meet jiffies 1..4, never 8.
+        var sampled = Run(Scenario("platform: { invlpgb: true }"));
+        Assert.All(sampled.Values, s => Assert.Equal(C * (K - 1), s.FlushIpis));
+    }
+
+    [Fact]
+    public void KvmDropsPreemptedVcpusFromTheFlushAndTheSyncWaitsForThem()
+    {
+        // CPUs 1-3 are preempted 999 µs of every 1000: the flush leaves them to the host.
+        var yaml = Scenario("platform: { flush: kvm }\nsteal_time:\n  - cpus: 1-3\n    period_us: 1000\n    duration_us: 999");
+        var scenario = Sim.Parse(yaml);
+        var preempted = Enumerable.Range(1, C).Sum(i => Enumerable.Range(1, 3).Count(c => scenario.SetupFor(KernelPolicy.Baseline).Preemption.IsPreempted(c, i * 1_000_000 + 100)));
+        Assert.Equal(3 * C, preempted);
+        var r = Run(yaml);
+        Assert.All(r.Values, s => Assert.Equal(C * (K - 1 - 3), s.FlushIpis));
+        // Patched's predicate is false under KVM: the sync broadcasts, and a preempted vCPU only
+        // acknowledges when it runs again, so the operation waits out its preemption.
+        Assert.All(r.Values, s => Assert.Equal((long)C * (N - 1), s.SyncIpis));
+        var bare = Run(Scenario(""))["baseline"];
+        Assert.True(r["baseline"].MeanNs > bare.MeanNs + 10_000, $"{r["baseline"].MeanNs} vs {bare.MeanNs}");
+    }
+
+    [Fact]
+    public void SyncMmCpumaskInterruptsOnlyTheMaskAndNoOne()
+    {
+        var r = Run(Scenario("", policies: "[baseline, sync-mm-cpumask, always-skip]"));
+        Assert.Equal((long)C * (K - 1), r["sync-mm-cpumask"].SyncIpis);
+        Assert.Equal(0, r["sync-mm-cpumask"].CollateralIpis);
+        Assert.Equal((long)C * (N - K), r["baseline"].CollateralIpis);
+        Assert.Equal(0, r["always-skip"].SyncIpis);
+    }
+
+    [Fact]
+    public void SyncLocklessWalkersInterruptsOnlyCpusInsideAWalk()
+    {
+        // No walker anywhere: every cond_func declines, no sync IPI is sent, but the call still
+        // sets up a csd check for each of the N−1 CPUs.
+        var none = Run(Scenario("", policies: "[sync-lockless-walkers]"))["sync-lockless-walkers"];
+        Assert.Equal(0, none.SyncIpis);
+        Assert.True(none.MeanNs >= (N - 1) * 50, none.MeanNs.ToString());
+        // GUP-fast walkers on CPUs 1-3 only: at most those are interrupted, and the invariant holds.
+        var scenario = Sim.Parse(Scenario("walkers:\n  - kind: gup_fast\n    process: db\n    cpus: 1-3\n    interval_us: 2\n    duration_us: 1",
+            policies: "[sync-lockless-walkers]"));
+        var result = new Engine.ReferenceEngine(scenario.SetupFor(scenario.Policies[0])).Run();
+        var s = result.ByType.Single();
+        Assert.InRange(s.SyncIpis, 1, C * 3);
+        Assert.Equal(0, result.Safety!.ViolationCount);
+    }
+
+    [Fact]
+    public void HugetlbSyncedEveryUnshareBeforeTheFixAndOnlyTheLastSharerSince()
+    {
+        string Unshares(string config) => $"""
+            machine: small-64
+            duration_us: 2000
+            policies: [baseline]
+            {config}
+            processes:
+              - name: owner
+                cpus: 0
+              - name: c1
+                cpus: 1
+              - name: c2
+                cpus: 2
+              - name: c3
+                cpus: 3
+            hugetlb_shares:
+              - name: shm
+                processes: [owner, c1, c2, c3]
+            operations:
+              - type: hugetlb_unshare
+                process: c1
+                cpu: 1
+                at_us: [100]
+              - type: hugetlb_unshare
+                process: c2
+                cpu: 2
+                at_us: [500]
+              - type: hugetlb_unshare
+                process: c3
+                cpu: 3
+                at_us: [900]
+            """;
+        Assert.Equal(N - 1, Run(Unshares(""))["baseline"].SyncIpis);
+        Assert.Equal(3 * (N - 1), Run(Unshares("kernel_config: { hugetlb_sync_every_unshare: true }"))["baseline"].SyncIpis);
+    }
+
+    [Fact]
+    public void MunmapFreesTablesWithoutSyncUnlessTheBatchFailsWithoutPtReclaim()
+    {
+        const string fails = "    batch_alloc_fail: 1";
+        Assert.All(Run(Scenario("", op: "munmap_free_tables")).Values, s => Assert.Equal(0, s.SyncIpis));
+        Assert.All(Run(Scenario("", op: "munmap_free_tables", opExtra: fails)).Values, s => Assert.Equal(0, s.SyncIpis));
+        var ipi = Run(Scenario("kernel_config: { pt_reclaim: false, remove_table_one_fallback: sync_one }", op: "munmap_free_tables", opExtra: fails));
+        Assert.Equal((long)C * (N - 1), ipi["baseline"].SyncIpis);
+        Assert.Equal(0, ipi["patched"].SyncIpis);
+        // synchronize_rcu(): no IPI, but the caller blocks a grace period, unless the series skips it.
+        var rcu = Run(Scenario("kernel_config: { pt_reclaim: false }\ncosts: { rcu_grace_period_ns: 500000 }", op: "munmap_free_tables", opExtra: fails));
+        Assert.All(rcu.Values, s => Assert.Equal(0, s.SyncIpis));
+        Assert.True(rcu["baseline"].P50Ns >= 500_000);
+        Assert.True(rcu["patched"].P50Ns < 500_000);
+    }
+
+    [Theory]
+    [InlineData("retract_page_tables")]
+    [InlineData("try_collapse_pte_mapped_thp")]
+    public void PmdpGetLocklessSyncIsARealSyncOnlyOnPae(string op)
+    {
+        Assert.All(Run(Scenario("", op: op)).Values, s => Assert.Equal(0, s.SyncIpis));
+        var pae = Run(Scenario("kernel_config: { gup_get_pxx_low_high: true }", op: op));
+        Assert.Equal((long)C * (N - 1), pae["baseline"].SyncIpis);
+        Assert.Equal(0, pae["patched"].SyncIpis);
+        Assert.All(pae.Values, s => Assert.Equal((long)C * (K - 1), s.FlushIpis));
+    }
+
+    [Fact]
+    public void SyncWithoutFlushSendsOnlyTheSync()
+    {
+        var r = Run(Scenario("", op: "sync_without_flush"));
+        Assert.Equal(0, r["baseline"].FlushIpis);
+        Assert.Equal((long)C * (N - 1), r["baseline"].SyncIpis);
+        Assert.Equal(0, r["patched"].SyncIpis);
+    }
+}
