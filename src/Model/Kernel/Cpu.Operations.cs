@@ -36,6 +36,8 @@ public sealed partial class Cpu
         public bool FullyUnshared { get; set; }
         /// <summary>What the sync on this path did, for the safety report.</summary>
         public string SyncOutcome { get; set; } = "no sync on this path";
+        /// <summary>synchronize_rcu() ran: every reader that began before it has finished.</summary>
+        public bool WaitedGracePeriod { get; set; }
         /// <summary>CPUs that took an interrupt for this operation; kept only when the run checks safety.</summary>
         public CpuMask.Builder? Interrupted { get; set; }
         /// <summary>Set when the operation is sampled for tracing.</summary>
@@ -328,28 +330,40 @@ public sealed partial class Cpu
         var targets = RentTargets(_machine.CpuCount);
         var count = 0;
         var csd = CsdMessage.Sync;
+        string call;
         switch (_setup.Policy.SyncScope)
         {
             case SyncScope.MmCpumask:
                 foreach (var c in op.FlushedMask!.Cpus())
                     if (c != Id) targets[count++] = c;
                 op.SyncOutcome = "IPI to mm_cpumask only (what-if)";
+                call = "smp_call_function_many: mm_cpumask";
                 break;
             case SyncScope.CpusInLocklessWalk:
                 csd = CsdMessage.SyncIfInLocklessWalk;
-                goto default;
+                count = AllOnlineCpusButThis(targets);
+                op.SyncOutcome = "IPI only to CPUs inside a lockless walk (what-if)";
+                call = "smp_call_function_many_cond: CPUs inside a lockless walk";
+                break;
             default:
                 // smp_call_function(): cpu_online_mask minus this CPU.
-                for (var c = 0; c < _machine.CpuCount; c++)
-                    if (c != Id) targets[count++] = c;
-                op.SyncOutcome = csd.Conditional ? "IPI only to CPUs inside a lockless walk (what-if)" : "IPI to every online CPU but the caller";
+                count = AllOnlineCpusButThis(targets);
+                op.SyncOutcome = "IPI to every online CPU but the caller";
+                call = "smp_call_function: every online CPU but this one";
                 break;
         }
-        op.Trace?.Outcome(csd.Conditional ? "smp_call_function_many_cond: CPUs inside a lockless walk"
-            : op.SyncOutcome.StartsWith("IPI to mm", StringComparison.Ordinal) ? "smp_call_function_many: mm_cpumask" : "smp_call_function: every online CPU but this one");
+        op.Trace?.Outcome(call);
         op.Synced = true;
         op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx);
         if (count == 0) OnCallAnswered(op.Call, ctx);
+    }
+
+    private int AllOnlineCpusButThis(int[] targets)
+    {
+        var count = 0;
+        for (var c = 0; c < _machine.CpuCount; c++)
+            if (c != Id) targets[count++] = c;
+        return count;
     }
 
     private void OnCpumaskSnapshot(in SimEvent e, ISimContext ctx)
@@ -372,6 +386,7 @@ public sealed partial class Cpu
         op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncRcu, ctx.Now);
         var skipped = _setup.Policy.SyncSkippedBecause(_setup.Features);
         op.SyncOutcome = skipped ?? "synchronize_rcu()";
+        op.WaitedGracePeriod = skipped is null;
         op.Trace?.Outcome(op.SyncOutcome);
         ctx.Send(Id, ctx.Now + (skipped is null ? _costs.RcuGracePeriodNs : 0), EventKind.OpStepDone);
     }
@@ -499,7 +514,7 @@ public sealed partial class Cpu
             case OpType.MunmapFreeTables:
                 // __tlb_remove_table(): freed now. synchronize_rcu() waited for every reader that
                 // began before it, IRQ-off walkers included.
-                Retire(RetireHazard.AllWalkers, rcuDeferred: op.Phase == OpPhase.SyncRcu && op.SyncOutcome == "synchronize_rcu()", ctx);
+                Retire(RetireHazard.AllWalkers, rcuDeferred: op.WaitedGracePeriod, ctx);
                 break;
             case OpType.RetractPageTables:
             case OpType.TryCollapsePteMappedThp:
