@@ -60,4 +60,17 @@ public sealed class HtmlReportTests
         var max = comparison.Runs.Max(r => r.Result.Cpus.Max(c => c.Cal));
         Assert.Contains($"0 to {max:N0}", html);
     }
+
+    [Fact]
+    public async Task SafetyVerdictsAndCounterexamplesAreInTheReport()
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", "sync-without-flush.yaml")));
+        var comparison = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var html = HtmlReport.Render(comparison);
+        Assert.Contains("Lockless-walker safety", html);
+        Assert.Equal(0, comparison.Runs[0].Result.Safety!.ViolationCount);
+        Assert.Contains($"safety baseline: {comparison.Runs[0].Result.Safety!.Verdict}", html);
+        Assert.Contains("no TLB flush preceded the sync", html);
+        Assert.DoesNotContain("Lockless-walker safety", HtmlReport.Render(await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference)));
+    }
 }

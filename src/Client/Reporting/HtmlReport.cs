@@ -58,6 +58,12 @@ public static class HtmlReport
         }
         sb.Append("</tbody></table>\n");
         foreach (var run in c.Runs) sb.Append(Inv, $"<p class=\"digest\">digest {E(run.Result.Policy)} <code>{run.Result.Digest}</code></p>\n");
+        if (c.Runs.Any(r => r.Result.Safety is not null))
+        {
+            sb.Append("<h2>Lockless-walker safety</h2>\n<ul class=\"safety\">\n");
+            foreach (var line in ComparisonTable.SafetyLines(c, perPolicy: 10)) sb.Append(Inv, $"<li>{E(line.Trim())}</li>\n");
+            sb.Append("</ul>\n");
+        }
     }
 
     /// <summary>

@@ -80,7 +80,8 @@ public sealed record SafetyReport(long Walks, long Retires, long RcuDeferredReti
     }
 
     /// <summary>"0 violations in N walks", or the count.</summary>
-    public string Verdict => $"{ViolationCount:N0} violation{(ViolationCount == 1 ? "" : "s")} in {Walks:N0} walk{(Walks == 1 ? "" : "s")}";
+    public string Verdict => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{ViolationCount:N0} violation{(ViolationCount == 1 ? "" : "s")} in {Walks:N0} walk{(Walks == 1 ? "" : "s")}");
 }
 
 /// <summary>One CPU's share of the check.</summary>
