@@ -19,24 +19,16 @@ internal static class PlatformSection
         p.RejectUnknownKeys(Fields);
         var features = new MachineFeatures
         {
-            Arch = Choose(p, "arch", Arch.X86, ("x86", Arch.X86), ("arm64", Arch.Arm64), ("riscv", Arch.RiscV)),
-            FlushTlbMulti = Choose(p, "flush", FlushTlbMultiBackend.Native, ("native", FlushTlbMultiBackend.Native), ("kvm", FlushTlbMultiBackend.KvmPv),
+            Arch = p.Choice("arch", Arch.X86, "value", ("x86", Arch.X86), ("arm64", Arch.Arm64), ("riscv", Arch.RiscV)),
+            FlushTlbMulti = p.Choice("flush", FlushTlbMultiBackend.Native, "value", ("native", FlushTlbMultiBackend.Native), ("kvm", FlushTlbMultiBackend.KvmPv),
                 ("hyperv", FlushTlbMultiBackend.HyperV), ("xen", FlushTlbMultiBackend.Xen)),
             Invlpgb = p.Boolean("invlpgb") ?? false,
             GlobalAsidSampling = p.Boolean("global_asid_sampling") ?? true,
-            RiscVRemoteFence = Choose(p, "riscv_remote_fence", RiscVRemoteFence.Sbi, ("sbi", RiscVRemoteFence.Sbi), ("ipi", RiscVRemoteFence.Ipi)),
+            RiscVRemoteFence = p.Choice("riscv_remote_fence", RiscVRemoteFence.Sbi, "value", ("sbi", RiscVRemoteFence.Sbi), ("ipi", RiscVRemoteFence.Ipi)),
         };
         if (features.Inconsistency() is { } problem) throw p.Error(p.Has("invlpgb") ? "invlpgb" : "flush", problem);
         if (features.Arch != Arch.RiscV && p.Has("riscv_remote_fence")) throw p.Error("riscv_remote_fence", "applies to arch: riscv only");
         return features;
-    }
-
-    private static T Choose<T>(YamlReader r, string key, T fallback, params (string Name, T Value)[] choices)
-    {
-        if (r.String(key) is not { } text) return fallback;
-        foreach (var (name, value) in choices)
-            if (name == text) return value;
-        throw r.Error(key, $"unknown value '{text}' (expected {string.Join(", ", choices.Select(c => c.Name))})");
     }
 }
 
@@ -54,25 +46,14 @@ internal static class KernelConfigSection
         var c = root.Mapping("kernel_config");
         if (c is null) return policy;
         c.RejectUnknownKeys(Fields);
-        policy = policy with
+        return policy with
         {
             MmuGatherRcuTableFree = c.Boolean("mmu_gather_rcu_table_free") ?? policy.MmuGatherRcuTableFree,
             PtReclaim = c.Boolean("pt_reclaim") ?? policy.PtReclaim,
             GupGetPxxLowHigh = c.Boolean("gup_get_pxx_low_high") ?? policy.GupGetPxxLowHigh,
             HugetlbSyncEveryUnshare = c.Boolean("hugetlb_sync_every_unshare") ?? policy.HugetlbSyncEveryUnshare,
+            RemoveTableOneFallback = c.Choice("remove_table_one_fallback", policy.RemoveTableOneFallback, "value",
+                ("sync_rcu", RemoveTableOneFallback.SyncRcu), ("sync_one", RemoveTableOneFallback.SyncOne)),
         };
-        if (c.String("remove_table_one_fallback") is { } fallback)
-        {
-            policy = policy with
-            {
-                RemoveTableOneFallback = fallback switch
-                {
-                    "sync_rcu" => RemoveTableOneFallback.SyncRcu,
-                    "sync_one" => RemoveTableOneFallback.SyncOne,
-                    _ => throw c.Error("remove_table_one_fallback", $"unknown value '{fallback}' (expected sync_rcu or sync_one)"),
-                },
-            };
-        }
-        return policy;
     }
 }

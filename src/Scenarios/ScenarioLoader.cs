@@ -145,16 +145,9 @@ public static class ScenarioLoader
                 operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail));
         }
 
-        var irqsOff = ImmutableArray.CreateBuilder<IrqOffSpec>();
-        foreach (var i in root.Mappings("irqs_off"))
-        {
-            i.RejectUnknownKeys(IrqOffFields);
-            var cpus = Cpus(i, "cpus", n);
-            var period = UsToNs(i.Number("period_us", 0.001, MaxDurationUs) ?? throw i.Error("period_us", "is required"));
-            var dur = UsToNs(i.Number("duration_us", 0.001, MaxDurationUs) ?? throw i.Error("duration_us", "is required"));
-            if (dur >= period) throw i.Error("duration_us", "must be shorter than period_us, or the CPU never takes an interrupt");
-            irqsOff.Add(new IrqOffSpec([.. cpus], period, dur));
-        }
+        var irqsOff = root.Mappings("irqs_off")
+            .Select(i => PeriodicWindows(i, IrqOffFields, n, "the CPU never takes an interrupt", (cpus, period, dur) => new IrqOffSpec(cpus, period, dur)))
+            .ToImmutableArray();
 
         var shares = ImmutableArray.CreateBuilder<HugetlbShareSpec>();
         var sharing = new HashSet<int>();
@@ -192,21 +185,14 @@ public static class ScenarioLoader
             walkers.Add(new WalkerSpec(kind, process, [.. cpus], interval, dur));
         }
 
-        var stealTime = ImmutableArray.CreateBuilder<StealTimeSpec>();
-        foreach (var st in root.Mappings("steal_time"))
-        {
-            st.RejectUnknownKeys(StealTimeFields);
-            var cpus = Cpus(st, "cpus", n);
-            var period = UsToNs(st.Number("period_us", 0.001, MaxDurationUs) ?? throw st.Error("period_us", "is required"));
-            var dur = UsToNs(st.Number("duration_us", 0.001, MaxDurationUs) ?? throw st.Error("duration_us", "is required"));
-            if (dur >= period) throw st.Error("duration_us", "must be shorter than period_us, or the vCPU never runs");
-            stealTime.Add(new StealTimeSpec([.. cpus], period, dur));
-        }
+        var stealTime = root.Mappings("steal_time")
+            .Select(st => PeriodicWindows(st, StealTimeFields, n, "the vCPU never runs", (cpus, period, dur) => new StealTimeSpec(cpus, period, dur)))
+            .ToImmutableArray();
 
-        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff.ToImmutable(), shares.ToImmutable(), [.. rt], timesliceNs, osnoisePeriodNs)
+        var workload = new WorkloadSpec(processes.ToImmutable(), operations.ToImmutable(), irqsOff, shares.ToImmutable(), [.. rt], timesliceNs, osnoisePeriodNs)
         {
             Walkers = walkers.ToImmutable(),
-            StealTime = stealTime.ToImmutable(),
+            StealTime = stealTime,
         };
         return new Scenario(name, description, machine, seed, durationNs, policies, costs, features, workload);
     }
@@ -298,18 +284,10 @@ public static class ScenarioLoader
         foreach (var (key, apply) in CostFields)
             if (costs.Integer(key, 0, 1_000_000_000) is { } v) model = apply(model, v);
         if (costs.Boolean("ipi_shorthand") is { } shorthand) model = model with { IpiShorthand = shorthand };
-        if (costs.String("apic_mode") is { } mode)
+        model = model with
         {
-            model = model with
-            {
-                ApicMode = mode switch
-                {
-                    "x2apic-cluster" => ApicMode.X2ApicCluster,
-                    "physical" => ApicMode.Physical,
-                    _ => throw costs.Error("apic_mode", $"unknown APIC mode '{mode}' (expected x2apic-cluster or physical)"),
-                },
-            };
-        }
+            ApicMode = costs.Choice("apic_mode", model.ApicMode, "APIC mode", ("x2apic-cluster", ApicMode.X2ApicCluster), ("physical", ApicMode.Physical)),
+        };
         try
         {
             model.Validate();
@@ -319,6 +297,17 @@ public static class ScenarioLoader
             throw costs.Error(costs.Node, costs.Field(ToSnakeCase(e.ParamName ?? "")), e.Message.Split(Environment.NewLine)[0].Split(" (Parameter")[0]);
         }
         return model;
+    }
+
+    /// <summary>A <c>cpus, period_us, duration_us</c> item (irqs_off, steal_time): the window must leave part of each period free.</summary>
+    private static T PeriodicWindows<T>(YamlReader r, string[] fields, int nrCpus, string ifNotShorter, Func<ImmutableArray<int>, long, long, T> make)
+    {
+        r.RejectUnknownKeys(fields);
+        var cpus = Cpus(r, "cpus", nrCpus);
+        var period = UsToNs(r.Number("period_us", 0.001, MaxDurationUs) ?? throw r.Error("period_us", "is required"));
+        var dur = UsToNs(r.Number("duration_us", 0.001, MaxDurationUs) ?? throw r.Error("duration_us", "is required"));
+        if (dur >= period) throw r.Error("duration_us", $"must be shorter than period_us, or {ifNotShorter}");
+        return make([.. cpus], period, dur);
     }
 
     private static string ToSnakeCase(string pascal) =>

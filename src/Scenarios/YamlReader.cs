@@ -147,6 +147,15 @@ internal sealed class YamlReader
         return node is YamlScalarNode { Value: "true" or "false" } s ? s.Value == "true" : throw Error(node, Field(key), "must be true or false");
     }
 
+    /// <summary>One of a fixed set of names, mapped to its value; <paramref name="fallback"/> when the key is absent.</summary>
+    public T Choice<T>(string key, T fallback, string what, params (string Name, T Value)[] choices)
+    {
+        if (String(key) is not { } text) return fallback;
+        foreach (var (name, value) in choices)
+            if (name == text) return value;
+        throw Error(key, $"unknown {what} '{text}' (expected {string.Join(" or ", choices.Select(c => c.Name))})");
+    }
+
     public IReadOnlyList<YamlReader> Mappings(string key)
     {
         var node = Find(key);
