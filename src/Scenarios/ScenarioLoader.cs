@@ -121,8 +121,8 @@ public static class ScenarioLoader
         {
             o.RejectUnknownKeys(OperationFields);
             var typeText = o.RequiredString("type");
-            var type = OpTypeNames.FromScenario(typeText)
-                       ?? throw o.Error("type", $"unknown operation '{typeText}' (expected {string.Join(", ", OpTypeNames.ScenarioNames)})");
+            var type = OpTypeNames.Scenario.Parse(typeText)
+                       ?? throw o.Error("type", $"unknown operation '{typeText}' (expected {string.Join(", ", OpTypeNames.Scenario.Names)})");
             var processName = o.RequiredString("process");
             if (!processIndex.TryGetValue(processName, out var process)) throw o.Error("process", $"no process named '{processName}'");
             var hasCpu = o.Has("cpu");
@@ -170,8 +170,8 @@ public static class ScenarioLoader
         {
             w.RejectUnknownKeys(WalkerFields);
             var kindText = w.RequiredString("kind");
-            var kind = WalkerKinds.FromScenario(kindText)
-                       ?? throw w.Error("kind", $"unknown walker '{kindText}' (expected {string.Join(", ", WalkerKinds.ScenarioNames)})");
+            var kind = WalkerKinds.Scenario.Parse(kindText)
+                       ?? throw w.Error("kind", $"unknown walker '{kindText}' (expected {string.Join(", ", WalkerKinds.Scenario.Names)})");
             if (kind == WalkerKind.PaePmdpGetLockless && !policies.All(p => p.GupGetPxxLowHigh))
                 throw w.Error("kind", "pmdp_get_lockless readers split the pmd only on 32-bit PAE: set kernel_config.gup_get_pxx_low_high: true");
             var processName = w.RequiredString("process");

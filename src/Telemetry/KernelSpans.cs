@@ -116,7 +116,7 @@ public sealed class KernelSpans(SimulationSetup setup, double sampleRatio, strin
         span.SetTag("virtual.end_ns", endNs);
     }
 
-    public static string RootName(OpType type) => OpTypeNames.Kernel(type);
+    public static string RootName(OpType type) => OpTypeNames.Kernel.NameOf(type);
 
     public static string StepName(StepKind kind) => kind switch
     {

@@ -29,11 +29,8 @@ public sealed class MechanismTests
         {extra}
         """;
 
-    private static Dictionary<string, LatencySummary> Run(string yaml)
-    {
-        var scenario = Sim.Parse(yaml);
-        return scenario.Policies.ToDictionary(p => p.Name, p => new Engine.ReferenceEngine(scenario.SetupFor(p)).Run().ByType.Single());
-    }
+    private static Dictionary<string, LatencySummary> Run(string yaml) =>
+        Sim.RunEveryPolicy(Sim.Parse(yaml)).ToDictionary(r => r.Key, r => r.Value.ByType.Single());
 
     [Theory]
     [InlineData("hyperv")]
@@ -124,7 +121,7 @@ public sealed class MechanismTests
         // GUP-fast walkers on CPUs 1-3 only: at most those are interrupted, and the invariant holds.
         var scenario = Sim.Parse(Scenario("walkers:\n  - kind: gup_fast\n    process: db\n    cpus: 1-3\n    interval_us: 2\n    duration_us: 1",
             policies: "[sync-lockless-walkers]"));
-        var result = new Engine.ReferenceEngine(scenario.SetupFor(scenario.Policies[0])).Run();
+        var result = Sim.RunEveryPolicy(scenario)["sync-lockless-walkers"];
         var s = result.ByType.Single();
         Assert.InRange(s.SyncIpis, 1, C * 3);
         Assert.Equal(0, result.Safety!.ViolationCount);

@@ -24,11 +24,8 @@ public sealed class SafetyScenarioTests
         { "rcu-walkers-pt-reclaim.yaml", "baseline=0 patched=0" },
     };
 
-    private static Dictionary<string, PolicyResult> RunAll(string file)
-    {
-        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", file)));
-        return scenario.Policies.ToDictionary(p => p.Name, p => new Engine.ReferenceEngine(scenario.SetupFor(p)).Run());
-    }
+    private static Dictionary<string, PolicyResult> RunAll(string file) =>
+        Sim.RunEveryPolicy(ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", file))));
 
     [Theory]
     [MemberData(nameof(Expectations))]

@@ -37,8 +37,8 @@ public sealed class SchemaTests
         Assert.Equal(Shootdown.Model.Topology.Presets.All.Select(p => p.Name), presets);
         var policies = Schema.GetProperty("properties").GetProperty("policies").GetProperty("items").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
         Assert.Equal(Shootdown.Model.Kernel.KernelPolicy.BuiltIn.Select(p => p.Name), policies);
-        Assert.Equal(Shootdown.Model.Workload.OpTypeNames.ScenarioNames, Enum(Def("operation"), "type"));
-        Assert.Equal(Shootdown.Model.Workload.WalkerKinds.ScenarioNames, Enum(Def("walker"), "kind"));
+        Assert.Equal(Shootdown.Model.Workload.OpTypeNames.Scenario.Names, Enum(Def("operation"), "type"));
+        Assert.Equal(Shootdown.Model.Workload.WalkerKinds.Scenario.Names, Enum(Def("walker"), "kind"));
     }
 
     [Fact]

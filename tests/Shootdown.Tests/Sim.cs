@@ -14,6 +14,10 @@ internal static class Sim
     public static PolicyResult Run(string yaml, KernelPolicy policy) =>
         new ReferenceEngine(Parse(yaml).SetupFor(policy)).Run();
 
+    /// <summary>Every policy the scenario lists, on the reference engine, by policy name.</summary>
+    public static Dictionary<string, PolicyResult> RunEveryPolicy(Scenario scenario) =>
+        scenario.Policies.ToDictionary(p => p.Name, p => new ReferenceEngine(scenario.SetupFor(p)).Run());
+
     public static string ScenarioPath(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
 
     public static string TopologyPath(string name) => Path.Combine(AppContext.BaseDirectory, "topologies", name);

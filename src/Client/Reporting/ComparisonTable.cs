@@ -45,8 +45,8 @@ public static class ComparisonTable
 
     /// <summary>A counterexample in one line: when, where, which walker, which operation, and why nothing drained it.</summary>
     public static string Describe(Comparison c, Model.Safety.Violation v) =>
-        $"at {Us(v.TimeNs)} µs CPU {v.Cpu}: {Model.Workload.WalkerKinds.Scenario(v.Walker)} walk of {c.Scenario.Workload.Processes[v.Process].Name} " +
-        $"({Us(v.WalkStartNs)}–{Us(v.WalkEndNs)} µs) still running when {Model.Workload.OpTypeNames.Kernel(v.Op)} #{v.OpSerial} on CPU {v.Initiator} " +
+        $"at {Us(v.TimeNs)} µs CPU {v.Cpu}: {Model.Workload.WalkerKinds.Scenario.NameOf(v.Walker)} walk of {c.Scenario.Workload.Processes[v.Process].Name} " +
+        $"({Us(v.WalkStartNs)}–{Us(v.WalkEndNs)} µs) still running when {Model.Workload.OpTypeNames.Kernel.NameOf(v.Op)} #{v.OpSerial} on CPU {v.Initiator} " +
         $"retired the table: {v.Why}";
 
     /// <summary>One row of the comparison: a label (its bold part, then the rest) and a cell per policy.</summary>

@@ -40,7 +40,7 @@ public static class Headline
     {
         OpType.CollapseHugePage => "collapse",
         OpType.HugetlbUnshare => "unshare",
-        _ => OpTypeNames.Scenario(t),
+        _ => OpTypeNames.Scenario.NameOf(t),
     };
 
     public static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);

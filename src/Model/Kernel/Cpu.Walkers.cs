@@ -13,6 +13,7 @@ public sealed partial class Cpu
     private long _walkIrqOffFrom;
     private long _walkIrqOffUntil;
     private long _switchedInAt;
+    private int _activeMm = InitMm;
 
     /// <summary>The lockless walks this CPU made, for the safety check.</summary>
     public List<WalkRecord> Walks { get; } = new();
@@ -81,6 +82,4 @@ public sealed partial class Cpu
         if (active != InitMm) ctx.Send(active, at, EventKind.MmActiveChange, flags: 1);
         _activeMm = active;
     }
-
-    private int _activeMm = InitMm;
 }

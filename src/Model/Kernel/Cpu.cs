@@ -289,13 +289,7 @@ public sealed partial class Cpu : ISimEntity
             var start = Math.Max(t, Math.Max(_handlerBusyUntil, Math.Max(_localIrqOffUntil, _walkIrqOffUntil)));
             start = _setup.Preemption.RunningFrom(Id, start);
             for (var i = 0; i < irqOff.Length; i++)
-            {
-                var spec = irqOff[i];
-                var sinceWindow = start - _irqOffPhase[i];
-                if (sinceWindow < 0) continue;
-                var offset = sinceWindow % spec.PeriodNs;
-                if (offset < spec.DurationNs) start += spec.DurationNs - offset;
-            }
+                start = PeriodicWindow.SkipPast(start, _irqOffPhase[i], irqOff[i].PeriodNs, irqOff[i].DurationNs);
             if (start == t) return t;
             t = start;
         }

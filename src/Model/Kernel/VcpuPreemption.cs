@@ -41,19 +41,10 @@ public sealed class VcpuPreemption
         var windows = _windows[cpu];
         if (windows.Length == 0) return t;
         // Windows of different specs may abut or overlap: repeat until none covers t.
-        for (var moved = true; moved;)
+        for (var before = -1L; before != t;)
         {
-            moved = false;
-            foreach (var (phase, period, duration) in windows)
-            {
-                if (t < phase) continue;
-                var offset = (t - phase) % period;
-                if (offset < duration)
-                {
-                    t += duration - offset;
-                    moved = true;
-                }
-            }
+            before = t;
+            foreach (var (phase, period, duration) in windows) t = PeriodicWindow.SkipPast(t, phase, period, duration);
         }
         return t;
     }

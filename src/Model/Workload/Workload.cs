@@ -28,28 +28,41 @@ public enum OpType
     SyncWithoutFlush,
 }
 
+/// <summary>A fixed set of enum values and the name each goes by in one vocabulary (scenario files, kernel functions).</summary>
+public sealed class NameTable<T>(params (T Value, string Name)[] names) where T : struct, Enum
+{
+    public IEnumerable<string> Names => names.Select(n => n.Name);
+
+    public string NameOf(T value) => names.First(n => EqualityComparer<T>.Default.Equals(n.Value, value)).Name;
+
+    public T? Parse(string name)
+    {
+        foreach (var (value, n) in names)
+            if (n == name) return value;
+        return null;
+    }
+}
+
 /// <summary>The names an operation goes by: in scenarios, and as the kernel function it models.</summary>
 public static class OpTypeNames
 {
-    private static readonly (OpType Type, string Scenario, string Kernel)[] Names =
-    [
-        (OpType.CollapseHugePage, "collapse_huge_page", "collapse_huge_page"),
-        (OpType.HugetlbUnshare, "hugetlb_unshare", "huge_pmd_unshare"),
-        (OpType.FlushRange, "flush_range", "flush_tlb_range"),
-        (OpType.MunmapFreeTables, "munmap_free_tables", "tlb_remove_table"),
-        (OpType.RetractPageTables, "retract_page_tables", "retract_page_tables"),
-        (OpType.TryCollapsePteMappedThp, "try_collapse_pte_mapped_thp", "try_collapse_pte_mapped_thp"),
-        (OpType.SyncWithoutFlush, "sync_without_flush", "sync_without_flush"),
-    ];
+    public static NameTable<OpType> Scenario { get; } = new(
+        (OpType.CollapseHugePage, "collapse_huge_page"),
+        (OpType.HugetlbUnshare, "hugetlb_unshare"),
+        (OpType.FlushRange, "flush_range"),
+        (OpType.MunmapFreeTables, "munmap_free_tables"),
+        (OpType.RetractPageTables, "retract_page_tables"),
+        (OpType.TryCollapsePteMappedThp, "try_collapse_pte_mapped_thp"),
+        (OpType.SyncWithoutFlush, "sync_without_flush"));
 
-    public static IEnumerable<string> ScenarioNames => Names.Select(n => n.Scenario);
-
-    public static string Scenario(OpType type) => Names.First(n => n.Type == type).Scenario;
-
-    public static string Kernel(OpType type) => Names.First(n => n.Type == type).Kernel;
-
-    public static OpType? FromScenario(string name) =>
-        Names.FirstOrDefault(n => n.Scenario == name) is { Scenario: not null } found ? found.Type : null;
+    public static NameTable<OpType> Kernel { get; } = new(
+        (OpType.CollapseHugePage, "collapse_huge_page"),
+        (OpType.HugetlbUnshare, "huge_pmd_unshare"),
+        (OpType.FlushRange, "flush_tlb_range"),
+        (OpType.MunmapFreeTables, "tlb_remove_table"),
+        (OpType.RetractPageTables, "retract_page_tables"),
+        (OpType.TryCollapsePteMappedThp, "try_collapse_pte_mapped_thp"),
+        (OpType.SyncWithoutFlush, "sync_without_flush"));
 }
 
 /// <summary>The lockless page-table walkers the safety checker knows (kernel-model.md §3).</summary>
@@ -97,19 +110,10 @@ public sealed record OpStreamSpec(
 /// <summary>The walker kinds' names in scenarios.</summary>
 public static class WalkerKinds
 {
-    private static readonly (WalkerKind Kind, string Scenario)[] Names =
-    [
+    public static NameTable<WalkerKind> Scenario { get; } = new(
         (WalkerKind.GupFast, "gup_fast"),
         (WalkerKind.RcuPteOffsetMap, "rcu_pte_offset_map"),
-        (WalkerKind.PaePmdpGetLockless, "pae_pmdp_get_lockless"),
-    ];
-
-    public static IEnumerable<string> ScenarioNames => Names.Select(n => n.Scenario);
-
-    public static string Scenario(WalkerKind kind) => Names.First(n => n.Kind == kind).Scenario;
-
-    public static WalkerKind? FromScenario(string name) =>
-        Names.FirstOrDefault(n => n.Scenario == name) is { Scenario: not null } found ? found.Kind : null;
+        (WalkerKind.PaePmdpGetLockless, "pae_pmdp_get_lockless"));
 }
 
 /// <summary>
