@@ -39,7 +39,7 @@ internal static class PlatformSection
 internal static class KernelConfigSection
 {
     public static readonly string[] Fields =
-        ["mmu_gather_rcu_table_free", "pt_reclaim", "gup_get_pxx_low_high", "remove_table_one_fallback", "hugetlb_sync_every_unshare"];
+        ["mmu_gather_rcu_table_free", "pt_reclaim", "gup_get_pxx_low_high", "remove_table_one_fallback", "hugetlb_sync_every_unshare", "flush_local_before_remote"];
 
     public static KernelPolicy Apply(YamlReader root, KernelPolicy policy)
     {
@@ -52,6 +52,7 @@ internal static class KernelConfigSection
             PtReclaim = c.Boolean("pt_reclaim") ?? policy.PtReclaim,
             GupGetPxxLowHigh = c.Boolean("gup_get_pxx_low_high") ?? policy.GupGetPxxLowHigh,
             HugetlbSyncEveryUnshare = c.Boolean("hugetlb_sync_every_unshare") ?? policy.HugetlbSyncEveryUnshare,
+            FlushLocalBeforeRemote = c.Boolean("flush_local_before_remote") ?? policy.FlushLocalBeforeRemote,
             RemoveTableOneFallback = c.Choice("remove_table_one_fallback", policy.RemoveTableOneFallback, "value",
                 ("sync_rcu", RemoveTableOneFallback.SyncRcu), ("sync_one", RemoveTableOneFallback.SyncOne)),
         };

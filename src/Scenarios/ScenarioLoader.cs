@@ -27,9 +27,9 @@ public static class ScenarioLoader
         "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 
     public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
-    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "batch_alloc_fail"];
+    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "start_us", "count", "batch_alloc_fail"];
     public static readonly string[] IrqOffFields = ["cpus", "period_us", "duration_us"];
-    public static readonly string[] HugetlbShareFields = ["name", "processes"];
+    public static readonly string[] HugetlbShareFields = ["name", "processes", "tables"];
     public static readonly string[] WalkerFields = ["kind", "process", "cpus", "interval_us", "duration_us"];
     public static readonly string[] StealTimeFields = ["cpus", "period_us", "duration_us"];
 
@@ -138,11 +138,16 @@ public static class ScenarioLoader
                 throw o.Error("batch_alloc_fail", "only munmap_free_tables allocates a table batch");
             var arrivalModes = (rate is null ? 0 : 1) + (at.IsEmpty ? 0 : 1) + (backToBack ? 1 : 0);
             if (arrivalModes != 1) throw o.Error(o.Node, o.Field("rate_per_s"), "give exactly one of rate_per_s, at_us or back_to_back");
-            expectedOps += cpus.Length * (rate is { } r ? r * durationNs / 1e9 : at.Length);
+            var start = o.Number("start_us", 0, MaxDurationUs) is { } startUs ? UsToNs(startUs) : 0;
+            if (start >= durationNs) throw o.Error("start_us", "is outside the run (0 to duration_us)");
+            if (o.Has("start_us") && !at.IsEmpty) throw o.Error("start_us", "at_us already gives every arrival time");
+            var count = (int?)o.Integer("count", 1, (long)MaxExpectedOperations);
+            var streamOps = rate is { } r ? r * Math.Max(0, durationNs - start) / 1e9 : at.Length;
+            expectedOps += cpus.Length * (count is { } c && (backToBack || c < streamOps) ? c : streamOps);
             if (expectedOps > MaxExpectedOperations)
                 throw o.Error("rate_per_s", $"the scenario would issue about {expectedOps:N0} operations; the limit is {MaxExpectedOperations:N0} (lower the rate or the duration)");
             foreach (var cpu in cpus)
-                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail));
+                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail) { StartNs = start, Count = count });
         }
 
         var irqsOff = root.Mappings("irqs_off")
@@ -161,7 +166,8 @@ public static class ScenarioLoader
             if (sharers.Count < 2) throw h.Error("processes", "a shared mapping needs at least two processes");
             foreach (var s in sharers)
                 if (!sharing.Add(s)) throw h.Error("processes", $"process '{processes[s].Name}' is in more than one shared mapping");
-            shares.Add(new HugetlbShareSpec(sname, [.. sharers]));
+            var tables = (int)(h.Integer("tables", 1, 1 << 20) ?? 1);
+            shares.Add(new HugetlbShareSpec(sname, [.. sharers], tables));
         }
 
         var walkers = ImmutableArray.CreateBuilder<WalkerSpec>();

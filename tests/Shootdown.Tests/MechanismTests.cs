@@ -165,6 +165,68 @@ public sealed class MechanismTests
         Assert.Equal(3 * (N - 1), Run(Unshares("kernel_config: { hugetlb_sync_every_unshare: true }"))["baseline"].SyncIpis);
     }
 
+    /// <summary>
+    /// A mapping of T = 3 shared PMD tables: each of 2 children unshares all T back to back
+    /// (count). Before the fix, 2·T syncs; since, only the last child's T unshares, each of which
+    /// leaves a table to its owner alone. A stream's count stops it: no operation past the T-th.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 3 * (N - 1))]
+    [InlineData(true, 2 * 3 * (N - 1))]
+    public void EachUnshareDropsOneOfTheSharedTablesAndCountEndsTheStream(bool syncEveryUnshare, int syncIpis)
+    {
+        var yaml = $"""
+            machine: small-64
+            duration_us: 2000
+            policies: [baseline]
+            kernel_config:
+              hugetlb_sync_every_unshare: {(syncEveryUnshare ? "true" : "false")}
+            processes:
+              - name: owner
+                cpus: 0
+              - name: c1
+                cpus: 1
+              - name: c2
+                cpus: 2
+            hugetlb_shares:
+              - name: shm
+                tables: 3
+                processes: [owner, c1, c2]
+            operations:
+              - type: hugetlb_unshare
+                process: c1
+                cpu: 1
+                back_to_back: true
+                start_us: 100
+                count: 3
+              - type: hugetlb_unshare
+                process: c2
+                cpu: 2
+                back_to_back: true
+                start_us: 900
+                count: 3
+            """;
+        var s = Run(yaml)["baseline"];
+        Assert.Equal(2 * 3, s.Count);
+        Assert.Equal(syncIpis, s.SyncIpis);
+        Assert.Equal(0, s.FlushIpis);
+    }
+
+    /// <summary>
+    /// Before the concurrent-flush series the initiator flushed itself, then sent the IPIs: the
+    /// same targets, and every remote flush starts one local flush_tlb_func() later.
+    /// </summary>
+    [Fact]
+    public void LocalFlushBeforeRemoteSendsTheSameIpisLater()
+    {
+        LatencySummary Flushes(string config) => Run(Scenario(config, op: "flush_range", policies: "[baseline]"))["baseline"];
+        var concurrent = Flushes("");
+        var sequential = Flushes("kernel_config: { flush_local_before_remote: true }");
+        Assert.Equal((long)C * (K - 1), concurrent.FlushIpis);
+        Assert.Equal(concurrent.FlushIpis, sequential.FlushIpis);
+        Assert.True(sequential.MeanNs > concurrent.MeanNs, $"sequential {sequential.MeanNs} ns, concurrent {concurrent.MeanNs} ns");
+    }
+
     [Fact]
     public void MunmapFreesTablesWithoutSyncUnlessTheBatchFailsWithoutPtReclaim()
     {

@@ -41,6 +41,10 @@ public sealed class ScenarioErrorTests
     [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\nwalkers:\n  - kind: gup_slow\n", 7, "walkers[0].kind", "unknown walker")]
     [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\nsteal_time:\n  - cpus: 0\n    period_us: 5\n    duration_us: 5\n", 9, "steal_time[0].duration_us", "shorter than period_us")]
     [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\noperations:\n  - type: flush_range\n    process: db\n    cpu: 0\n    rate_per_s: 10\n    batch_alloc_fail: 0.5\n", 11, "operations[0].batch_alloc_fail", "only munmap_free_tables")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\noperations:\n  - type: flush_range\n    process: db\n    cpu: 0\n    at_us: [5]\n    start_us: 1\n", 11, "operations[0].start_us", "at_us already gives")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\noperations:\n  - type: flush_range\n    process: db\n    cpu: 0\n    back_to_back: true\n    start_us: 100\n", 11, "operations[0].start_us", "outside the run")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: db\n    cpus: 0\noperations:\n  - type: flush_range\n    process: db\n    cpu: 0\n    back_to_back: true\n    count: 0\n", 11, "operations[0].count", "out of range")]
+    [InlineData("machine: small-64\nduration_us: 100\nprocesses:\n  - name: a\n    cpus: 0\n  - name: b\n    cpus: 1\nhugetlb_shares:\n  - name: s\n    processes: [a, b]\n    tables: 0\n", 11, "hugetlb_shares[0].tables", "out of range")]
     public void ReportsWhereAndWhat(string yaml, int line, string field, string problem)
     {
         var e = Fails(yaml);

@@ -11,6 +11,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     PoliciesCommand.Create(),
     TopologyCommand.Create(),
     ValidateCommand.Create(),
+    CalibrateCommand.Create(),
     DashboardCommand.Create(),
 };
 

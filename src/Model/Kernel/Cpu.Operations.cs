@@ -50,25 +50,28 @@ public sealed partial class Cpu
     private Operation? _op;
     private long _opSerial;
     private int[]? _atIndex;
+    private int[]? _issued;
 
     private void StartOpStreams(ISimContext ctx)
     {
         var streams = _setup.StreamsOn(Id);
         _atIndex = new int[streams.Length];
+        _issued = new int[streams.Length];
         for (var s = 0; s < streams.Length; s++) ScheduleNextArrival(s, ctx, first: true);
     }
 
     private void ScheduleNextArrival(int stream, ISimContext ctx, bool first)
     {
         var spec = _setup.StreamsOn(Id)[stream];
+        if (_issued![stream] == spec.Count) return;
         long at;
         if (spec.BackToBack)
         {
-            at = ctx.Now;
+            at = Math.Max(ctx.Now, spec.StartNs);
         }
         else if (spec.RatePerSecond is { } rate)
         {
-            at = ctx.Now + _rng.NextExponentialNs(1e9 / rate);
+            at = Math.Max(ctx.Now, spec.StartNs) + _rng.NextExponentialNs(1e9 / rate);
         }
         else
         {
@@ -79,7 +82,10 @@ public sealed partial class Cpu
             at = Math.Max(times[i], ctx.Now);
         }
         if (at < _setup.DurationNs && (first || !spec.BackToBack || at >= ctx.Now))
+        {
+            _issued[stream]++;
             ctx.Send(Id, at, EventKind.OpArrival, arg: stream);
+        }
     }
 
     private void OnOpArrival(in SimEvent e, ISimContext ctx)
@@ -279,7 +285,15 @@ public sealed partial class Cpu
         }
         op.Trace?.Outcome(kvm ? $"kvm_flush_tlb_multi: {dropped} preempted vCPU(s) left to the host, native_flush_tlb_multi on the rest" : "native_flush_tlb_multi",
             op.Spec.Pages, op.FullFlush, op.FreedTables);
-        op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal, ctx);
+        var start = ctx.Now;
+        if (runLocal && _setup.Policy.FlushLocalBeforeRemote)
+        {
+            // Before the concurrent-flush series: flush_tlb_func_local() with IRQs off, then flush_tlb_others().
+            start += FlushTlbFunc(mm, op.Spec.Pages, op.FullFlush, newTlbGen, newTlbGen, local: true, start, ctx);
+            _localIrqOffUntil = start;
+            runLocal = false;
+        }
+        op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal, start, ctx);
         if (count == 0) OnCallAnswered(op.Call, ctx);
     }
 
@@ -354,7 +368,7 @@ public sealed partial class Cpu
         }
         op.Trace?.Outcome(call);
         op.Synced = true;
-        op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx);
+        op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, ctx);
         if (count == 0) OnCallAnswered(op.Call, ctx);
     }
 

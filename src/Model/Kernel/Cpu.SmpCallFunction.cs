@@ -65,11 +65,11 @@ public sealed partial class Cpu
     /// not; it learns that from llist_add's return, which the model's sender does not see.
     /// </para>
     /// <paramref name="targets"/> is a pooled array, sorted, of which <paramref name="count"/> are valid; the call owns it.
+    /// The sender starts at <paramref name="now"/>, which a local flush done first may put after the current time.
     /// </summary>
-    private SmpCall SmpCallFunctionManyCond(int[] targets, int count, CsdMessage csd, bool runLocal, ISimContext ctx)
+    private SmpCall SmpCallFunctionManyCond(int[] targets, int count, CsdMessage csd, bool runLocal, long now, ISimContext ctx)
     {
         var serial = ++_callSerial;
-        var now = ctx.Now;
         var icrStart = now + count * _costs.CsdSetupPerTargetNs;
         var t = icrStart;
         var shorthand = _costs.IpiShorthand && count == _machine.CpuCount - 1;

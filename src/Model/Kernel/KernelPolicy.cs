@@ -81,6 +81,13 @@ public sealed record KernelPolicy
     /// </summary>
     public bool HugetlbSyncEveryUnshare { get; init; }
 
+    /// <summary>
+    /// Kernels before Nadav Amit's "x86/tlb: Concurrent TLB flushes" series: flush_tlb_mm_range()
+    /// ran flush_tlb_func_local() first, then flush_tlb_others(). Since, flush_tlb_multi() sends
+    /// the IPIs and runs the local flush (SCF_RUN_LOCAL) while they are in flight.
+    /// </summary>
+    public bool FlushLocalBeforeRemote { get; init; }
+
     /// <summary>When the sync returns early.</summary>
     public SyncSkip SyncSkip { get; init; } = SyncSkip.Never;
 

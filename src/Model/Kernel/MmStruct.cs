@@ -5,7 +5,7 @@ namespace Shootdown.Model.Kernel;
 
 /// <summary>
 /// One process address space: <c>mm-&gt;context.tlb_gen</c>, <c>mm_cpumask(mm)</c>, the cpumask trim
-/// clock, its threads' CPUs, and (for the owner of a shared hugetlb mapping) the PMD table's share count.
+/// clock, its threads' CPUs, and (for the owner of a shared hugetlb mapping) each PMD table's sharers.
 /// </summary>
 public sealed class MmStruct : ISimEntity
 {
@@ -15,7 +15,7 @@ public sealed class MmStruct : ISimEntity
     private readonly SimulationSetup _setup;
     private readonly CpuMask.Builder _cpumask;
     private readonly Dictionary<long, int> _threadCpu = new();
-    private readonly HashSet<int> _pmdSharers = new();
+    private readonly List<HashSet<int>> _pmdTableSharers = new();
     private readonly HashSet<int> _activeCpus = new();
     private bool _globalAsid;
     private bool _asidTransition;
@@ -29,7 +29,8 @@ public sealed class MmStruct : ISimEntity
         Id = setup.MmEntityId(process);
         _cpumask = new CpuMask.Builder(setup.CpuCount);
         foreach (var share in setup.Workload.HugetlbShares)
-            if (share.Sharers[0] == process) _pmdSharers.UnionWith(share.Sharers);
+            if (share.Sharers[0] == process)
+                for (var t = 0; t < share.Tables; t++) _pmdTableSharers.Add([.. share.Sharers]);
     }
 
     public int Id { get; }
@@ -85,10 +86,14 @@ public sealed class MmStruct : ISimEntity
             }
             case EventKind.MmPmdUnshare:
             {
-                // huge_pmd_unshare() -> tlb_unshare_pmd_ptdesc(): drop this sharer; the gather is
-                // fully_unshared when the table is no longer shared, i.e. its last user may reuse it.
-                var wasShared = _pmdSharers.Count >= 2 && _pmdSharers.Remove(e.Arg);
-                var fully = wasShared && _pmdSharers.Count == 1;
+                // huge_pmd_unshare() -> tlb_unshare_pmd_ptdesc(): drop this sharer from its
+                // lowest-addressed table still shared (the order __unmap_hugepage_range() walks);
+                // the gather is fully_unshared when the table is no longer shared, i.e. its last
+                // user may reuse it.
+                var sharer = e.Arg;
+                var table = _pmdTableSharers.Find(s => s.Count >= 2 && s.Contains(sharer));
+                var wasShared = table is not null && table.Remove(sharer);
+                var fully = wasShared && table!.Count == 1;
                 ctx.Send(e.Source, reply, EventKind.MmPmdUnshared, e.Op, flags: (wasShared ? 1 : 0) | (fully ? 2 : 0));
                 break;
             }

@@ -96,6 +96,8 @@ public sealed record ProcessSpec(
 /// <summary>
 /// A stream of operations issued from one CPU against one process's mm. Arrivals are Poisson
 /// at <see cref="RatePerSecond"/>, at the explicit <see cref="AtNs"/> times, or back to back.
+/// A Poisson or back-to-back stream begins at <see cref="StartNs"/>; with <see cref="Count"/>
+/// the stream ends after that many operations.
 /// </summary>
 public sealed record OpStreamSpec(
     OpType Type,
@@ -105,7 +107,11 @@ public sealed record OpStreamSpec(
     double? RatePerSecond = null,
     ImmutableArray<long> AtNs = default,
     bool BackToBack = false,
-    double BatchAllocFailProbability = 0);
+    double BatchAllocFailProbability = 0)
+{
+    public long StartNs { get; init; }
+    public int? Count { get; init; }
+}
 
 /// <summary>The walker kinds' names in scenarios.</summary>
 public static class WalkerKinds
@@ -134,9 +140,11 @@ public sealed record IrqOffSpec(ImmutableArray<int> Cpus, long PeriodNs, long Du
 
 /// <summary>
 /// A hugetlb mapping whose PMD tables are shared by several processes. The first process in
-/// <see cref="Sharers"/> owns the table; it stays with whoever is last.
+/// <see cref="Sharers"/> owns the tables; each stays with whoever is last. A mapping of
+/// <see cref="Tables"/> PUD-sized (1 GiB on x86-64) ranges has that many PMD tables, each shared
+/// by every sharer (huge_pmd_share() at fault time).
 /// </summary>
-public sealed record HugetlbShareSpec(string Name, ImmutableArray<int> Sharers);
+public sealed record HugetlbShareSpec(string Name, ImmutableArray<int> Sharers, int Tables = 1);
 
 /// <summary>
 /// The workload. <see cref="OsnoisePeriodNs"/> is the osnoise tracer's period (rtla's default

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Shootdown.Client.Calibration;
+using Spectre.Console;
+
+namespace Shootdown.Client.Cli;
+
+/// <summary>
+/// <c>shootdown calibrate</c>: run the calibration scenarios and set the model's figures beside
+/// the published ones (docs/calibration.md). Exits 1 when a row leaves its tolerance.
+/// </summary>
+internal static class CalibrateCommand
+{
+    public static Command Create()
+    {
+        var scenarios = new Option<DirectoryInfo>("--scenarios")
+        {
+            Description = "The directory of calibration scenarios.",
+            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("scenarios", "calibration")),
+        };
+        var markdown = new Option<bool>("--markdown") { Description = "Print the table as docs/calibration.md holds it." };
+        var command = new Command("calibrate", "Compare the model with published measurements (kernel-model.md §5).") { scenarios, markdown };
+        command.SetAction(parse =>
+        {
+            var dir = parse.GetValue(scenarios)!;
+            if (!dir.Exists)
+            {
+                Console.Error.WriteLine($"shootdown: {dir.FullName}: no such directory (run from the repository root, or give --scenarios)");
+                return 2;
+            }
+            var rows = CalibrationTable.Measure(dir.FullName);
+            if (parse.GetValue(markdown))
+            {
+                Console.Out.Write(CalibrationTable.Markdown(rows));
+            }
+            else
+            {
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("#", "quantity", "published", "model", "model ÷ published", "tolerance", "");
+                foreach (var r in rows)
+                    table.AddRow(r.Id, Markup.Escape(r.Quantity), r.PublishedText, r.ModelText, r.RatioText, r.ToleranceText, r.WithinTolerance ? "[green]ok[/]" : "[red]out[/]");
+                AnsiConsole.Write(table);
+            }
+            return rows.All(r => r.WithinTolerance) ? 0 : 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,38 @@
+using Shootdown.Client.Calibration;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// docs/calibration.md: every reproduced ratio stays within its stated tolerance, and the
+/// document shows what the model computes today.
+/// </summary>
+public sealed class CalibrationTests
+{
+    private static readonly Lazy<IReadOnlyList<CalibrationRow>> Rows = new(() => CalibrationTable.Measure(Sim.ScenarioPath("calibration")));
+
+    private static readonly string[] Ids = ["1a", "1b", "2a", "2b", "3", "4"];
+
+    public static TheoryData<string> RowIds => new(Ids);
+
+    [Theory]
+    [MemberData(nameof(RowIds))]
+    public void ReproducedRatioIsWithinItsTolerance(string id)
+    {
+        var row = Rows.Value.Single(r => r.Id == id);
+        Assert.True(row.WithinTolerance,
+            $"calibration row {id} ({row.Quantity}): model {row.ModelText} vs published {row.PublishedText}, ratio {row.RatioText} outside {row.ToleranceText}");
+    }
+
+    [Fact]
+    public void EveryRowIsTested() => Assert.Equal(Ids, Rows.Value.Select(r => r.Id));
+
+    [Fact]
+    public void DocumentShowsTheModelsCurrentFigures()
+    {
+        var doc = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "calibration.md"));
+        const string begin = "<!-- calibration:begin -->\n", end = "<!-- calibration:end -->";
+        var start = doc.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
+        var table = doc[start..doc.IndexOf(end, StringComparison.Ordinal)];
+        Assert.Equal(CalibrationTable.Markdown(Rows.Value), table);
+    }
+}
