@@ -42,6 +42,9 @@ public sealed class ReferenceEngine
 
     public long EventsProcessed { get; private set; }
 
+    /// <summary>The CPUs, for what a run records beyond its result (trace records, window snapshots).</summary>
+    public IEnumerable<Cpu> Cpus => _entities.OfType<Cpu>();
+
     /// <summary>Runs to quiescence. <paramref name="progress"/> hears the virtual time now and then.</summary>
     public PolicyResult Run(Action<long>? progress = null, CancellationToken cancellation = default)
     {

@@ -21,7 +21,7 @@ public sealed record Scenario(
 {
     public SimulationDefinition Definition => new(Machine, Costs, Features, Workload, Seed, DurationNs);
 
-    public SimulationSetup SetupFor(KernelPolicy policy) => Definition.SetupFor(policy);
+    public SimulationSetup SetupFor(KernelPolicy policy, Model.Tracing.FtraceWindow? ftrace = null) => Definition.SetupFor(policy, ftrace);
 }
 
 /// <summary>One point of a sweep: the values it gave the swept parameters, and the scenario they make.</summary>

@@ -27,7 +27,7 @@ public static class ScenarioLoader
         "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 
     public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
-    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "start_us", "count", "batch_alloc_fail"];
+    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "start_us", "count", "batch_alloc_fail", "flush_targets"];
     public static readonly string[] IrqOffFields = ["cpus", "period_us", "duration_us"];
     public static readonly string[] HugetlbShareFields = ["name", "processes", "tables"];
     public static readonly string[] WalkerFields = ["kind", "process", "cpus", "interval_us", "duration_us"];
@@ -146,8 +146,10 @@ public static class ScenarioLoader
             expectedOps += cpus.Length * (count is { } c && (backToBack || c < streamOps) ? c : streamOps);
             if (expectedOps > MaxExpectedOperations)
                 throw o.Error("rate_per_s", $"the scenario would issue about {expectedOps:N0} operations; the limit is {MaxExpectedOperations:N0} (lower the rate or the duration)");
+            var flushTargets = FlushTargets(o, n);
             foreach (var cpu in cpus)
-                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail) { StartNs = start, Count = count });
+                operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail)
+                    { StartNs = start, Count = count, FlushTargets = flushTargets });
         }
 
         var irqsOff = root.Mappings("irqs_off")
@@ -331,6 +333,20 @@ public static class ScenarioLoader
         catch (FormatException e)
         {
             throw r.Error(node, r.Field(key), e.Message);
+        }
+    }
+
+    /// <summary><c>flush_targets</c>: a CPU list, possibly empty (a replayed local-only flush); absent, the flush reads mm_cpumask.</summary>
+    private static ImmutableArray<int> FlushTargets(YamlReader o, int nrCpus)
+    {
+        if (o.String("flush_targets") is not { } text) return default;
+        try
+        {
+            return text.Trim().Length == 0 ? [] : [.. CpuList.Parse(text, nrCpus)];
+        }
+        catch (FormatException e)
+        {
+            throw o.Error("flush_targets", e.Message);
         }
     }
 

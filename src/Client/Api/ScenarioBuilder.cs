@@ -80,6 +80,17 @@ public sealed class ScenarioBuilder
     public ScenarioBuilder FlushRange(string process, int cpu, int pages, double ratePerSecond) =>
         Operation("flush_range", process, cpu, pages, ratePerSecond, null);
 
+    /// <summary>
+    /// One operation of a replayed trace at <paramref name="atUs"/>: with <paramref name="flushTargets"/>
+    /// (a CPU list, possibly empty) its flush reaches exactly those CPUs instead of mm_cpumask.
+    /// </summary>
+    public ScenarioBuilder ReplayedOperation(string type, string process, int cpu, double atUs, int pages, string? flushTargets)
+    {
+        Operation(type, process, cpu, pages, null, [atUs]);
+        if (flushTargets is not null) ((YamlMappingNode)_operations.Children[^1]).Add("flush_targets", flushTargets);
+        return this;
+    }
+
     public ScenarioBuilder IrqsOff(string cpus, double periodUs, double durationUs)
     {
         _irqsOff.Add(new YamlMappingNode { { "cpus", cpus }, { "period_us", Text(periodUs) }, { "duration_us", Text(durationUs) } });

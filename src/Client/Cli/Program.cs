@@ -12,6 +12,8 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     TopologyCommand.Create(),
     ValidateCommand.Create(),
     CalibrateCommand.Create(),
+    TraceCommand.Create(),
+    ReplayCommand.Create(),
     DashboardCommand.Create(),
 };
 

@@ -6,7 +6,7 @@ using Shootdown.Model.Topology;
 namespace Shootdown.Client.Reporting;
 
 /// <summary>
-/// A <c>/proc/interrupts</c> snapshot at the end of a run, laid out as x86 prints it:
+/// A <c>/proc/interrupts</c> snapshot (at the end of a run, or at either edge of a trace window), laid out as x86 prints it:
 /// kernel/irq/proc.c show_interrupts() writes the header (<c>prec + 8</c> blanks, then
 /// <c>CPU%-8d</c> per online CPU) and arch/x86/kernel/irq.c arch_show_interrupts() the rows
 /// (<c>%*s: </c> with the 3-letter key, <c>%10u </c> per CPU, then the description).
@@ -22,23 +22,25 @@ public static class ProcInterrupts
 {
     private const int Prec = 3;
 
-    public static string Render(Machine machine, PolicyResult result)
+    public static string Render(Machine machine, PolicyResult result) => Render(machine, result.Cpus);
+
+    public static string Render(Machine machine, IReadOnlyList<CpuCounters> cpus)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.Append(' ', Prec + 8);
         for (var cpu = 0; cpu < machine.CpuCount; cpu++) sb.Append(inv, $"CPU{machine.OsIndexOf(cpu),-8}");
         sb.Append('\n');
-        Row(sb, "CAL", result, c => c.Cal, "Function call interrupts");
-        Row(sb, "TLB", result, c => c.Tlb, "TLB shootdowns");
+        Row(sb, "CAL", cpus, c => c.Cal, "Function call interrupts");
+        Row(sb, "TLB", cpus, c => c.Tlb, "TLB shootdowns");
         return sb.ToString();
     }
 
-    private static void Row(StringBuilder sb, string key, PolicyResult result, Func<CpuCounters, long> value, string description)
+    private static void Row(StringBuilder sb, string key, IReadOnlyList<CpuCounters> cpus, Func<CpuCounters, long> value, string description)
     {
         var inv = CultureInfo.InvariantCulture;
         sb.Append(inv, $"{key.PadLeft(Prec)}: ");
-        foreach (var c in result.Cpus) sb.Append(inv, $"{(uint)value(c),10} ");
+        foreach (var c in cpus) sb.Append(inv, $"{(uint)value(c),10} ");
         sb.Append(inv, $"  {description}\n");
     }
 }

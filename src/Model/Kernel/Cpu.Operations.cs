@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
@@ -199,6 +200,7 @@ public sealed partial class Cpu
         var op = _op!;
         var mm = _setup.MmEntityId(op.Spec.Process);
         var mask = ctx.AttachedMask(e);
+        if (!op.Spec.FlushTargets.IsDefault) mask = ReplayedFlushMask(op.Spec.FlushTargets);
         var newTlbGen = e.X;
         op.FlushedMask = mask;
         op.FullFlush = op.Spec.Pages > _costs.TlbSinglePageFlushCeiling;
@@ -267,7 +269,7 @@ public sealed partial class Cpu
         op.Mechanism = TlbFlushMechanism.Ipi;
         var kvm = features.Arch == Arch.X86 && features.FlushTlbMulti == FlushTlbMultiBackend.KvmPv;
         // RISC-V's IPI path is on_each_cpu_mask(): unconditional, like freed_tables on x86.
-        var conditional = features.Arch == Arch.X86 && !op.FreedTables;
+        var conditional = features.Arch == Arch.X86 && !op.FreedTables && op.Spec.FlushTargets.IsDefault;
         var csd = new CsdMessage(CsdFunc.FlushTlbFunc, mm, op.Spec.Pages, newTlbGen, op.FullFlush, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, trim);
         var runLocal = mask.Test(Id) && (!conditional || ShouldFlushTlb(mm, trim));
         var targets = RentTargets(mask.NrCpus);
@@ -285,6 +287,7 @@ public sealed partial class Cpu
         }
         op.Trace?.Outcome(kvm ? $"kvm_flush_tlb_multi: {dropped} preempted vCPU(s) left to the host, native_flush_tlb_multi on the rest" : "native_flush_tlb_multi",
             op.Spec.Pages, op.FullFlush, op.FreedTables);
+        TraceTlbFlush(ctx.Now, op.Spec.Process, TracedPages(op.Spec.Pages, op.FullFlush), TlbFlushReason.RemoteSendIpi);
         var start = ctx.Now;
         if (runLocal && _setup.Policy.FlushLocalBeforeRemote)
         {
@@ -295,6 +298,15 @@ public sealed partial class Cpu
         }
         op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal, start, ctx);
         if (count == 0) OnCallAnswered(op.Call, ctx);
+    }
+
+    /// <summary>A replayed flush's mask: the captured csd targets, and this CPU (which flushes itself if the mm is loaded here).</summary>
+    private CpuMask ReplayedFlushMask(ImmutableArray<int> targets)
+    {
+        var mask = new CpuMask.Builder(_machine.CpuCount);
+        mask.Set(Id);
+        foreach (var c in targets) mask.Set(c);
+        return mask.ToMask();
     }
 
     /// <summary>A flush that sends no IPI: done after its own cost, plus the local flush_tlb_func() if the mm is loaded here.</summary>
@@ -368,6 +380,8 @@ public sealed partial class Cpu
         }
         op.Trace?.Outcome(call);
         op.Synced = true;
+        // tlb_remove_table_smp_sync() ignores its argument; the mm only names the caller's task in a trace.
+        csd = csd with { Mm = _setup.MmEntityId(op.Spec.Process) };
         op.Call = SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, ctx);
         if (count == 0) OnCallAnswered(op.Call, ctx);
     }

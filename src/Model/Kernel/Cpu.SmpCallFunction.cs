@@ -1,6 +1,7 @@
 using System.Buffers;
 using Shootdown.Model.Costs;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
 
@@ -78,6 +79,9 @@ public sealed partial class Cpu
         if (cluster) NewClusterWalk();
 
         var flags = csd.EncodeFlags();
+        // send_call_function_ipi_mask() after the last llist_add; the mask is known to the
+        // targets (whose queue was empty), so the trace renderer assembles it from their lines.
+        TraceEvent(icrStart, Id, FtraceEvent.IpiSend, TaskOf(csd.Mm), call: serial, func: csd.Func);
         var trace = _op!.Trace;
         trace?.BeginCall(csd.Func, now, count);
         for (var j = 0; j < count; j++)

@@ -74,6 +74,7 @@ public sealed partial class Cpu : ISimEntity
 
     public void Handle(in SimEvent e, ISimContext ctx)
     {
+        if (_setup.Ftrace is not null) NoteWindowSnapshots(e.Time);
         switch (e.Kind)
         {
             case EventKind.CsdQueue: OnCsdQueued(e, ctx); break;
@@ -121,6 +122,9 @@ public sealed partial class Cpu : ISimEntity
             return;
         }
         var wasEmpty = _callSingleQueue.Count == 0;
+        // trace_csd_queue_cpu() runs on the sender once cond_func has passed; llist_add()'s
+        // answer (was the queue empty) decides whether this CPU is in the IPI's mask.
+        TraceEvent(ctx.Now, e.Source, FtraceEvent.CsdQueueCpu, TaskOf(csd.Mm), peer: Id, call: e.Op, func: csd.Func, ipi: wasEmpty);
         _callSingleQueue.Add(new QueuedCsd(e.Source, e.Op, csd.Func, csd.Mm, csd.Pages, csd.NewTlbGen, csd.Full, Coalesced: !wasEmpty));
         if (wasEmpty) ctx.Send(Id, Math.Max(e.X, ctx.Now), EventKind.InterruptRaise);
     }
@@ -151,12 +155,15 @@ public sealed partial class Cpu : ISimEntity
 
         Stats.Cal++;
         var t = ctx.Now + _costs.InterruptEntryNs;
+        var task = CurrentTask;
         foreach (var csd in entries)
         {
             var funcStart = t;
+            TraceEvent(t, Id, FtraceEvent.CsdFunctionEntry, task, peer: csd.Sender, func: csd.Func);
             t += csd.Func == CsdFunc.TlbRemoveTableSmpSync
                 ? _costs.SyncFunctionNs
                 : FlushTlbFunc(csd.Mm, csd.Pages, csd.Full, csd.NewTlbGen, MmTlbGenSeen(csd.Mm), local: false, t, ctx);
+            TraceEvent(t, Id, FtraceEvent.CsdFunctionExit, task, peer: csd.Sender, func: csd.Func);
             Stats.CsdsHandled++;
             if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) Stats.SyncCsdsHandled++;
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
@@ -224,10 +231,12 @@ public sealed partial class Cpu : ISimEntity
     {
         if (!local) Stats.Tlb++;
         var cost = _costs.FlushTlbFuncBaseNs;
+        var task = CurrentTask;
         if (mm != LoadedMm)
         {
             // "The CPU was left in the mm_cpumask of the target mm. Clear it."
             ctx.Send(mm, at + _costs.MmContextAccessNs, EventKind.MmCpumaskClear);
+            TraceTlbFlush(at + cost, task, 0, TlbFlushReason.RemoteWrongCpu);
             return cost;
         }
         if (IsLazy)
@@ -237,12 +246,20 @@ public sealed partial class Cpu : ISimEntity
             NoteActiveMm(ctx);
             return cost;
         }
+        var reason = local ? TlbFlushReason.LocalMmShootdown : TlbFlushReason.RemoteShootdown;
         var localTlbGen = _loadedMmTlbGen ?? newTlbGen - 1;
-        if (localTlbGen >= newTlbGen) return cost;
+        if (localTlbGen >= newTlbGen)
+        {
+            // "goto done": nothing to invalidate, the tracepoint still fires with 0 pages.
+            TraceTlbFlush(at + cost, task, 0, reason);
+            return cost;
+        }
         var target = Math.Max(newTlbGen, mmTlbGen);
         var partial = !full && newTlbGen == localTlbGen + 1 && newTlbGen == target;
         _loadedMmTlbGen = target;
-        return cost + (partial ? pages * _costs.FlushTlbPerPageNs : _costs.FlushTlbFullNs);
+        cost += partial ? pages * _costs.FlushTlbPerPageNs : _costs.FlushTlbFullNs;
+        TraceTlbFlush(at + cost, task, partial ? pages : -1, reason);
+        return cost;
     }
 
     /// <summary>arch/x86/mm/tlb.c should_flush_tlb(): the cond_func of the non-freed_tables flush.</summary>

@@ -3,6 +3,8 @@ namespace Shootdown.Model.Results;
 /// <summary>Per-CPU counters, as /proc/interrupts and osnoise would show them.</summary>
 public sealed class CpuStats
 {
+    public CpuStats Snapshot() => (CpuStats)MemberwiseClone();
+
     /// <summary>CAL, irq_call_count: one per CALL_FUNCTION(_SINGLE)_VECTOR interrupt; includes TLB IPIs (since 2016).</summary>
     public long Cal { get; set; }
 

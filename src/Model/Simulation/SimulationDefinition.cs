@@ -14,7 +14,9 @@ namespace Shootdown.Model.Simulation;
 /// </summary>
 public sealed record SimulationDefinition(Machine Machine, CostModel Costs, MachineFeatures Features, WorkloadSpec Workload, ulong Seed, long DurationNs)
 {
-    public SimulationSetup SetupFor(KernelPolicy policy) => new(Machine, Costs, policy, Features, Workload, Seed, DurationNs);
+    /// <summary>The run of one policy; with <paramref name="ftrace"/>, its CPUs record tracepoints in that window.</summary>
+    public SimulationSetup SetupFor(KernelPolicy policy, Tracing.FtraceWindow? ftrace = null) =>
+        new(Machine, Costs, policy, Features, Workload, Seed, DurationNs) { Ftrace = ftrace };
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -54,6 +54,9 @@ public sealed class SimulationSetup
     /// <summary>The host's vCPU preemption pattern (empty on bare metal).</summary>
     public VcpuPreemption Preemption { get; }
 
+    /// <summary>The part of the run whose tracepoints the CPUs record, or null for none (the default).</summary>
+    public Tracing.FtraceWindow? Ftrace { get; init; }
+
     /// <summary>Whether the run has lockless walkers, and so table retires to record and a safety check to make.</summary>
     public bool ChecksSafety => !Workload.Walkers.IsEmpty;
 

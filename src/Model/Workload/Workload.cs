@@ -111,6 +111,12 @@ public sealed record OpStreamSpec(
 {
     public long StartNs { get; init; }
     public int? Count { get; init; }
+
+    /// <summary>
+    /// Replay of a captured trace: the CPUs the captured flush queued csds on, in place of
+    /// mm_cpumask and should_flush_tlb() (the capture already applied both). Default: not a replay.
+    /// </summary>
+    public ImmutableArray<int> FlushTargets { get; init; }
 }
 
 /// <summary>The walker kinds' names in scenarios.</summary>

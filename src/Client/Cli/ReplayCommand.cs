@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Shootdown.Client.KernelTrace;
+using Shootdown.Client.Reporting;
+using Shootdown.Client.Running;
+using Spectre.Console;
+
+namespace Shootdown.Client.Cli;
+
+/// <summary>
+/// <c>shootdown replay TRACE</c>: rebuild the flush and sync operations of an ftrace capture and
+/// run them under each policy, on the traced machine's size or on any other (<c>--machine</c>).
+/// </summary>
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var trace = new Argument<string>("trace") { Description = "An ftrace text trace with tlb:tlb_flush and csd:csd_queue_cpu events." };
+        var machine = new Option<string?>("--machine") { Description = "A preset, hwloc synthetic spec or topology file (default: a flat machine of the traced size)." };
+        var policies = new Option<string[]>("--policies")
+        {
+            Description = "Policies to compare (shootdown policies).", DefaultValueFactory = _ => ["baseline", "patched"], AllowMultipleArgumentsPerToken = true,
+        };
+        var engine = new Option<string>("--engine") { Description = "grains or reference.", DefaultValueFactory = _ => "grains" };
+        engine.AcceptOnlyFromAmong("grains", "reference");
+        var emit = new Option<string?>("--emit-scenario") { Description = "Also write the rebuilt scenario as YAML to this file." };
+        var json = new Option<bool>("--json") { Description = "Print results.json instead of the table." };
+        var command = new Command("replay", "Replay a captured trace's flushes and syncs on a modelled machine, per policy.") { trace, machine, policies, engine, emit, json };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var captured = FtraceReplay.Read(parse.GetValue(trace)!);
+            var scenario = FtraceReplay.ToScenario(captured, parse.GetValue(machine), parse.GetValue(policies)!);
+            if (parse.GetValue(emit) is { } yamlPath)
+            {
+                if (ResultFiles.CannotWriteInto(Path.GetDirectoryName(Path.GetFullPath(yamlPath))!) is { } why)
+                {
+                    Console.Error.WriteLine($"shootdown: --emit-scenario {yamlPath}: {why}");
+                    return 2;
+                }
+                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(yamlPath))!, [(Path.GetFileName(yamlPath), FtraceReplay.ToYaml(captured, parse.GetValue(machine), parse.GetValue(policies)!))]);
+            }
+            var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
+            var comparison = (await ShootdownRunner.RunAllAsync([scenario], kind, 1, null, cancellation: cancellation))[0];
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(ResultFiles.ToJson(comparison));
+                return 0;
+            }
+            Console.Out.WriteLine($"{captured.File}: {captured.Ops.Length:N0} operations on {captured.HighestCpu + 1} CPUs " +
+                                  $"({string.Join(", ", captured.Ops.GroupBy(o => o.Type).Select(g => $"{g.Count():N0} {Model.Workload.OpTypeNames.Scenario.NameOf(g.Key)}"))})" +
+                                  (captured.OrphanEvents > 0 ? $"; {captured.OrphanEvents:N0} event(s) of operations begun before the trace skipped" : ""));
+            ComparisonTable.Write(AnsiConsole.Console, comparison);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,39 @@
+using System.Collections.Immutable;
+using Shootdown.Client.Reporting;
+using Shootdown.Engine;
+using Shootdown.Model.Results;
+using Shootdown.Model.Tracing;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Client.KernelTrace;
+
+/// <summary>
+/// A run's tracepoints as ftrace text, and /proc/interrupts at both edges of the traced window,
+/// per policy. Runs on the reference engine: the grain engine computes the same events, but
+/// collecting a per-event log from every CPU grain is not worth its traffic.
+/// </summary>
+public static class FtraceExport
+{
+    /// <summary>The files of every policy: <c>ftrace-P.txt</c>, <c>interrupts-P-start.txt</c>, <c>interrupts-P-end.txt</c>; and each policy's result.</summary>
+    public static (ImmutableArray<(string Name, string Content)> Files, ImmutableArray<PolicyResult> Results) Render(Scenario scenario, FtraceWindow window)
+    {
+        var files = ImmutableArray.CreateBuilder<(string, string)>();
+        var results = ImmutableArray.CreateBuilder<PolicyResult>();
+        var names = scenario.Workload.Processes.Select(p => p.Name).ToList();
+        foreach (var policy in scenario.Policies)
+        {
+            var engine = new ReferenceEngine(scenario.SetupFor(policy, window));
+            var result = engine.Run();
+            results.Add(result);
+            var cpus = engine.Cpus.ToList();
+            var records = FtraceText.Order(cpus.SelectMany(c => c.FtraceRecords));
+            files.Add(($"ftrace-{policy.Name}.txt", FtraceText.Render(records, scenario.Machine.CpuCount, names)));
+            files.Add(($"interrupts-{policy.Name}-start.txt", Snapshot(scenario, cpus.Select(c => c.StatsAtWindowStart ?? c.Stats))));
+            files.Add(($"interrupts-{policy.Name}-end.txt", Snapshot(scenario, cpus.Select(c => c.StatsAtWindowEnd ?? c.Stats))));
+        }
+        return (files.ToImmutable(), results.ToImmutable());
+    }
+
+    private static string Snapshot(Scenario scenario, IEnumerable<CpuStats> stats) =>
+        ProcInterrupts.Render(scenario.Machine, stats.Select((s, cpu) => CpuCounters.From(cpu, s)).ToList());
+}

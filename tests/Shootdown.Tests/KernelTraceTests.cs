@@ -1,0 +1,128 @@
+using Shootdown.Client.KernelTrace;
+using Shootdown.Engine;
+using Shootdown.Model.Results;
+using Shootdown.Model.Tracing;
+using Shootdown.Model.Workload;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// kernel-model.md §6 both ways: the ftrace export speaks the tracepoints' formats, and
+/// <c>shootdown replay</c> rebuilds operations from a trace, from a hand-checked fixture and
+/// from the model's own export (the round trip).
+/// </summary>
+public sealed class KernelTraceTests
+{
+    private static string Fixture => Path.Combine(AppContext.BaseDirectory, "traces", "hand-8cpu.txt");
+
+    /// <summary>Read by hand: khugepaged's flush of CPUs 0,1,3 then a sync; redis's one-page flush of CPU 4 (and itself); a local-only flush on CPU 6; bash's sync with no flush; and a csd of an operation begun before the trace.</summary>
+    [Fact]
+    public void HandCheckedFixtureGivesItsFourOperations()
+    {
+        var trace = FtraceReplay.Read(Fixture);
+        Assert.Equal(8, trace.CpuCount);
+        Assert.Equal(1, trace.OrphanEvents);
+        var ops = trace.Ops.Select(o => $"{o.TimeNs - 100_000_000_000L}ns cpu{o.Cpu} {o.Type} pages={o.Pages} targets=[{string.Join(",", o.FlushTargets)}]");
+        Assert.Equal([
+            "100000ns cpu2 CollapseHugePage pages=512 targets=[0,1,3]",
+            "200000ns cpu5 FlushRange pages=1 targets=[4]",
+            "300000ns cpu6 FlushRange pages=1 targets=[]",
+            "400000ns cpu1 SyncWithoutFlush pages=1 targets=[]",
+        ], ops);
+    }
+
+    /// <summary>On the traced 8 CPUs: 3 + 1 flush IPIs, and a sync to the 7 others twice; patched skips both syncs. On 256 CPUs the flushes are the same and each sync reaches 255.</summary>
+    [Theory]
+    [InlineData(null, 7)]
+    [InlineData("2s-256", 255)]
+    public void FixtureReplaysToClosedForms(string? machine, int others)
+    {
+        var scenario = FtraceReplay.ToScenario(FtraceReplay.Read(Fixture), machine, ["baseline", "patched"]);
+        var results = Sim.RunEveryPolicy(scenario);
+        Assert.Equal(4, results["baseline"].ByType.Sum(s => s.FlushIpis));
+        Assert.Equal(2 * others, results["baseline"].ByType.Sum(s => s.SyncIpis));
+        Assert.Equal(4, results["patched"].ByType.Sum(s => s.FlushIpis));
+        Assert.Equal(0, results["patched"].ByType.Sum(s => s.SyncIpis));
+    }
+
+    /// <summary>Export a baseline run, replay it on the same machine: every CPU handles the same flush and sync csds, and the totals match.</summary>
+    [Theory]
+    [InlineData("small-64.yaml")]
+    [InlineData("safety/native-x86.yaml")]
+    public void ExportThenReplayGivesIdenticalCounters(string file)
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(file));
+        var (files, results) = FtraceExport.Render(scenario with { Policies = [scenario.Policies.Single(p => p.Name == "baseline")] }, FtraceWindow.Whole);
+        var dir = Sim.TempDir();
+        var path = Path.Combine(dir, "ftrace-baseline.txt");
+        File.WriteAllText(path, files.Single(f => f.Name == "ftrace-baseline.txt").Content);
+        var original = results.Single();
+
+        var replay = FtraceReplay.ToScenario(FtraceReplay.Read(path), scenario.Machine.Name, ["baseline"]);
+        var replayed = new ReferenceEngine(replay.SetupFor(replay.Policies[0])).Run();
+
+        Assert.Equal(original.ByType.Sum(s => s.FlushIpis), replayed.ByType.Sum(s => s.FlushIpis));
+        Assert.Equal(original.ByType.Sum(s => s.SyncIpis), replayed.ByType.Sum(s => s.SyncIpis));
+        Assert.Equal(original.Cpus.Select(c => (c.Tlb, c.CsdsHandled, c.SyncCsdsHandled)), replayed.Cpus.Select(c => (c.Tlb, c.CsdsHandled, c.SyncCsdsHandled)));
+        Assert.True(original.ByType.Sum(s => s.SyncIpis) > 0);
+    }
+
+    [Fact]
+    public void ExportedLinesUseTheTracepointFormats()
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var (files, results) = FtraceExport.Render(scenario with { Policies = [scenario.Policies[0]] }, FtraceWindow.Whole);
+        var lines = files.Single(f => f.Name == "ftrace-baseline.txt").Content.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var formats = new[]
+        {
+            @"tlb_flush: pages:-?\d+ reason:(remote shootdown|local mm shootdown|remote ipi send|remote wrong CPU) \([1345]\)$",
+            @"csd_queue_cpu: cpu=\d+ callsite=\w+ func=(flush_tlb_func|tlb_remove_table_smp_sync) csd=[0-9a-f]{16}$",
+            @"ipi_send_cpumask: cpumask=[0-9a-f]{8},[0-9a-f]{8} callsite=\w+ callback=generic_smp_call_function_single_interrupt$",
+            @"ipi_send_cpu: cpu=\d+ callsite=\w+ callback=generic_smp_call_function_single_interrupt$",
+            @"csd_function_(entry|exit): func=(flush_tlb_func|tlb_remove_table_smp_sync), csd=[0-9a-f]{16}$",
+        };
+        foreach (var line in lines)
+        {
+            Assert.Matches(@"^\s+\S+-\d+ \[\d{3}\] [dN.][.][h.]1[.] +\d+\.\d{6}: ", line);
+            Assert.Contains(formats, f => System.Text.RegularExpressions.Regex.IsMatch(line, f));
+        }
+        // Every remote flush_tlb_func() run has its csd_function_entry; TLB counts exactly those.
+        var result = results.Single();
+        for (var cpu = 0; cpu < 64; cpu++)
+            Assert.Equal(result.Cpus[cpu].Tlb, lines.Count(l => l.Contains($"[{cpu:000}]") && l.Contains("csd_function_entry: func=flush_tlb_func")));
+        // The whole-run window starts before any interrupt and ends with the final counters.
+        Assert.DoesNotContain(files.Single(f => f.Name == "interrupts-baseline-start.txt").Content.Split('\n')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).SkipLast(3), v => v != "0");
+        Assert.Equal(files.Single(f => f.Name == "interrupts-baseline-end.txt").Content, Client.Reporting.ProcInterrupts.Render(scenario.Machine, result));
+    }
+
+    [Theory]
+    [InlineData(new[] { 1, 2, 3 }, 8, "0e")]
+    [InlineData(new[] { 0 }, 36, "0,00000001")]
+    [InlineData(new[] { 63, 1 }, 64, "80000000,00000002")]
+    public void CpumaskPrintsAsTheKernelsBitmask(int[] cpus, int nrCpus, string expected) =>
+        Assert.Equal(expected, FtraceText.Bitmask(cpus, nrCpus));
+
+    [Theory]
+    [InlineData("garbage line\n", 1, "(line)")]
+    [InlineData("  a-1 [000] ...1. 1.000001: tlb_flush: pages:x reason:remote ipi send (4)\n", 1, "tlb_flush")]
+    [InlineData("# #P:2\n  a-1 [005] ...1. 1.000001: tlb_flush: pages:1 reason:remote ipi send (4)\n", 0, "#P")]
+    [InlineData("  a-1 [000] ...1. 1.000001: sched_switch: prev_comm=a\n", 0, "(file)")]
+    [InlineData("  a-1 [000] ...1. 1.000001: csd_queue_cpu: cpu=1 func=flush_tlb_func\n", 1, "csd_queue_cpu")]
+    public void MalformedTraceNamesFileLineAndField(string text, int line, string field)
+    {
+        var path = Path.Combine(Sim.TempDir(), "bad.txt");
+        File.WriteAllText(path, text);
+        var e = Assert.Throws<ScenarioException>(() => FtraceReplay.Read(path));
+        Assert.Equal(path, e.File);
+        Assert.Equal(line, e.Line);
+        Assert.Equal(field, e.Field);
+    }
+
+    [Fact]
+    public void ReplayOnTooSmallAMachineIsAnError()
+    {
+        var e = Assert.Throws<ScenarioException>(() => FtraceReplay.ToScenario(FtraceReplay.Read(Fixture), "pack:1 numa:1 core:4 pu:1", ["baseline"]));
+        Assert.Equal("--machine", e.Field);
+    }
+}
