@@ -337,9 +337,9 @@ public static class ScenarioLoader
     }
 
     /// <summary><c>flush_targets</c>: a CPU list, possibly empty (a replayed local-only flush); absent, the flush reads mm_cpumask.</summary>
-    private static ImmutableArray<int> FlushTargets(YamlReader o, int nrCpus)
+    private static ImmutableArray<int>? FlushTargets(YamlReader o, int nrCpus)
     {
-        if (o.String("flush_targets") is not { } text) return default;
+        if (o.String("flush_targets") is not { } text) return null;
         try
         {
             return text.Trim().Length == 0 ? [] : [.. CpuList.Parse(text, nrCpus)];

@@ -13,7 +13,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     /// <summary>
     /// Scenarios that exercise different paths: the shipped smoke test, a storm with coalescing,
     /// migration and timeslicing, and the safety scenarios' walkers, INVLPGB, KVM steal time and
-    /// munmap's IPI fallback (the digest covers the safety report).
+    /// munmap's IPI fallback (the digest covers the safety report), a replayed trace (explicit
+    /// flush targets) and the calibration storm's multi-table unshares (start_us, count).
     /// </summary>
     public static TheoryData<string> Scenarios => new()
     {
@@ -23,6 +24,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         "safety/rcu-walkers-ipi-fallback.yaml",
         "inline:storm",
         "inline:migration",
+        "replay:hand-8cpu.txt",
+        "calibration/fork-exit-196.yaml",
     };
 
     private static Scenario Load(string name) => name switch
@@ -72,6 +75,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
                 period_us: 7
                 duration_us: 1.5
             """),
+        _ when name.StartsWith("replay:", StringComparison.Ordinal) => Client.KernelTrace.FtraceReplay.ToScenario(
+            Client.KernelTrace.FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", name["replay:".Length..])), null, ["baseline", "patched"]),
         _ => ScenarioLoader.LoadFile(Sim.ScenarioPath(name)),
     };
 

@@ -200,7 +200,7 @@ public sealed partial class Cpu
         var op = _op!;
         var mm = _setup.MmEntityId(op.Spec.Process);
         var mask = ctx.AttachedMask(e);
-        if (!op.Spec.FlushTargets.IsDefault) mask = ReplayedFlushMask(op.Spec.FlushTargets);
+        if (op.Spec.FlushTargets is { } replayed) mask = ReplayedFlushMask(replayed);
         var newTlbGen = e.X;
         op.FlushedMask = mask;
         op.FullFlush = op.Spec.Pages > _costs.TlbSinglePageFlushCeiling;
@@ -269,7 +269,7 @@ public sealed partial class Cpu
         op.Mechanism = TlbFlushMechanism.Ipi;
         var kvm = features.Arch == Arch.X86 && features.FlushTlbMulti == FlushTlbMultiBackend.KvmPv;
         // RISC-V's IPI path is on_each_cpu_mask(): unconditional, like freed_tables on x86.
-        var conditional = features.Arch == Arch.X86 && !op.FreedTables && op.Spec.FlushTargets.IsDefault;
+        var conditional = features.Arch == Arch.X86 && !op.FreedTables && op.Spec.FlushTargets is null;
         var csd = new CsdMessage(CsdFunc.FlushTlbFunc, mm, op.Spec.Pages, newTlbGen, op.FullFlush, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, trim);
         var runLocal = mask.Test(Id) && (!conditional || ShouldFlushTlb(mm, trim));
         var targets = RentTargets(mask.NrCpus);

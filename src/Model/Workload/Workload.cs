@@ -114,9 +114,9 @@ public sealed record OpStreamSpec(
 
     /// <summary>
     /// Replay of a captured trace: the CPUs the captured flush queued csds on, in place of
-    /// mm_cpumask and should_flush_tlb() (the capture already applied both). Default: not a replay.
+    /// mm_cpumask and should_flush_tlb() (the capture already applied both). Null: not a replay.
     /// </summary>
-    public ImmutableArray<int> FlushTargets { get; init; }
+    public ImmutableArray<int>? FlushTargets { get; init; }
 }
 
 /// <summary>The walker kinds' names in scenarios.</summary>
