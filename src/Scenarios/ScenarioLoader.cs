@@ -115,16 +115,19 @@ public static class ScenarioLoader
         }
         if (processes.Count == 0) throw root.Error("processes", "at least one process is required");
 
+        int ProcessNamedIn(YamlReader r)
+        {
+            var name = r.RequiredString("process");
+            return processIndex.TryGetValue(name, out var index) ? index : throw r.Error("process", $"no process named '{name}'");
+        }
+
         var operations = ImmutableArray.CreateBuilder<OpStreamSpec>();
         var expectedOps = 0.0;
         foreach (var o in root.Mappings("operations"))
         {
             o.RejectUnknownKeys(OperationFields);
-            var typeText = o.RequiredString("type");
-            var type = OpTypeNames.Scenario.Parse(typeText)
-                       ?? throw o.Error("type", $"unknown operation '{typeText}' (expected {string.Join(", ", OpTypeNames.Scenario.Names)})");
-            var processName = o.RequiredString("process");
-            if (!processIndex.TryGetValue(processName, out var process)) throw o.Error("process", $"no process named '{processName}'");
+            var type = o.RequiredName("type", OpTypeNames.Scenario, "operation");
+            var process = ProcessNamedIn(o);
             var hasCpu = o.Has("cpu");
             if (hasCpu == o.Has("cpus")) throw o.Error(hasCpu ? "cpus" : "cpu", "give exactly one of cpu or cpus");
             var cpus = hasCpu ? [(int)o.Integer("cpu", 0, n - 1)!.Value] : Cpus(o, "cpus", n);
@@ -177,13 +180,10 @@ public static class ScenarioLoader
         foreach (var w in root.Mappings("walkers"))
         {
             w.RejectUnknownKeys(WalkerFields);
-            var kindText = w.RequiredString("kind");
-            var kind = WalkerKinds.Scenario.Parse(kindText)
-                       ?? throw w.Error("kind", $"unknown walker '{kindText}' (expected {string.Join(", ", WalkerKinds.Scenario.Names)})");
+            var kind = w.RequiredName("kind", WalkerKinds.Scenario, "walker");
             if (kind == WalkerKind.PaePmdpGetLockless && !policies.All(p => p.GupGetPxxLowHigh))
                 throw w.Error("kind", "pmdp_get_lockless readers split the pmd only on 32-bit PAE: set kernel_config.gup_get_pxx_low_high: true");
-            var processName = w.RequiredString("process");
-            if (!processIndex.TryGetValue(processName, out var process)) throw w.Error("process", $"no process named '{processName}'");
+            var process = ProcessNamedIn(w);
             var cpus = Cpus(w, "cpus", n);
             var interval = UsToNs(w.Number("interval_us", 0.001, MaxDurationUs) ?? throw w.Error("interval_us", "is required"));
             var dur = UsToNs(w.Number("duration_us", 0.001, MaxDurationUs) ?? throw w.Error("duration_us", "is required"));

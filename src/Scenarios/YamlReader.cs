@@ -156,6 +156,13 @@ internal sealed class YamlReader
         throw Error(key, $"unknown {what} '{text}' (expected {string.Join(" or ", choices.Select(c => c.Name))})");
     }
 
+    /// <summary>A required name from one of the model's name tables, e.g. an operation or a walker kind.</summary>
+    public T RequiredName<T>(string key, Shootdown.Model.Workload.NameTable<T> names, string what) where T : struct, Enum
+    {
+        var text = RequiredString(key);
+        return names.Parse(text) ?? throw Error(key, $"unknown {what} '{text}' (expected {string.Join(", ", names.Names)})");
+    }
+
     public IReadOnlyList<YamlReader> Mappings(string key)
     {
         var node = Find(key);

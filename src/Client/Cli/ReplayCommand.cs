@@ -31,12 +31,13 @@ internal static class ReplayCommand
             var scenario = FtraceReplay.ToScenario(captured, parse.GetValue(machine), parse.GetValue(policies)!);
             if (parse.GetValue(emit) is { } yamlPath)
             {
-                if (ResultFiles.CannotWriteInto(Path.GetDirectoryName(Path.GetFullPath(yamlPath))!) is { } why)
+                var yamlDir = Path.GetDirectoryName(Path.GetFullPath(yamlPath))!;
+                if (ResultFiles.CannotWriteInto(yamlDir) is { } why)
                 {
                     Console.Error.WriteLine($"shootdown: --emit-scenario {yamlPath}: {why}");
                     return 2;
                 }
-                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(yamlPath))!, [(Path.GetFileName(yamlPath), FtraceReplay.ToYaml(captured, parse.GetValue(machine), parse.GetValue(policies)!))]);
+                ResultFiles.WriteAll(yamlDir, [(Path.GetFileName(yamlPath), FtraceReplay.ToYaml(captured, parse.GetValue(machine), parse.GetValue(policies)!))]);
             }
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
             var comparison = (await ShootdownRunner.RunAllAsync([scenario], kind, 1, null, cancellation: cancellation))[0];
