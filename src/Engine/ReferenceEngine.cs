@@ -25,11 +25,13 @@ public sealed class ReferenceEngine
     private readonly ISimEntity[] _entities;
     private readonly Context[] _contexts;
     private readonly SimulationSetup _setup;
+    private readonly SyncContract _contract;
 
     /// <summary>A run of <paramref name="setup"/>; sampled operations go to <paramref name="tracing"/>.</summary>
     public ReferenceEngine(SimulationSetup setup, IOpTraceSink? tracing = null)
     {
         _setup = setup;
+        _contract = new SyncContract(setup);
         _entities = new ISimEntity[setup.EntityCount];
         _contexts = new Context[setup.EntityCount];
         for (var id = 0; id < setup.EntityCount; id++)
@@ -160,8 +162,8 @@ public sealed class ReferenceEngine
 
         public void Send(int target, long at, EventKind kind, long op = 0, int arg = 0, long x = 0, long y = 0, int flags = 0, CpuMask? mask = null)
         {
-            var e = Lookahead.Stamp(Id, ref _seq, Now, engine._setup.Lookahead, target, at, kind, op, arg, x, y, flags);
-            if (mask is not null) engine._masks.Attach(new MaskAttachment(Id, e.Seq, mask));
+            var e = engine._contract.Stamp(Id, ref _seq, Now, target, at, kind, op, arg, x, y, flags);
+            if (mask is not null) engine._masks.Attach(new MaskAttachment(Id, e.Seq, target, mask));
             engine.Add(e);
         }
 

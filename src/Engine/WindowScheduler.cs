@@ -1,13 +1,14 @@
 namespace Shootdown.Engine;
 
 /// <summary>
-/// The conservative time-window protocol (SST's, with per-entity lookahead). Each entity
+/// The conservative time-window protocol (SST's, with per-entity lookahead), over any set of
+/// numbered members: entities inside a partition, or the partitions themselves. Each member
 /// reports its earliest output time: no event it sends another can be earlier. The minimum S
-/// over all entities is the safe time: every entity may process its events before S, since
+/// over all members is the safe time: every member may process its events before S, since
 /// nothing still to be sent can land before S. Empty virtual time is skipped because S jumps
 /// straight to the next possible output.
 /// <para>
-/// Processing early is optional. An entity runs in a window only when its own output is due
+/// Processing early is optional. A member runs in a window only when its own output is due
 /// within one horizon of S; the others keep their events for a later window, in which they are
 /// still processed in (time, kind, source, seq) order, so the result is unchanged and a
 /// broadcast target lands its csd, takes the interrupt and acknowledges in one call.
@@ -19,45 +20,62 @@ public sealed class WindowScheduler
     private readonly PriorityQueue<int, long> _byOutput = new();
     private readonly long _horizon;
 
-    public WindowScheduler(int entities, long horizon)
+    public WindowScheduler(int members, long horizon)
     {
         if (horizon < 1) throw new ArgumentOutOfRangeException(nameof(horizon), horizon, "the horizon must be at least 1 ns");
-        _earliestOutput = new long[entities];
+        _earliestOutput = new long[members];
         Array.Fill(_earliestOutput, long.MaxValue);
         _horizon = horizon;
     }
 
     public long Windows { get; private set; }
 
-    /// <summary>After an entity ran: its earliest output time over the events it still holds.</summary>
-    public void Set(int entity, long earliestOutput)
+    /// <summary>After a member ran: its earliest output time over the events it still holds.</summary>
+    public void Set(int member, long earliestOutput)
     {
-        _earliestOutput[entity] = earliestOutput;
-        if (earliestOutput != long.MaxValue) _byOutput.Enqueue(entity, earliestOutput);
+        _earliestOutput[member] = earliestOutput;
+        if (earliestOutput != long.MaxValue) _byOutput.Enqueue(member, earliestOutput);
     }
 
-    /// <summary>Someone delivered events to <paramref name="entity"/> whose earliest output is <paramref name="earliestOutput"/>.</summary>
-    public void Delivered(int entity, long earliestOutput)
+    /// <summary>Someone delivered events to <paramref name="member"/> whose earliest output is <paramref name="earliestOutput"/>.</summary>
+    public void Delivered(int member, long earliestOutput)
     {
-        if (earliestOutput >= _earliestOutput[entity]) return;
-        _earliestOutput[entity] = earliestOutput;
-        _byOutput.Enqueue(entity, earliestOutput);
+        if (earliestOutput >= _earliestOutput[member]) return;
+        _earliestOutput[member] = earliestOutput;
+        _byOutput.Enqueue(member, earliestOutput);
     }
 
-    /// <summary>The next window's safe time and the entities to run to it (ascending ids), or false when no event is pending anywhere.</summary>
-    public bool TryNextWindow(out long safeTime, out List<int> entities)
+    /// <summary>The earliest output time over every member, or false when none holds an event.</summary>
+    public bool TryEarliest(out long earliest)
     {
-        entities = new List<int>();
-        safeTime = 0;
-        while (_byOutput.TryPeek(out var e, out var t) && _earliestOutput[e] != t) _byOutput.Dequeue();
-        if (!_byOutput.TryPeek(out _, out safeTime)) return false;
-        var seen = new HashSet<int>();
-        while (_byOutput.TryPeek(out var e, out var t) && t < safeTime + _horizon)
+        while (_byOutput.TryPeek(out var m, out var t) && _earliestOutput[m] != t) _byOutput.Dequeue();
+        return _byOutput.TryPeek(out _, out earliest);
+    }
+
+    /// <summary>
+    /// The members to run to <paramref name="safeTime"/> (ascending): those whose earliest output
+    /// falls within one horizon of it. Each must be <see cref="Set"/> again once it has run.
+    /// </summary>
+    public List<int> TakeDue(long safeTime)
+    {
+        var due = new List<int>();
+        while (_byOutput.TryPeek(out var m, out var t) && t < safeTime + _horizon)
         {
             _byOutput.Dequeue();
-            if (_earliestOutput[e] == t && seen.Add(e)) entities.Add(e);
+            if (_earliestOutput[m] != t) continue;
+            _earliestOutput[m] = long.MaxValue;
+            due.Add(m);
         }
-        entities.Sort();
+        due.Sort();
+        return due;
+    }
+
+    /// <summary>The next window's safe time and the members to run to it (ascending), or false when no event is pending anywhere.</summary>
+    public bool TryNextWindow(out long safeTime, out List<int> due)
+    {
+        due = [];
+        if (!TryEarliest(out safeTime)) return false;
+        due = TakeDue(safeTime);
         Windows++;
         return true;
     }

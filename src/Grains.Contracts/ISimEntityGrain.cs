@@ -1,33 +1,22 @@
 namespace Shootdown.Grains;
 
 /// <summary>
-/// A simulated entity (a CPU or an mm) holding its model state. Keyed by (entity index, run key).
-/// The coordinator drives it one conservative window at a time; other entity grains deliver
-/// events to it directly, one batch per window.
+/// A simulated entity (a CPU or an mm) holding its model state. Keyed by (entity index,
+/// <see cref="PartitionKeys"/> extension): the partition that drives it, and the run. Only its
+/// partition grain calls it, once per window it is due in, with the events that waited for it.
 /// </summary>
 [Alias("shootdown.ISimEntityGrain")]
 public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
 {
-    /// <summary>
-    /// Builds the model object for the run. The silo's first entity fetches the run's
-    /// definition from the run grain; the others share it. Every entity is initialised before any starts.
-    /// </summary>
-    [Alias("Init")]
-    Task Init(string runKey);
-
-    /// <summary>Lets the model object schedule its first events, and delivers those meant for others.</summary>
+    /// <summary>Builds the model object from the run its silo's partition registered, and lets it schedule its first events.</summary>
     [Alias("Start")]
-    Task<WindowReport> Start();
+    Task<EntityWindow> Start();
 
-    /// <summary>Events from another entity, all for times at or after the current window's end.</summary>
-    [Alias("Deliver"), Orleans.Concurrency.AlwaysInterleave]
-    Task Deliver(EventBatch batch);
-
-    /// <summary>Runs every event before <paramref name="windowEnd"/> and delivers what it sent.</summary>
+    /// <summary>Takes the events that waited for this entity, runs every event before the window's end, and hands back what it sent.</summary>
     [Alias("RunWindow")]
-    Task<WindowReport> RunWindow(long windowEnd);
+    Task<EntityWindow> RunWindow(EntityInput input);
 
-    /// <summary>The run is over: drop the model state and the silo's cached setup.</summary>
+    /// <summary>The run is over: drop the model state.</summary>
     [Alias("End")]
     Task End();
 }
@@ -47,16 +36,49 @@ public interface ICpuGrain : ISimEntityGrain
 [Alias("shootdown.IMmGrain")]
 public interface IMmGrain : ISimEntityGrain;
 
-/// <summary>Runs one policy of one scenario on entity grains: the conservative-window coordinator.</summary>
+/// <summary>
+/// Drives one partition of a run's entities, on the silo that hosts them: one call from the
+/// coordinator per window, one call per due entity, and one batch per other partition that its
+/// entities sent to. Keyed by (partition index, <see cref="PartitionKeys"/> extension).
+/// </summary>
+[Alias("shootdown.IPartitionGrain")]
+public interface IPartitionGrain : IGrainWithIntegerCompoundKey
+{
+    /// <summary>Registers the run on this silo and learns its members. Every partition is prepared before any starts, so batches always find their partition ready.</summary>
+    [Alias("Prepare")]
+    Task Prepare(PartitionPlan plan);
+
+    /// <summary>Starts every member entity and routes what they sent.</summary>
+    [Alias("Start")]
+    Task<PartitionReport> Start();
+
+    /// <summary>Runs the members due in the window that ends at <paramref name="safeTime"/>, then sends the other partitions their batches.</summary>
+    [Alias("RunWindow")]
+    Task<PartitionReport> RunWindow(long safeTime);
+
+    /// <summary>Another partition's batch for this partition's entities; every event is at or after the current window's end.</summary>
+    [Alias("Deliver"), Orleans.Concurrency.AlwaysInterleave]
+    Task Deliver(PartitionBatch batch);
+
+    /// <summary>The member CPUs' reports, in CPU order.</summary>
+    [Alias("Collect")]
+    Task<PartitionCollect> Collect();
+
+    /// <summary>Each member CPU checks its own walks against every retired table.</summary>
+    [Alias("CheckSafety")]
+    Task<PartitionCollect> CheckSafety(string orderedRetiresJson);
+
+    /// <summary>Ends every member and forgets the run on this silo; answers every grain call the partition made.</summary>
+    [Alias("End")]
+    Task<PartitionCalls> End();
+}
+
+/// <summary>Runs one policy of one scenario on partitioned entity grains: the conservative-window coordinator.</summary>
 [Alias("shootdown.IRunGrain")]
 public interface IRunGrain : IGrainWithStringKey
 {
     [Alias("Begin")]
     Task Begin(RunSpec spec);
-
-    /// <summary>The run's definition, for silos that have not seen it. Answered while Begin waits on the entities' Init.</summary>
-    [Alias("Spec"), Orleans.Concurrency.AlwaysInterleave]
-    Task<RunSpec> Spec();
 
     /// <summary>Runs windows for about <paramref name="wallBudgetMs"/> of wall time; only the pace depends on it, never the result.</summary>
     [Alias("Advance")]
@@ -64,4 +86,18 @@ public interface IRunGrain : IGrainWithStringKey
 
     [Alias("Collect")]
     Task<RunReport> Collect();
+}
+
+/// <summary>
+/// Grain key extensions of a run's partitions and entities: the run key and the partition
+/// index, so that placement can put an entity on its partition's silo from the key alone.
+/// </summary>
+public static class PartitionKeys
+{
+    public static string Extension(string runKey, int partition) => $"{runKey}#{partition}";
+
+    public static int PartitionOf(string extension) =>
+        int.Parse(extension.AsSpan(extension.LastIndexOf('#') + 1), System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string RunKeyOf(string extension) => extension[..extension.LastIndexOf('#')];
 }

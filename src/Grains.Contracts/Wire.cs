@@ -9,7 +9,8 @@ namespace Shootdown.Grains;
 /// <summary>
 /// What every grain of a run needs to rebuild the same model: the <c>SimulationDefinition</c>
 /// and the <c>KernelPolicy</c>, in their JSON forms (the model has no Orleans serializers);
-/// and, for its spans only, the tracing ratio, the run's id and the scenario's name.
+/// for its spans only, the tracing ratio, the run's id and the scenario's name; and how many
+/// partitions to drive it with (0: one per core of each silo).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(
@@ -19,33 +20,90 @@ public sealed record RunSpec(
     [property: Id(3)] string Policy,
     [property: Id(4)] double TraceSampleRatio,
     [property: Id(5)] string RunId,
-    [property: Id(6)] string Scenario);
+    [property: Id(6)] string Scenario,
+    [property: Id(7)] int Partitions = 0);
 
-/// <summary>The events one entity sent one other entity in one window, in the order sent, with the masks some carry.</summary>
-[GenerateSerializer, Immutable, Alias("shootdown.EventBatch")]
-public sealed record EventBatch(
-    [property: Id(0)] ImmutableArray<SimEvent> Events,
-    [property: Id(1)] ImmutableArray<MaskAttachment> Masks);
+/// <summary>What a partition grain needs to know of its run: the spec, and how many partitions share it.</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.PartitionPlan")]
+public sealed record PartitionPlan(
+    [property: Id(0)] RunSpec Spec,
+    [property: Id(1)] int Partitions);
+
+/// <summary>A window's call to an entity: its end, and the events (with their masks) that waited for the entity.</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.EntityInput")]
+public sealed record EntityInput(
+    [property: Id(0)] long WindowEnd,
+    [property: Id(1)] ImmutableArray<SimEvent> Events,
+    [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
 
 /// <summary>
-/// After a window: the entity's earliest output time over the events it still holds, and for
-/// each destination it sent to, the earliest output bound of that batch, so the coordinator
-/// knows the next safe time and who must run to it.
+/// An entity after a window: its earliest output time over the events it still holds, what it
+/// sent other entities (in the order sent, with the masks some carry), and its counters.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("shootdown.WindowReport")]
-public sealed record WindowReport(
+[GenerateSerializer, Immutable, Alias("shootdown.EntityWindow")]
+public sealed record EntityWindow(
     [property: Id(0)] long EarliestOutputTime,
-    [property: Id(1)] ImmutableArray<int> Targets,
-    [property: Id(2)] ImmutableArray<long> EarliestSentOutput,
+    [property: Id(1)] ImmutableArray<SimEvent> Sent,
+    [property: Id(2)] ImmutableArray<MaskAttachment> SentMasks,
     [property: Id(3)] long EventsProcessed,
     [property: Id(4)] long LastEventTime);
+
+/// <summary>What one partition's entities sent another partition's in one window.</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.PartitionBatch")]
+public sealed record PartitionBatch(
+    [property: Id(0)] int From,
+    [property: Id(1)] ImmutableArray<SimEvent> Events,
+    [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
+
+/// <summary>
+/// A partition after a window: the earliest output over its entities and their waiting events;
+/// for each partition it sent a batch to, the earliest output of that batch (it may land after
+/// the receiver reported); and its running totals of events and grain calls.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shootdown.PartitionReport")]
+public sealed record PartitionReport(
+    [property: Id(0)] long EarliestOutput,
+    [property: Id(1)] ImmutableArray<int> SentTo,
+    [property: Id(2)] ImmutableArray<long> SentEarliestOutput,
+    [property: Id(3)] long EventsProcessed,
+    [property: Id(4)] long LastEventTime,
+    [property: Id(5)] long EntityCalls,
+    [property: Id(6)] long BatchCalls);
+
+/// <summary>The member CPUs' answers to a collect or a safety check, in CPU order.</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.PartitionCollect")]
+public sealed record PartitionCollect(
+    [property: Id(0)] ImmutableArray<CpuReport> Cpus,
+    [property: Id(1)] ImmutableArray<string> SafetyJson);
+
+/// <summary>Every grain call a partition made over a run: to its entities, and batches to other partitions.</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.PartitionCalls")]
+public sealed record PartitionCalls(
+    [property: Id(0)] long EntityCalls,
+    [property: Id(1)] long BatchCalls);
+
+/// <summary>
+/// What the grain engine did for a run: its shape and every grain call it made, by who made it
+/// (the coordinator, to partitions and once to learn the silos; partitions to their entities;
+/// partitions to each other).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shootdown.EngineStats")]
+public sealed record EngineStats(
+    [property: Id(0)] int Silos,
+    [property: Id(1)] int Partitions,
+    [property: Id(2)] long Windows,
+    [property: Id(3)] long CoordinatorCalls,
+    [property: Id(4)] long EntityCalls,
+    [property: Id(5)] long BatchCalls)
+{
+    public long GrainCalls => CoordinatorCalls + EntityCalls + BatchCalls;
+}
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunProgress")]
 public sealed record RunProgress(
     [property: Id(0)] long VirtualTimeNs,
     [property: Id(1)] bool Done,
-    [property: Id(2)] long Windows,
-    [property: Id(3)] long GrainCalls);
+    [property: Id(2)] EngineStats Stats);
 
 /// <summary>A CPU's counters and operations; with walkers, also the tables its operations retired (as JSON).</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.CpuReport")]
@@ -60,9 +118,8 @@ public sealed record RunReport(
     [property: Id(1)] long EndNs,
     [property: Id(2)] long EventsProcessed,
     [property: Id(3)] ImmutableArray<CpuReport> Cpus,
-    [property: Id(4)] long Windows,
-    [property: Id(5)] long GrainCalls,
-    [property: Id(6)] string SafetyJson);
+    [property: Id(4)] EngineStats Stats,
+    [property: Id(5)] string SafetyJson);
 
 // ---- Surrogates: the model has no Orleans reference, so its wire types are converted here.
 
@@ -93,17 +150,18 @@ public sealed class SimEventConverter : IConverter<SimEvent, SimEventSurrogate>
 public readonly record struct MaskAttachmentSurrogate(
     [property: Id(0)] int Source,
     [property: Id(1)] long Seq,
-    [property: Id(2)] int NrCpus,
-    [property: Id(3)] ImmutableArray<ulong> Words);
+    [property: Id(2)] int Target,
+    [property: Id(3)] int NrCpus,
+    [property: Id(4)] ImmutableArray<ulong> Words);
 
 [RegisterConverter]
 public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAttachmentSurrogate>
 {
     public MaskAttachment ConvertFromSurrogate(in MaskAttachmentSurrogate s) =>
-        new(s.Source, s.Seq, CpuMask.FromWords(s.NrCpus, s.Words.AsSpan()));
+        new(s.Source, s.Seq, s.Target, CpuMask.FromWords(s.NrCpus, s.Words.AsSpan()));
 
     public MaskAttachmentSurrogate ConvertToSurrogate(in MaskAttachment a) =>
-        new(a.Source, a.Seq, a.Mask.NrCpus, [.. a.Mask.Words]);
+        new(a.Source, a.Seq, a.Target, a.Mask.NrCpus, [.. a.Mask.Words]);
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.CpuCounters")]

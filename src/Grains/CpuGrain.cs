@@ -1,12 +1,11 @@
-using Orleans.Placement;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 
 namespace Shootdown.Grains;
 
-/// <summary>One simulated CPU. Hash placement spreads a machine's CPUs over every silo.</summary>
-[HashBasedPlacement]
+/// <summary>One simulated CPU, on the silo of the partition that drives it.</summary>
+[PartitionPlacement]
 public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), ICpuGrain
 {
     public Task<CpuReport> Collect()
@@ -18,10 +17,10 @@ public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog
     public Task<string> CheckSafety(string orderedRetiresJson)
     {
         var cpu = (Cpu)Runner.Entity;
-        return Task.FromResult(SafetyJson.Cpu(SafetyChecker.CheckCpu(Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson))));
+        return Task.FromResult(SafetyJson.Cpu(SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson))));
     }
 }
 
 /// <summary>One process address space: mm_cpumask, tlb_gen and the shared PMD table count.</summary>
-[HashBasedPlacement]
+[PartitionPlacement]
 public sealed class MmGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), IMmGrain;

@@ -1,60 +1,69 @@
 using System.Diagnostics;
 using Shootdown.Engine;
 using Shootdown.Model.Safety;
-using Shootdown.Model.Simulation;
 using Shootdown.Telemetry;
 
 namespace Shootdown.Grains;
 
 /// <summary>
-/// The coordinator of one policy's run. It holds no model state: it only knows, per entity,
-/// the earliest time it could send another entity anything, and calls the entities due in
-/// each window (see <see cref="WindowScheduler"/>).
+/// The coordinator of one policy's run. It holds no model state and never calls an entity: per
+/// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
+/// partitions), and each partition reduces its entities' earliest outputs to one bound.
 /// </summary>
 public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
 {
     private RunSpec? _spec;
-    private SimulationSetup? _setup;
     private WindowScheduler? _windows;
-    private ISimEntityGrain[] _entities = [];
+    private IPartitionGrain[] _partitions = [];
+    private PartitionReport[] _latest = [];
+    private int _silos;
+    private long _coordinatorCalls;
     private long _virtualTime;
-    private long _grainCalls;
     private bool _done;
-    private long[] _eventsProcessed = [];
-    private long _eventsTotal;
-    private long[] _lastEventTime = [];
+
+    /// <summary>
+    /// Partitions per silo when the run names none: one per core of this silo. A partition is
+    /// the unit that fans out to entities and reduces their bounds, and Orleans' fan-out ceiling
+    /// is per coordinating grain (one coordinator tops out whatever the core count; one per core
+    /// scales, ../shared/bench/orleans-fanout); more than one per core only adds batches between
+    /// partitions, whose number grows with the square of the partition count.
+    /// </summary>
+    private static int DefaultPartitionsPerSilo => Environment.ProcessorCount;
 
     public async Task Begin(RunSpec spec)
     {
         _spec = spec;
-        _setup = catalog.Register(spec).Setup;
-        _windows = new WindowScheduler(_setup.EntityCount, _setup.WindowHorizon);
-        var setup = _setup;
-        _entities = Enumerable.Range(0, setup.EntityCount).Select(id => EntityGrains.Get(GrainFactory, setup, id, spec.RunKey)).ToArray();
-        _eventsProcessed = new long[setup.EntityCount];
-        _lastEventTime = new long[setup.EntityCount];
+        var setup = catalog.Register(spec).Setup;
+        _silos = (await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+        _coordinatorCalls++;
+        var partitions = spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, _silos * DefaultPartitionsPerSilo);
+        if (partitions > setup.CpuCount)
+            throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
+        _windows = new WindowScheduler(partitions, new SyncContract(setup).Horizon);
+        _partitions = Enumerable.Range(0, partitions)
+            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec.RunKey, p))).ToArray();
+        _latest = new PartitionReport[partitions];
         var reports = await EngineSpans.InDetachedSpan("engine.start", async span =>
         {
             span?.SetTag("shootdown.policy", spec.Policy);
-            span?.SetTag("engine.entities", _entities.Length);
-            await Task.WhenAll(_entities.Select(e => e.Init(spec.RunKey)));
-            return await Task.WhenAll(_entities.Select(e => e.Start()));
+            span?.SetTag("engine.entities", setup.EntityCount);
+            span?.SetTag("engine.partitions", partitions);
+            var plan = new PartitionPlan(spec, partitions);
+            await Task.WhenAll(_partitions.Select(p => p.Prepare(plan)));
+            return await Task.WhenAll(_partitions.Select(p => p.Start()));
         });
-        _grainCalls += 2 * _entities.Length;
-        Apply(Enumerable.Range(0, reports.Length).ToList(), reports);
+        _coordinatorCalls += 2 * partitions;
+        Apply(Enumerable.Range(0, partitions).ToList(), reports);
     }
-
-    public Task<RunSpec> Spec() => Task.FromResult(_spec ?? throw new InvalidOperationException("Begin first"));
 
     public async Task<RunProgress> Advance(int wallBudgetMs)
     {
-        _ = _setup ?? throw new InvalidOperationException("Begin first");
-        var windows = _windows!;
+        var windows = _windows ?? throw new InvalidOperationException("Begin first");
         // Wall time only decides how many windows this call runs before reporting progress, and
         // feeds the events-per-second metric; the windows themselves, and so every result, are
         // the same however the calls are cut. Nothing read from this clock reaches the model.
         var clock = Stopwatch.StartNew();
-        var eventsBefore = _eventsTotal;
+        var eventsBefore = EventsProcessed;
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
         {
             if (!windows.TryNextWindow(out var safeTime, out var due))
@@ -62,96 +71,71 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
                 _done = true;
                 break;
             }
-            var calls = _grainCalls;
+            var callsBefore = Stats().GrainCalls;
             var reports = await EngineSpans.InDetachedSpan("engine.window", async span =>
             {
                 span?.SetTag("shootdown.policy", _spec!.Policy);
                 span?.SetTag(Instrumentation.RunIdTag, _spec!.RunId);
                 span?.SetTag("engine.window", windows.Windows);
                 span?.SetTag("engine.safe_time_ns", safeTime);
-                span?.SetTag("engine.due_entities", due.Count);
-                return await RunWindowBounded(due, safeTime);
+                span?.SetTag("engine.due_partitions", due.Count);
+                return await Task.WhenAll(due.Select(p => _partitions[p].RunWindow(safeTime)));
             });
-            _grainCalls += due.Count;
+            _coordinatorCalls += due.Count;
             Apply(due, reports);
-            EngineMetrics.Window("grains", _spec!.Policy, _grainCalls - calls);
+            EngineMetrics.Window("grains", _spec!.Policy, Stats().GrainCalls - callsBefore);
             _virtualTime = safeTime;
         }
-        EngineMetrics.Progress("grains", _spec!.Policy, _eventsTotal - eventsBefore, clock.Elapsed);
-        return new RunProgress(_virtualTime, _done, windows.Windows, _grainCalls);
+        EngineMetrics.Progress("grains", _spec!.Policy, EventsProcessed - eventsBefore, clock.Elapsed);
+        return new RunProgress(_virtualTime, _done, Stats());
     }
 
     /// <summary>
-    /// At most this many entities run a window at once. A storm's first window has hundreds of
-    /// initiators each building a batch for every CPU; letting them all do so together only
-    /// multiplies the memory held at once, not the throughput of two cores.
+    /// Records a window's reports. Each partition's own bound comes first and batches after: a
+    /// batch can reach a partition after it computed its bound, so only the minimum of the two is safe.
     /// </summary>
-    private const int MaxConcurrentEntities = 64;
-
-    private async Task<WindowReport[]> RunWindowBounded(List<int> due, long safeTime)
+    private void Apply(List<int> partitions, PartitionReport[] reports)
     {
-        var reports = new WindowReport[due.Count];
-        var next = 0;
-        async Task Worker()
+        for (var i = 0; i < partitions.Count; i++)
         {
-            // Grain turns are single-threaded: the shared cursor needs no lock.
-            while (next < due.Count)
-            {
-                var i = next++;
-                reports[i] = await _entities[due[i]].RunWindow(safeTime);
-            }
-        }
-        await Task.WhenAll(Enumerable.Range(0, Math.Min(MaxConcurrentEntities, due.Count)).Select(_ => Worker()));
-        return reports;
-    }
-
-    /// <summary>
-    /// Records a window's reports. Each entity's own earliest output comes first and deliveries
-    /// after: a batch can reach an entity after it computed its bound, so only the minimum of
-    /// the two is safe.
-    /// </summary>
-    private void Apply(IReadOnlyList<int> entities, WindowReport[] reports)
-    {
-        for (var i = 0; i < entities.Count; i++)
-        {
-            _windows!.Set(entities[i], reports[i].EarliestOutputTime);
-            _eventsTotal += reports[i].EventsProcessed - _eventsProcessed[entities[i]];
-            _eventsProcessed[entities[i]] = reports[i].EventsProcessed;
-            _lastEventTime[entities[i]] = reports[i].LastEventTime;
+            _windows!.Set(partitions[i], reports[i].EarliestOutput);
+            _latest[partitions[i]] = reports[i];
         }
         foreach (var report in reports)
-        {
-            for (var t = 0; t < report.Targets.Length; t++) _windows!.Delivered(report.Targets[t], report.EarliestSentOutput[t]);
-            _grainCalls += report.Targets.Length;
-        }
+            for (var b = 0; b < report.SentTo.Length; b++) _windows!.Delivered(report.SentTo[b], report.SentEarliestOutput[b]);
     }
+
+    private long EventsProcessed => _latest.Sum(r => r?.EventsProcessed ?? 0);
+
+    private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, _windows?.Windows ?? 0, _coordinatorCalls,
+        final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
+        final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0));
 
     public async Task<RunReport> Collect()
     {
-        var setup = _setup ?? throw new InvalidOperationException("Begin first");
+        var spec = _spec ?? throw new InvalidOperationException("Begin first");
         if (!_done) throw new InvalidOperationException("the run has not finished");
-        var cpus = await EngineSpans.InDetachedSpan("engine.collect", async span =>
+        var (cpus, safety, calls) = await EngineSpans.InDetachedSpan("engine.collect", async span =>
         {
-            span?.SetTag("shootdown.policy", _spec!.Policy);
-            var cpuGrains = _entities.Take(setup.CpuCount).Cast<ICpuGrain>().ToList();
-            var collected = await Task.WhenAll(cpuGrains.Select(cpu => cpu.Collect()));
+            span?.SetTag("shootdown.policy", spec.Policy);
+            var collected = (await Task.WhenAll(_partitions.Select(p => p.Collect()))).SelectMany(c => c.Cpus).ToList();
+            _coordinatorCalls += _partitions.Length;
             SafetyReport? safety = null;
-            if (setup.ChecksSafety)
+            if (catalog.Get(spec.RunKey).Setup.ChecksSafety)
             {
                 // Every CPU checks its own walks against every retired table: the walks never travel.
                 var retires = SafetyChecker.Order(collected.SelectMany(c => SafetyJson.ReadRetires(c.RetiresJson)));
                 var json = SafetyJson.Retires(retires);
-                var checks = await Task.WhenAll(cpuGrains.Select(cpu => cpu.CheckSafety(json)));
-                safety = SafetyChecker.Report(retires, checks.Select(SafetyJson.ReadCpu));
-                _grainCalls += checks.Length;
+                var checks = await Task.WhenAll(_partitions.Select(p => p.CheckSafety(json)));
+                _coordinatorCalls += _partitions.Length;
+                safety = SafetyChecker.Report(retires, checks.SelectMany(c => c.SafetyJson).Select(SafetyJson.ReadCpu));
             }
-            await Task.WhenAll(_entities.Select(e => e.End()));
-            return (collected, safety);
+            var calls = await Task.WhenAll(_partitions.Select(p => p.End()));
+            _coordinatorCalls += _partitions.Length;
+            return (collected, safety, calls);
         });
-        _grainCalls += cpus.collected.Length;
-        _grainCalls += setup.EntityCount;
-        catalog.Forget(_spec!.RunKey);
+        catalog.Release(spec.RunKey);
         DeactivateOnIdle();
-        return new RunReport(_spec.Policy, _lastEventTime.Max(), _eventsProcessed.Sum(), [.. cpus.collected], _windows!.Windows, _grainCalls, SafetyJson.Report(cpus.safety));
+        return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), SafetyJson.Report(safety));
     }
 }

@@ -20,6 +20,8 @@ public static class ShootdownSilo
     public static ISiloBuilder AddShootdown(this ISiloBuilder silo)
     {
         silo.Services.AddSingleton<SimulationCatalog>();
+        // A run's partition grain and the entities it drives share a silo.
+        silo.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>();
         // Grain calls join their caller's trace (Microsoft.Orleans.Application spans); with no
         // listener, Orleans starts no activity and this costs nothing.
         silo.AddActivityPropagation();

@@ -22,7 +22,7 @@ public sealed class MmStructTests
     public void SwitchInSetsTheBit_WrongCpuFlushClearsIt_FlushBumpsTlbGenAndSnapshotsTheMask()
     {
         var mm = new MmStruct(Setup, 0);
-        var runner = new EntityRunner(mm, Setup.Lookahead, Setup.EarliestOutput);
+        var runner = new EntityRunner(mm, new SyncContract(Setup));
         runner.Deliver([
             From(2, 1, 100, EventKind.MmCpumaskSet, op: Cpu.ThreadId(0, 0)),
             From(5, 1, 100, EventKind.MmCpumaskSet, op: Cpu.ThreadId(0, 1)),
@@ -35,10 +35,12 @@ public sealed class MmStructTests
         Assert.Equal([2], mm.Cpumask.Cpus());
         Assert.Equal(new Dictionary<long, int> { [Cpu.ThreadId(0, 0)] = 2, [Cpu.ThreadId(0, 1)] = 5 }, mm.ThreadCpus);
 
-        var reply = Assert.Single(runner.TakeOutbox());
-        Assert.Equal(9, reply.Target);
-        var e = Assert.Single(reply.Events);
+        var (sent, masks) = runner.TakeSent();
+        var e = Assert.Single(sent);
+        Assert.Equal(9, e.Target);
         Assert.Equal((EventKind.MmFlushMask, 42L, 2L, 300 + Setup.Costs.MmContextAccessNs), (e.Kind, e.Op, e.X, e.Time));
-        Assert.Equal([2], Assert.Single(reply.Masks).Mask.Cpus());
+        var mask = Assert.Single(masks);
+        Assert.Equal((9, e.Seq), (mask.Target, mask.Seq));
+        Assert.Equal([2], mask.Mask.Cpus());
     }
 }

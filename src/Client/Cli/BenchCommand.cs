@@ -11,11 +11,13 @@ using Shootdown.Telemetry.Export;
 namespace Shootdown.Client.Cli;
 
 /// <summary>
-/// <c>shootdown bench</c>: simulated IPI deliveries per wall-clock second and peak memory, per
-/// engine, on the 8192-CPU khugepaged scenario and the 8192-CPU storm, with tracing off, on, or
-/// both. Tracing on is the full pipeline: kernel, engine and Orleans spans at the sampling ratio,
-/// exported as OTLP-JSON to a scratch directory. Each measurement runs in a fresh child process
-/// so that peak memory is its own.
+/// <c>shootdown bench</c>: both engines on the 8192-CPU khugepaged scenario, the 8192-CPU storm
+/// and the 65,536-CPU storm. Per measurement: engine seconds, simulated IPIs per second, grain
+/// calls per IPI, windows, events per window and peak memory. Each measurement runs in a fresh
+/// child process, so that peak memory is its own; with <c>--cores</c>, pinned to that many cores
+/// (processor affinity, set by taskset before the runtime starts, so the runtime, its thread
+/// pool and its GC see only those cores). The reference engine always runs in the same
+/// invocation, so every grain figure is also a ratio to it, measured on the same machine minutes apart.
 /// </summary>
 internal static class BenchCommand
 {
@@ -23,15 +25,44 @@ internal static class BenchCommand
     [
         ("sparse", "khugepaged-8192.yaml"),
         ("storm", "storm-8192.yaml"),
+        ("storm-65536", "storm-65536.yaml"),
     ];
 
     public static Command Create()
     {
-        var caseOption = new Option<string>("--case") { Description = "sparse, storm or all.", DefaultValueFactory = _ => "all" };
-        caseOption.AcceptOnlyFromAmong("sparse", "storm", "all");
+        var caseOption = new Option<string[]>("--case")
+        {
+            Description = "sparse, storm, storm-65536 or all (repeatable).", DefaultValueFactory = _ => ["sparse", "storm"],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        caseOption.AcceptOnlyFromAmong([.. Cases.Select(c => c.Case), "all"]);
         var engineOption = new Option<string>("--engine") { Description = "grains, reference or both.", DefaultValueFactory = _ => "both" };
         engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
-        var repeat = new Option<int>("--repeat") { Description = "Runs per measurement; the median is reported.", DefaultValueFactory = _ => 3 };
+        var repeat = new Option<int>("--repeat") { Description = "Runs per measurement (at least 1); the median is reported.", DefaultValueFactory = _ => 3 };
+        repeat.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--repeat must be at least 1, not {r.GetValueOrDefault<int>()}");
+        });
+        var cores = new Option<int[]>("--cores")
+        {
+            Description = "Pin each child to this many cores (a list, e.g. --cores 1 2); speedups are over the smallest. Default: every core, unpinned.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        cores.Validators.Add(r =>
+        {
+            foreach (var c in r.GetValueOrDefault<int[]>() ?? [])
+                if (c < 1 || c > Environment.ProcessorCount) r.AddError($"--cores {c}: this machine has {Environment.ProcessorCount} cores");
+        });
+        var silos = new Option<int>("--silos") { Description = "Embedded silos for the grain engine (1-16).", DefaultValueFactory = _ => 1 };
+        silos.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError($"--silos must be between 1 and 16, not {r.GetValueOrDefault<int>()}");
+        });
+        var partitions = new Option<int>("--partitions") { Description = "Partitions for the grain engine (default 0: one per core of each silo).", DefaultValueFactory = _ => 0 };
+        partitions.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 4096) r.AddError($"--partitions must be between 0 and 4096, not {r.GetValueOrDefault<int>()}");
+        });
         var scenarios = new Option<string?>("--scenarios") { Description = "The scenarios directory (default: found above the current directory)." };
         var tracing = new Option<string>("--tracing") { Description = "off, on (OTLP-JSON to a scratch directory) or both.", DefaultValueFactory = _ => "off" };
         tracing.AcceptOnlyFromAmong("off", "on", "both");
@@ -42,101 +73,140 @@ internal static class BenchCommand
         });
         var single = new Option<string?>("--single") { Hidden = true };
 
-        var command = new Command("bench", "Measure both engines on the 8192-CPU sparse and storm scenarios.")
+        var command = new Command("bench", "Measure both engines on the sparse and storm scenarios, and how the grain engine scales with cores.")
         {
-            caseOption, engineOption, repeat, scenarios, tracing, sample, single,
+            caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, single,
         };
         command.SetAction(async (parse, cancellation) =>
         {
             var dir = parse.GetValue(scenarios) ?? FindScenarios();
-            if (parse.GetValue(single) is { } one) return await MeasureOnce(dir, one, cancellation);
-            var cases = Cases.Where(c => parse.GetValue(caseOption) is "all" || parse.GetValue(caseOption) == c.Case).ToList();
+            if (parse.GetValue(single) is { } one) return await MeasureOnce(dir, Child.Parse(one), cancellation);
+            var picked = parse.GetValue(caseOption)!;
+            var cases = Cases.Where(c => picked.Contains("all") || picked.Contains(c.Case)).Select(c => c.Case).ToList();
             var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
             var modes = parse.GetValue(tracing) is "both" ? new[] { "off", "on" } : [parse.GetValue(tracing)!];
+            var coreCounts = parse.GetValue(cores) is { Length: > 0 } list ? list.Distinct().Order().Select(c => (int?)c).ToList() : [null];
             var ratio = parse.GetValue(sample);
-            var rows = new List<string[]>();
             Console.WriteLine(MachineDescription());
-            foreach (var (name, _) in cases)
+            var measured = new List<(Child What, Sample Median, long PeakBytes, long Dropped)>();
+            foreach (var name in cases)
             {
-                foreach (var engine in engines)
+                foreach (var pinned in coreCounts)
                 {
-                    // Off and on alternate run by run, so that drift in the machine's speed hits both alike.
-                    var samples = modes.ToDictionary(m => m, _ => new List<Sample>());
-                    for (var i = 0; i < Math.Max(1, parse.GetValue(repeat)); i++)
+                    // Engines and tracing modes alternate run by run, so that drift in the machine's speed hits all alike.
+                    var children = engines.SelectMany(e => modes.Select(m => new Child(name, e, m == "on", ratio, pinned, parse.GetValue(silos), parse.GetValue(partitions)))).ToList();
+                    var samples = children.ToDictionary(c => c, _ => new List<Sample>());
+                    for (var i = 0; i < parse.GetValue(repeat); i++)
                     {
-                        foreach (var mode in modes)
+                        foreach (var child in children)
                         {
-                            var s = await RunChild(dir, $"{name}:{engine}:{mode}:{ratio.ToString(CultureInfo.InvariantCulture)}", cancellation);
-                            samples[mode].Add(s);
-                            Console.WriteLine($"  {name} {engine} tracing {mode} run {i + 1}: {s.IpisPerSecond / 1e6:0.000} M IPIs/s, {s.WallSeconds:0.00} s, " +
-                                              $"peak {s.PeakBytes / 1048576.0:0} MiB, {N(s.Spans)} spans, {N(s.Dropped)} dropped");
+                            var s = await RunChild(dir, child, cancellation);
+                            samples[child].Add(s);
+                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
+                                              $"{s.CallsPerIpi:0.000} calls/IPI, {N(s.Windows)} windows, peak {s.PeakBytes / 1048576.0:0} MiB");
                         }
                     }
-                    foreach (var mode in modes)
+                    foreach (var child in children)
                     {
-                        var runs = samples[mode];
-                        var median = runs.OrderBy(s => s.IpisPerSecond).ElementAt(runs.Count / 2);
-                        var label = mode == "off" ? "off" : $"on, {ratio.ToString(CultureInfo.InvariantCulture)}";
-                        rows.Add([name, engine, label, N(median.Ipis), median.WallSeconds.ToString("0.00", CultureInfo.InvariantCulture),
-                            (median.IpisPerSecond / 1e6).ToString("0.000", CultureInfo.InvariantCulture),
-                            (runs.Max(s => s.PeakBytes) / 1048576.0).ToString("0", CultureInfo.InvariantCulture), N(median.Events), N(median.Windows),
-                            N(median.Spans), N(runs.Max(s => s.Dropped))]);
+                        var runs = samples[child];
+                        measured.Add((child, runs.OrderBy(s => s.WallSeconds).ElementAt(runs.Count / 2), runs.Max(s => s.PeakBytes), runs.Max(s => s.Dropped)));
                     }
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into the README as is.
-            Console.WriteLine("| case | engine | tracing | IPIs delivered | wall s (median) | M IPIs/s | peak MiB | events | windows | spans | dropped |");
-            Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-            foreach (var r in rows) Console.WriteLine($"| {string.Join(" | ", r)} |");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | IPIs delivered | engine s (median) | × reference | speedup over fewest cores | M IPIs/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var (what, median, peak, dropped) in measured)
+            {
+                var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference" });
+                var fewest = measured.First(m => m.What == what with { Cores = coreCounts[0] });
+                var grains = what.Engine == "grains";
+                string[] row =
+                [
+                    what.Case, what.Engine, what.Cores?.ToString(CultureInfo.InvariantCulture) ?? $"all ({Environment.ProcessorCount})",
+                    grains ? what.Silos.ToString(CultureInfo.InvariantCulture) : "",
+                    grains ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
+                    what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
+                    N(median.Ipis), F(median.WallSeconds, "0.00"),
+                    reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
+                    coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",
+                    F(median.IpisPerSecond / 1e6, "0.000"),
+                    grains ? F(median.CallsPerIpi, "0.000") : "",
+                    grains ? N(median.Windows) : "",
+                    grains && median.Windows > 0 ? F((double)median.Events / median.Windows, "0.0") : "",
+                    F(peak / 1048576.0, "0"), N(median.Spans), N(dropped),
+                ];
+                Console.WriteLine($"| {string.Join(" | ", row)} |");
+            }
             return 0;
         });
         return command;
     }
 
-    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows, long Spans, long Dropped)
+    /// <summary>One measurement: what a child process runs, and how it is pinned.</summary>
+    private sealed record Child(string Case, string Engine, bool Traced, double SampleRatio, int? Cores, int Silos, int Partitions)
     {
-        public double IpisPerSecond => Ipis / WallSeconds;
+        public string Label => $"{Case} {Engine}{(Cores is { } c ? $" {c} cores" : "")}{(Engine == "grains" ? $" {Silos} silos" : "")} tracing {(Traced ? "on" : "off")}";
+
+        public override string ToString() =>
+            string.Join(':', Case, Engine, Traced ? "on" : "off", SampleRatio.ToString(CultureInfo.InvariantCulture), Cores?.ToString(CultureInfo.InvariantCulture) ?? "all",
+                Silos.ToString(CultureInfo.InvariantCulture), Partitions.ToString(CultureInfo.InvariantCulture));
+
+        public static Child Parse(string s)
+        {
+            var p = s.Split(':');
+            return new Child(p[0], p[1], p[2] == "on", double.Parse(p[3], CultureInfo.InvariantCulture), p[4] == "all" ? null : int.Parse(p[4], CultureInfo.InvariantCulture),
+                int.Parse(p[5], CultureInfo.InvariantCulture), int.Parse(p[6], CultureInfo.InvariantCulture));
+        }
     }
 
-    private static async Task<Sample> RunChild(string dir, string what, CancellationToken cancellation)
+    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (!Environment.ProcessPath!.EndsWith("shootdown", StringComparison.Ordinal)) psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-        foreach (var a in new[] { "bench", "--scenarios", dir, "--single", what }) psi.ArgumentList.Add(a);
-        using var child = Process.Start(psi)!;
-        var output = await child.StandardOutput.ReadToEndAsync(cancellation);
-        var error = await child.StandardError.ReadToEndAsync(cancellation);
-        await child.WaitForExitAsync(cancellation);
-        if (child.ExitCode != 0) throw new InvalidOperationException($"bench {what} failed: {error}");
-        return JsonSerializer.Deserialize<Sample>(output.Trim().Split('\n')[^1])!;
+        public double IpisPerSecond => Ipis / WallSeconds;
+        public double CallsPerIpi => Ipis == 0 ? 0 : (double)GrainCalls / Ipis;
+    }
+
+    private static async Task<Sample> RunChild(string dir, Child child, CancellationToken cancellation)
+    {
+        var self = Environment.ProcessPath!.EndsWith("shootdown", StringComparison.Ordinal)
+            ? [Environment.ProcessPath!]
+            : new[] { Environment.ProcessPath!, typeof(BenchCommand).Assembly.Location };
+        // taskset sets the affinity before the runtime starts, so Environment.ProcessorCount, the
+        // thread pool, Server GC's heaps and the default partition count all follow it.
+        var argv = child.Cores is { } n ? ["taskset", "--cpu-list", $"0-{n - 1}", .. self] : self;
+        var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in argv.Skip(1).Concat(["bench", "--scenarios", dir, "--single", child.ToString()])) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var output = process.StandardOutput.ReadToEndAsync(cancellation);
+        var error = process.StandardError.ReadToEndAsync(cancellation);
+        await process.WaitForExitAsync(cancellation);
+        if (process.ExitCode != 0) throw new InvalidOperationException($"bench {child.Label} failed: {(await error).Trim()}");
+        return JsonSerializer.Deserialize<Sample>((await output).Trim().Split('\n')[^1])!;
     }
 
     /// <summary>
-    /// In the child: run the baseline policy once and print one JSON line. The wall time runs to
-    /// the end of the pipeline's flush: exporting is part of what tracing costs.
+    /// In the child: run the baseline policy once and print one JSON line. The engine seconds run
+    /// from the start of the run (the cluster is already up) to the end of the pipeline's flush:
+    /// exporting is part of what tracing costs.
     /// </summary>
-    private static async Task<int> MeasureOnce(string dir, string what, CancellationToken cancellation)
+    private static async Task<int> MeasureOnce(string dir, Child what, CancellationToken cancellation)
     {
-        var parts = what.Split(':');
-        var (name, engine, traced) = (parts[0], parts[1], parts[2] == "on");
-        var tracing = RunTracing.New(double.Parse(parts[3], CultureInfo.InvariantCulture));
-        var file = Path.Combine(dir, Cases.First(c => c.Case == name).File);
-        var scenario = ScenarioLoader.LoadFile(file);
-        var scratch = traced ? Directory.CreateTempSubdirectory("shootdown-bench-").FullName : null;
+        var tracing = RunTracing.New(what.SampleRatio);
+        var scenario = ScenarioLoader.LoadFile(Path.Combine(dir, Cases.First(c => c.Case == what.Case).File));
+        var scratch = what.Traced ? Directory.CreateTempSubdirectory("shootdown-bench-").FullName : null;
         try
         {
-            await using var cluster = engine == "grains" ? await EmbeddedCluster.StartAsync(1, cancellation) : null;
+            await using var cluster = what.Engine == "grains" ? await EmbeddedCluster.StartAsync(what.Silos, cancellation) : null;
             var clock = Stopwatch.StartNew();
-            var pipeline = TelemetryPipeline.Start(traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
+            var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
                 ? ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation, tracing: tracing)
-                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing);
+                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, partitions: what.Partitions);
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;
             pipeline?.Dispose();
-            var ipis = run.Result.Cpus.Sum(c => c.CsdsHandled);
-            Console.WriteLine(JsonSerializer.Serialize(new Sample(ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed, run.Windows,
-                summary?.Spans ?? 0, summary?.Dropped ?? 0)));
+            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed,
+                run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0)));
             return 0;
         }
         finally
@@ -169,4 +239,5 @@ internal static class BenchCommand
     }
 
     private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+    private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 }

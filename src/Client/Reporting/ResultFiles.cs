@@ -37,8 +37,26 @@ public static class ResultFiles
         run_id = c.RunId,
         headline = Headline.For(c),
         policies = c.Runs.Select(r => Policy(r.Result)),
-        engine_stats = c.Runs.Select(r => new { policy = r.Result.Policy, wall_seconds = r.Wall.TotalSeconds, windows = r.Windows, grain_calls = r.GrainCalls }),
+        engine_stats = c.Runs.Select(EngineStatsJson),
     }, Options);
+
+    /// <summary>What computing a policy cost; on grains, every grain call the engine made, by who made it.</summary>
+    private static object EngineStatsJson(PolicyRun r) => new
+    {
+        policy = r.Result.Policy,
+        wall_seconds = r.Wall.TotalSeconds,
+        events = r.Result.EventsProcessed,
+        ipis = r.Ipis,
+        silos = r.Engine?.Silos,
+        partitions = r.Engine?.Partitions,
+        windows = r.Engine?.Windows,
+        events_per_window = r.Engine is { Windows: > 0 } e ? (double)r.Result.EventsProcessed / e.Windows : (double?)null,
+        grain_calls = r.Engine?.GrainCalls,
+        coordinator_calls = r.Engine?.CoordinatorCalls,
+        entity_calls = r.Engine?.EntityCalls,
+        batch_calls = r.Engine?.BatchCalls,
+        grain_calls_per_ipi = r.Engine is { } g && r.Ipis > 0 ? (double)g.GrainCalls / r.Ipis : (double?)null,
+    };
 
     private static object Policy(PolicyResult r) => new
     {

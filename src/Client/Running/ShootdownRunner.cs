@@ -14,7 +14,7 @@ namespace Shootdown.Client.Running;
 
 public enum EngineKind
 {
-    /// <summary>Every CPU and mm is a grain; windows of one lookahead.</summary>
+    /// <summary>Every CPU and mm is a grain, driven by partition grains in conservative windows.</summary>
     Grains,
     /// <summary>The sequential oracle.</summary>
     Reference,
@@ -23,8 +23,12 @@ public enum EngineKind
 /// <summary>How far a policy's run has got, for progress displays. <see cref="Point"/> numbers the scenario in a batch (a sweep's point).</summary>
 public readonly record struct RunProgressInfo(int Point, string Policy, long VirtualTimeNs, long DurationNs, bool Done);
 
-/// <summary>One policy's result and what it cost to compute.</summary>
-public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, long Windows, long GrainCalls);
+/// <summary>One policy's result and what it cost to compute; <paramref name="Engine"/> is the grain engine's account (null on the reference engine).</summary>
+public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine)
+{
+    /// <summary>Simulated IPIs delivered: csds handled by their targets.</summary>
+    public long Ipis => Result.Cpus.Sum(c => c.CsdsHandled);
+}
 
 /// <summary>
 /// The scenario run under each of its policies, in the order the scenario lists them.
@@ -47,10 +51,13 @@ public sealed record RunTracing(double SampleRatio, string RunId)
 /// </summary>
 public static class ShootdownRunner
 {
-    /// <summary>Runs every policy of the scenario; with the grain engine and no factory, on an embedded cluster of <paramref name="silos"/>.</summary>
+    /// <summary>
+    /// Runs every policy of the scenario; with the grain engine and no factory, on an embedded
+    /// cluster of <paramref name="silos"/>, in <paramref name="partitions"/> partitions (0: one per core of each silo).
+    /// </summary>
     public static async Task<Comparison> RunAsync(Scenario scenario, EngineKind engine, int silos = 1, IGrainFactory? grains = null,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null) =>
-        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing))[0];
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0) =>
+        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing, partitions))[0];
 
     /// <summary>
     /// Runs several scenarios (a sweep's points) one after another, on one embedded cluster when
@@ -59,7 +66,7 @@ public static class ShootdownRunner
     /// </summary>
     public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
         IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
-        RunTracing? tracing = null)
+        RunTracing? tracing = null, int partitions = 0)
     {
         tracing ??= RunTracing.New();
         using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
@@ -75,7 +82,7 @@ public static class ShootdownRunner
         {
             var runs = ImmutableArray.CreateBuilder<PolicyRun>();
             foreach (var policy in scenarios[point].Policies)
-                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation, tracing));
+                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation, tracing, partitions));
             results.Add(new Comparison(scenarios[point], EngineKind.Grains, cluster is null ? 0 : silos, runs.ToImmutable(), tracing.RunId));
         }
         return results.MoveToImmutable();
@@ -92,29 +99,29 @@ public static class ShootdownRunner
         var result = engine.Run(t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false)), cancellation);
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
         EngineMetrics.Progress("reference", policy.Name, result.EventsProcessed, clock.Elapsed);
-        return Finished(scenario, result, clock.Elapsed, 0, 0, span);
+        return Finished(scenario, result, clock.Elapsed, null, span);
     }
 
     /// <summary>Every policy's result, whichever engine: its metrics are recorded from it, and its span says what it found.</summary>
-    private static PolicyRun Finished(Scenario scenario, PolicyResult result, TimeSpan wall, long windows, long grainCalls, Activity? span)
+    private static PolicyRun Finished(Scenario scenario, PolicyResult result, TimeSpan wall, EngineStats? engine, Activity? span)
     {
         KernelMetrics.Record(scenario.Name, result, scenario.Workload.RealtimeCpus);
         span?.SetTag("shootdown.digest", result.Digest);
         span?.SetTag("shootdown.events", result.EventsProcessed);
         span?.SetTag("shootdown.ipis", result.TotalIpis);
         span?.SetTag("shootdown.virtual_end_ns", result.EndNs);
-        return new PolicyRun(result, wall, windows, grainCalls);
+        return new PolicyRun(result, wall, engine);
     }
 
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null)
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
         // The run key names the grains; it never enters the model, so it cannot change a result.
         var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
-            tracing.SampleRatio, tracing.RunId, scenario.Name);
+            tracing.SampleRatio, tracing.RunId, scenario.Name, partitions);
         var run = grains.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
         RunProgress step;
@@ -131,6 +138,6 @@ public static class ShootdownRunner
             scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
             SafetyJson.ReadReport(report.SafetyJson));
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        return Finished(scenario, result, clock.Elapsed, step.Windows, step.GrainCalls, span);
+        return Finished(scenario, result, clock.Elapsed, report.Stats, span);
     }
 }

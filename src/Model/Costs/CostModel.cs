@@ -102,10 +102,11 @@ public sealed record CostModel
         CacheLineSamePackageNs + m.NumaHops(from, to) * CacheLinePerNumaHopNs;
 
     /// <summary>
-    /// The conservative lookahead: the smallest delay of any message one entity sends another.
-    /// Every cross-entity message in the model is at least this far in the future.
+    /// The smallest delay of any interaction between two entities (a csd's llist_add, an mm
+    /// access, a cache-line transfer, a migration): every write one entity makes to another's
+    /// state lands at least this far in the future.
     /// </summary>
-    public long Lookahead => new[]
+    public long FastestInteractionNs => new[]
     {
         CsdSetupPerTargetNs, MmContextAccessNs, CacheLineSamePackageNs, MigrationNs,
     }.Min();
@@ -134,7 +135,7 @@ public sealed record CostModel
                      (nameof(CacheLineSamePackageNs), CacheLineSamePackageNs), (nameof(MigrationNs), MigrationNs),
                  })
         {
-            // These bound the lookahead: zero would make the conservative window empty.
+            // These bound the fastest interaction: zero would let one entity change another's state at the same instant.
             if (value is < 1 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 1 ns and 1 s");
         }
         if (LocklessWalkTrackingPercent is < 0 or > 1000)

@@ -272,28 +272,28 @@ public sealed partial class Cpu : ISimEntity
     }
 
     /// <summary>
-    /// A lower bound on the time of any event that handling <paramref name="e"/> on a CPU can send
-    /// to another entity, through whatever it schedules for itself meanwhile. The grain engine
-    /// sizes its windows with it.
+    /// The earliest time at which handling <paramref name="e"/>, and whatever this CPU schedules for
+    /// itself because of it, can make the CPU write state that another CPU or an mm owns (a csd
+    /// ack, a cpumask bit, a migrated thread, a new csd). Kernel facts only:
     /// <list type="bullet">
-    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and the handler has entered.</item>
+    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and sysvec_call_function has entered.</item>
     /// <item>An interrupt sends acks and cpumask clears, after the entry.</item>
     /// <item>Scheduler and arrival events reach an mm (switch_mm's cpumask bit, an operation's
     /// first mm access) or another CPU by migration; they start no smp_call_function themselves.</item>
-    /// <item>Acks, flush masks and step ends can start an smp_call_function: one csd setup later.</item>
+    /// <item>Acks, flush masks and step ends can start an smp_call_function: one interaction later.</item>
     /// </list>
     /// </summary>
-    public static long EarliestOutput(in SimEvent e, SimulationSetup setup)
+    public static long EarliestRemoteWrite(in SimEvent e, SimulationSetup setup)
     {
         var costs = setup.Costs;
         var toMmOrMigration = Math.Min(costs.MmContextAccessNs, costs.MigrationNs);
         return e.Kind switch
         {
-            EventKind.CsdQueue when !CsdMessage.Decode(e).Conditional => Math.Max(e.X, e.Time) + costs.InterruptEntryNs + setup.Lookahead,
-            EventKind.InterruptRaise or EventKind.InterruptDispatch => e.Time + costs.InterruptEntryNs + setup.Lookahead,
+            EventKind.CsdQueue when !CsdMessage.Decode(e).Conditional => Math.Max(e.X, e.Time) + costs.InterruptEntryNs + costs.FastestInteractionNs,
+            EventKind.InterruptRaise or EventKind.InterruptDispatch => e.Time + costs.InterruptEntryNs + costs.FastestInteractionNs,
             EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive
                 or EventKind.Timeslice or EventKind.OpArrival or EventKind.MmPmdUnshared => e.Time + toMmOrMigration,
-            _ => e.Time + setup.Lookahead,
+            _ => e.Time + costs.FastestInteractionNs,
         };
     }
 

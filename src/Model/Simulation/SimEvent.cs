@@ -88,8 +88,8 @@ public interface ISimContext
     CpuMask AttachedMask(in SimEvent e);
 }
 
-/// <summary>A mask travelling with the event that <paramref name="Source"/> numbered <paramref name="Seq"/>.</summary>
-public readonly record struct MaskAttachment(int Source, long Seq, CpuMask Mask);
+/// <summary>A mask travelling with the event that <paramref name="Source"/> numbered <paramref name="Seq"/>, to that event's <paramref name="Target"/>.</summary>
+public readonly record struct MaskAttachment(int Source, long Seq, int Target, CpuMask Mask);
 
 /// <summary>Where an engine keeps masks between their send and the handling of their event.</summary>
 public sealed class MaskAttachments

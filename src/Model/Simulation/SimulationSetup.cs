@@ -28,7 +28,6 @@ public sealed class SimulationSetup
         Seed = seed;
         DurationNs = durationNs;
         TlbIpiBroadcastKey = policy.TlbTableFlushImpliesIpiBroadcast(features);
-        Lookahead = costs.Lookahead;
 
         var n = machine.CpuCount;
         _streamsByCpu = new ImmutableArray<OpStreamSpec>[n];
@@ -77,15 +76,6 @@ public sealed class SimulationSetup
     /// <summary>tlb_ipi_broadcast_key, decided once by native_pv_tlb_init() at boot.</summary>
     public bool TlbIpiBroadcastKey { get; }
 
-    public long Lookahead { get; }
-
-    /// <summary>
-    /// How far past an entity's earliest output the grain engine may still run it to the safe
-    /// time and have it finish its work in one call: a csd's output bound is its IPI's arrival
-    /// plus the interrupt entry plus the lookahead, so a target whose IPI arrives before the
-    /// safe time lands, takes the interrupt and acknowledges in the same window.
-    /// </summary>
-    public long WindowHorizon => Costs.InterruptEntryNs + Lookahead;
     public IReadOnlySet<int> RealtimeCpus { get; }
 
     public int CpuCount => Machine.CpuCount;
@@ -101,9 +91,12 @@ public sealed class SimulationSetup
     /// <summary>The process whose mm holds the shared PMD table this process maps, or −1.</summary>
     public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
 
-    /// <summary>See <see cref="Cpu.EarliestOutput"/>. An mm only answers, one mm-context access later.</summary>
-    public long EarliestOutput(in SimEvent e) =>
-        IsCpu(e.Target) ? Cpu.EarliestOutput(e, this) : e.Time + Costs.MmContextAccessNs;
+    /// <summary>
+    /// When, at the earliest, handling <paramref name="e"/> lets its entity write another's state:
+    /// see <see cref="Cpu.EarliestRemoteWrite"/>; an mm only answers, one mm-context access later.
+    /// </summary>
+    public long EarliestRemoteWrite(in SimEvent e) =>
+        IsCpu(e.Target) ? Cpu.EarliestRemoteWrite(e, this) : e.Time + Costs.MmContextAccessNs;
 
     /// <summary>The model object behind an entity id; CPUs hand sampled operations to <paramref name="tracing"/>.</summary>
     public ISimEntity CreateEntity(int id, Tracing.IOpTraceSink? tracing = null) =>

@@ -1,0 +1,37 @@
+using System.Collections.Immutable;
+
+namespace Shootdown.Engine;
+
+/// <summary>
+/// Which partition drives each entity (SST's ranks, ROSS's processing elements). CPUs go in
+/// contiguous blocks, so a partition holds neighbours in the topology and a broadcast, which
+/// walks its targets in CPU order, fills one partition's batch at a time; the mms are dealt out
+/// in turn. The map changes only how the work is spread, never a result.
+/// </summary>
+public sealed class PartitionMap
+{
+    private readonly int[] _partitionOf;
+    private readonly ImmutableArray<int>[] _members;
+
+    public PartitionMap(int cpus, int mms, int partitions)
+    {
+        if (cpus < 1) throw new ArgumentOutOfRangeException(nameof(cpus), cpus, "a machine has at least one CPU");
+        if (partitions < 1 || partitions > cpus)
+            throw new ArgumentOutOfRangeException(nameof(partitions), partitions, $"between 1 and the machine's {cpus} CPUs");
+        Count = partitions;
+        _partitionOf = new int[cpus + mms];
+        for (var cpu = 0; cpu < cpus; cpu++) _partitionOf[cpu] = (int)((long)cpu * partitions / cpus);
+        for (var mm = 0; mm < mms; mm++) _partitionOf[cpus + mm] = mm % partitions;
+        var members = Enumerable.Range(0, partitions).Select(_ => ImmutableArray.CreateBuilder<int>()).ToArray();
+        for (var entity = 0; entity < _partitionOf.Length; entity++) members[_partitionOf[entity]].Add(entity);
+        _members = members.Select(b => b.ToImmutable()).ToArray();
+    }
+
+    public int Count { get; }
+    public int EntityCount => _partitionOf.Length;
+
+    public int PartitionOf(int entity) => _partitionOf[entity];
+
+    /// <summary>The entities partition <paramref name="partition"/> drives, in ascending id order.</summary>
+    public ImmutableArray<int> MembersOf(int partition) => _members[partition];
+}

@@ -1,0 +1,151 @@
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Engine;
+
+/// <summary>The events an entity is handed when it runs, and the masks some of them carry.</summary>
+public readonly record struct DueEntity(int Entity, SimEvent[] Events, MaskAttachment[] Masks);
+
+/// <summary>What one partition sends another after a window: one batch, and the earliest output its events can cause.</summary>
+public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, long EarliestOutput);
+
+/// <summary>
+/// One partition's share of the window protocol, as a partition grain holds it. It keeps the
+/// events waiting for each of its entities, and which are due in a window; an entity's events
+/// ride on the call that runs it. What its entities send is routed after the window: to their
+/// own partition's inboxes, or into one batch per other partition.
+/// </summary>
+public sealed class PartitionWindows
+{
+    private readonly SyncContract _contract;
+    private readonly PartitionMap _map;
+    private readonly int[] _members;
+    private readonly Dictionary<int, int> _localIndex = new();
+    private readonly WindowScheduler _scheduler;
+    private readonly PendingEvents[] _inboxes;
+    private readonly long[] _eventsProcessed;
+    private readonly PendingEvents[] _outgoing;
+
+    public PartitionWindows(SyncContract contract, PartitionMap map, int partition)
+    {
+        _contract = contract;
+        _map = map;
+        Partition = partition;
+        _members = [.. map.MembersOf(partition)];
+        for (var i = 0; i < _members.Length; i++) _localIndex[_members[i]] = i;
+        _scheduler = new WindowScheduler(_members.Length, contract.Horizon);
+        _inboxes = _members.Select(_ => new PendingEvents()).ToArray();
+        _eventsProcessed = new long[_members.Length];
+        _outgoing = Enumerable.Range(0, map.Count).Select(_ => new PendingEvents()).ToArray();
+    }
+
+    public int Partition { get; }
+    public IReadOnlyList<int> Members => _members;
+
+    /// <summary>Events its entities have handled so far, over the whole run.</summary>
+    public long EventsProcessed { get; private set; }
+
+    /// <summary>The time of the last event any of its entities handled.</summary>
+    public long LastEventTime { get; private set; }
+
+    /// <summary>The earliest output time over every entity here, or <see cref="long.MaxValue"/> when none holds an event.</summary>
+    public long EarliestOutput => _scheduler.TryEarliest(out var t) ? t : long.MaxValue;
+
+    /// <summary>Events for entities of this partition, from its own entities or another partition's batch.</summary>
+    public void Accept(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
+    {
+        foreach (var m in masks) _inboxes[LocalIndexOf(m.Target)].Masks.Add(m);
+        foreach (var e in events) AcceptOne(e);
+    }
+
+    private void AcceptOne(in SimEvent e)
+    {
+        var i = LocalIndexOf(e.Target);
+        var inbox = _inboxes[i];
+        inbox.Events.Add(e);
+        var bound = _contract.EarliestOutput(e);
+        if (bound < inbox.EarliestOutput) inbox.EarliestOutput = bound;
+        _scheduler.Delivered(i, bound);
+    }
+
+    /// <summary>The entities to run to <paramref name="safeTime"/>, each with the events that waited for it.</summary>
+    public List<DueEntity> TakeDue(long safeTime)
+    {
+        var due = _scheduler.TakeDue(safeTime);
+        var taken = new List<DueEntity>(due.Count);
+        foreach (var i in due)
+        {
+            var inbox = _inboxes[i];
+            taken.Add(new DueEntity(_members[i], inbox.Events.ToArray(), inbox.Masks.Count == 0 ? [] : inbox.Masks.ToArray()));
+            inbox.Clear();
+        }
+        return taken;
+    }
+
+    /// <summary>
+    /// An entity ran: its own earliest output over what it still holds, with what reached its
+    /// inbox meanwhile, and its counters. Call for every entity of a window before routing what they sent.
+    /// </summary>
+    public void Ran(int entity, long earliestOutput, long eventsProcessed, long lastEventTime)
+    {
+        var i = LocalIndexOf(entity);
+        _scheduler.Set(i, Math.Min(earliestOutput, _inboxes[i].EarliestOutput));
+        EventsProcessed += eventsProcessed - _eventsProcessed[i];
+        _eventsProcessed[i] = eventsProcessed;
+        LastEventTime = Math.Max(LastEventTime, lastEventTime);
+    }
+
+    /// <summary>What an entity sent: to this partition's inboxes, or to the batch for the target's partition.</summary>
+    public void Route(ReadOnlySpan<SimEvent> sent, ReadOnlySpan<MaskAttachment> masks)
+    {
+        foreach (var m in masks)
+        {
+            var p = _map.PartitionOf(m.Target);
+            if (p == Partition) _inboxes[LocalIndexOf(m.Target)].Masks.Add(m);
+            else _outgoing[p].Masks.Add(m);
+        }
+        foreach (var e in sent)
+        {
+            var p = _map.PartitionOf(e.Target);
+            if (p == Partition)
+            {
+                AcceptOne(e);
+                continue;
+            }
+            var batch = _outgoing[p];
+            batch.Events.Add(e);
+            batch.EarliestOutput = Math.Min(batch.EarliestOutput, _contract.EarliestOutput(e));
+        }
+    }
+
+    /// <summary>The window's batches for other partitions, one per partition that has any, in partition order.</summary>
+    public List<PartitionBatchOut> TakeOutgoing()
+    {
+        var batches = new List<PartitionBatchOut>();
+        for (var p = 0; p < _outgoing.Length; p++)
+        {
+            var o = _outgoing[p];
+            if (o.Events.Count == 0) continue;
+            batches.Add(new PartitionBatchOut(p, o.Events.ToArray(), o.Masks.Count == 0 ? [] : o.Masks.ToArray(), o.EarliestOutput));
+            o.Clear();
+        }
+        return batches;
+    }
+
+    private int LocalIndexOf(int entity) =>
+        _localIndex.TryGetValue(entity, out var i) ? i : throw new InvalidOperationException($"entity {entity} is not in partition {Partition}");
+
+    /// <summary>Events waiting for one entity, or for one other partition, and the earliest output they can cause.</summary>
+    private sealed class PendingEvents
+    {
+        public List<SimEvent> Events { get; } = new();
+        public List<MaskAttachment> Masks { get; } = new();
+        public long EarliestOutput { get; set; } = long.MaxValue;
+
+        public void Clear()
+        {
+            Events.Clear();
+            Masks.Clear();
+            EarliestOutput = long.MaxValue;
+        }
+    }
+}

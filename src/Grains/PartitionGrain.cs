@@ -1,0 +1,108 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+using Shootdown.Engine;
+
+namespace Shootdown.Grains;
+
+/// <summary>
+/// One partition of a run (see <see cref="PartitionWindows"/>), placed with its entities. Per
+/// window: one call from the coordinator, one call per due entity carrying the events that
+/// waited for it, and one batch per other partition its entities sent to.
+/// </summary>
+[PartitionPlacement]
+public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitionGrain
+{
+    private string _runKey = "";
+    private PartitionWindows? _windows;
+    private Dictionary<int, ISimEntityGrain> _members = new();
+    private IPartitionGrain[] _peers = [];
+    private long _entityCalls;
+    private long _batchCalls;
+
+    private PartitionWindows Windows => _windows ?? throw new InvalidOperationException("the partition was not prepared");
+
+    public Task Prepare(PartitionPlan plan)
+    {
+        var partition = (int)this.GetPrimaryKeyLong(out var extension);
+        _runKey = plan.Spec.RunKey;
+        var run = catalog.Register(plan.Spec);
+        var setup = run.Setup;
+        var map = new PartitionMap(setup.CpuCount, setup.ProcessCount, plan.Partitions);
+        _windows = new PartitionWindows(run.Contract, map, partition);
+        _members = _windows.Members.ToDictionary(id => id, id => EntityGrains.Get(GrainFactory, setup.IsCpu(id), id, extension!));
+        _peers = Enumerable.Range(0, map.Count)
+            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(_runKey, p))).ToArray();
+        return Task.CompletedTask;
+    }
+
+    public async Task<PartitionReport> Start()
+    {
+        var members = Windows.Members;
+        var started = await BoundedFanout.Call(members, id => _members[id].Start());
+        _entityCalls += members.Count;
+        return await Finish(members, started);
+    }
+
+    public async Task<PartitionReport> RunWindow(long safeTime)
+    {
+        var due = Windows.TakeDue(safeTime);
+        var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(safeTime,
+            ImmutableCollectionsMarshal.AsImmutableArray(d.Events), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+        _entityCalls += due.Count;
+        return await Finish(due.Select(d => d.Entity).ToList(), ran);
+    }
+
+    public Task Deliver(PartitionBatch batch)
+    {
+        Windows.Accept(batch.Events.AsSpan(), batch.Masks.AsSpan());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Records what the entities that ran report (every bound first, then what they sent, since a
+    /// send can lower a bound just set), sends each other partition its batch, and reports.
+    /// </summary>
+    private async Task<PartitionReport> Finish(IReadOnlyList<int> entities, EntityWindow[] windows)
+    {
+        for (var i = 0; i < entities.Count; i++)
+            Windows.Ran(entities[i], windows[i].EarliestOutputTime, windows[i].EventsProcessed, windows[i].LastEventTime);
+        foreach (var w in windows) Windows.Route(w.Sent.AsSpan(), w.SentMasks.AsSpan());
+        var batches = Windows.TakeOutgoing();
+        await Task.WhenAll(batches.Select(b => _peers[b.Partition].Deliver(new PartitionBatch(Windows.Partition,
+            ImmutableCollectionsMarshal.AsImmutableArray(b.Events), ImmutableCollectionsMarshal.AsImmutableArray(b.Masks)))));
+        _batchCalls += batches.Count;
+        return new PartitionReport(Windows.EarliestOutput, [.. batches.Select(b => b.Partition)], [.. batches.Select(b => b.EarliestOutput)],
+            Windows.EventsProcessed, Windows.LastEventTime, _entityCalls, _batchCalls);
+    }
+
+    public async Task<PartitionCollect> Collect()
+    {
+        var cpus = CpuMembers();
+        var reports = await BoundedFanout.Call(cpus, cpu => cpu.Collect());
+        _entityCalls += cpus.Count;
+        return new PartitionCollect([.. reports], []);
+    }
+
+    public async Task<PartitionCollect> CheckSafety(string orderedRetiresJson)
+    {
+        var cpus = CpuMembers();
+        var checks = await BoundedFanout.Call(cpus, cpu => cpu.CheckSafety(orderedRetiresJson));
+        _entityCalls += cpus.Count;
+        return new PartitionCollect([], [.. checks]);
+    }
+
+    public async Task<PartitionCalls> End()
+    {
+        var members = _members.Values.ToList();
+        await BoundedFanout.Call(members, m => m.End());
+        _entityCalls += members.Count;
+        catalog.Release(_runKey);
+        _windows = null;
+        _members = new();
+        DeactivateOnIdle();
+        return new PartitionCalls(_entityCalls, _batchCalls);
+    }
+
+    /// <summary>The member CPUs in ascending order: partitions hold CPUs in contiguous blocks, so partition order is CPU order.</summary>
+    private List<ICpuGrain> CpuMembers() => Windows.Members.Select(id => _members[id]).OfType<ICpuGrain>().ToList();
+}
