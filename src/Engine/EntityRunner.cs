@@ -69,7 +69,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     public (SimEvent[] Events, MaskAttachment[] Masks) TakeSent()
     {
         var taken = (_sent.ToArray(), _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
-        _sent.Clear();
+        PartitionWindows.ReleaseIfLarge(_sent);
         _sentMasks.Clear();
         return taken;
     }

@@ -143,9 +143,20 @@ public sealed class PartitionWindows
 
         public void Clear()
         {
-            Events.Clear();
+            ReleaseIfLarge(Events);
             Masks.Clear();
             EarliestOutput = long.MaxValue;
         }
+    }
+
+    /// <summary>
+    /// Empties a list, and lets go of its buffer if a burst grew it large: a storm's broadcasts
+    /// pass through thousands of these lists at once, and keeping every one at its largest
+    /// would hold the burst's memory for the rest of the run.
+    /// </summary>
+    internal static void ReleaseIfLarge<T>(List<T> list)
+    {
+        list.Clear();
+        if (list.Capacity > 1024) list.Capacity = 0;
     }
 }
