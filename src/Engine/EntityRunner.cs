@@ -22,18 +22,23 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     public long LastEventTime { get; private set; }
 
     /// <summary>
-    /// No event this entity sends another can be earlier than this, whatever it handles next:
-    /// the minimum, over its pending events, of the contract's bound for each.
+    /// No event this entity sends a CPU, or an mm, can be earlier than the frontier's output,
+    /// whatever it handles next (the minimum, over its pending events, of the contract's bound
+    /// for each); and its earliest pending event.
     /// </summary>
-    public long EarliestOutputTime
+    public Frontier Frontier
     {
         get
         {
-            var min = long.MaxValue;
-            foreach (var (e, _) in _queue.UnorderedItems) min = Math.Min(min, contract.EarliestOutput(e));
-            return min;
+            var output = EntityTimes.Never;
+            foreach (var (e, _) in _queue.UnorderedItems) output = output.Min(contract.EarliestOutput(e));
+            var next = _queue.TryPeek(out var head, out _) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Time) : EntityTimes.Never;
+            return new Frontier(output, next);
         }
     }
+
+    /// <summary>Every event before this time has been handled: the end of the last window the entity ran to.</summary>
+    public long RanTo { get; private set; }
 
     public void Start()
     {
@@ -47,7 +52,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         foreach (var e in events)
         {
             if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
-            if (e.Time < Now) throw new InvalidOperationException($"entity {Entity.Id} at {Now} ns got an event from the past ({e.Time} ns, {e.Kind} from {e.Source}): lookahead violated");
+            if (e.Time < RanTo)
+                throw new InvalidOperationException($"entity {Entity.Id}, run to {RanTo} ns, got an event from before that ({e.Time} ns, {e.Kind} from {e.Source}): an earliest-output bound was wrong");
             _queue.Enqueue(e, e.Key);
         }
     }
@@ -55,6 +61,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>Runs every pending event earlier than <paramref name="windowEnd"/>, including those it schedules for itself.</summary>
     public void RunUntil(long windowEnd)
     {
+        RanTo = Math.Max(RanTo, windowEnd);
         while (_queue.TryPeek(out var e, out _) && e.Time < windowEnd)
         {
             _queue.Dequeue();

@@ -2,11 +2,11 @@ using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine;
 
-/// <summary>The events an entity is handed when it runs, and the masks some of them carry.</summary>
-public readonly record struct DueEntity(int Entity, SimEvent[] Events, MaskAttachment[] Masks);
+/// <summary>The events an entity is handed when it runs, the masks some of them carry, and the window end it runs to.</summary>
+public readonly record struct DueEntity(int Entity, SimEvent[] Events, MaskAttachment[] Masks, long RunTo);
 
-/// <summary>What one partition sends another after a window: one batch, and the earliest output its events can cause.</summary>
-public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, long EarliestOutput);
+/// <summary>What one partition sends another after a window: one batch, and the frontier its events add there.</summary>
+public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, Frontier Frontier);
 
 /// <summary>
 /// One partition's share of the window protocol, as a partition grain holds it. It keeps the
@@ -32,7 +32,7 @@ public sealed class PartitionWindows
         Partition = partition;
         _members = [.. map.MembersOf(partition)];
         for (var i = 0; i < _members.Length; i++) _localIndex[_members[i]] = i;
-        _scheduler = new WindowScheduler(_members.Length, contract.Horizon);
+        _scheduler = new WindowScheduler(_members.Length, contract);
         _inboxes = _members.Select(_ => new PendingEvents()).ToArray();
         _eventsProcessed = new long[_members.Length];
         _outgoing = Enumerable.Range(0, map.Count).Select(_ => new PendingEvents()).ToArray();
@@ -47,10 +47,10 @@ public sealed class PartitionWindows
     /// <summary>The time of the last event any of its entities handled.</summary>
     public long LastEventTime { get; private set; }
 
-    /// <summary>The earliest output time over every entity here, or <see cref="long.MaxValue"/> when none holds an event.</summary>
-    public long EarliestOutput => _scheduler.TryEarliest(out var t) ? t : long.MaxValue;
+    /// <summary>The frontier of every entity here, with the events waiting for them.</summary>
+    public Frontier Frontier => _scheduler.Earliest;
 
-    /// <summary>Events for entities of this partition, from its own entities or another partition's batch.</summary>
+    /// <summary>Events for entities of this partition, from another partition's batch.</summary>
     public void Accept(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _inboxes[LocalIndexOf(m.Target)].Masks.Add(m);
@@ -60,35 +60,37 @@ public sealed class PartitionWindows
     private void AcceptOne(in SimEvent e)
     {
         var i = LocalIndexOf(e.Target);
-        var inbox = _inboxes[i];
-        inbox.Events.Add(e);
-        var bound = _contract.EarliestOutput(e);
-        if (bound < inbox.EarliestOutput) inbox.EarliestOutput = bound;
-        _scheduler.Delivered(i, bound);
+        var frontier = Frontier.Of(e, _contract);
+        _inboxes[i].Add(e, frontier);
+        _scheduler.Delivered(i, frontier);
     }
 
-    /// <summary>The entities to run to <paramref name="safeTime"/>, each with the events that waited for it.</summary>
-    public List<DueEntity> TakeDue(long safeTime)
+    /// <summary>
+    /// The entities to run in the window whose safe times are <paramref name="safe"/>, each with the
+    /// events that waited for it and the safe time of its kind, which it runs to.
+    /// </summary>
+    public List<DueEntity> TakeDue(EntityTimes safe)
     {
-        var due = _scheduler.TakeDue(safeTime);
+        var due = _scheduler.TakeDue(safe);
         var taken = new List<DueEntity>(due.Count);
         foreach (var i in due)
         {
             var inbox = _inboxes[i];
-            taken.Add(new DueEntity(_members[i], inbox.Events.ToArray(), inbox.Masks.Count == 0 ? [] : inbox.Masks.ToArray()));
+            var entity = _members[i];
+            taken.Add(new DueEntity(entity, inbox.Events.ToArray(), inbox.Masks.Count == 0 ? [] : inbox.Masks.ToArray(), safe.For(_contract.Setup.IsCpu(entity))));
             inbox.Clear();
         }
         return taken;
     }
 
     /// <summary>
-    /// An entity ran: its own earliest output over what it still holds, with what reached its
-    /// inbox meanwhile, and its counters. Call for every entity of a window before routing what they sent.
+    /// An entity ran: its own frontier over what it still holds, with what reached its inbox
+    /// meanwhile, and its counters. Call for every entity of a window before routing what they sent.
     /// </summary>
-    public void Ran(int entity, long earliestOutput, long eventsProcessed, long lastEventTime)
+    public void Ran(int entity, Frontier frontier, long eventsProcessed, long lastEventTime)
     {
         var i = LocalIndexOf(entity);
-        _scheduler.Set(i, Math.Min(earliestOutput, _inboxes[i].EarliestOutput));
+        _scheduler.Set(i, frontier.Min(_inboxes[i].Frontier));
         EventsProcessed += eventsProcessed - _eventsProcessed[i];
         _eventsProcessed[i] = eventsProcessed;
         LastEventTime = Math.Max(LastEventTime, lastEventTime);
@@ -106,14 +108,8 @@ public sealed class PartitionWindows
         foreach (var e in sent)
         {
             var p = _map.PartitionOf(e.Target);
-            if (p == Partition)
-            {
-                AcceptOne(e);
-                continue;
-            }
-            var batch = _outgoing[p];
-            batch.Events.Add(e);
-            batch.EarliestOutput = Math.Min(batch.EarliestOutput, _contract.EarliestOutput(e));
+            if (p == Partition) AcceptOne(e);
+            else _outgoing[p].Add(e, Frontier.Of(e, _contract));
         }
     }
 
@@ -125,7 +121,7 @@ public sealed class PartitionWindows
         {
             var o = _outgoing[p];
             if (o.Events.Count == 0) continue;
-            batches.Add(new PartitionBatchOut(p, o.Events.ToArray(), o.Masks.Count == 0 ? [] : o.Masks.ToArray(), o.EarliestOutput));
+            batches.Add(new PartitionBatchOut(p, o.Events.ToArray(), o.Masks.Count == 0 ? [] : o.Masks.ToArray(), o.Frontier));
             o.Clear();
         }
         return batches;
@@ -134,18 +130,24 @@ public sealed class PartitionWindows
     private int LocalIndexOf(int entity) =>
         _localIndex.TryGetValue(entity, out var i) ? i : throw new InvalidOperationException($"entity {entity} is not in partition {Partition}");
 
-    /// <summary>Events waiting for one entity, or for one other partition, and the earliest output they can cause.</summary>
+    /// <summary>Events waiting for one entity, or for one other partition, and the frontier they add there.</summary>
     private sealed class PendingEvents
     {
         public List<SimEvent> Events { get; } = new();
         public List<MaskAttachment> Masks { get; } = new();
-        public long EarliestOutput { get; set; } = long.MaxValue;
+        public Frontier Frontier { get; private set; } = Frontier.Idle;
+
+        public void Add(in SimEvent e, Frontier frontier)
+        {
+            Events.Add(e);
+            Frontier = Frontier.Min(frontier);
+        }
 
         public void Clear()
         {
             ReleaseIfLarge(Events);
             Masks.Clear();
-            EarliestOutput = long.MaxValue;
+            Frontier = Frontier.Idle;
         }
     }
 

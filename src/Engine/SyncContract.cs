@@ -9,10 +9,10 @@ namespace Shootdown.Engine;
 /// <list type="bullet">
 /// <item><see cref="Lookahead"/>: every event one entity sends another is at least this far ahead
 /// of the sender's clock (the fastest interaction in the cost model).</item>
-/// <item><see cref="EarliestOutput"/>: no event that handling an event can cause another entity
-/// to receive is earlier than this.</item>
-/// <item><see cref="Horizon"/>: how far past its earliest output an entity may still be run to a
-/// window's safe time.</item>
+/// <item><see cref="EarliestOutput"/>: no event that handling an event can cause a CPU, or an
+/// mm, to receive is earlier than this.</item>
+/// <item><see cref="Horizon"/> and <see cref="CatchUpLag"/>: when an entity is worth a call in a
+/// window (see <see cref="WindowScheduler"/>).</item>
 /// </list>
 /// </summary>
 public sealed class SyncContract(SimulationSetup setup)
@@ -28,7 +28,24 @@ public sealed class SyncContract(SimulationSetup setup)
     /// </summary>
     public long Horizon => Setup.Costs.InterruptEntryNs + Lookahead;
 
-    public long EarliestOutput(in SimEvent e) => Setup.EarliestRemoteWrite(e);
+    /// <summary>
+    /// How far behind its safe time an entity's earliest event may lag before the entity is run
+    /// for it alone. Long enough that a CPU holding a broadcast's queued csds is not called for
+    /// each of them (a sync to 8191 CPUs queues over 410 µs), short enough that a thread schedule
+    /// or an mm's cpumask updates are worked through in a few calls per millisecond of virtual time.
+    /// </summary>
+    public long CatchUpLag => 1_000_000;
+
+    public EntityTimes EarliestOutput(in SimEvent e) => Setup.EarliestRemoteWrites(e);
+
+    /// <summary>
+    /// The safe times for the earliest outputs over every entity. A CPU's bound already counts
+    /// what it makes an mm answer; but a CPU that receives something at the CPU safe time may
+    /// write an mm one interaction later, so the mm safe time is never past that.
+    /// </summary>
+    public EntityTimes SafeTimes(EntityTimes earliestOutputs) => earliestOutputs.Cpu == long.MaxValue
+        ? earliestOutputs
+        : earliestOutputs with { Mm = Math.Min(earliestOutputs.Mm, earliestOutputs.Cpu + Lookahead) };
 
     /// <summary>
     /// Numbers an event its source sends, and checks it: an event to itself may not be in its

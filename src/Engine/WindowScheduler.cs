@@ -1,82 +1,146 @@
+using Shootdown.Model.Simulation;
+
 namespace Shootdown.Engine;
 
 /// <summary>
-/// The conservative time-window protocol (SST's, with per-entity lookahead), over any set of
-/// numbered members: entities inside a partition, or the partitions themselves. Each member
-/// reports its earliest output time: no event it sends another can be earlier. The minimum S
-/// over all members is the safe time: every member may process its events before S, since
-/// nothing still to be sent can land before S. Empty virtual time is skipped because S jumps
-/// straight to the next possible output.
+/// The conservative time-window protocol (SST's, with per-entity lookahead, and a safe time per
+/// kind of entity), over any set of numbered members: entities inside a partition, or the
+/// partitions themselves. Each member reports its frontier: the earliest time it could write
+/// a CPU's state and an mm's (its earliest output), and its earliest pending event on a CPU and
+/// on an mm. The safe times are the minimum outputs over every member: CPUs may process their
+/// events before the CPU safe time, mms before the mm safe time, since nothing still to be sent
+/// can land before them. Empty virtual time is skipped because the safe times jump straight to
+/// the next possible output, and a CPU whose work concerns only mms (its thread schedule and
+/// the cpumask bits it sets) is not held back by them.
 /// <para>
-/// Processing early is optional. A member runs in a window only when its own output is due
-/// within one horizon of S; the others keep their events for a later window, in which they are
-/// still processed in (time, kind, source, seq) order, so the result is unchanged and a
-/// broadcast target lands its csd, takes the interrupt and acknowledges in one call.
+/// Processing early is optional. A member runs in a window when one of its outputs is due within
+/// one horizon of a safe time (so a broadcast target lands its csd, takes the interrupt and
+/// acknowledges in one call), or when its earliest event lies more than the catch-up lag behind
+/// its safe time (so a long stretch of a schedule is worked through in one call). The others keep
+/// their events for a later window, in which they are still processed in (time, kind, source,
+/// seq) order, so the result is unchanged. When no member can write another any more, every
+/// member still holding events runs to the end.
 /// </para>
 /// </summary>
 public sealed class WindowScheduler
 {
-    private readonly long[] _earliestOutput;
-    private readonly PriorityQueue<int, long> _byOutput = new();
-    private readonly long _horizon;
+    private readonly Frontier[] _frontier;
+    private readonly PriorityQueue<int, long>[] _queues = [new(), new(), new(), new()];
+    private readonly SyncContract _contract;
 
-    public WindowScheduler(int members, long horizon)
+    public WindowScheduler(int members, SyncContract contract)
     {
-        if (horizon < 1) throw new ArgumentOutOfRangeException(nameof(horizon), horizon, "the horizon must be at least 1 ns");
-        _earliestOutput = new long[members];
-        Array.Fill(_earliestOutput, long.MaxValue);
-        _horizon = horizon;
+        _frontier = new Frontier[members];
+        Array.Fill(_frontier, Frontier.Idle);
+        _contract = contract;
     }
 
     public long Windows { get; private set; }
 
-    /// <summary>After a member ran: its earliest output time over the events it still holds.</summary>
-    public void Set(int member, long earliestOutput)
+    public Frontier FrontierOf(int member) => _frontier[member];
+
+    /// <summary>After a member ran: its frontier over the events it still holds.</summary>
+    public void Set(int member, Frontier frontier)
     {
-        _earliestOutput[member] = earliestOutput;
-        if (earliestOutput != long.MaxValue) _byOutput.Enqueue(member, earliestOutput);
+        _frontier[member] = frontier;
+        for (var q = 0; q < _queues.Length; q++)
+            if (frontier[q] != long.MaxValue) _queues[q].Enqueue(member, frontier[q]);
     }
 
-    /// <summary>Someone delivered events to <paramref name="member"/> whose earliest output is <paramref name="earliestOutput"/>.</summary>
-    public void Delivered(int member, long earliestOutput)
+    /// <summary>Someone delivered events to <paramref name="member"/> whose own frontier is <paramref name="delivered"/>.</summary>
+    public void Delivered(int member, Frontier delivered)
     {
-        if (earliestOutput >= _earliestOutput[member]) return;
-        _earliestOutput[member] = earliestOutput;
-        _byOutput.Enqueue(member, earliestOutput);
+        var frontier = _frontier[member];
+        var lowered = frontier.Min(delivered);
+        if (lowered == frontier) return;
+        _frontier[member] = lowered;
+        for (var q = 0; q < _queues.Length; q++)
+            if (lowered[q] < frontier[q]) _queues[q].Enqueue(member, lowered[q]);
     }
 
-    /// <summary>The earliest output time over every member, or false when none holds an event.</summary>
-    public bool TryEarliest(out long earliest)
+    /// <summary>The frontier of all members together: each part's minimum over them.</summary>
+    public Frontier Earliest => new(new EntityTimes(Head(Frontier.OutputToCpu), Head(Frontier.OutputToMm)),
+        new EntityTimes(Head(Frontier.NextOnCpu), Head(Frontier.NextOnMm)));
+
+    /// <summary>The safe times (from the earliest outputs over every member), or false when no member holds an event.</summary>
+    public bool TryEarliest(out EntityTimes safe)
     {
-        while (_byOutput.TryPeek(out var m, out var t) && _earliestOutput[m] != t) _byOutput.Dequeue();
-        return _byOutput.TryPeek(out _, out earliest);
+        var earliest = Earliest;
+        safe = _contract.SafeTimes(earliest.Output);
+        return earliest != Frontier.Idle;
+    }
+
+    /// <summary>The smallest current value in one queue, dropping entries that a later Set or Delivered replaced.</summary>
+    private long Head(int queue)
+    {
+        var q = _queues[queue];
+        while (q.TryPeek(out var m, out var t) && _frontier[m][queue] != t) q.Dequeue();
+        return q.TryPeek(out _, out var head) ? head : long.MaxValue;
     }
 
     /// <summary>
-    /// The members to run to <paramref name="safeTime"/> (ascending): those whose earliest output
-    /// falls within one horizon of it. Each must be <see cref="Set"/> again once it has run.
+    /// The members to run to <paramref name="safe"/> (ascending): those with an output due within
+    /// one horizon of a safe time, or an event more than the catch-up lag behind their own.
+    /// Each must be <see cref="Set"/> again once it has run.
     /// </summary>
-    public List<int> TakeDue(long safeTime)
+    public List<int> TakeDue(EntityTimes safe)
     {
         var due = new List<int>();
-        while (_byOutput.TryPeek(out var m, out var t) && t < safeTime + _horizon)
-        {
-            _byOutput.Dequeue();
-            if (_earliestOutput[m] != t) continue;
-            _earliestOutput[m] = long.MaxValue;
-            due.Add(m);
-        }
+        Take(Frontier.OutputToCpu, Before(safe.Cpu, _contract.Horizon), due);
+        Take(Frontier.OutputToMm, Before(safe.Mm, _contract.Horizon), due);
+        Take(Frontier.NextOnCpu, Before(safe.Cpu, -_contract.CatchUpLag), due);
+        Take(Frontier.NextOnMm, Before(safe.Mm, -_contract.CatchUpLag), due);
         due.Sort();
         return due;
     }
 
-    /// <summary>The next window's safe time and the members to run to it (ascending), or false when no event is pending anywhere.</summary>
-    public bool TryNextWindow(out long safeTime, out List<int> due)
+    /// <summary>The bound a due member's value must be below: <paramref name="safe"/> shifted by <paramref name="by"/>, and everything when nothing is safe any more.</summary>
+    private static long Before(long safe, long by) => safe == long.MaxValue ? long.MaxValue : safe + by;
+
+    private void Take(int queue, long before, List<int> due)
+    {
+        var q = _queues[queue];
+        while (q.TryPeek(out var m, out var t) && t < before)
+        {
+            q.Dequeue();
+            if (_frontier[m][queue] != t) continue;
+            _frontier[m] = Frontier.Idle;
+            due.Add(m);
+        }
+    }
+
+    /// <summary>The next window's safe times and the members to run to them (ascending), or false when no event is pending anywhere.</summary>
+    public bool TryNextWindow(out EntityTimes safe, out List<int> due)
     {
         due = [];
-        if (!TryEarliest(out safeTime)) return false;
-        due = TakeDue(safeTime);
+        if (!TryEarliest(out safe)) return false;
+        due = TakeDue(safe);
         Windows++;
         return true;
     }
+}
+
+/// <summary>
+/// What the window protocol knows of a member: the earliest time it could write a CPU's state and
+/// an mm's (<see cref="Output"/>), and its earliest pending event on a CPU and on an mm (<see cref="Next"/>).
+/// </summary>
+public readonly record struct Frontier(EntityTimes Output, EntityTimes Next)
+{
+    public const int OutputToCpu = 0, OutputToMm = 1, NextOnCpu = 2, NextOnMm = 3;
+
+    public static Frontier Idle { get; } = new(EntityTimes.Never, EntityTimes.Never);
+
+    public long this[int part] => part switch
+    {
+        OutputToCpu => Output.Cpu,
+        OutputToMm => Output.Mm,
+        NextOnCpu => Next.Cpu,
+        _ => Next.Mm,
+    };
+
+    public Frontier Min(Frontier other) => new(Output.Min(other.Output), Next.Min(other.Next));
+
+    /// <summary>The frontier one event adds to an entity that holds it.</summary>
+    public static Frontier Of(in SimEvent e, SyncContract contract) =>
+        new(contract.EarliestOutput(e), EntityTimes.Only(contract.Setup.IsCpu(e.Target), e.Time));
 }

@@ -52,9 +52,9 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     [Alias("Start")]
     Task<PartitionReport> Start();
 
-    /// <summary>Runs the members due in the window that ends at <paramref name="safeTime"/>, then sends the other partitions their batches.</summary>
+    /// <summary>Runs the members due in the window whose safe times are <paramref name="safe"/>, then sends the other partitions their batches.</summary>
     [Alias("RunWindow")]
-    Task<PartitionReport> RunWindow(long safeTime);
+    Task<PartitionReport> RunWindow(Shootdown.Model.Simulation.EntityTimes safe);
 
     /// <summary>Another partition's batch for this partition's entities; every event is at or after the current window's end.</summary>
     [Alias("Deliver"), Orleans.Concurrency.AlwaysInterleave]

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Shootdown.Engine;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
@@ -37,12 +38,12 @@ public sealed record EntityInput(
     [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
 
 /// <summary>
-/// An entity after a window: its earliest output time over the events it still holds, what it
-/// sent other entities (in the order sent, with the masks some carry), and its counters.
+/// An entity after a window: its frontier over the events it still holds, what it sent other
+/// entities (in the order sent, with the masks some carry), and its counters.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.EntityWindow")]
 public sealed record EntityWindow(
-    [property: Id(0)] long EarliestOutputTime,
+    [property: Id(0)] Frontier Frontier,
     [property: Id(1)] ImmutableArray<SimEvent> Sent,
     [property: Id(2)] ImmutableArray<MaskAttachment> SentMasks,
     [property: Id(3)] long EventsProcessed,
@@ -56,15 +57,15 @@ public sealed record PartitionBatch(
     [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
 
 /// <summary>
-/// A partition after a window: the earliest output over its entities and their waiting events;
-/// for each partition it sent a batch to, the earliest output of that batch (it may land after
-/// the receiver reported); and its running totals of events and grain calls.
+/// A partition after a window: the frontier of its entities and their waiting events; for each
+/// partition it sent a batch to, the frontier that batch adds there (it may land after the
+/// receiver reported); and its running totals of events and grain calls.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.PartitionReport")]
 public sealed record PartitionReport(
-    [property: Id(0)] long EarliestOutput,
+    [property: Id(0)] Frontier Frontier,
     [property: Id(1)] ImmutableArray<int> SentTo,
-    [property: Id(2)] ImmutableArray<long> SentEarliestOutput,
+    [property: Id(2)] ImmutableArray<Frontier> SentFrontier,
     [property: Id(3)] long EventsProcessed,
     [property: Id(4)] long LastEventTime,
     [property: Id(5)] long EntityCalls,
@@ -121,7 +122,31 @@ public sealed record RunReport(
     [property: Id(4)] EngineStats Stats,
     [property: Id(5)] string SafetyJson);
 
-// ---- Surrogates: the model has no Orleans reference, so its wire types are converted here.
+// ---- Surrogates: the model and the engine have no Orleans reference, so their wire types are converted here.
+
+[GenerateSerializer, Immutable, Alias("shootdown.EntityTimes")]
+public readonly record struct EntityTimesSurrogate(
+    [property: Id(0)] long Cpu,
+    [property: Id(1)] long Mm);
+
+[RegisterConverter]
+public sealed class EntityTimesConverter : IConverter<EntityTimes, EntityTimesSurrogate>
+{
+    public EntityTimes ConvertFromSurrogate(in EntityTimesSurrogate s) => new(s.Cpu, s.Mm);
+    public EntityTimesSurrogate ConvertToSurrogate(in EntityTimes t) => new(t.Cpu, t.Mm);
+}
+
+[GenerateSerializer, Immutable, Alias("shootdown.Frontier")]
+public readonly record struct FrontierSurrogate(
+    [property: Id(0)] EntityTimes Output,
+    [property: Id(1)] EntityTimes Next);
+
+[RegisterConverter]
+public sealed class FrontierConverter : IConverter<Frontier, FrontierSurrogate>
+{
+    public Frontier ConvertFromSurrogate(in FrontierSurrogate s) => new(s.Output, s.Next);
+    public FrontierSurrogate ConvertToSurrogate(in Frontier f) => new(f.Output, f.Next);
+}
 
 [GenerateSerializer, Immutable, Alias("shootdown.SimEvent")]
 public readonly record struct SimEventSurrogate(

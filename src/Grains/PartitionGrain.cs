@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shootdown.Engine;
+using Shootdown.Model.Simulation;
 
 namespace Shootdown.Grains;
 
@@ -43,10 +44,10 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
         return await Finish(members, started);
     }
 
-    public async Task<PartitionReport> RunWindow(long safeTime)
+    public async Task<PartitionReport> RunWindow(EntityTimes safe)
     {
-        var due = Windows.TakeDue(safeTime);
-        var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(safeTime,
+        var due = Windows.TakeDue(safe);
+        var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
             ImmutableCollectionsMarshal.AsImmutableArray(d.Events), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
         _entityCalls += due.Count;
         return await Finish(due.Select(d => d.Entity).ToList(), ran);
@@ -65,13 +66,13 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
     private async Task<PartitionReport> Finish(IReadOnlyList<int> entities, EntityWindow[] windows)
     {
         for (var i = 0; i < entities.Count; i++)
-            Windows.Ran(entities[i], windows[i].EarliestOutputTime, windows[i].EventsProcessed, windows[i].LastEventTime);
+            Windows.Ran(entities[i], windows[i].Frontier, windows[i].EventsProcessed, windows[i].LastEventTime);
         foreach (var w in windows) Windows.Route(w.Sent.AsSpan(), w.SentMasks.AsSpan());
         var batches = Windows.TakeOutgoing();
         await Task.WhenAll(batches.Select(b => _peers[b.Partition].Deliver(new PartitionBatch(Windows.Partition,
             ImmutableCollectionsMarshal.AsImmutableArray(b.Events), ImmutableCollectionsMarshal.AsImmutableArray(b.Masks)))));
         _batchCalls += batches.Count;
-        return new PartitionReport(Windows.EarliestOutput, [.. batches.Select(b => b.Partition)], [.. batches.Select(b => b.EarliestOutput)],
+        return new PartitionReport(Windows.Frontier, [.. batches.Select(b => b.Partition)], [.. batches.Select(b => b.Frontier)],
             Windows.EventsProcessed, Windows.LastEventTime, _entityCalls, _batchCalls);
     }
 

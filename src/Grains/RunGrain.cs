@@ -8,7 +8,7 @@ namespace Shootdown.Grains;
 /// <summary>
 /// The coordinator of one policy's run. It holds no model state and never calls an entity: per
 /// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
-/// partitions), and each partition reduces its entities' earliest outputs to one bound.
+/// partitions), and each partition reduces its entities' frontiers to one.
 /// </summary>
 public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
 {
@@ -39,7 +39,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         var partitions = spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, _silos * DefaultPartitionsPerSilo);
         if (partitions > setup.CpuCount)
             throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
-        _windows = new WindowScheduler(partitions, new SyncContract(setup).Horizon);
+        var contract = new SyncContract(setup);
+        _windows = new WindowScheduler(partitions, contract);
         _partitions = Enumerable.Range(0, partitions)
             .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec.RunKey, p))).ToArray();
         _latest = new PartitionReport[partitions];
@@ -66,7 +67,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         var eventsBefore = EventsProcessed;
         while (!_done && clock.ElapsedMilliseconds < wallBudgetMs)
         {
-            if (!windows.TryNextWindow(out var safeTime, out var due))
+            if (!windows.TryNextWindow(out var safe, out var due))
             {
                 _done = true;
                 break;
@@ -77,32 +78,33 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
                 span?.SetTag("shootdown.policy", _spec!.Policy);
                 span?.SetTag(Instrumentation.RunIdTag, _spec!.RunId);
                 span?.SetTag("engine.window", windows.Windows);
-                span?.SetTag("engine.safe_time_ns", safeTime);
+                span?.SetTag("engine.safe_time_cpu_ns", safe.Cpu);
+                span?.SetTag("engine.safe_time_mm_ns", safe.Mm);
                 span?.SetTag("engine.due_partitions", due.Count);
-                return await Task.WhenAll(due.Select(p => _partitions[p].RunWindow(safeTime)));
+                return await Task.WhenAll(due.Select(p => _partitions[p].RunWindow(safe)));
             });
             _coordinatorCalls += due.Count;
             Apply(due, reports);
             EngineMetrics.Window("grains", _spec!.Policy, Stats().GrainCalls - callsBefore);
-            _virtualTime = safeTime;
+            if (safe.Earliest != long.MaxValue) _virtualTime = safe.Earliest;
         }
         EngineMetrics.Progress("grains", _spec!.Policy, EventsProcessed - eventsBefore, clock.Elapsed);
         return new RunProgress(_virtualTime, _done, Stats());
     }
 
     /// <summary>
-    /// Records a window's reports. Each partition's own bound comes first and batches after: a
-    /// batch can reach a partition after it computed its bound, so only the minimum of the two is safe.
+    /// Records a window's reports. Each partition's own frontier comes first and batches after: a
+    /// batch can reach a partition after it computed its frontier, so only the minimum of the two is safe.
     /// </summary>
     private void Apply(List<int> partitions, PartitionReport[] reports)
     {
         for (var i = 0; i < partitions.Count; i++)
         {
-            _windows!.Set(partitions[i], reports[i].EarliestOutput);
+            _windows!.Set(partitions[i], reports[i].Frontier);
             _latest[partitions[i]] = reports[i];
         }
         foreach (var report in reports)
-            for (var b = 0; b < report.SentTo.Length; b++) _windows!.Delivered(report.SentTo[b], report.SentEarliestOutput[b]);
+            for (var b = 0; b < report.SentTo.Length; b++) _windows!.Delivered(report.SentTo[b], report.SentFrontier[b]);
     }
 
     private long EventsProcessed => _latest.Sum(r => r?.EventsProcessed ?? 0);

@@ -50,7 +50,7 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     {
         var (sent, masks) = Runner.TakeSent();
         // The arrays are fresh and never touched again: wrap them rather than copy.
-        return new EntityWindow(Runner.EarliestOutputTime, ImmutableCollectionsMarshal.AsImmutableArray(sent),
+        return new EntityWindow(Runner.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(sent),
             ImmutableCollectionsMarshal.AsImmutableArray(masks), Runner.EventsProcessed, Runner.LastEventTime);
     }
 }

@@ -272,29 +272,48 @@ public sealed partial class Cpu : ISimEntity
     }
 
     /// <summary>
-    /// The earliest time at which handling <paramref name="e"/>, and whatever this CPU schedules for
-    /// itself because of it, can make the CPU write state that another CPU or an mm owns (a csd
-    /// ack, a cpumask bit, a migrated thread, a new csd). Kernel facts only:
+    /// The earliest times at which handling <paramref name="e"/>, and whatever this CPU schedules
+    /// for itself because of it, can make the CPU write state that another CPU owns (a csd, an
+    /// ack, a migrated thread, or an mm's answer to its request) and state that an mm owns (a
+    /// cpumask bit, tlb_gen, a share count). Whatever another entity sends a CPU, the CPU writes
+    /// an mm no sooner than <see cref="SimulationSetup.FastestInteractionNs"/> after it. Kernel facts only:
     /// <list type="bullet">
-    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and sysvec_call_function has entered.</item>
-    /// <item>An interrupt sends acks and cpumask clears, after the entry.</item>
-    /// <item>Scheduler and arrival events reach an mm (switch_mm's cpumask bit, an operation's
-    /// first mm access) or another CPU by migration; they start no smp_call_function themselves.</item>
-    /// <item>Acks, flush masks and step ends can start an smp_call_function: one interaction later.</item>
+    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and
+    /// sysvec_call_function has entered, except a declined conditional csd's answer.</item>
+    /// <item>An interrupt acks its csds' senders and may clear a cpumask bit, after the entry.</item>
+    /// <item>The scheduler writes the mm it switches to (switch_mm's cpumask bit) and reaches
+    /// another CPU only by migrating a thread, which a process without <c>migrate_us</c> never
+    /// does; it starts no smp_call_function.</item>
+    /// <item>A walk begins and ends on this CPU alone: it only delays interrupts.</item>
+    /// <item>Everything else (arrivals, acks, mm replies, step ends) can start an operation's
+    /// next step: an mm access or an smp_call_function, one interaction later at the earliest.</item>
     /// </list>
     /// </summary>
-    public static long EarliestRemoteWrite(in SimEvent e, SimulationSetup setup)
+    public static EntityTimes EarliestRemoteWrites(in SimEvent e, SimulationSetup setup)
     {
         var costs = setup.Costs;
-        var toMmOrMigration = Math.Min(costs.MmContextAccessNs, costs.MigrationNs);
-        return e.Kind switch
+        var interaction = setup.FastestInteractionNs;
+        switch (e.Kind)
         {
-            EventKind.CsdQueue when !CsdMessage.Decode(e).Conditional => Math.Max(e.X, e.Time) + costs.InterruptEntryNs + costs.FastestInteractionNs,
-            EventKind.InterruptRaise or EventKind.InterruptDispatch => e.Time + costs.InterruptEntryNs + costs.FastestInteractionNs,
-            EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive
-                or EventKind.Timeslice or EventKind.OpArrival or EventKind.MmPmdUnshared => e.Time + toMmOrMigration,
-            _ => e.Time + costs.FastestInteractionNs,
-        };
+            case EventKind.CsdQueue:
+            {
+                var handled = Math.Max(e.X, e.Time) + costs.InterruptEntryNs + interaction;
+                return CsdMessage.Decode(e).Conditional ? new EntityTimes(e.Time + interaction, handled) : EntityTimes.Both(handled);
+            }
+            case EventKind.InterruptRaise or EventKind.InterruptDispatch:
+                return EntityTimes.Both(e.Time + costs.InterruptEntryNs + interaction);
+            case EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive:
+            {
+                var migrates = setup.Workload.Processes[(int)(e.Op >> 32)].MigrateMeanNs is not null;
+                return new EntityTimes(migrates ? e.Time + costs.MigrationNs : long.MaxValue, e.Time + costs.MmContextAccessNs);
+            }
+            case EventKind.Timeslice:
+                return new EntityTimes(long.MaxValue, e.Time + costs.MmContextAccessNs);
+            case EventKind.WalkBegin:
+                return EntityTimes.Never;
+            default:
+                return EntityTimes.Both(e.Time + interaction);
+        }
     }
 
     /// <summary>The first time at or after <paramref name="t"/> at which this CPU can take an interrupt.</summary>

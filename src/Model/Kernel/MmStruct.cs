@@ -41,6 +41,17 @@ public sealed class MmStruct : ISimEntity
 
     public void Start(ISimContext ctx) { }
 
+    /// <summary>
+    /// The earliest times at which handling <paramref name="e"/> lets this mm write another
+    /// entity's state: a request (flush, cpumask read, unshare) is answered to its CPU one
+    /// mm-context access later; a cpumask or active-CPU update only changes the mm. An mm never writes another mm.
+    /// </summary>
+    public static EntityTimes EarliestRemoteWrites(in SimEvent e, SimulationSetup setup) => e.Kind switch
+    {
+        EventKind.MmCpumaskSet or EventKind.MmCpumaskClear or EventKind.MmActiveChange => EntityTimes.Never,
+        _ => EntityTimes.Only(cpu: true, e.Time + setup.Costs.MmContextAccessNs),
+    };
+
     public void Handle(in SimEvent e, ISimContext ctx)
     {
         var reply = ctx.Now + _setup.Costs.MmContextAccessNs;

@@ -28,6 +28,7 @@ public sealed class SimulationSetup
         Seed = seed;
         DurationNs = durationNs;
         TlbIpiBroadcastKey = policy.TlbTableFlushImpliesIpiBroadcast(features);
+        FastestInteractionNs = costs.FastestInteractionNs;
 
         var n = machine.CpuCount;
         _streamsByCpu = new ImmutableArray<OpStreamSpec>[n];
@@ -92,11 +93,14 @@ public sealed class SimulationSetup
     public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
 
     /// <summary>
-    /// When, at the earliest, handling <paramref name="e"/> lets its entity write another's state:
-    /// see <see cref="Cpu.EarliestRemoteWrite"/>; an mm only answers, one mm-context access later.
+    /// When, at the earliest, handling <paramref name="e"/> lets its entity write a CPU's state
+    /// and an mm's: see <see cref="Cpu.EarliestRemoteWrites"/> and <see cref="MmStruct.EarliestRemoteWrites"/>.
     /// </summary>
-    public long EarliestRemoteWrite(in SimEvent e) =>
-        IsCpu(e.Target) ? Cpu.EarliestRemoteWrite(e, this) : e.Time + Costs.MmContextAccessNs;
+    public EntityTimes EarliestRemoteWrites(in SimEvent e) =>
+        IsCpu(e.Target) ? Cpu.EarliestRemoteWrites(e, this) : MmStruct.EarliestRemoteWrites(e, this);
+
+    /// <summary>The cost model's fastest interaction between two entities, asked once per event.</summary>
+    public long FastestInteractionNs { get; }
 
     /// <summary>The model object behind an entity id; CPUs hand sampled operations to <paramref name="tracing"/>.</summary>
     public ISimEntity CreateEntity(int id, Tracing.IOpTraceSink? tracing = null) =>
