@@ -29,6 +29,21 @@ public sealed class CliTests
         var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
         Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        // engine_stats accounts for every grain call the engine made, by caller.
+        foreach (var stats in json.RootElement.GetProperty("engine_stats").EnumerateArray())
+        {
+            if (engine == "reference")
+            {
+                Assert.Equal(JsonValueKind.Null, stats.GetProperty("grain_calls").ValueKind);
+                continue;
+            }
+            long Get(string name) => stats.GetProperty(name).GetInt64();
+            Assert.Equal(int.Parse(silos), stats.GetProperty("silos").GetInt32());
+            Assert.InRange(stats.GetProperty("partitions").GetInt32(), 1, 64);
+            Assert.True(Get("windows") > 0);
+            Assert.Equal(Get("coordinator_calls") + Get("entity_calls") + Get("batch_calls"), Get("grain_calls"));
+            Assert.Equal((double)Get("grain_calls") / Get("ipis"), stats.GetProperty("grain_calls_per_ipi").GetDouble(), 9);
+        }
     }
 
     [Theory]
@@ -96,6 +111,8 @@ public sealed class CliTests
 
     [Theory]
     [InlineData("--silos", "0")]
+    [InlineData("--partitions", "-1")]
+    [InlineData("--partitions", "65")]
     [InlineData("--engine", "quantum")]
     [InlineData("--gateway", "nohost")]
     [InlineData("--gateway", "10.0.0.1:70000")]

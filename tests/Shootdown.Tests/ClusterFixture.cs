@@ -3,15 +3,17 @@ using Shootdown.Silo;
 
 namespace Shootdown.Tests;
 
-/// <summary>In-process Orleans clusters of one and of three silos, shared by the grain tests.</summary>
+/// <summary>In-process Orleans clusters of one, two and three silos, shared by the grain tests.</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
     public InProcessTestCluster OneSilo { get; private set; } = null!;
+    public InProcessTestCluster TwoSilos { get; private set; } = null!;
     public InProcessTestCluster ThreeSilos { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         OneSilo = await Start(1);
+        TwoSilos = await Start(2);
         ThreeSilos = await Start(3);
     }
 
@@ -27,6 +29,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await OneSilo.DisposeAsync();
+        await TwoSilos.DisposeAsync();
         await ThreeSilos.DisposeAsync();
     }
 }

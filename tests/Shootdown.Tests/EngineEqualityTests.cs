@@ -6,27 +6,38 @@ using Shootdown.Scenarios;
 
 namespace Shootdown.Tests;
 
-/// <summary>The grain engine must reproduce the reference engine's digest, whatever the number of silos.</summary>
+/// <summary>The grain engine must reproduce the reference engine's digest, whatever the number of silos and partitions.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class EngineEqualityTests(ClusterFixture clusters)
 {
     /// <summary>
-    /// Scenarios that exercise different paths: the shipped smoke test, a storm with coalescing,
-    /// migration and timeslicing, and the safety scenarios' walkers, INVLPGB, KVM steal time and
-    /// munmap's IPI fallback (the digest covers the safety report), a replayed trace (explicit
-    /// flush targets) and the calibration storm's multi-table unshares (start_us, count).
+    /// Scenarios that exercise different paths, and so every kind of event's earliest-output
+    /// bound: the shipped smoke test, a storm with coalescing, migration and timeslicing, hugetlb
+    /// unshares, the safety scenarios' walkers (IRQ-off, PAE and RCU), INVLPGB, KVM steal time,
+    /// a sync with no flush before it and munmap's IPI fallback (the digest covers the safety
+    /// report), a replayed trace (explicit flush targets), and the calibration scenarios'
+    /// multi-table unshares (start_us, count) and flush-local-before-remote kernel.
     /// </summary>
     public static TheoryData<string> Scenarios => new()
     {
         "small-64.yaml",
+        "safety/native-x86.yaml",
         "safety/invlpgb.yaml",
         "safety/kvm-pv.yaml",
+        "safety/sync-without-flush.yaml",
+        "safety/pae-kswapd.yaml",
+        "safety/rcu-walkers.yaml",
         "safety/rcu-walkers-ipi-fallback.yaml",
         "inline:storm",
         "inline:migration",
+        "inline:hugetlb",
         "replay:hand-8cpu.txt",
         "calibration/fork-exit-196.yaml",
+        "calibration/local-flush-pages.yaml",
     };
+
+    /// <summary>Silos, and partitions (0: the default, one per core of each silo).</summary>
+    private static readonly (int Silos, int Partitions)[] Layouts = [(1, 0), (1, 1), (2, 3), (3, 0), (3, 7)];
 
     private static Scenario Load(string name) => name switch
     {
@@ -75,6 +86,36 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
                 period_us: 7
                 duration_us: 1.5
             """),
+        "inline:hugetlb" => Sim.Parse("""
+            machine: pack:2 numa:2 core:8 pu:2
+            duration_us: 2000
+            seed: 3
+            processes:
+              - name: parent
+                threads: 4
+                cpus: 0-3
+                run_us: 50
+                sleep_us: 20
+              - name: child
+                threads: 2
+                cpus: 4-5
+              - name: sibling
+                threads: 2
+                cpus: 6-7
+            hugetlb_shares:
+              - name: sga
+                processes: [parent, child, sibling]
+                tables: 2
+            operations:
+              - type: hugetlb_unshare
+                process: child
+                cpu: 4
+                at_us: [100, 300]
+              - type: hugetlb_unshare
+                process: sibling
+                cpu: 6
+                at_us: [200, 900]
+            """),
         _ when name.StartsWith("replay:", StringComparison.Ordinal) => Client.KernelTrace.FtraceReplay.ToScenario(
             Client.KernelTrace.FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", name["replay:".Length..])), null, ["baseline", "patched"]),
         _ => ScenarioLoader.LoadFile(Sim.ScenarioPath(name)),
@@ -82,34 +123,85 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
 
     [Theory]
     [MemberData(nameof(Scenarios))]
-    public async Task GrainsOnOneAndThreeSilosMatchTheReferenceDigest(string name)
+    public async Task GrainsOnAnyNumberOfSilosAndPartitionsMatchTheReferenceDigest(string name)
     {
         var scenario = Load(name);
         var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
-        var one = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.OneSilo.Client);
-        var three = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client);
         var expected = reference.Runs.Select(r => r.Result.Digest).ToArray();
-        Assert.Equal(expected, one.Runs.Select(r => r.Result.Digest));
-        Assert.Equal(expected, three.Runs.Select(r => r.Result.Digest));
         Assert.All(reference.Runs, r => Assert.True(r.Result.EventsProcessed > 0));
+        foreach (var (silos, layoutPartitions) in Layouts)
+        {
+            var partitions = Math.Min(layoutPartitions, scenario.Machine.CpuCount);
+            var grains = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: Cluster(silos).Client, partitions: partitions);
+            Assert.True(expected.SequenceEqual(grains.Runs.Select(r => r.Result.Digest)), $"{silos} silos, {partitions} partitions: digests differ");
+            var expectedPartitions = partitions == 0 ? Math.Min(scenario.Machine.CpuCount, silos * Environment.ProcessorCount) : partitions;
+            Assert.All(grains.Runs, r => Assert.Equal((silos, expectedPartitions), (r.Engine!.Silos, r.Engine.Partitions)));
+        }
     }
 
+    private Orleans.TestingHost.InProcessTestCluster Cluster(int silos) => silos switch
+    {
+        1 => clusters.OneSilo,
+        2 => clusters.TwoSilos,
+        _ => clusters.ThreeSilos,
+    };
+
+    /// <summary>
+    /// Placement: a partition and every entity it drives share a silo, so a window's calls to
+    /// entities never leave it; and with more partitions than silos, every silo hosts CPUs.
+    /// </summary>
     [Fact]
-    public async Task CpuGrainsAreActivatedOnEverySilo()
+    public async Task EntitiesShareASiloWithTheirPartitionAndEverySiloHostsCpus()
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         var client = clusters.ThreeSilos.Client;
         var spec = new RunSpec($"placement-{Guid.NewGuid():N}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(KernelPolicy.Baseline), KernelPolicy.Baseline.Name,
-            TraceSampleRatio: 0, RunId: "placement", Scenario: scenario.Name);
+            TraceSampleRatio: 0, RunId: "placement", Scenario: scenario.Name, Partitions: 6);
         var run = client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
 
-        var stats = await client.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
-        var silosWithCpus = stats.Where(s => s.GrainType.Contains(nameof(CpuGrain)) && s.ActivationCount > 0).Select(s => s.SiloAddress).Distinct().Count();
-        Assert.Equal(3, silosWithCpus);
+        var activations = (await client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+            .Where(s => s.GrainId.ToString().Contains(spec.RunKey, StringComparison.Ordinal) && !s.GrainType.Contains(nameof(RunGrain), StringComparison.Ordinal))
+            .Select(s =>
+            {
+                s.GrainId.GetIntegerKey(out var extension);
+                return (Type: s.GrainType, Partition: PartitionKeys.PartitionOf(extension!), s.SiloAddress);
+            })
+            .ToList();
+        var partitionSilo = activations.Where(a => a.Type.Contains(nameof(PartitionGrain), StringComparison.Ordinal)).ToDictionary(a => a.Partition, a => a.SiloAddress);
+        var entities = activations.Where(a => !a.Type.Contains(nameof(PartitionGrain), StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, partitionSilo.Count);
+        Assert.Equal(scenario.Machine.CpuCount + scenario.Workload.Processes.Length, entities.Count);
+        Assert.All(entities, e => Assert.Equal(partitionSilo[e.Partition], e.SiloAddress));
+        Assert.Equal(3, entities.Where(e => e.Type.Contains(nameof(CpuGrain), StringComparison.Ordinal)).Select(e => e.SiloAddress).Distinct().Count());
 
         while (!(await run.Advance(1000)).Done) { }
         var report = await run.Collect();
         Assert.Equal(scenario.Machine.CpuCount, report.Cpus.Length);
+        Assert.Equal(Enumerable.Range(0, scenario.Machine.CpuCount), report.Cpus.Select(c => c.Counters.Cpu));
+    }
+
+    /// <summary>
+    /// Cross-partition traffic is one batch per partition pair per window: the batches a run
+    /// sends never outnumber, window by window, the ordered pairs of partitions it ran.
+    /// </summary>
+    [Fact]
+    public async Task PartitionsExchangeAtMostOneBatchPerPairPerWindow()
+    {
+        var scenario = Load("inline:storm");
+        foreach (var partitions in new[] { 2, 5 })
+        {
+            var run = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client, partitions: partitions);
+            foreach (var stats in run.Runs.Select(r => r.Engine!))
+            {
+                Assert.InRange(stats.BatchCalls, 0, stats.Windows * partitions * (partitions - 1));
+                // Per window: at most one call to each partition, plus the start and the end.
+                Assert.InRange(stats.CoordinatorCalls, stats.Windows, (stats.Windows + 5) * partitions + 1);
+            }
+            // The baseline syncs every CPU, so its csds cross partitions; the patched kernel only
+            // flushes the process's CPUs 0-7, which two partitions of 32 CPUs keep in partition 0.
+            Assert.True(run.Runs.Single(r => r.Result.Policy == "baseline").Engine!.BatchCalls > 0);
+            if (partitions == 2) Assert.Equal(0, run.Runs.Single(r => r.Result.Policy == "patched").Engine!.BatchCalls);
+        }
     }
 }

@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace Shootdown.Client.Cli;
 
 /// <summary>
-/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--json|--csv] [--out DIR] [--report FILE.html]</c>
+/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--partitions N] [--json|--csv] [--out DIR] [--report FILE.html]</c>
 /// plus the telemetry flags. A scenario with a sweep runs every point and prints one row per point.
 /// </summary>
 internal static class RunCommand
@@ -24,6 +24,16 @@ internal static class RunCommand
         {
             var v = r.GetValueOrDefault<int>();
             if (v is < 1 or > 16) r.AddError($"--silos must be between 1 and 16, not {v}");
+        });
+        var partitions = new Option<int>("--partitions")
+        {
+            Description = "Partitions driving the grain engine's entities (default 0: one per core of each silo; at most the machine's CPU count).",
+            DefaultValueFactory = _ => 0,
+        };
+        partitions.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<int>();
+            if (v is < 0 or > 65536) r.AddError($"--partitions must be between 0 and 65536, not {v}");
         });
         var json = new Option<bool>("--json") { Description = "Print results.json (for a sweep, every point's) to standard output instead of the table." };
         var csv = new Option<bool>("--csv") { Description = "Print CSV to standard output instead of the table: the sweep's rows, or per-CPU counters." };
@@ -58,7 +68,7 @@ internal static class RunCommand
         };
         var telemetryFlags = new TelemetryFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, json, csv, outDir, gateways, clusterId, report };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, json, csv, outDir, gateways, clusterId, report };
         foreach (var option in telemetryFlags.All) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -87,6 +97,18 @@ internal static class RunCommand
                 Console.Error.WriteLine("shootdown: --json and --csv cannot go together");
                 return 2;
             }
+            var partitionCount = parse.GetValue(partitions);
+            var fewestCpus = file.Points.Min(pt => pt.Scenario.Machine.CpuCount);
+            if (partitionCount > fewestCpus)
+            {
+                Console.Error.WriteLine($"shootdown: --partitions {partitionCount}: the machine has only {fewestCpus} CPUs, and a partition drives at least one");
+                return 2;
+            }
+            if (partitionCount > 0 && kind == EngineKind.Reference)
+            {
+                Console.Error.WriteLine("shootdown: --partitions divides the grain engine's entities; it cannot go with --engine reference");
+                return 2;
+            }
             var endpoints = (parse.GetValue(gateways) ?? []).Select(ClusterConnection.ParseGateway).ToList();
             if (endpoints.Count > 0 && kind == EngineKind.Reference)
             {
@@ -97,7 +119,7 @@ internal static class RunCommand
             if (endpoints.Count > 0 && connection is null) return 1;
             var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
             using var pipeline = TelemetryPipeline.Start(telemetry);
-            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), connection?.Client, showProgress, telemetry.SampleRatio, cancellation);
+            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), partitionCount, connection?.Client, showProgress, telemetry.SampleRatio, cancellation);
             // Flushed before the results are printed, so the last spans are already in the dashboard.
             if (pipeline is not null) Console.Error.WriteLine($"shootdown: {pipeline.Shutdown()}");
             var dir = parse.GetValue(outDir);
@@ -138,12 +160,12 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, IGrainFactory? grains, bool showProgress,
-        double traceSampleRatio, CancellationToken cancellation)
+    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, int partitions, IGrainFactory? grains,
+        bool showProgress, double traceSampleRatio, CancellationToken cancellation)
     {
         var scenarios = file.Points.Select(p => p.Scenario).ToList();
         var tracing = RunTracing.New(traceSampleRatio);
-        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation, tracing: tracing);
+        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation, tracing: tracing, partitions: partitions);
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -162,7 +184,7 @@ internal static class RunCommand
                     var task = tasks[(p.Point, p.Policy)];
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
-                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing);
+                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, partitions);
             });
         return result;
     }

@@ -1,0 +1,145 @@
+using Shootdown.Engine;
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Tests;
+
+/// <summary>The engine's window protocol on its own: partitions, safe times per kind of entity, batches, and the lookahead check.</summary>
+public sealed class WindowProtocolTests
+{
+    /// <summary>64 CPUs (ids 0-63) and two mms (64, 65), with a process that migrates and one that does not.</summary>
+    private static readonly SimulationSetup Setup = Sim.Parse("""
+        machine: small-64
+        duration_us: 100
+        processes:
+          - name: db
+            threads: 4
+            cpus: 0-3
+          - name: web
+            threads: 4
+            cpus: 32-35
+            migrate_us: 50
+        """).SetupFor(KernelPolicy.Baseline);
+
+    private static readonly SyncContract Contract = new(Setup);
+
+    private static SimEvent Event(long at, EventKind kind, int source, int target, long op = 0, long x = 0, long seq = 1) =>
+        new(at, kind, source, seq, target, op, 0, x, 0, 0);
+
+    [Fact]
+    public void PartitionsHoldContiguousCpuBlocksAndDealTheMmsOut()
+    {
+        var map = new PartitionMap(64, 2, 3);
+        Assert.Equal(Enumerable.Range(0, 66), Enumerable.Range(0, 3).SelectMany(p => map.MembersOf(p)).Order());
+        Assert.Equal([0, 22, 43], Enumerable.Range(0, 3).Select(p => map.MembersOf(p)[0]));
+        Assert.All(Enumerable.Range(0, 63), c => Assert.True(map.PartitionOf(c) <= map.PartitionOf(c + 1)));
+        Assert.Equal((0, 1), (map.PartitionOf(64), map.PartitionOf(65)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 65));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 0));
+    }
+
+    /// <summary>
+    /// What the model says each kind of event can write, and when: a cpumask update writes
+    /// nothing back, a walk writes nothing, and the scheduler writes a CPU only by migrating.
+    /// </summary>
+    [Fact]
+    public void EarliestOutputsFollowWhatEachEventCanWrite()
+    {
+        var costs = Setup.Costs;
+        var mm = Setup.MmEntityId(0);
+        Assert.Equal(EntityTimes.Never, Contract.EarliestOutput(Event(1_000, EventKind.MmCpumaskSet, 2, mm)));
+        Assert.Equal(EntityTimes.Only(cpu: true, 1_000 + costs.MmContextAccessNs), Contract.EarliestOutput(Event(1_000, EventKind.MmFlushBegin, 2, mm)));
+        Assert.Equal(EntityTimes.Never, Contract.EarliestOutput(Event(1_000, EventKind.WalkBegin, 2, 2)));
+        // db never migrates: its thread events write its mm only; web's may move a thread to another CPU.
+        Assert.Equal(new EntityTimes(long.MaxValue, 1_000 + costs.MmContextAccessNs),
+            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 2, 2, op: Cpu.ThreadId(0, 2))));
+        Assert.Equal(new EntityTimes(1_000 + costs.MigrationNs, 1_000 + costs.MmContextAccessNs),
+            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 33, 33, op: Cpu.ThreadId(1, 1))));
+        // A csd leaves nothing before its IPI is taken.
+        var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdMessage.Sync.EncodeFlags() };
+        Assert.Equal(EntityTimes.Both(3_000 + costs.InterruptEntryNs + Contract.Lookahead), Contract.EarliestOutput(csd));
+    }
+
+    /// <summary>A CPU that receives something at the CPU safe time may write an mm one interaction later: the mm safe time never passes that.</summary>
+    [Fact]
+    public void TheMmSafeTimeNeverPassesTheCpuSafeTimeByMoreThanOneInteraction()
+    {
+        Assert.Equal(new EntityTimes(1_000, 1_000 + Contract.Lookahead), Contract.SafeTimes(new EntityTimes(1_000, long.MaxValue)));
+        Assert.Equal(new EntityTimes(1_000, 900), Contract.SafeTimes(new EntityTimes(1_000, 900)));
+        Assert.Equal(new EntityTimes(long.MaxValue, 5_000), Contract.SafeTimes(new EntityTimes(long.MaxValue, 5_000)));
+    }
+
+    /// <summary>
+    /// A CPU whose only work concerns mms is not held back by them, and a schedule lagging far
+    /// behind its safe time is caught up in one call; an entity whose output is not due waits.
+    /// </summary>
+    [Fact]
+    public void MembersRunWhenAnOutputIsDueOrTheirEventsLagFarBehind()
+    {
+        var scheduler = new WindowScheduler(4, Contract);
+        // 0: a csd whose interrupt is taken at 10 µs; 1: a thread schedule writing only its mm;
+        // 2: the same, lagging far behind; 3: an mm holding cpumask updates only.
+        scheduler.Set(0, new Frontier(EntityTimes.Both(10_000), EntityTimes.Only(cpu: true, 9_000)));
+        scheduler.Set(1, new Frontier(new EntityTimes(long.MaxValue, 20_100), EntityTimes.Only(cpu: true, 20_000)));
+        scheduler.Set(2, new Frontier(new EntityTimes(long.MaxValue, 5_000_100), EntityTimes.Only(cpu: true, 5_000_000)));
+        scheduler.Set(3, new Frontier(EntityTimes.Never, EntityTimes.Only(cpu: false, 4_000)));
+        Assert.True(scheduler.TryNextWindow(out var safe, out var due));
+        Assert.Equal(EntityTimes.Both(10_000), safe);
+        Assert.Equal([0], due);
+
+        // The csd's CPU has nothing left: CPUs are safe until the far schedule could migrate, i.e. never.
+        scheduler.Set(0, Frontier.Idle);
+        Assert.True(scheduler.TryNextWindow(out safe, out due));
+        Assert.Equal(new EntityTimes(long.MaxValue, 20_100), safe);
+        // Member 1 writes its mm soonest; member 2 lags more than the catch-up lag behind CPU time (never).
+        Assert.Equal([1, 2], due);
+        scheduler.Set(1, Frontier.Idle);
+        scheduler.Set(2, Frontier.Idle);
+
+        // Nothing can write anyone any more: whoever still holds events runs to the end.
+        Assert.True(scheduler.TryNextWindow(out safe, out due));
+        Assert.Equal(EntityTimes.Never, safe);
+        Assert.Equal([3], due);
+        scheduler.Set(3, Frontier.Idle);
+        Assert.False(scheduler.TryNextWindow(out _, out _));
+        Assert.Equal(3, scheduler.Windows);
+    }
+
+    /// <summary>
+    /// After a window, a partition sends each other partition one batch holding everything its
+    /// entities sent there, and keeps what they sent each other for their own next call.
+    /// </summary>
+    [Fact]
+    public void APartitionSendsOneBatchPerOtherPartitionAndKeepsItsOwnTraffic()
+    {
+        var map = new PartitionMap(64, 2, 4);
+        var windows = new PartitionWindows(Contract, map, 0);
+        var acks = Enumerable.Range(0, 12).Select(i =>
+            Event(2_000 + i, EventKind.CsdAck, source: i % 3, target: 16 + 4 * i, seq: i + 1)).ToArray();
+        windows.Route(acks, []);
+        var batches = windows.TakeOutgoing();
+        Assert.Equal([1, 2, 3], batches.Select(b => b.Partition));
+        Assert.All(batches, b => Assert.All(b.Events, e => Assert.Equal(b.Partition, map.PartitionOf(e.Target))));
+        Assert.Equal(acks.Count(e => map.PartitionOf(e.Target) != 0), batches.Sum(b => b.Events.Length));
+        Assert.All(batches, b => Assert.Equal(b.Events.Min(e => e.Time) + Contract.Lookahead, b.Frontier.Output.Cpu));
+        Assert.Empty(windows.TakeOutgoing());
+
+        // Every ack above left the partition; a CPU of this partition keeps its own events.
+        windows.Route([Event(3_000, EventKind.CsdAck, source: 1, target: 7)], []);
+        var due = Assert.Single(windows.TakeDue(EntityTimes.Both(3_000)));
+        Assert.Equal((7, 1, 3_000L), (due.Entity, due.Events.Length, due.RunTo));
+    }
+
+    /// <summary>The conservative guarantee, checked where it matters: nothing may reach an entity before the window end it already ran to.</summary>
+    [Fact]
+    public void AnEventFromBeforeTheWindowAnEntityRanToIsRefused()
+    {
+        var runner = new EntityRunner(Setup.CreateEntity(Setup.MmEntityId(0)), Contract);
+        runner.Start();
+        runner.RunUntil(5_000);
+        runner.Deliver([Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Cpu.ThreadId(0, 0))], []);
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            runner.Deliver([Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Cpu.ThreadId(0, 1))], []));
+        Assert.Contains("earliest-output bound was wrong", error.Message);
+    }
+}
