@@ -11,7 +11,7 @@ namespace Shootdown.Engine;
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
     private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
-    private readonly List<SimEvent> _sent = new();
+    private readonly PooledEvents _sent = new();
     private readonly List<MaskAttachment> _sentMasks = new();
     private readonly MaskAttachments _masks = new();
     private long _seq;
@@ -49,6 +49,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);
+        // One growth at most per call: a target can be handed hundreds of csds at once.
+        _queue.EnsureCapacity(_queue.Count + events.Length);
         foreach (var e in events)
         {
             if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
@@ -75,8 +77,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>Takes what this entity sent to others since the last call, in the order sent, with the masks some carry.</summary>
     public (SimEvent[] Events, MaskAttachment[] Masks) TakeSent()
     {
-        var taken = (_sent.ToArray(), _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
-        PartitionWindows.ReleaseIfLarge(_sent);
+        var taken = (_sent.Take(), _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
         _sentMasks.Clear();
         return taken;
     }

@@ -77,8 +77,8 @@ public sealed class PartitionWindows
         {
             var inbox = _inboxes[i];
             var entity = _members[i];
-            taken.Add(new DueEntity(entity, inbox.Events.ToArray(), inbox.Masks.Count == 0 ? [] : inbox.Masks.ToArray(), safe.For(_contract.Setup.IsCpu(entity))));
-            inbox.Clear();
+            taken.Add(new DueEntity(entity, inbox.Events.Take(), TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
+            inbox.Frontier = Frontier.Idle;
         }
         return taken;
     }
@@ -121,8 +121,8 @@ public sealed class PartitionWindows
         {
             var o = _outgoing[p];
             if (o.Events.Count == 0) continue;
-            batches.Add(new PartitionBatchOut(p, o.Events.ToArray(), o.Masks.Count == 0 ? [] : o.Masks.ToArray(), o.Frontier));
-            o.Clear();
+            batches.Add(new PartitionBatchOut(p, o.Events.Take(), TakeAll(o.Masks), o.Frontier));
+            o.Frontier = Frontier.Idle;
         }
         return batches;
     }
@@ -130,35 +130,25 @@ public sealed class PartitionWindows
     private int LocalIndexOf(int entity) =>
         _localIndex.TryGetValue(entity, out var i) ? i : throw new InvalidOperationException($"entity {entity} is not in partition {Partition}");
 
+    private static MaskAttachment[] TakeAll(List<MaskAttachment> masks)
+    {
+        if (masks.Count == 0) return [];
+        var taken = masks.ToArray();
+        masks.Clear();
+        return taken;
+    }
+
     /// <summary>Events waiting for one entity, or for one other partition, and the frontier they add there.</summary>
     private sealed class PendingEvents
     {
-        public List<SimEvent> Events { get; } = new();
+        public PooledEvents Events { get; } = new();
         public List<MaskAttachment> Masks { get; } = new();
-        public Frontier Frontier { get; private set; } = Frontier.Idle;
+        public Frontier Frontier { get; set; } = Frontier.Idle;
 
         public void Add(in SimEvent e, Frontier frontier)
         {
             Events.Add(e);
             Frontier = Frontier.Min(frontier);
         }
-
-        public void Clear()
-        {
-            ReleaseIfLarge(Events);
-            Masks.Clear();
-            Frontier = Frontier.Idle;
-        }
-    }
-
-    /// <summary>
-    /// Empties a list, and lets go of its buffer if a burst grew it large: a storm's broadcasts
-    /// pass through thousands of these lists at once, and keeping every one at its largest
-    /// would hold the burst's memory for the rest of the run.
-    /// </summary>
-    internal static void ReleaseIfLarge<T>(List<T> list)
-    {
-        list.Clear();
-        if (list.Capacity > 1024) list.Capacity = 0;
     }
 }
