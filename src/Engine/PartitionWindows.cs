@@ -19,7 +19,8 @@ public sealed class PartitionWindows
     private readonly SyncContract _contract;
     private readonly PartitionMap _map;
     private readonly int[] _members;
-    private readonly Dictionary<int, int> _localIndex = new();
+    /// <summary>Each entity's index among this partition's members, or −1 for another partition's.</summary>
+    private readonly int[] _localIndex;
     private readonly WindowScheduler _scheduler;
     private readonly PendingEvents[] _inboxes;
     private readonly long[] _eventsProcessed;
@@ -31,6 +32,8 @@ public sealed class PartitionWindows
         _map = map;
         Partition = partition;
         _members = [.. map.MembersOf(partition)];
+        _localIndex = new int[map.EntityCount];
+        Array.Fill(_localIndex, -1);
         for (var i = 0; i < _members.Length; i++) _localIndex[_members[i]] = i;
         _scheduler = new WindowScheduler(_members.Length, contract);
         _inboxes = _members.Select(_ => new PendingEvents()).ToArray();
@@ -60,9 +63,8 @@ public sealed class PartitionWindows
     private void AcceptOne(in SimEvent e)
     {
         var i = LocalIndexOf(e.Target);
-        var frontier = Frontier.Of(e, _contract);
-        _inboxes[i].Add(e, frontier);
-        _scheduler.Delivered(i, frontier);
+        // Most events of a burst move no bound: only a lowered inbox frontier concerns the scheduler.
+        if (_inboxes[i].Add(e, Frontier.Of(e, _contract))) _scheduler.Delivered(i, _inboxes[i].Frontier);
     }
 
     /// <summary>
@@ -128,7 +130,7 @@ public sealed class PartitionWindows
     }
 
     private int LocalIndexOf(int entity) =>
-        _localIndex.TryGetValue(entity, out var i) ? i : throw new InvalidOperationException($"entity {entity} is not in partition {Partition}");
+        _localIndex[entity] is var i and >= 0 ? i : throw new InvalidOperationException($"entity {entity} is not in partition {Partition}");
 
     private static MaskAttachment[] TakeAll(List<MaskAttachment> masks)
     {
@@ -145,10 +147,14 @@ public sealed class PartitionWindows
         public List<MaskAttachment> Masks { get; } = new();
         public Frontier Frontier { get; set; } = Frontier.Idle;
 
-        public void Add(in SimEvent e, Frontier frontier)
+        /// <summary>Adds an event; true when it lowered the frontier.</summary>
+        public bool Add(in SimEvent e, Frontier frontier)
         {
             Events.Add(e);
-            Frontier = Frontier.Min(frontier);
+            var lowered = Frontier.Min(frontier);
+            if (lowered == Frontier) return false;
+            Frontier = lowered;
+            return true;
         }
     }
 }
