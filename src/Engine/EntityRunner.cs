@@ -11,7 +11,8 @@ namespace Shootdown.Engine;
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
     private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
-    private readonly PooledEvents _sent = new();
+    // Rented and returned within one synchronous call (a window), so the calling thread's pool serves.
+    private PooledEvents? _sent;
     private readonly List<MaskAttachment> _sentMasks = new();
     private readonly MaskAttachments _masks = new();
     private long _seq;
@@ -77,7 +78,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>Takes what this entity sent to others since the last call, in the order sent, with the masks some carry.</summary>
     public (SimEvent[] Events, MaskAttachment[] Masks) TakeSent()
     {
-        var taken = (_sent.Take(), _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
+        var taken = (_sent?.Take() ?? [], _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
+        _sent = null;
         _sentMasks.Clear();
         return taken;
     }
@@ -93,7 +95,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             _queue.Enqueue(e, e.Key);
             return;
         }
-        _sent.Add(e);
+        (_sent ??= new PooledEvents(ChunkPool.ForThisThread)).Add(e);
         if (mask is not null) _sentMasks.Add(new MaskAttachment(Entity.Id, e.Seq, target, mask));
     }
 }

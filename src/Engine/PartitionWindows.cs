@@ -25,6 +25,7 @@ public sealed class PartitionWindows
     private readonly PendingEvents[] _inboxes;
     private readonly long[] _eventsProcessed;
     private readonly PendingEvents[] _outgoing;
+    private readonly ChunkPool _chunks = new();
 
     public PartitionWindows(SyncContract contract, PartitionMap map, int partition)
     {
@@ -36,9 +37,9 @@ public sealed class PartitionWindows
         Array.Fill(_localIndex, -1);
         for (var i = 0; i < _members.Length; i++) _localIndex[_members[i]] = i;
         _scheduler = new WindowScheduler(_members.Length, contract);
-        _inboxes = _members.Select(_ => new PendingEvents()).ToArray();
+        _inboxes = _members.Select(_ => new PendingEvents(_chunks)).ToArray();
         _eventsProcessed = new long[_members.Length];
-        _outgoing = Enumerable.Range(0, map.Count).Select(_ => new PendingEvents()).ToArray();
+        _outgoing = Enumerable.Range(0, map.Count).Select(_ => new PendingEvents(_chunks)).ToArray();
     }
 
     public int Partition { get; }
@@ -141,9 +142,9 @@ public sealed class PartitionWindows
     }
 
     /// <summary>Events waiting for one entity, or for one other partition, and the frontier they add there.</summary>
-    private sealed class PendingEvents
+    private sealed class PendingEvents(ChunkPool chunks)
     {
-        public PooledEvents Events { get; } = new();
+        public PooledEvents Events { get; } = new(chunks);
         public List<MaskAttachment> Masks { get; } = new();
         public Frontier Frontier { get; set; } = Frontier.Idle;
 

@@ -1,26 +1,24 @@
-using System.Buffers;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine;
 
 /// <summary>
-/// A growing run of events kept in fixed-size chunks from the shared array pool. Adding never
+/// A growing run of events kept in fixed-size chunks from a <see cref="ChunkPool"/>. Adding never
 /// copies what is already there, and taking the events returns the chunks. A storm's broadcasts
 /// pass through thousands of these at once (an initiator's outbox, a target's inbox, a batch for
 /// another partition): lists that doubled would copy every event several times over, and
 /// keeping each at its largest would hold a burst's memory for the rest of the run.
 /// </summary>
-public sealed class PooledEvents
+public sealed class PooledEvents(ChunkPool pool)
 {
-    private const int ChunkSize = 256;
     private readonly List<SimEvent[]> _chunks = new();
 
     public int Count { get; private set; }
 
     public void Add(in SimEvent e)
     {
-        var offset = Count % ChunkSize;
-        if (offset == 0) _chunks.Add(ArrayPool<SimEvent>.Shared.Rent(ChunkSize));
+        var offset = Count % ChunkPool.ChunkSize;
+        if (offset == 0) _chunks.Add(pool.Rent());
         _chunks[^1][offset] = e;
         Count++;
     }
@@ -32,11 +30,38 @@ public sealed class PooledEvents
         var events = new SimEvent[Count];
         for (var c = 0; c < _chunks.Count; c++)
         {
-            _chunks[c].AsSpan(0, Math.Min(ChunkSize, Count - c * ChunkSize)).CopyTo(events.AsSpan(c * ChunkSize));
-            ArrayPool<SimEvent>.Shared.Return(_chunks[c]);
+            _chunks[c].AsSpan(0, Math.Min(ChunkPool.ChunkSize, Count - c * ChunkPool.ChunkSize)).CopyTo(events.AsSpan(c * ChunkPool.ChunkSize));
+            pool.Return(_chunks[c]);
         }
         _chunks.Clear();
         Count = 0;
         return events;
+    }
+}
+
+/// <summary>
+/// Chunks for <see cref="PooledEvents"/>, used by one thread at a time and so without locks: a
+/// partition has its own (its grain runs one turn at a time), and entities share their thread's,
+/// since an entity rents and returns its outbox's chunks within one synchronous call. It keeps
+/// at most <see cref="MaxKept"/> chunks; a larger burst's extra chunks are left to the GC.
+/// </summary>
+public sealed class ChunkPool
+{
+    /// <summary>Events per chunk: 16 KiB, below the large-object heap's threshold.</summary>
+    public const int ChunkSize = 256;
+
+    private const int MaxKept = 1024;
+    private readonly Stack<SimEvent[]> _free = new();
+
+    [ThreadStatic] private static ChunkPool? t_thread;
+
+    /// <summary>The pool of the calling thread.</summary>
+    public static ChunkPool ForThisThread => t_thread ??= new ChunkPool();
+
+    public SimEvent[] Rent() => _free.TryPop(out var chunk) ? chunk : new SimEvent[ChunkSize];
+
+    public void Return(SimEvent[] chunk)
+    {
+        if (_free.Count < MaxKept) _free.Push(chunk);
     }
 }
