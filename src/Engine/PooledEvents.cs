@@ -47,10 +47,13 @@ public sealed class PooledEvents(ChunkPool pool)
 /// </summary>
 public sealed class ChunkPool
 {
-    /// <summary>Events per chunk: 16 KiB, below the large-object heap's threshold.</summary>
-    public const int ChunkSize = 256;
+    /// <summary>
+    /// Events per chunk: 2 KiB. Small, because a sync to every CPU leaves one csd in each of
+    /// thousands of inboxes at once; large enough that a broadcast's outbox is a few hundred chunks.
+    /// </summary>
+    public const int ChunkSize = 32;
 
-    private const int MaxKept = 1024;
+    private const int MaxKept = 4096;
     private readonly Stack<SimEvent[]> _free = new();
 
     [ThreadStatic] private static ChunkPool? t_thread;

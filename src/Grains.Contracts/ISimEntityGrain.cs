@@ -16,7 +16,7 @@ public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
     [Alias("RunWindow")]
     Task<EntityWindow> RunWindow(EntityInput input);
 
-    /// <summary>The run is over: drop the model state.</summary>
+    /// <summary>The run is over: drop the model state. A CPU needs no such call: its last one ends it.</summary>
     [Alias("End")]
     Task End();
 }
@@ -24,11 +24,11 @@ public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
 [Alias("shootdown.ICpuGrain")]
 public interface ICpuGrain : ISimEntityGrain
 {
-    /// <summary>The CPU's counters and the operations it initiated, once the run is over.</summary>
+    /// <summary>The CPU's counters and the operations it initiated, once the run is over; without walkers, its last call.</summary>
     [Alias("Collect")]
     Task<CpuReport> Collect();
 
-    /// <summary>Checks this CPU's lockless walks against every table the run retired (JSON in, JSON out).</summary>
+    /// <summary>Checks this CPU's lockless walks against every table the run retired (JSON in, JSON out); its last call.</summary>
     [Alias("CheckSafety")]
     Task<string> CheckSafety(string orderedRetiresJson);
 }
@@ -68,7 +68,7 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     [Alias("CheckSafety")]
     Task<PartitionCollect> CheckSafety(string orderedRetiresJson);
 
-    /// <summary>Ends every member and forgets the run on this silo; answers every grain call the partition made.</summary>
+    /// <summary>Ends the member mms (the CPUs ended with their last call) and forgets the run on this silo; answers every grain call the partition made.</summary>
     [Alias("End")]
     Task<PartitionCalls> End();
 }

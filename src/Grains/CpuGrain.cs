@@ -4,20 +4,27 @@ using Shootdown.Model.Safety;
 
 namespace Shootdown.Grains;
 
-/// <summary>One simulated CPU, on the silo of the partition that drives it.</summary>
+/// <summary>
+/// One simulated CPU, on the silo of the partition that drives it. Its last call ends it: the
+/// collect, or the safety check when the run has walkers, so that ending a run costs no call of its own.
+/// </summary>
 [PartitionPlacement]
 public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), ICpuGrain
 {
     public Task<CpuReport> Collect()
     {
         var cpu = (Cpu)Runner.Entity;
-        return Task.FromResult(new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps], SafetyJson.Retires(cpu.Retires)));
+        var report = new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps], SafetyJson.Retires(cpu.Retires));
+        if (!Run.Setup.ChecksSafety) Finish();
+        return Task.FromResult(report);
     }
 
     public Task<string> CheckSafety(string orderedRetiresJson)
     {
         var cpu = (Cpu)Runner.Entity;
-        return Task.FromResult(SafetyJson.Cpu(SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson))));
+        var verdict = SafetyJson.Cpu(SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson)));
+        Finish();
+        return Task.FromResult(verdict);
     }
 }
 

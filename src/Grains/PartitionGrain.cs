@@ -94,9 +94,9 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
 
     public async Task<PartitionCalls> End()
     {
-        var members = _members.Values.ToList();
-        await BoundedFanout.Call(members, m => m.End());
-        _entityCalls += members.Count;
+        var mms = _members.Values.Where(m => m is not ICpuGrain).ToList();
+        await BoundedFanout.Call(mms, m => m.End());
+        _entityCalls += mms.Count;
         catalog.Release(_runKey);
         _windows = null;
         _members = new();

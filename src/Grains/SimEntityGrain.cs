@@ -34,10 +34,16 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
 
     public Task End()
     {
+        Finish();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Drops the model state and lets Orleans deactivate the grain.</summary>
+    protected void Finish()
+    {
         _runner = null;
         _run = null;
         DeactivateOnIdle();
-        return Task.CompletedTask;
     }
 
     private string KeyExtension()
