@@ -60,7 +60,7 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     [Alias("Deliver"), Orleans.Concurrency.AlwaysInterleave]
     Task Deliver(PartitionBatch batch);
 
-    /// <summary>The member CPUs' reports, in CPU order.</summary>
+    /// <summary>The member CPUs' reports, in ascending CPU order.</summary>
     [Alias("Collect")]
     Task<PartitionCollect> Collect();
 

@@ -71,7 +71,7 @@ public sealed record PartitionReport(
     [property: Id(5)] long EntityCalls,
     [property: Id(6)] long BatchCalls);
 
-/// <summary>The member CPUs' answers to a collect or a safety check, in CPU order.</summary>
+/// <summary>The member CPUs' answers to a collect or a safety check, in ascending CPU order.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.PartitionCollect")]
 public sealed record PartitionCollect(
     [property: Id(0)] ImmutableArray<CpuReport> Cpus,

@@ -104,6 +104,6 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
         return new PartitionCalls(_entityCalls, _batchCalls);
     }
 
-    /// <summary>The member CPUs in ascending order: partitions hold CPUs in contiguous blocks, so partition order is CPU order.</summary>
+    /// <summary>The member CPUs, in ascending order.</summary>
     private List<ICpuGrain> CpuMembers() => Windows.Members.Select(id => _members[id]).OfType<ICpuGrain>().ToList();
 }

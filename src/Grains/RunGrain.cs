@@ -120,7 +120,8 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         var (cpus, safety, calls) = await EngineSpans.InDetachedSpan("engine.collect", async span =>
         {
             span?.SetTag("shootdown.policy", spec.Policy);
-            var collected = (await Task.WhenAll(_partitions.Select(p => p.Collect()))).SelectMany(c => c.Cpus).ToList();
+            // Partitions deal CPUs out in blocks: their answers are put back in CPU order.
+            var collected = (await Task.WhenAll(_partitions.Select(p => p.Collect()))).SelectMany(c => c.Cpus).OrderBy(c => c.Counters.Cpu).ToList();
             _coordinatorCalls += _partitions.Length;
             SafetyReport? safety = null;
             if (catalog.Get(spec.RunKey).Setup.ChecksSafety)

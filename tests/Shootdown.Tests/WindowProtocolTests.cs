@@ -27,13 +27,19 @@ public sealed class WindowProtocolTests
         new(at, kind, source, seq, target, op, 0, x, 0, 0);
 
     [Fact]
-    public void PartitionsHoldContiguousCpuBlocksAndDealTheMmsOut()
+    public void PartitionsDealOutBlocksOfNeighbouringCpusAndTheMms()
     {
+        // 64 CPUs in 3 partitions: blocks of 21, dealt out in turn; CPU 63 starts a fourth block.
         var map = new PartitionMap(64, 2, 3);
         Assert.Equal(Enumerable.Range(0, 66), Enumerable.Range(0, 3).SelectMany(p => map.MembersOf(p)).Order());
-        Assert.Equal([0, 22, 43], Enumerable.Range(0, 3).Select(p => map.MembersOf(p)[0]));
-        Assert.All(Enumerable.Range(0, 63), c => Assert.True(map.PartitionOf(c) <= map.PartitionOf(c + 1)));
+        Assert.Equal([0, 21, 42], Enumerable.Range(0, 3).Select(p => map.MembersOf(p)[0]));
+        Assert.Equal((0, 0, 1, 2, 0), (map.PartitionOf(0), map.PartitionOf(20), map.PartitionOf(21), map.PartitionOf(62), map.PartitionOf(63)));
         Assert.Equal((0, 1), (map.PartitionOf(64), map.PartitionOf(65)));
+        // 8192 CPUs in 2 partitions: blocks of 64, so CPUs 0-255 are spread over both.
+        var large = new PartitionMap(8192, 1, 2);
+        Assert.Equal([0, 1, 0, 1], Enumerable.Range(0, 4).Select(b => large.PartitionOf(b * 64)));
+        Assert.All(Enumerable.Range(0, 64), c => Assert.Equal(0, large.PartitionOf(c)));
+        Assert.Equal(4096, large.MembersOf(1).Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 65));
         Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 0));
     }
