@@ -37,8 +37,6 @@ public sealed class WindowScheduler
 
     public long Windows { get; private set; }
 
-    public Frontier FrontierOf(int member) => _frontier[member];
-
     /// <summary>After a member ran: its frontier over the events it still holds.</summary>
     public void Set(int member, Frontier frontier)
     {

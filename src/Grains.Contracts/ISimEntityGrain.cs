@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Shootdown.Grains;
 
 /// <summary>
@@ -62,11 +64,11 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
 
     /// <summary>The member CPUs' reports, in ascending CPU order.</summary>
     [Alias("Collect")]
-    Task<PartitionCollect> Collect();
+    Task<ImmutableArray<CpuReport>> Collect();
 
-    /// <summary>Each member CPU checks its own walks against every retired table.</summary>
+    /// <summary>Each member CPU checks its own walks against every retired table; their verdicts (JSON), in ascending CPU order.</summary>
     [Alias("CheckSafety")]
-    Task<PartitionCollect> CheckSafety(string orderedRetiresJson);
+    Task<ImmutableArray<string>> CheckSafety(string orderedRetiresJson);
 
     /// <summary>Ends the member mms (the CPUs ended with their last call) and forgets the run on this silo; answers every grain call the partition made.</summary>
     [Alias("End")]

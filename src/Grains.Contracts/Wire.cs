@@ -71,12 +71,6 @@ public sealed record PartitionReport(
     [property: Id(5)] long EntityCalls,
     [property: Id(6)] long BatchCalls);
 
-/// <summary>The member CPUs' answers to a collect or a safety check, in ascending CPU order.</summary>
-[GenerateSerializer, Immutable, Alias("shootdown.PartitionCollect")]
-public sealed record PartitionCollect(
-    [property: Id(0)] ImmutableArray<CpuReport> Cpus,
-    [property: Id(1)] ImmutableArray<string> SafetyJson);
-
 /// <summary>Every grain call a partition made over a run: to its entities, and batches to other partitions.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.PartitionCalls")]
 public sealed record PartitionCalls(

@@ -76,20 +76,20 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
             Windows.EventsProcessed, Windows.LastEventTime, _entityCalls, _batchCalls);
     }
 
-    public async Task<PartitionCollect> Collect()
+    public async Task<ImmutableArray<CpuReport>> Collect()
     {
         var cpus = CpuMembers();
         var reports = await BoundedFanout.Call(cpus, cpu => cpu.Collect());
         _entityCalls += cpus.Count;
-        return new PartitionCollect([.. reports], []);
+        return [.. reports];
     }
 
-    public async Task<PartitionCollect> CheckSafety(string orderedRetiresJson)
+    public async Task<ImmutableArray<string>> CheckSafety(string orderedRetiresJson)
     {
         var cpus = CpuMembers();
         var checks = await BoundedFanout.Call(cpus, cpu => cpu.CheckSafety(orderedRetiresJson));
         _entityCalls += cpus.Count;
-        return new PartitionCollect([], [.. checks]);
+        return [.. checks];
     }
 
     public async Task<PartitionCalls> End()

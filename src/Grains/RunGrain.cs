@@ -121,7 +121,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         {
             span?.SetTag("shootdown.policy", spec.Policy);
             // Partitions deal CPUs out in blocks: their answers are put back in CPU order.
-            var collected = (await Task.WhenAll(_partitions.Select(p => p.Collect()))).SelectMany(c => c.Cpus).OrderBy(c => c.Counters.Cpu).ToList();
+            var collected = (await Task.WhenAll(_partitions.Select(p => p.Collect()))).SelectMany(c => c).OrderBy(c => c.Counters.Cpu).ToList();
             _coordinatorCalls += _partitions.Length;
             SafetyReport? safety = null;
             if (catalog.Get(spec.RunKey).Setup.ChecksSafety)
@@ -131,7 +131,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
                 var json = SafetyJson.Retires(retires);
                 var checks = await Task.WhenAll(_partitions.Select(p => p.CheckSafety(json)));
                 _coordinatorCalls += _partitions.Length;
-                safety = SafetyChecker.Report(retires, checks.SelectMany(c => c.SafetyJson).Select(SafetyJson.ReadCpu));
+                safety = SafetyChecker.Report(retires, checks.SelectMany(c => c).Select(SafetyJson.ReadCpu));
             }
             var calls = await Task.WhenAll(_partitions.Select(p => p.End()));
             _coordinatorCalls += _partitions.Length;
