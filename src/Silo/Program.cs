@@ -1,16 +1,25 @@
 using System.CommandLine;
 using System.Net;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
 
-// A standalone silo on loopback. The silo whose port is the primary port hosts localhost
-// membership; the others join it. Telemetry follows the standard OTEL_* variables.
-var siloPort = PortArgument("silo-port", "This silo's port.", 11111);
-var gatewayPort = PortArgument("gateway-port", "The port clients connect to.", 30000);
-var primaryPort = PortArgument("primary-silo-port", "The primary silo's port (this silo's own port makes it the primary).", 11111);
-var clusterId = new Argument<string>("cluster-id") { Description = "The cluster's id.", DefaultValueFactory = _ => "shootdown-dev" };
+// One standalone silo. With --redis it joins a cluster whose membership table is in Redis, so
+// silos may run on several hosts and any of them may die; without, it uses localhost development
+// clustering around the silo on --primary-silo-port. Telemetry follows the standard OTEL_* variables.
+var clusterId = ClusterOptionsText.ClusterIdOption("The cluster's id; silos and clients of one cluster share it.");
+var redis = ClusterOptionsText.RedisOption("Join the cluster whose membership table is in this Redis (HOST:PORT) instead of localhost clustering.");
+var siloPort = PortOption("--silo-port", "The port other silos reach this one on.", 11111);
+var gatewayPort = PortOption("--gateway-port", "The port clients connect to.", 30000);
+var primaryPort = PortOption("--primary-silo-port",
+    "Localhost clustering only: the primary silo's port (this silo's own port makes it the primary).", 11111);
+var listen = AddressOption("--listen", "The address the silo and gateway ports are bound to (0.0.0.0 for every interface).", "127.0.0.1");
+var advertise = AddressOption("--advertise", "The address other silos and clients reach this silo at (default: --listen).", null);
+var tlsCert = ClusterOptionsText.TlsCertificateOption(
+    $"Encrypt and authenticate every connection with this cluster certificate (PKCS#12 with its key; password in ${ClusterTls.PasswordVariable}).");
+var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --listen without TLS: anyone who reaches the ports can join or run." };
 var dashboardPort = new Option<int?>("--dashboard-port")
 {
     Description = $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.",
@@ -19,20 +28,29 @@ dashboardPort.Validators.Add(r =>
 {
     if (r.GetValueOrDefault<int?>() is { } p && p is < 1 or > 65535) r.AddError($"--dashboard-port must be a port number (1-65535), not {p}");
 });
-var dashboardHost = new Option<string>("--dashboard-host")
-{
-    Description = "The address the dashboard listens on; loopback unless you mean to expose it.",
-    DefaultValueFactory = _ => "127.0.0.1",
-};
-dashboardHost.Validators.Add(r =>
-{
-    if (!IPAddress.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--dashboard-host '{r.GetValueOrDefault<string>()}' is not an IP address");
-});
+var dashboardHost = AddressOption("--dashboard-host", "The address the dashboard listens on; loopback unless you mean to expose it.", "127.0.0.1");
 
-var root = new RootCommand("shootdown-silo: one Shootdown silo, with localhost clustering.")
+var root = new RootCommand("shootdown-silo: one Shootdown silo.")
 {
-    siloPort, gatewayPort, primaryPort, clusterId, dashboardPort, dashboardHost,
+    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, dashboardPort, dashboardHost,
 };
+root.Validators.Add(r =>
+{
+    // A bad address is the address option's own error.
+    if (!IPAddress.TryParse(r.GetValue(listen), out var listenAddress)) return;
+    var hasRedis = r.GetValue(redis) is not null;
+    if (r.GetValue(siloPort) == r.GetValue(gatewayPort)) r.AddError($"--silo-port and --gateway-port are both {r.GetValue(siloPort)}; give two ports");
+    if (!hasRedis && !IPAddress.IsLoopback(listenAddress))
+        r.AddError($"--listen {listenAddress}: localhost clustering keeps every silo on one host; give --redis HOST:PORT to listen beyond loopback");
+    if (hasRedis && r.GetResult(primaryPort) is { Implicit: false })
+        r.AddError("--primary-silo-port is for localhost clustering; with --redis there is no primary silo");
+    if (!IPAddress.IsLoopback(listenAddress) && r.GetValue(tlsCert) is null && !r.GetValue(insecure))
+        r.AddError($"--listen {listenAddress} is beyond loopback: give --tls-cert FILE.pfx, or --insecure to run without TLS on a network you trust");
+    if (r.GetValue(tlsCert) is not null && r.GetValue(insecure)) r.AddError("--tls-cert and --insecure cannot go together");
+    var advertised = r.GetValue(advertise) is { } a && IPAddress.TryParse(a, out var parsedAdvertise) ? parsedAdvertise : listenAddress;
+    if (advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any))
+        r.AddError($"--listen {listenAddress} binds every interface: give --advertise ADDR, the address others reach this silo at");
+});
 root.SetAction(async (parse, cancellation) =>
 {
     TelemetryOptions telemetry;
@@ -45,13 +63,37 @@ root.SetAction(async (parse, cancellation) =>
         Console.Error.WriteLine($"shootdown-silo: {e.Message}");
         return 2;
     }
+    System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
+    if (parse.GetValue(tlsCert) is { } certPath)
+    {
+        try
+        {
+            certificate = ClusterTls.Load(certPath);
+        }
+        catch (CryptographicException e)
+        {
+            Console.Error.WriteLine($"shootdown-silo: --tls-cert {certPath}: {e.Message}");
+            return 2;
+        }
+    }
+    var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
+    var settings = new SiloSettings(
+        parse.GetValue(clusterId)!,
+        parse.GetValue(redis) is { } r ? ClusterOptionsText.ParseRedis(r) : new Membership.Localhost(parse.GetValue(primaryPort)),
+        parse.GetValue(siloPort), parse.GetValue(gatewayPort), listenAddress,
+        parse.GetValue(advertise) is { } a ? IPAddress.Parse(a) : listenAddress,
+        certificate,
+        parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null);
     using var pipeline = TelemetryPipeline.Start(telemetry);
-    var (silo, primary) = (parse.GetValue(siloPort), parse.GetValue(primaryPort));
-    var dashboard = parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null;
-    using var host = ShootdownSilo.BuildLocalhostSilo(silo == primary ? 0 : 1, silo, parse.GetValue(gatewayPort), primary, parse.GetValue(clusterId)!,
-        LogLevel.Information, dashboard);
-    await host.StartAsync(cancellation);
-    if (dashboard is not null) Console.Error.WriteLine($"shootdown-silo: Orleans Dashboard at http://{dashboard}{ShootdownSilo.DashboardPath}/");
+    using var host = ShootdownSilo.BuildSilo(settings, LogLevel.Warning);
+    if (await SiloStart.TryStartAsync(host, settings, cancellation) is { } problem)
+    {
+        Console.Error.WriteLine($"shootdown-silo: {problem}");
+        return 1;
+    }
+    Console.Error.WriteLine($"shootdown-silo: joined cluster '{settings.ClusterId}' as silo {settings.SiloEndpoint}, gateway {settings.GatewayEndpoint}" +
+                            $" ({(settings.Membership is Membership.Redis m ? $"Redis {m}" : "localhost clustering")}{(certificate is null ? "" : ", TLS")})");
+    if (settings.Dashboard is { } dashboard) Console.Error.WriteLine($"shootdown-silo: Orleans Dashboard at http://{dashboard}{ShootdownSilo.DashboardPath}/");
     await host.WaitForShutdownAsync(cancellation);
     if (pipeline is not null) Console.Error.WriteLine($"shootdown-silo: {pipeline.Shutdown()}");
     return 0;
@@ -65,13 +107,24 @@ if (parsed.Errors.Count > 0)
 }
 return await parsed.InvokeAsync();
 
-static Argument<int> PortArgument(string name, string description, int fallback)
+static Option<int> PortOption(string name, string description, int fallback)
 {
-    var argument = new Argument<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
-    argument.Validators.Add(r =>
+    var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
+    option.Validators.Add(r =>
     {
         var v = r.GetValueOrDefault<int>();
-        if (v is < 1 or > 65535) r.AddError($"{name.ToUpperInvariant()} must be a port number (1-65535), not {v}");
+        if (v is < 1 or > 65535) r.AddError($"{name} must be a port number (1-65535), not {v}");
     });
-    return argument;
+    return option;
+}
+
+static Option<string?> AddressOption(string name, string description, string? fallback)
+{
+    var option = new Option<string?>(name) { Description = description };
+    if (fallback is not null) option.DefaultValueFactory = _ => fallback;
+    option.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<string?>() is { } v && !IPAddress.TryParse(v, out _)) r.AddError($"{name} '{v}' is not an IP address");
+    });
+    return option;
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
+using Orleans.Hosting;
 using Orleans.Dashboard;
 using Shootdown.Grains;
 
@@ -30,22 +31,20 @@ public static class ShootdownSilo
     }
 
     /// <summary>
-    /// A silo on loopback with localhost clustering. Silo 0 is the primary; the others join it.
-    /// Ports are the caller's, so several embedded clusters never collide. With
-    /// <paramref name="dashboard"/>, the host also serves the Orleans Dashboard on that web
-    /// endpoint, at <see cref="DashboardPath"/>.
+    /// A silo as <paramref name="settings"/> place it. Ports are the caller's, so several
+    /// embedded clusters never collide. With a dashboard endpoint, the host also serves the
+    /// Orleans Dashboard on that web endpoint, at <see cref="DashboardPath"/>.
     /// </summary>
-    public static IHost BuildLocalhostSilo(int index, int siloPort, int gatewayPort, int primarySiloPort, string clusterId,
-        LogLevel logLevel = LogLevel.Warning, IPEndPoint? dashboard = null)
+    public static IHost BuildSilo(SiloSettings settings, LogLevel logLevel = LogLevel.Warning)
     {
-        if (dashboard is null)
+        if (settings.Dashboard is not { } dashboard)
         {
             var builder = Host.CreateApplicationBuilder();
-            Configure(builder, index, siloPort, gatewayPort, primarySiloPort, clusterId, logLevel, withDashboard: false);
+            Configure(builder, settings, logLevel, withDashboard: false);
             return builder.Build();
         }
         var web = WebApplication.CreateBuilder();
-        Configure(web, index, siloPort, gatewayPort, primarySiloPort, clusterId, logLevel, withDashboard: true);
+        Configure(web, settings, logLevel, withDashboard: true);
         web.WebHost.UseUrls($"http://{FormatHost(dashboard)}");
         var app = web.Build();
         app.MapOrleansDashboard(routePrefix: DashboardPath);
@@ -55,8 +54,7 @@ public static class ShootdownSilo
     /// <summary>Where the Orleans Dashboard is mounted on a silo's web endpoint.</summary>
     public const string DashboardPath = "/dashboard";
 
-    private static void Configure(IHostApplicationBuilder builder, int index, int siloPort, int gatewayPort, int primarySiloPort, string clusterId,
-        LogLevel logLevel, bool withDashboard)
+    private static void Configure(IHostApplicationBuilder builder, SiloSettings settings, LogLevel logLevel, bool withDashboard)
     {
         builder.Logging.SetMinimumLevel(logLevel);
         // Results go to standard output; every log line goes to standard error.
@@ -67,13 +65,57 @@ public static class ShootdownSilo
         builder.Logging.AddFilter("Orleans.Runtime.Scheduler.WorkItemGroup", LogLevel.Error);
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort,
-                index == 0 ? null : new IPEndPoint(IPAddress.Loopback, primarySiloPort), ServiceId, clusterId);
-            silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+            switch (settings.Membership)
+            {
+                case Membership.Localhost localhost:
+                    silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort,
+                        settings.SiloPort == localhost.PrimarySiloPort ? null : new IPEndPoint(IPAddress.Loopback, localhost.PrimarySiloPort),
+                        ServiceId, settings.ClusterId);
+                    break;
+                case Membership.Redis redis:
+                    silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(redis));
+                    silo.Configure<ClusterOptions>(o =>
+                    {
+                        o.ServiceId = ServiceId;
+                        o.ClusterId = settings.ClusterId;
+                    });
+                    break;
+            }
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = settings.Advertise;
+                o.SiloPort = settings.SiloPort;
+                o.GatewayPort = settings.GatewayPort;
+                o.SiloListeningEndpoint = new IPEndPoint(settings.Listen, settings.SiloPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(settings.Listen, settings.GatewayPort);
+            });
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                // A killed silo refuses probes at once: three missed probes a second apart find it
+                // within seconds rather than the default's quarter minute. Window turns do not delay
+                // probes (they are answered by system targets, not grains).
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 3;
+            });
+            if (settings.Certificate is { } certificate) silo.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             silo.AddShootdown();
             if (withDashboard) silo.AddDashboard();
         });
     }
+
+    /// <summary>
+    /// How silos and clients reach Redis: a stated connect timeout, and a failed first connection
+    /// is an error rather than a silent retry, so an unreachable Redis ends a start in seconds.
+    /// </summary>
+    public static StackExchange.Redis.ConfigurationOptions RedisOptions(Membership.Redis redis) => new()
+    {
+        EndPoints = { redis.Server },
+        ConnectTimeout = (int)RedisConnectTimeout.TotalMilliseconds,
+        AbortOnConnectFail = true,
+        ConnectRetry = 1,
+    };
+
+    public static readonly TimeSpan RedisConnectTimeout = TimeSpan.FromSeconds(5);
 
     private static string FormatHost(IPEndPoint endpoint) =>
         endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : endpoint.ToString();

@@ -132,8 +132,8 @@ public sealed class TelemetryExportTests
     public async Task OrleansDashboardIsServedOnTheSiloWebEndpoint()
     {
         var ports = EmbeddedCluster.FreePorts(3);
-        using var host = ShootdownSilo.BuildLocalhostSilo(0, ports[0], ports[1], ports[0], $"dash-{Guid.NewGuid():N}",
-            dashboard: new IPEndPoint(IPAddress.Loopback, ports[2]));
+        using var host = ShootdownSilo.BuildSilo(SiloSettings.Loopback($"dash-{Guid.NewGuid():N}", ports[0], ports[1], ports[0],
+            new IPEndPoint(IPAddress.Loopback, ports[2])));
         await host.StartAsync();
         try
         {

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Shootdown.Client.Reporting;
 using Shootdown.Client.Running;
+using Shootdown.Silo;
 using Shootdown.Scenarios;
 
 namespace Shootdown.Client.Api;
@@ -30,9 +31,15 @@ public sealed class Simulator : IAsyncDisposable
     public static async Task<Simulator> StartEmbeddedAsync(int silos = 1, CancellationToken cancellation = default) =>
         new(EngineKind.Grains, await EmbeddedCluster.StartAsync(silos, cancellation), null);
 
-    /// <summary>Grains on a running cluster (standalone <c>shootdown-silo</c> processes; see deploy/README.md).</summary>
-    public static async Task<Simulator> ConnectAsync(IEnumerable<string> gateways, string clusterId = "shootdown-dev", CancellationToken cancellation = default) =>
-        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(gateways.Select(ClusterConnection.ParseGateway).ToList(), clusterId, cancellation));
+    /// <summary>Grains on a running cluster reached through its gateways (standalone <c>shootdown-silo</c> processes; see deploy/README.md).</summary>
+    public static async Task<Simulator> ConnectAsync(IEnumerable<string> gateways, string clusterId = ClusterOptionsText.DefaultClusterId,
+        CancellationToken cancellation = default) =>
+        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(
+            new ClusterAddress(clusterId, null, gateways.Select(g => ClusterOptionsText.ParseIpEndPoint("gateway", g)).ToList()), cancellation));
+
+    /// <summary>Grains on a running cluster whose membership table is in Redis at <paramref name="redis"/> (<c>HOST:PORT</c>).</summary>
+    public static async Task<Simulator> ConnectRedisAsync(string redis, string clusterId, CancellationToken cancellation = default) =>
+        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(new ClusterAddress(clusterId, ClusterOptionsText.ParseRedis(redis), []), cancellation));
 
     /// <summary>A scenario file with no sweep.</summary>
     public static Scenario Load(string path) => ScenarioLoader.LoadFile(path);

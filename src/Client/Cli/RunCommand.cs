@@ -42,34 +42,15 @@ internal static class RunCommand
             Description = "Write results.json, cpus.csv, interrupts-POLICY.txt and osnoise-POLICY.txt into this directory " +
                           "(a sweep: sweep.csv and one point-NN directory per point), all written atomically.",
         };
-        var gateways = new Option<string[]>("--gateway")
-        {
-            Description = "Run on a running cluster through this gateway (HOST:PORT; repeatable) instead of an embedded silo.",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        gateways.Validators.Add(r =>
-        {
-            foreach (var g in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                try
-                {
-                    ClusterConnection.ParseGateway(g);
-                }
-                catch (FormatException e)
-                {
-                    r.AddError(e.Message);
-                }
-            }
-        });
-        var clusterId = new Option<string>("--cluster-id") { Description = "The running cluster's id (with --gateway).", DefaultValueFactory = _ => "shootdown-dev" };
         var report = new Option<string?>("--report")
         {
             Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
         };
         var telemetryFlags = new TelemetryFlags();
+        var clusterFlags = new ClusterFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, json, csv, outDir, gateways, clusterId, report };
-        foreach (var option in telemetryFlags.All) command.Options.Add(option);
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, json, csv, outDir, report };
+        foreach (var option in clusterFlags.All.Concat(telemetryFlags.All)) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
@@ -109,14 +90,19 @@ internal static class RunCommand
                 Console.Error.WriteLine("shootdown: --partitions divides the grain engine's entities; it cannot go with --engine reference");
                 return 2;
             }
-            var endpoints = (parse.GetValue(gateways) ?? []).Select(ClusterConnection.ParseGateway).ToList();
-            if (endpoints.Count > 0 && kind == EngineKind.Reference)
+            var (cluster, clusterProblem) = clusterFlags.Resolve(parse);
+            if (clusterProblem is not null)
             {
-                Console.Error.WriteLine("shootdown: --gateway runs the grain engine on a cluster; it cannot go with --engine reference");
+                Console.Error.WriteLine($"shootdown: {clusterProblem}");
                 return 2;
             }
-            await using var connection = endpoints.Count == 0 ? null : await Connect(endpoints, parse.GetValue(clusterId)!, cancellation);
-            if (endpoints.Count > 0 && connection is null) return 1;
+            if (cluster is not null && kind == EngineKind.Reference)
+            {
+                Console.Error.WriteLine("shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine reference");
+                return 2;
+            }
+            await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
+            if (cluster is not null && connection is null) return 1;
             var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
             using var pipeline = TelemetryPipeline.Start(telemetry);
             var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), partitionCount, connection?.Client, showProgress, telemetry.SampleRatio, cancellation);
@@ -147,15 +133,15 @@ internal static class RunCommand
         return command;
     }
 
-    private static async Task<ClusterConnection?> Connect(List<System.Net.IPEndPoint> endpoints, string clusterId, CancellationToken cancellation)
+    private static async Task<ClusterConnection?> Connect(ClusterAddress cluster, CancellationToken cancellation)
     {
         try
         {
-            return await ClusterConnection.ConnectAsync(endpoints, clusterId, cancellation);
+            return await ClusterConnection.ConnectAsync(cluster, cancellation);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Console.Error.WriteLine($"shootdown: cannot connect to cluster '{clusterId}' at {string.Join(", ", endpoints)}: {e.Message.Split('\n')[0]}");
+            Console.Error.WriteLine($"shootdown: cannot connect to {cluster}: {ClusterConnection.Explain(e, cluster)}");
             return null;
         }
     }

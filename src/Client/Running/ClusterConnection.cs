@@ -1,8 +1,10 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Orleans.Hosting;
 using Shootdown.Silo;
 
 namespace Shootdown.Client.Running;
@@ -19,8 +21,11 @@ public sealed class ClusterConnection : IAsyncDisposable
 
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
-    /// <summary>Connects with static clustering to the given gateways of the cluster <paramref name="clusterId"/>.</summary>
-    public static async Task<ClusterConnection> ConnectAsync(IReadOnlyList<IPEndPoint> gateways, string clusterId, CancellationToken cancellation = default)
+    /// <summary>
+    /// Connects to the cluster <see cref="ClusterAddress.ClusterId"/>: through the given gateways
+    /// (static clustering), or through every gateway its Redis membership table lists.
+    /// </summary>
+    public static async Task<ClusterConnection> ConnectAsync(ClusterAddress address, CancellationToken cancellation = default)
     {
         var builder = Host.CreateApplicationBuilder();
         // The CLI reports a failed connection in one line of its own; Orleans' retries would print stack traces.
@@ -28,15 +33,20 @@ public sealed class ClusterConnection : IAsyncDisposable
         var attempts = 0;
         builder.UseOrleansClient(client =>
         {
-            client.UseStaticClustering(gateways.ToArray());
+            if (address.Redis is { } redis) client.UseRedisClustering(o => o.ConfigurationOptions = ShootdownSilo.RedisOptions(redis));
+            else client.UseStaticClustering(address.Gateways.ToArray());
+            if (address.Certificate is { } certificate) client.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             // Grain calls carry the caller's trace context, so they join the run's spans.
             client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ServiceId = ShootdownSilo.ServiceId;
-                o.ClusterId = clusterId;
+                o.ClusterId = address.ClusterId;
             });
             client.Configure<MessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(10));
+            // A gateway that died is dropped from the list at once rather than after a minute, so
+            // a run that recovers from a lost silo reconnects through the survivors.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
             // The client would otherwise retry the first connection with growing back-off for ever.
             client.UseConnectionRetryFilter(async (_, ct) =>
             {
@@ -58,16 +68,18 @@ public sealed class ClusterConnection : IAsyncDisposable
         return new ClusterConnection(host);
     }
 
-    /// <summary>Parses <c>HOST:PORT</c>; throws <see cref="FormatException"/> with the reason.</summary>
-    public static IPEndPoint ParseGateway(string text)
+    /// <summary>Why a connection failed, in one line a person can act on.</summary>
+    public static string Explain(Exception e, ClusterAddress cluster)
     {
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out var port) || port is < 1 or > 65535)
-            throw new FormatException($"gateway '{text}' is not HOST:PORT with a port from 1 to 65535");
-        var host = text[..colon];
-        if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
-        if (host == "localhost") return new IPEndPoint(IPAddress.Loopback, port);
-        throw new FormatException($"gateway '{text}': give an IP address (or localhost), not '{host}'");
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is StackExchange.Redis.RedisConnectionException)
+                return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
+        var message = e.GetBaseException().Message.Split('\n')[0].Trim();
+        if (message.Contains("gateway", StringComparison.OrdinalIgnoreCase))
+            return cluster.Redis is not null
+                ? $"Redis lists no live gateway of this cluster after {ConnectAttempts} tries (is --cluster-id right, and are its silos up?)"
+                : $"no gateway accepted the connection after {ConnectAttempts} tries (are the silos up, is --cluster-id theirs, and --tls-cert given exactly when they use TLS?)";
+        return message;
     }
 
     public async ValueTask DisposeAsync()
@@ -81,4 +93,11 @@ public sealed class ClusterConnection : IAsyncDisposable
             _host.Dispose();
         }
     }
+}
+
+/// <summary>Where a running cluster is: its id, and its Redis membership table or its gateways; with the cluster certificate if it uses TLS.</summary>
+public sealed record ClusterAddress(string ClusterId, Membership.Redis? Redis, IReadOnlyList<IPEndPoint> Gateways, X509Certificate2? Certificate = null)
+{
+    public override string ToString() =>
+        $"cluster '{ClusterId}' {(Redis is { } r ? $"in Redis at {r}" : $"at {string.Join(", ", Gateways)}")}";
 }

@@ -40,7 +40,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
         {
             for (var i = 0; i < silos; i++)
             {
-                var host = ShootdownSilo.BuildLocalhostSilo(i, ports[2 * i], ports[2 * i + 1], ports[0], clusterId);
+                var host = ShootdownSilo.BuildSilo(SiloSettings.Loopback(clusterId, ports[2 * i], ports[2 * i + 1], ports[0]));
                 hosts.Add(host);
                 await host.StartAsync(cancellation);
             }

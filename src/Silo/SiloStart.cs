@@ -1,0 +1,57 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+
+namespace Shootdown.Silo;
+
+/// <summary>Starts a silo host within a stated time and says in one line why it could not.</summary>
+public static class SiloStart
+{
+    /// <summary>How long a silo may take to reach its membership table and join; beyond it the start has failed.</summary>
+    public static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Null once the silo has joined; otherwise the reason it did not.</summary>
+    public static async Task<string?> TryStartAsync(IHost host, SiloSettings settings, CancellationToken cancellation)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(JoinTimeout);
+        try
+        {
+            await host.StartAsync(deadline.Token);
+            return null;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return $"did not join cluster '{settings.ClusterId}' within {JoinTimeout.TotalSeconds:0} s ({Where(settings)})";
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Explain(e, settings);
+        }
+    }
+
+    private static string Where(SiloSettings settings) => settings.Membership switch
+    {
+        Membership.Redis redis => $"membership in Redis at {redis}",
+        Membership.Localhost localhost => $"primary silo on 127.0.0.1:{localhost.PrimarySiloPort}",
+        _ => "unknown membership",
+    };
+
+    /// <summary>The cause a person can act on, from the innermost exception that names one.</summary>
+    public static string Explain(Exception e, SiloSettings settings)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            switch (inner)
+            {
+                case SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }:
+                    return $"port {settings.SiloPort} or {settings.GatewayPort} on {settings.Listen} is already in use";
+                case SocketException { SocketErrorCode: SocketError.AddressNotAvailable }:
+                    return $"--listen {settings.Listen} is not an address of this host";
+                case StackExchange.Redis.RedisConnectionException:
+                    return $"cannot reach Redis at {(settings.Membership as Membership.Redis)?.ToString() ?? "?"} within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
+            }
+        }
+        var first = e.GetBaseException().Message.Split('\n')[0].Trim();
+        return $"could not start: {first}";
+    }
+}
