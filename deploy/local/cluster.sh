@@ -104,8 +104,8 @@ up() {
     bind="127.0.0.1 $subnet.1"
   fi
   # Redis keeps the membership table only; nothing is saved to disk.
-  redis-server --port "$redis_port" --bind $bind --protected-mode no --save "" --appendonly no \
-    --dir "$state" --logfile "$state/redis.log" --daemonize no &
+  setsid redis-server --port "$redis_port" --bind $bind --protected-mode no --save "" --appendonly no \
+    --dir "$state" --logfile "$state/redis.log" --daemonize no > /dev/null 2>&1 < /dev/null &
   echo "$! redis" >> "$state/pids"
   for _ in $(seq 50); do
     redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break

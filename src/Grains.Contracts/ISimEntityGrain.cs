@@ -73,14 +73,22 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     /// <summary>Ends the member mms (the CPUs ended with their last call) and forgets the run on this silo; answers every grain call the partition made.</summary>
     [Alias("End")]
     Task<PartitionCalls> End();
+
+    /// <summary>
+    /// Drops a run that a lost silo broke: ends every member and forgets the run on this silo. A
+    /// partition that was never prepared here (it was re-activated after its silo died) just deactivates.
+    /// </summary>
+    [Alias("Abandon")]
+    Task Abandon();
 }
 
 /// <summary>Runs one policy of one scenario on partitioned entity grains: the conservative-window coordinator.</summary>
 [Alias("shootdown.IRunGrain")]
 public interface IRunGrain : IGrainWithStringKey
 {
+    /// <summary>Prepares and starts every partition; answers the silo this coordinator runs on (ADDR:PORT).</summary>
     [Alias("Begin")]
-    Task Begin(RunSpec spec);
+    Task<string> Begin(RunSpec spec);
 
     /// <summary>Runs windows for about <paramref name="wallBudgetMs"/> of wall time; only the pace depends on it, never the result.</summary>
     [Alias("Advance")]
@@ -88,6 +96,10 @@ public interface IRunGrain : IGrainWithStringKey
 
     [Alias("Collect")]
     Task<RunReport> Collect();
+
+    /// <summary>Drops a run that a lost silo broke: forgets it on this silo, then deactivates. The client ends the partitions.</summary>
+    [Alias("Abandon")]
+    Task Abandon();
 }
 
 /// <summary>

@@ -104,6 +104,18 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
         return new PartitionCalls(_entityCalls, _batchCalls);
     }
 
+    public async Task Abandon()
+    {
+        if (_windows is not null)
+        {
+            await BoundedFanout.Call(_members.Values.ToList(), m => m.End());
+            catalog.Release(_runKey);
+        }
+        _windows = null;
+        _members = new();
+        DeactivateOnIdle();
+    }
+
     /// <summary>The member CPUs, in ascending order.</summary>
     private List<ICpuGrain> CpuMembers() => Windows.Members.Select(id => _members[id]).OfType<ICpuGrain>().ToList();
 }

@@ -10,7 +10,7 @@ namespace Shootdown.Grains;
 /// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
 /// partitions), and each partition reduces its entities' frontiers to one.
 /// </summary>
-public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
+public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo) : Grain, IRunGrain
 {
     private RunSpec? _spec;
     private WindowScheduler? _windows;
@@ -30,7 +30,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     /// </summary>
     private static int DefaultPartitionsPerSilo => Environment.ProcessorCount;
 
-    public async Task Begin(RunSpec spec)
+    public async Task<string> Begin(RunSpec spec)
     {
         _spec = spec;
         var setup = catalog.Register(spec).Setup;
@@ -55,6 +55,7 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
         });
         _coordinatorCalls += 2 * partitions;
         Apply(Enumerable.Range(0, partitions).ToList(), reports);
+        return localSilo.SiloAddress.Endpoint.ToString();
     }
 
     public async Task<RunProgress> Advance(int wallBudgetMs)
@@ -112,6 +113,15 @@ public sealed class RunGrain(SimulationCatalog catalog) : Grain, IRunGrain
     private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, _windows?.Windows ?? 0, _coordinatorCalls,
         final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
         final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0));
+
+    public Task Abandon()
+    {
+        if (_spec is not null) catalog.Release(_spec.RunKey);
+        _spec = null;
+        _windows = null;
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
 
     public async Task<RunReport> Collect()
     {

@@ -20,7 +20,15 @@ public static class ClusterTls
     /// <summary>Loads a PKCS#12 (.pfx) file with its private key; throws <see cref="CryptographicException"/> with the reason.</summary>
     public static X509Certificate2 Load(string path)
     {
-        var certificate = X509CertificateLoader.LoadPkcs12FromFile(path, Environment.GetEnvironmentVariable(PasswordVariable));
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509CertificateLoader.LoadPkcs12FromFile(path, Environment.GetEnvironmentVariable(PasswordVariable));
+        }
+        catch (CryptographicException e)
+        {
+            throw new CryptographicException($"not a PKCS#12 (.pfx) file, or not with the password in ${PasswordVariable} ({e.Message.TrimEnd('.')})", e);
+        }
         if (!certificate.HasPrivateKey)
         {
             certificate.Dispose();

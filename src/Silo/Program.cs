@@ -23,34 +23,14 @@ var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopb
 var dashboardPort = new Option<int?>("--dashboard-port")
 {
     Description = $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.",
+    CustomParser = r => ParsePort("--dashboard-port", r),
 };
-dashboardPort.Validators.Add(r =>
-{
-    if (r.GetValueOrDefault<int?>() is { } p && p is < 1 or > 65535) r.AddError($"--dashboard-port must be a port number (1-65535), not {p}");
-});
 var dashboardHost = AddressOption("--dashboard-host", "The address the dashboard listens on; loopback unless you mean to expose it.", "127.0.0.1");
 
 var root = new RootCommand("shootdown-silo: one Shootdown silo.")
 {
     clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, dashboardPort, dashboardHost,
 };
-root.Validators.Add(r =>
-{
-    // A bad address is the address option's own error.
-    if (!IPAddress.TryParse(r.GetValue(listen), out var listenAddress)) return;
-    var hasRedis = r.GetValue(redis) is not null;
-    if (r.GetValue(siloPort) == r.GetValue(gatewayPort)) r.AddError($"--silo-port and --gateway-port are both {r.GetValue(siloPort)}; give two ports");
-    if (!hasRedis && !IPAddress.IsLoopback(listenAddress))
-        r.AddError($"--listen {listenAddress}: localhost clustering keeps every silo on one host; give --redis HOST:PORT to listen beyond loopback");
-    if (hasRedis && r.GetResult(primaryPort) is { Implicit: false })
-        r.AddError("--primary-silo-port is for localhost clustering; with --redis there is no primary silo");
-    if (!IPAddress.IsLoopback(listenAddress) && r.GetValue(tlsCert) is null && !r.GetValue(insecure))
-        r.AddError($"--listen {listenAddress} is beyond loopback: give --tls-cert FILE.pfx, or --insecure to run without TLS on a network you trust");
-    if (r.GetValue(tlsCert) is not null && r.GetValue(insecure)) r.AddError("--tls-cert and --insecure cannot go together");
-    var advertised = r.GetValue(advertise) is { } a && IPAddress.TryParse(a, out var parsedAdvertise) ? parsedAdvertise : listenAddress;
-    if (advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any))
-        r.AddError($"--listen {listenAddress} binds every interface: give --advertise ADDR, the address others reach this silo at");
-});
 root.SetAction(async (parse, cancellation) =>
 {
     TelemetryOptions telemetry;
@@ -61,6 +41,11 @@ root.SetAction(async (parse, cancellation) =>
     catch (TelemetryConfigurationException e)
     {
         Console.Error.WriteLine($"shootdown-silo: {e.Message}");
+        return 2;
+    }
+    if (SettingsProblem(parse) is { } settingsProblem)
+    {
+        Console.Error.WriteLine($"shootdown-silo: {settingsProblem}");
         return 2;
     }
     System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null;
@@ -107,15 +92,40 @@ if (parsed.Errors.Count > 0)
 }
 return await parsed.InvokeAsync();
 
-static Option<int> PortOption(string name, string description, int fallback)
+// What no single option can say: how the options go together. (System.CommandLine runs a
+// command's validators before it fills in defaults, so these are checked once parsing is done.)
+string? SettingsProblem(ParseResult parse)
 {
-    var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
-    option.Validators.Add(r =>
-    {
-        var v = r.GetValueOrDefault<int>();
-        if (v is < 1 or > 65535) r.AddError($"{name} must be a port number (1-65535), not {v}");
-    });
-    return option;
+    var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
+    var hasRedis = parse.GetValue(redis) is not null;
+    if (parse.GetValue(siloPort) == parse.GetValue(gatewayPort))
+        return $"--silo-port and --gateway-port are both {parse.GetValue(siloPort)}; give two ports";
+    if (!hasRedis && !IPAddress.IsLoopback(listenAddress))
+        return $"--listen {listenAddress}: localhost clustering keeps every silo on one host; give --redis HOST:PORT to listen beyond loopback";
+    if (hasRedis && parse.GetResult(primaryPort) is { Implicit: false })
+        return "--primary-silo-port is for localhost clustering; with --redis there is no primary silo";
+    if (parse.GetValue(tlsCert) is not null && parse.GetValue(insecure)) return "--tls-cert and --insecure cannot go together";
+    if (!IPAddress.IsLoopback(listenAddress) && parse.GetValue(tlsCert) is null && !parse.GetValue(insecure))
+        return $"--listen {listenAddress} is beyond loopback: give --tls-cert FILE.pfx, or --insecure to run without TLS on a network you trust";
+    var advertised = parse.GetValue(advertise) is { } a ? IPAddress.Parse(a) : listenAddress;
+    if (advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any))
+        return $"--listen {listenAddress} binds every interface: give --advertise ADDR, the address others reach this silo at";
+    return null;
+}
+
+static Option<int> PortOption(string name, string description, int fallback) => new(name)
+{
+    Description = description,
+    DefaultValueFactory = _ => fallback,
+    CustomParser = r => ParsePort(name, r),
+};
+
+static int ParsePort(string name, System.CommandLine.Parsing.ArgumentResult result)
+{
+    var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+    if (int.TryParse(text, out var port) && port is >= 1 and <= 65535) return port;
+    result.AddError($"{name} must be a port number (1-65535), not '{text}'");
+    return 0;
 }
 
 static Option<string?> AddressOption(string name, string description, string? fallback)

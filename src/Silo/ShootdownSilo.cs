@@ -101,6 +101,7 @@ public static class ShootdownSilo
             silo.AddShootdown();
             if (withDashboard) silo.AddDashboard();
         });
+        StartupLogGate.AddTo(builder, logLevel);
     }
 
     /// <summary>

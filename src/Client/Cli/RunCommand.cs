@@ -151,7 +151,15 @@ internal static class RunCommand
     {
         var scenarios = file.Points.Select(p => p.Scenario).ToList();
         var tracing = RunTracing.New(traceSampleRatio);
-        if (!showProgress) return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, cancellation: cancellation, tracing: tracing, partitions: partitions);
+        if (!showProgress)
+        {
+            // No bars, but what happened to the cluster is still told, on standard error.
+            var events = new InlineProgress<RunProgressInfo>(p =>
+            {
+                if (p.Event is { } line) Console.Error.WriteLine($"shootdown: {line}");
+            });
+            return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, events, cancellation, tracing, partitions);
+        }
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -168,6 +176,7 @@ internal static class RunCommand
                 var progress = new InlineProgress<RunProgressInfo>(p =>
                 {
                     var task = tasks[(p.Point, p.Policy)];
+                    if (p.Event is { } line) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(line)}[/]");
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
                 result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, partitions);

@@ -75,6 +75,10 @@ public sealed class ClusterConnection : IAsyncDisposable
             if (inner is StackExchange.Redis.RedisConnectionException)
                 return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
         var message = e.GetBaseException().Message.Split('\n')[0].Trim();
+        // A TLS mismatch shows as a connection dropped during the handshake or one that never opens.
+        if (message.StartsWith("Connection", StringComparison.Ordinal) || message.StartsWith("Unable to connect", StringComparison.Ordinal))
+            return $"a gateway refused or dropped the connection ({message.Split(',')[0].TrimEnd('.')}): check it is reachable, " +
+                   "and give --tls-cert, with the cluster's own certificate, exactly when its silos use TLS";
         if (message.Contains("gateway", StringComparison.OrdinalIgnoreCase))
             return cluster.Redis is not null
                 ? $"Redis lists no live gateway of this cluster after {ConnectAttempts} tries (is --cluster-id right, and are its silos up?)"

@@ -21,10 +21,17 @@ public enum EngineKind
 }
 
 /// <summary>How far a policy's run has got, for progress displays. <see cref="Point"/> numbers the scenario in a batch (a sweep's point).</summary>
-public readonly record struct RunProgressInfo(int Point, string Policy, long VirtualTimeNs, long DurationNs, bool Done);
+/// <see cref="Event"/>, when set, says something happened that a person should read (a silo lost and the run resumed);
+/// <see cref="Coordinator"/> is the silo (ADDR:PORT) whose run grain coordinates the grain engine's run.
+public readonly record struct RunProgressInfo(int Point, string Policy, long VirtualTimeNs, long DurationNs, bool Done, string? Event = null,
+    string? Coordinator = null);
 
-/// <summary>One policy's result and what it cost to compute; <paramref name="Engine"/> is the grain engine's account (null on the reference engine).</summary>
-public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine)
+/// <summary>
+/// One policy's result and what it cost to compute; <paramref name="Engine"/> is the grain
+/// engine's account (null on the reference engine), <paramref name="Recoveries"/> the lost silos
+/// the run survived, one line each.
+/// </summary>
+public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine, ImmutableArray<string> Recoveries = default)
 {
     /// <summary>Simulated IPIs delivered: csds handled by their targets.</summary>
     public long Ipis => Result.Cpus.Sum(c => c.CsdsHandled);
@@ -113,31 +120,97 @@ public static class ShootdownRunner
         return new PolicyRun(result, wall, engine);
     }
 
+    /// <summary>How many silos a policy's run may lose, one after another, before it gives up.</summary>
+    public const int MaxRecoveries = 4;
+
+    /// <summary>How long to wait, after a call on the run failed, for membership to name a lost silo.</summary>
+    private static readonly TimeSpan LossPatience = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Runs a policy on grains. When membership declares a silo dead mid-run (the coordinator's
+    /// included), the broken run's grains are dropped and the run starts again on the surviving
+    /// silos; the result is a pure function of (scenario, seed), so it is the same. Any other
+    /// failure is the run's own and is thrown.
+    /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
-        // The run key names the grains; it never enters the model, so it cannot change a result.
-        var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
-            tracing.SampleRatio, tracing.RunId, scenario.Name, partitions);
+        var recoveries = ImmutableArray.CreateBuilder<string>();
+        while (true)
+        {
+            // The run key names the grains; it never enters the model, so it cannot change a result.
+            var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
+                tracing.SampleRatio, tracing.RunId, scenario.Name, partitions);
+            await using var watch = await ClusterWatch.StartAsync(grains, cancellation);
+            var reached = new RunProgress(0, false, new EngineStats(0, 0, 0, 0, 0, 0));
+            string? coordinator = null;
+            try
+            {
+                var report = await RunOnceAsync(spec, grains, watch.Lost, (silo, p) =>
+                {
+                    (coordinator, reached) = (silo, p);
+                    progress?.Report(new RunProgressInfo(point, policy.Name, p.VirtualTimeNs, scenario.DurationNs, false, Coordinator: silo));
+                }, cancellation);
+                var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
+                    report.Cpus.Select(c => c.Counters).ToImmutableArray(),
+                    report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
+                    scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
+                    SafetyJson.ReadReport(report.SafetyJson));
+                progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
+                return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable() };
+            }
+            catch (Exception failure) when (!cancellation.IsCancellationRequested && recoveries.Count < MaxRecoveries)
+            {
+                if (await watch.LossBehindAsync(LossPatience) is not { } lost) throw;
+                await AbandonAsync(grains, spec, reached.Stats.Partitions);
+                var role = lost.Endpoint.ToString() == coordinator ? "the coordinator's silo " : "silo ";
+                var line = $"{policy.Name}: {role}{lost.Endpoint} lost at window {reached.Stats.Windows:N0} " +
+                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {failure.GetType().Name}); restarted from virtual time 0 on {watch.Survivors} surviving silos";
+                recoveries.Add(line);
+                progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
+            }
+        }
+    }
+
+    /// <summary>One try at a policy's run; every call also gives up when <paramref name="lost"/> says a silo died.</summary>
+    private static async Task<RunReport> RunOnceAsync(RunSpec spec, IGrainFactory grains, CancellationToken lost,
+        Action<string, RunProgress> advanced, CancellationToken cancellation)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(lost, cancellation);
         var run = grains.GetGrain<IRunGrain>(spec.RunKey);
-        await run.Begin(spec);
+        var coordinator = await run.Begin(spec).WaitAsync(either.Token);
         RunProgress step;
         do
         {
             cancellation.ThrowIfCancellationRequested();
-            step = await run.Advance(250);
-            progress?.Report(new RunProgressInfo(point, policy.Name, step.VirtualTimeNs, scenario.DurationNs, false));
+            step = await run.Advance(250).WaitAsync(either.Token);
+            advanced(coordinator, step);
         } while (!step.Done);
-        var report = await run.Collect();
-        var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
-            report.Cpus.Select(c => c.Counters).ToImmutableArray(),
-            report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
-            scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
-            SafetyJson.ReadReport(report.SafetyJson));
-        progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        return Finished(scenario, result, clock.Elapsed, report.Stats, span);
+        return await run.Collect().WaitAsync(either.Token);
     }
+
+    /// <summary>
+    /// Drops what a broken run left on the surviving silos, best effort and briefly: its
+    /// partitions end their entities, and the coordinator forgets the run. A grain whose silo died
+    /// is re-activated empty by the call and just deactivates.
+    /// </summary>
+    private static async Task AbandonAsync(IGrainFactory grains, RunSpec spec, int partitions)
+    {
+        var calls = Enumerable.Range(0, partitions)
+            .Select(p => grains.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec.RunKey, p)).Abandon())
+            .Append(grains.GetGrain<IRunGrain>(spec.RunKey).Abandon());
+        try
+        {
+            await Task.WhenAll(calls).WaitAsync(AbandonTimeout);
+        }
+        catch (Exception)
+        {
+            // What cannot be ended now is collected when idle; the next try uses new grains.
+        }
+    }
+
+    private static readonly TimeSpan AbandonTimeout = TimeSpan.FromSeconds(10);
 }

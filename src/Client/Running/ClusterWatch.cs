@@ -1,0 +1,96 @@
+using Orleans.Runtime;
+
+namespace Shootdown.Client.Running;
+
+/// <summary>
+/// Watches a cluster's membership while a run is in flight: every second it asks which silos are
+/// active, and when one that was active at the start is no longer (membership declared it dead),
+/// it cancels <see cref="Lost"/> and names the silo. Calls on the run wait on that token, so a run
+/// whose coordinator died with its silo (whose answer would never come) fails as soon as the
+/// cluster knows, not after the ten-minute response timeout.
+/// </summary>
+internal sealed class ClusterWatch : IAsyncDisposable
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IManagementGrain _management;
+    private readonly HashSet<SiloAddress> _start;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    private ClusterWatch(IManagementGrain management, HashSet<SiloAddress> start)
+    {
+        _management = management;
+        _start = start;
+        _loop = Task.Run(WatchAsync);
+    }
+
+    /// <summary>Cancelled once a silo active at the start has left the cluster.</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>The silo that was lost, once <see cref="Lost"/> is cancelled.</summary>
+    public SiloAddress? LostSilo { get; private set; }
+
+    /// <summary>The silos active at the start that are still active.</summary>
+    public int Survivors { get; private set; }
+
+    public static async Task<ClusterWatch> StartAsync(IGrainFactory grains, CancellationToken cancellation)
+    {
+        var management = grains.GetGrain<IManagementGrain>(0);
+        var hosts = await management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, cancellation);
+        return new ClusterWatch(management, [.. hosts.Keys]) { Survivors = hosts.Count };
+    }
+
+    /// <summary>
+    /// After a call on the run failed: the silo lost, once membership says so (within
+    /// <paramref name="patience"/>), or null if every silo is still there and the failure was the run's own.
+    /// </summary>
+    public async Task<SiloAddress?> LossBehindAsync(TimeSpan patience)
+    {
+        try
+        {
+            await Task.Delay(patience, _lost.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return LostSilo;
+    }
+
+    private async Task WatchAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Poll, _stop.Token);
+                var active = await _management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, _stop.Token);
+                var gone = _start.FirstOrDefault(s => !active.ContainsKey(s));
+                Survivors = _start.Count(active.ContainsKey);
+                if (gone is null) continue;
+                LostSilo = gone;
+                _lost.Cancel();
+                return;
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // The silo that answered for membership may itself be the one dying, whatever it
+                // threw: ask again. The watch only ever reports a loss that membership declared.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        await _loop;
+        _stop.Dispose();
+        _lost.Dispose();
+    }
+}

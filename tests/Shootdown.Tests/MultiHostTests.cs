@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Shootdown.Client.Api;
+using Shootdown.Client.Running;
+using Shootdown.Scenarios;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// Silos on distinct addresses (network namespaces standing in for hosts) with Redis membership:
+/// runs match the reference engine digest for digest, also when a silo is killed mid-run, and
+/// the cluster stays usable after any silo dies. Each test has a cluster of its own.
+/// </summary>
+[Collection(MultiHostCollection.Name)]
+public sealed class MultiHostTests
+{
+    private static readonly Scenario Khugepaged = ScenarioLoader.LoadFile(Sim.ScenarioPath("khugepaged-4096.yaml"));
+
+    private static readonly Lazy<string[]> KhugepagedDigests = new(() => Digests(ShootdownRunner.RunAsync(Khugepaged, EngineKind.Reference).Result));
+
+    private static string[] Digests(Comparison c) => [.. c.Runs.Select(r => r.Result.Digest)];
+
+    [Fact]
+    public async Task ThreeSilosInNamespacesRunToTheReferenceDigestWithTwoClientsAtOnce()
+    {
+        await using var cluster = await NamespaceCluster.UpAsync();
+        Assert.All(cluster.Silos, s => Assert.False(IPAddress.IsLoopback(s.Silo.Address)));
+        Assert.Equal(3, cluster.Silos.Select(s => s.Silo.Address).Distinct().Count());
+        var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        await using var first = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var second = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        var (big, little) = (first.RunAsync(Khugepaged), second.RunAsync(small));
+        await Task.WhenAll(big, little);
+        Assert.Equal(KhugepagedDigests.Value, Digests(await big));
+        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(await little));
+        // The grain engine spread over all three hosts.
+        Assert.All((await big).Runs, r => Assert.Equal(3, r.Engine!.Silos));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ASiloKilledMidRunCostsTimeNotTheResult(bool coordinator)
+    {
+        await using var cluster = await NamespaceCluster.UpAsync();
+        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        var killed = default(IPEndPoint);
+        var events = new ConcurrentQueue<string>();
+        var progress = new SynchronousProgress(p =>
+        {
+            if (p.Event is { } line) events.Enqueue(line);
+            // At about 40 % of the first policy's virtual time, kill its coordinator's silo or another.
+            if (killed is not null || p.Coordinator is null || p.VirtualTimeNs < 0.4 * p.DurationNs) return;
+            var coordinatorSilo = IPEndPoint.Parse(p.Coordinator);
+            killed = coordinator ? coordinatorSilo : cluster.Silos.First(s => !s.Silo.Equals(coordinatorSilo)).Silo;
+            cluster.Kill(killed);
+        });
+        var result = await simulator.RunAsync(Khugepaged, progress);
+        Assert.NotNull(killed);
+        Assert.Equal(KhugepagedDigests.Value, Digests(result));
+        var recovery = Assert.Single(result.Runs.SelectMany(r => r.Recoveries));
+        Assert.Contains($"{killed} lost at window", recovery);
+        Assert.Equal(coordinator, recovery.Contains("the coordinator's silo"));
+        Assert.Equal(recovery, Assert.Single(events));
+        // The second policy ran on the two survivors alone.
+        Assert.Equal(2, result.Runs[^1].Engine!.Silos);
+
+        // The cluster stays usable: a new client's run on the survivors gets the reference digests.
+        await using var later = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        Assert.Equal(KhugepagedDigests.Value, Digests(await later.RunAsync(Khugepaged)));
+    }
+
+    [Fact]
+    public async Task TheFirstSiloStartedCanDieAndTheSurvivorsStillRun()
+    {
+        await using var cluster = await NamespaceCluster.UpAsync();
+        cluster.Kill(cluster.Silos[0].Silo);
+        var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        var result = await simulator.RunAsync(small);
+        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(result));
+    }
+
+    private sealed class SynchronousProgress(Action<RunProgressInfo> report) : IProgress<RunProgressInfo>
+    {
+        public void Report(RunProgressInfo value) => report(value);
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MultiHostCollection
+{
+    public const string Name = "multi-host";
+}
