@@ -46,9 +46,9 @@ public interface IMmGrain : ISimEntityGrain;
 [Alias("shootdown.IPartitionGrain")]
 public interface IPartitionGrain : IGrainWithIntegerCompoundKey
 {
-    /// <summary>Registers the run on this silo and learns its members. Every partition is prepared before any starts, so batches always find their partition ready.</summary>
+    /// <summary>Registers the run on this silo (answered as ADDR:PORT) and learns its members. Every partition is prepared before any starts, so batches always find their partition ready.</summary>
     [Alias("Prepare")]
-    Task Prepare(PartitionPlan plan);
+    Task<string> Prepare(PartitionPlan plan);
 
     /// <summary>Starts every member entity and routes what they sent.</summary>
     [Alias("Start")]
@@ -86,9 +86,9 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
 [Alias("shootdown.IRunGrain")]
 public interface IRunGrain : IGrainWithStringKey
 {
-    /// <summary>Prepares and starts every partition; answers the silo this coordinator runs on (ADDR:PORT).</summary>
+    /// <summary>Prepares and starts every partition; answers where the run's grains are.</summary>
     [Alias("Begin")]
-    Task<string> Begin(RunSpec spec);
+    Task<RunPlacement> Begin(RunSpec spec);
 
     /// <summary>Runs windows for about <paramref name="wallBudgetMs"/> of wall time; only the pace depends on it, never the result.</summary>
     [Alias("Advance")]
@@ -103,15 +103,30 @@ public interface IRunGrain : IGrainWithStringKey
 }
 
 /// <summary>
-/// Grain key extensions of a run's partitions and entities: the run key and the partition
-/// index, so that placement can put an entity on its partition's silo from the key alone.
+/// Grain key extensions of a run's partitions and entities: the run key, the partition index,
+/// and for a run kept on one silo (<see cref="RunSpec.Home"/>) that silo's slot, so that placement
+/// can put an entity on its partition's silo from the key alone.
 /// </summary>
 public static class PartitionKeys
 {
-    public static string Extension(string runKey, int partition) => $"{runKey}#{partition}";
+    public static string Extension(RunSpec spec, int partition) =>
+        spec.Home < 0 ? $"{spec.RunKey}#{partition}" : $"{spec.RunKey}#{partition}@{spec.Home}";
 
-    public static int PartitionOf(string extension) =>
-        int.Parse(extension.AsSpan(extension.LastIndexOf('#') + 1), System.Globalization.CultureInfo.InvariantCulture);
+    public static int PartitionOf(string extension)
+    {
+        var tail = extension.AsSpan(extension.LastIndexOf('#') + 1);
+        var at = tail.IndexOf('@');
+        return int.Parse(at < 0 ? tail : tail[..at], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Which of the silos, in address order (mod their count), holds this partition: the run's home, else the partition's own index.</summary>
+    public static int SlotOf(string extension)
+    {
+        var at = extension.LastIndexOf('@');
+        return at > extension.LastIndexOf('#')
+            ? int.Parse(extension.AsSpan(at + 1), System.Globalization.CultureInfo.InvariantCulture)
+            : PartitionOf(extension);
+    }
 
     public static string RunKeyOf(string extension) => extension[..extension.LastIndexOf('#')];
 }

@@ -10,8 +10,10 @@ namespace Shootdown.Grains;
 /// <summary>
 /// What every grain of a run needs to rebuild the same model: the <c>SimulationDefinition</c>
 /// and the <c>KernelPolicy</c>, in their JSON forms (the model has no Orleans serializers);
-/// for its spans only, the tracing ratio, the run's id and the scenario's name; and how many
-/// partitions to drive it with (0: one per core of each silo).
+/// for its spans only, the tracing ratio, the run's id and the scenario's name; how many
+/// partitions to drive it with (0: one per core of each silo it spans); and its home: the slot
+/// of the one silo (in address order, mod the silo count) that holds all its partitions and
+/// entities, or -1 to spread them over every silo. Farmed sweeps give each run a home.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(
@@ -22,7 +24,14 @@ public sealed record RunSpec(
     [property: Id(4)] double TraceSampleRatio,
     [property: Id(5)] string RunId,
     [property: Id(6)] string Scenario,
-    [property: Id(7)] int Partitions = 0);
+    [property: Id(7)] int Partitions = 0,
+    [property: Id(8)] int Home = -1);
+
+/// <summary>Where a run's grains are: the coordinator's silo, and the silos holding its partitions (ADDR:PORT, in order).</summary>
+[GenerateSerializer, Immutable, Alias("shootdown.RunPlacement")]
+public sealed record RunPlacement(
+    [property: Id(0)] string Coordinator,
+    [property: Id(1)] ImmutableArray<string> PartitionSilos);
 
 /// <summary>What a partition grain needs to know of its run: the spec, and how many partitions share it.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.PartitionPlan")]

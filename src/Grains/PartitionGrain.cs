@@ -11,7 +11,7 @@ namespace Shootdown.Grains;
 /// waited for it, and one batch per other partition its entities sent to.
 /// </summary>
 [PartitionPlacement]
-public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitionGrain
+public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo) : Grain, IPartitionGrain
 {
     private string _runKey = "";
     private PartitionWindows? _windows;
@@ -22,7 +22,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
 
     private PartitionWindows Windows => _windows ?? throw new InvalidOperationException("the partition was not prepared");
 
-    public Task Prepare(PartitionPlan plan)
+    public Task<string> Prepare(PartitionPlan plan)
     {
         var partition = (int)this.GetPrimaryKeyLong(out var extension);
         _runKey = plan.Spec.RunKey;
@@ -32,8 +32,8 @@ public sealed class PartitionGrain(SimulationCatalog catalog) : Grain, IPartitio
         _windows = new PartitionWindows(run.Contract, map, partition);
         _members = _windows.Members.ToDictionary(id => id, id => EntityGrains.Get(GrainFactory, setup.IsCpu(id), id, extension!));
         _peers = Enumerable.Range(0, map.Count)
-            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(_runKey, p))).ToArray();
-        return Task.CompletedTask;
+            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(plan.Spec, p))).ToArray();
+        return Task.FromResult(localSilo.SiloAddress.Endpoint.ToString());
     }
 
     public async Task<PartitionReport> Start()

@@ -5,8 +5,8 @@ namespace Shootdown.Grains;
 
 /// <summary>
 /// Puts a run's partition grain and every entity it drives on one silo: partition p of a run
-/// goes to the p-th (mod count) of the compatible silos in address order, read from the grain's
-/// key alone (<see cref="PartitionKeys"/>). So a window's calls to entities stay inside a silo,
+/// goes to the p-th (mod count) of the compatible silos in address order, or every partition of
+/// a run with a home to the home-th, read from the grain's key alone (<see cref="PartitionKeys"/>). So a window's calls to entities stay inside a silo,
 /// and only batches between partitions and the coordinator's calls cross silos.
 /// </summary>
 [GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("shootdown.PartitionPlacement")]
@@ -21,7 +21,7 @@ public sealed class PartitionPlacementDirector : IPlacementDirector
     {
         var silos = context.GetCompatibleSilos(target).Order().ToArray();
         target.GrainIdentity.GetIntegerKey(out var extension);
-        var partition = PartitionKeys.PartitionOf(extension ?? throw new InvalidOperationException($"{target.GrainIdentity} has no partition in its key"));
-        return Task.FromResult(silos[partition % silos.Length]);
+        var slot = PartitionKeys.SlotOf(extension ?? throw new InvalidOperationException($"{target.GrainIdentity} has no partition in its key"));
+        return Task.FromResult(silos[slot % silos.Length]);
     }
 }

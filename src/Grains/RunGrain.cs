@@ -30,32 +30,34 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     /// </summary>
     private static int DefaultPartitionsPerSilo => Environment.ProcessorCount;
 
-    public async Task<string> Begin(RunSpec spec)
+    public async Task<RunPlacement> Begin(RunSpec spec)
     {
         _spec = spec;
         var setup = catalog.Register(spec).Setup;
         _silos = (await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
         _coordinatorCalls++;
-        var partitions = spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, _silos * DefaultPartitionsPerSilo);
+        // A run with a home spans one silo; otherwise every silo.
+        var partitions = spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, (spec.Home >= 0 ? 1 : _silos) * DefaultPartitionsPerSilo);
         if (partitions > setup.CpuCount)
             throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
         var contract = new SyncContract(setup);
         _windows = new WindowScheduler(partitions, contract);
         _partitions = Enumerable.Range(0, partitions)
-            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec.RunKey, p))).ToArray();
+            .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec, p))).ToArray();
         _latest = new PartitionReport[partitions];
+        var placed = Array.Empty<string>();
         var reports = await EngineSpans.InDetachedSpan("engine.start", async span =>
         {
             span?.SetTag("shootdown.policy", spec.Policy);
             span?.SetTag("engine.entities", setup.EntityCount);
             span?.SetTag("engine.partitions", partitions);
             var plan = new PartitionPlan(spec, partitions);
-            await Task.WhenAll(_partitions.Select(p => p.Prepare(plan)));
+            placed = await Task.WhenAll(_partitions.Select(p => p.Prepare(plan)));
             return await Task.WhenAll(_partitions.Select(p => p.Start()));
         });
         _coordinatorCalls += 2 * partitions;
         Apply(Enumerable.Range(0, partitions).ToList(), reports);
-        return localSilo.SiloAddress.Endpoint.ToString();
+        return new RunPlacement(localSilo.SiloAddress.Endpoint.ToString(), [.. placed.Distinct().Order(StringComparer.Ordinal)]);
     }
 
     public async Task<RunProgress> Advance(int wallBudgetMs)

@@ -79,6 +79,27 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void AFarmedSweepGivesTheSequentialRowsAndSaysWhereEachRunWent()
+    {
+        // small-64 with its collapse rate swept over three points: six runs.
+        var sweep = Path.Combine(TempDir(), "sweep.yaml");
+        File.WriteAllText(sweep, File.ReadAllText(Sim.ScenarioPath("small-64.yaml")).Replace("machine: small-64",
+            "machine: small-64\nsweep:\n  operations[0].rate_per_s: [2000, 5000, 10000]"));
+        var sequential = Shootdown("run", sweep, "--silos", "2", "--csv");
+        var farmed = Shootdown("run", sweep, "--silos", "2", "--csv", "--farm");
+        Assert.True(sequential.Exit == 0, sequential.Err);
+        Assert.True(farmed.Exit == 0, farmed.Err);
+        Assert.Equal(4, sequential.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(sequential.Out, farmed.Out);
+        // Each run is kept on one silo, and both silos took runs.
+        var placed = farmed.Err.Split('\n').Where(l => l.StartsWith("shootdown: farm: point ")).ToList();
+        Assert.Equal(6, placed.Count);
+        Assert.All(placed, l => Assert.Single(l[(l.IndexOf(" on ") + 4)..l.IndexOf(" (")].Split(' ')));
+        Assert.Equal(2, placed.Select(l => l[(l.IndexOf(" on ") + 4)..l.IndexOf(" (")]).Distinct().Count());
+        Assert.Contains("shootdown: farm: 6 runs on 2 silos in ", farmed.Err);
+    }
+
+    [Fact]
     public void AnUnreachableClusterIsOneLineAndExitOne()
     {
         var (exit, _, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--gateway", "127.0.0.1:1", "--cluster-id", "nobody");

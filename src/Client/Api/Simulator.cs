@@ -47,10 +47,11 @@ public sealed class Simulator : IAsyncDisposable
     public async Task<Comparison> RunAsync(Scenario scenario, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default) =>
         (await RunAllAsync([scenario], progress, cancellation))[0];
 
+    /// <summary>Runs scenarios (a sweep's points); with <paramref name="farm"/>, their policies run concurrently, one per silo (see <see cref="ShootdownRunner.RunAllAsync"/>).</summary>
     public Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, IProgress<RunProgressInfo>? progress = null,
-        CancellationToken cancellation = default) =>
+        CancellationToken cancellation = default, bool farm = false) =>
         ShootdownRunner.RunAllAsync(scenarios, _engine, _embedded?.SiloCount ?? 0,
-            (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation);
+            (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation, farm: farm);
 
     /// <summary>Writes a comparison's result files (results.json, cpus.csv, interrupts and osnoise) into <paramref name="dir"/>.</summary>
     public static void WriteResults(string dir, Comparison comparison) => ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));

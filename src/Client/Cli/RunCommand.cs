@@ -42,6 +42,11 @@ internal static class RunCommand
             Description = "Write results.json, cpus.csv, interrupts-POLICY.txt and osnoise-POLICY.txt into this directory " +
                           "(a sweep: sweep.csv and one point-NN directory per point), all written atomically.",
         };
+        var farm = new Option<bool>("--farm")
+        {
+            Description = "Grain engine: run the sweep's points and the policies concurrently, one per silo, each run kept on its silo " +
+                          "(default: one after another, each spread over every silo). Results are the same.",
+        };
         var report = new Option<string?>("--report")
         {
             Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
@@ -49,7 +54,7 @@ internal static class RunCommand
         var telemetryFlags = new TelemetryFlags();
         var clusterFlags = new ClusterFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, json, csv, outDir, report };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, farm, json, csv, outDir, report };
         foreach (var option in clusterFlags.All.Concat(telemetryFlags.All)) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -103,9 +108,19 @@ internal static class RunCommand
             }
             await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
             if (cluster is not null && connection is null) return 1;
+            var farmed = parse.GetValue(farm);
+            if (farmed && kind == EngineKind.Reference)
+            {
+                Console.Error.WriteLine("shootdown: --farm spreads runs over the grain engine's silos; it cannot go with --engine reference");
+                return 2;
+            }
             var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
             using var pipeline = TelemetryPipeline.Start(telemetry);
-            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), partitionCount, connection?.Client, showProgress, telemetry.SampleRatio, cancellation);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), partitionCount, connection?.Client, showProgress, telemetry.SampleRatio,
+                farmed, cancellation);
+            // Said on standard error, so that a farmed run's standard output is the sequential one's.
+            if (farmed) FarmReport.Write(Console.Error, comparisons, clock.Elapsed);
             // Flushed before the results are printed, so the last spans are already in the dashboard.
             if (pipeline is not null) Console.Error.WriteLine($"shootdown: {pipeline.Shutdown()}");
             var dir = parse.GetValue(outDir);
@@ -147,7 +162,7 @@ internal static class RunCommand
     }
 
     private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, int partitions, IGrainFactory? grains,
-        bool showProgress, double traceSampleRatio, CancellationToken cancellation)
+        bool showProgress, double traceSampleRatio, bool farm, CancellationToken cancellation)
     {
         var scenarios = file.Points.Select(p => p.Scenario).ToList();
         var tracing = RunTracing.New(traceSampleRatio);
@@ -158,7 +173,7 @@ internal static class RunCommand
             {
                 if (p.Event is { } line) Console.Error.WriteLine($"shootdown: {line}");
             });
-            return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, events, cancellation, tracing, partitions);
+            return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, events, cancellation, tracing, partitions, farm);
         }
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
@@ -179,7 +194,7 @@ internal static class RunCommand
                     if (p.Event is { } line) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(line)}[/]");
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
-                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, partitions);
+                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, partitions, farm);
             });
         return result;
     }

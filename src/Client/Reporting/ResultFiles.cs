@@ -49,6 +49,8 @@ public static class ResultFiles
         ipis = r.Ipis,
         silos = r.Engine?.Silos,
         partitions = r.Engine?.Partitions,
+        coordinator = r.Placement?.Coordinator,
+        partition_silos = r.Placement?.PartitionSilos.ToArray(),
         recoveries = r.Engine is null ? null : r.Recoveries.IsDefault ? Array.Empty<string>() : r.Recoveries.ToArray(),
         windows = r.Engine?.Windows,
         events_per_window = r.Engine is { Windows: > 0 } e ? (double)r.Result.EventsProcessed / e.Windows : (double?)null,

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Shootdown.Engine;
@@ -29,9 +30,10 @@ public readonly record struct RunProgressInfo(int Point, string Policy, long Vir
 /// <summary>
 /// One policy's result and what it cost to compute; <paramref name="Engine"/> is the grain
 /// engine's account (null on the reference engine), <paramref name="Recoveries"/> the lost silos
-/// the run survived, one line each.
+/// the run survived, one line each, and <paramref name="Placement"/> where its grains ran (on grains).
 /// </summary>
-public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine, ImmutableArray<string> Recoveries = default)
+public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine, ImmutableArray<string> Recoveries = default,
+    RunPlacement? Placement = null)
 {
     /// <summary>Simulated IPIs delivered: csds handled by their targets.</summary>
     public long Ipis => Result.Cpus.Sum(c => c.CsdsHandled);
@@ -67,13 +69,16 @@ public static class ShootdownRunner
         (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing, partitions))[0];
 
     /// <summary>
-    /// Runs several scenarios (a sweep's points) one after another, on one embedded cluster when
-    /// one is needed. With a telemetry pipeline listening, the run is one engine trace and
-    /// operations are traced at <paramref name="traceSampleRatio"/>; without one, nothing is.
+    /// Runs several scenarios (a sweep's points), on one embedded cluster when one is needed. With
+    /// a telemetry pipeline listening, the run is one engine trace and operations are traced at
+    /// the tracing's sample ratio; without one, nothing is. On grains, the points' policies run
+    /// one after another, each spread over every silo; with <paramref name="farm"/>, they run
+    /// concurrently, one per silo, each kept on its silo. Either way the results come back in
+    /// point and policy order, and are the same.
     /// </summary>
     public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
         IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
-        RunTracing? tracing = null, int partitions = 0)
+        RunTracing? tracing = null, int partitions = 0, bool farm = false)
     {
         tracing ??= RunTracing.New();
         using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
@@ -84,15 +89,27 @@ public static class ShootdownRunner
         }
         await using var cluster = grains is null ? await EmbeddedCluster.StartAsync(silos, cancellation) : null;
         var factory = grains ?? cluster!.GrainFactory;
-        var results = ImmutableArray.CreateBuilder<Comparison>(scenarios.Count);
-        for (var point = 0; point < scenarios.Count; point++)
+        var jobs = scenarios.SelectMany((s, point) => s.Policies.Select((_, policy) => (Point: point, Policy: policy))).ToList();
+        var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
+        async Task RunJob((int Point, int Policy) job, int home) =>
+            runs[job.Point][job.Policy] = await RunPolicyOnGrainsAsync(scenarios[job.Point], scenarios[job.Point].Policies[job.Policy], factory,
+                job.Point, progress, cancellation, tracing, partitions, home);
+        if (!farm)
         {
-            var runs = ImmutableArray.CreateBuilder<PolicyRun>();
-            foreach (var policy in scenarios[point].Policies)
-                runs.Add(await RunPolicyOnGrainsAsync(scenarios[point], policy, factory, point, progress, cancellation, tracing, partitions));
-            results.Add(new Comparison(scenarios[point], EngineKind.Grains, cluster is null ? 0 : silos, runs.ToImmutable(), tracing.RunId));
+            foreach (var job in jobs) await RunJob(job, home: -1);
         }
-        return results.MoveToImmutable();
+        else
+        {
+            // One worker per silo, each keeping its runs on its own silo (its home) and taking the
+            // next run when it finishes one: the runs are independent, so only the pace changes.
+            var hosts = (await factory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+            var queue = new ConcurrentQueue<(int Point, int Policy)>(jobs);
+            await Task.WhenAll(Enumerable.Range(0, hosts).Select(async home =>
+            {
+                while (queue.TryDequeue(out var job)) await RunJob(job, home);
+            }));
+        }
+        return [.. scenarios.Select((s, point) => new Comparison(s, EngineKind.Grains, cluster is null ? 0 : silos, [.. runs[point]], tracing.RunId))];
     }
 
     public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null,
@@ -133,7 +150,8 @@ public static class ShootdownRunner
     /// failure is the run's own and is thrown.
     /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0)
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0,
+        int home = -1)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
@@ -143,16 +161,16 @@ public static class ShootdownRunner
         {
             // The run key names the grains; it never enters the model, so it cannot change a result.
             var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
-                tracing.SampleRatio, tracing.RunId, scenario.Name, partitions);
+                tracing.SampleRatio, tracing.RunId, scenario.Name, partitions, home);
             await using var watch = await ClusterWatch.StartAsync(grains, cancellation);
             var reached = new RunProgress(0, false, new EngineStats(0, 0, 0, 0, 0, 0));
-            string? coordinator = null;
+            RunPlacement? placement = null;
             try
             {
-                var report = await RunOnceAsync(spec, grains, watch.Lost, (silo, p) =>
+                var report = await RunOnceAsync(spec, grains, watch.Lost, (where, p) =>
                 {
-                    (coordinator, reached) = (silo, p);
-                    progress?.Report(new RunProgressInfo(point, policy.Name, p.VirtualTimeNs, scenario.DurationNs, false, Coordinator: silo));
+                    (placement, reached) = (where, p);
+                    progress?.Report(new RunProgressInfo(point, policy.Name, p.VirtualTimeNs, scenario.DurationNs, false, Coordinator: where.Coordinator));
                 }, cancellation);
                 var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
                     report.Cpus.Select(c => c.Counters).ToImmutableArray(),
@@ -160,13 +178,13 @@ public static class ShootdownRunner
                     scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
                     SafetyJson.ReadReport(report.SafetyJson));
                 progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-                return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable() };
+                return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable(), Placement = placement };
             }
             catch (Exception failure) when (!cancellation.IsCancellationRequested && recoveries.Count < MaxRecoveries)
             {
                 if (await watch.LossBehindAsync(LossPatience) is not { } lost) throw;
                 await AbandonAsync(grains, spec, reached.Stats.Partitions);
-                var role = lost.Endpoint.ToString() == coordinator ? "the coordinator's silo " : "silo ";
+                var role = lost.Endpoint.ToString() == placement?.Coordinator ? "the coordinator's silo " : "silo ";
                 var line = $"{policy.Name}: {role}{lost.Endpoint} lost at window {reached.Stats.Windows:N0} " +
                            $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {failure.GetType().Name}); restarted from virtual time 0 on {watch.Survivors} surviving silos";
                 recoveries.Add(line);
@@ -177,17 +195,17 @@ public static class ShootdownRunner
 
     /// <summary>One try at a policy's run; every call also gives up when <paramref name="lost"/> says a silo died.</summary>
     private static async Task<RunReport> RunOnceAsync(RunSpec spec, IGrainFactory grains, CancellationToken lost,
-        Action<string, RunProgress> advanced, CancellationToken cancellation)
+        Action<RunPlacement, RunProgress> advanced, CancellationToken cancellation)
     {
         using var either = CancellationTokenSource.CreateLinkedTokenSource(lost, cancellation);
         var run = grains.GetGrain<IRunGrain>(spec.RunKey);
-        var coordinator = await run.Begin(spec).WaitAsync(either.Token);
+        var placement = await run.Begin(spec).WaitAsync(either.Token);
         RunProgress step;
         do
         {
             cancellation.ThrowIfCancellationRequested();
             step = await run.Advance(250).WaitAsync(either.Token);
-            advanced(coordinator, step);
+            advanced(placement, step);
         } while (!step.Done);
         return await run.Collect().WaitAsync(either.Token);
     }
@@ -200,7 +218,7 @@ public static class ShootdownRunner
     private static async Task AbandonAsync(IGrainFactory grains, RunSpec spec, int partitions)
     {
         var calls = Enumerable.Range(0, partitions)
-            .Select(p => grains.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec.RunKey, p)).Abandon())
+            .Select(p => grains.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec, p)).Abandon())
             .Append(grains.GetGrain<IRunGrain>(spec.RunKey).Abandon());
         try
         {
