@@ -25,11 +25,16 @@ var dashboardPort = new Option<int?>("--dashboard-port")
     Description = $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.",
     CustomParser = r => ParsePort("--dashboard-port", r),
 };
+var kubernetes = new Option<bool>("--kubernetes")
+{
+    Description = "Run as a pod of deploy/k8s: the cluster id and this pod's address come from the environment the manifests set " +
+                  "(Microsoft.Orleans.Hosting.Kubernetes), the ports listen on every interface, and a silo whose pod is gone is declared dead at once.",
+};
 var dashboardHost = AddressOption("--dashboard-host", "The address the dashboard listens on; loopback unless you mean to expose it.", "127.0.0.1");
 
 var root = new RootCommand("shootdown-silo: one Shootdown silo.")
 {
-    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, dashboardPort, dashboardHost,
+    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, kubernetes, dashboardPort, dashboardHost,
 };
 root.SetAction(async (parse, cancellation) =>
 {
@@ -62,13 +67,25 @@ root.SetAction(async (parse, cancellation) =>
         }
     }
     var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
+    var advertiseAddress = parse.GetValue(advertise) is { } a ? IPAddress.Parse(a) : listenAddress;
+    var cluster = parse.GetValue(clusterId)!;
+    if (parse.GetValue(kubernetes))
+    {
+        if (KubernetesPod.Problem(Environment.GetEnvironmentVariable) is { } podProblem)
+        {
+            Console.Error.WriteLine($"shootdown-silo: --kubernetes: {podProblem}");
+            return 2;
+        }
+        (listenAddress, advertiseAddress, cluster) = (IPAddress.Any, KubernetesPod.Address(Environment.GetEnvironmentVariable), KubernetesPod.ClusterId(Environment.GetEnvironmentVariable));
+    }
     var settings = new SiloSettings(
-        parse.GetValue(clusterId)!,
+        cluster,
         parse.GetValue(redis) is { } r ? ClusterOptionsText.ParseRedis(r) : new Membership.Localhost(parse.GetValue(primaryPort)),
         parse.GetValue(siloPort), parse.GetValue(gatewayPort), listenAddress,
-        parse.GetValue(advertise) is { } a ? IPAddress.Parse(a) : listenAddress,
+        advertiseAddress,
         certificate,
-        parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null);
+        parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null,
+        parse.GetValue(kubernetes));
     using var pipeline = TelemetryPipeline.Start(telemetry);
     using var host = ShootdownSilo.BuildSilo(settings, LogLevel.Warning);
     if (await SiloStart.TryStartAsync(host, settings, cancellation) is { } problem)
@@ -98,6 +115,15 @@ string? SettingsProblem(ParseResult parse)
 {
     var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
     var hasRedis = parse.GetValue(redis) is not null;
+    if (parse.GetValue(kubernetes))
+    {
+        if (!hasRedis) return "--kubernetes keeps membership in Redis: give --redis HOST:PORT (the manifests' redis service)";
+        if (parse.GetResult(listen) is { Implicit: false } || parse.GetResult(advertise) is { Implicit: false } || parse.GetResult(clusterId) is { Implicit: false })
+            return "--kubernetes takes the cluster id and the pod's address from the environment: leave out --cluster-id, --listen and --advertise";
+        if (parse.GetValue(tlsCert) is null && !parse.GetValue(insecure))
+            return "--kubernetes listens beyond loopback: give --tls-cert FILE.pfx (the manifests mount it from a secret), or --insecure";
+        return null;
+    }
     if (parse.GetValue(siloPort) == parse.GetValue(gatewayPort))
         return $"--silo-port and --gateway-port are both {parse.GetValue(siloPort)}; give two ports";
     if (!hasRedis && !IPAddress.IsLoopback(listenAddress))

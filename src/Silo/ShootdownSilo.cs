@@ -81,6 +81,10 @@ public static class ShootdownSilo
                     });
                     break;
             }
+            // In a pod: the pod's name, namespace and address come from the environment, and a
+            // silo whose pod is gone is declared dead without waiting for missed probes. Our own
+            // settings below then repeat the address and cluster id it read.
+            if (settings.Kubernetes) silo.UseKubernetesHosting();
             silo.Configure<EndpointOptions>(o =>
             {
                 o.AdvertisedIPAddress = settings.Advertise;

@@ -28,6 +28,7 @@ public abstract record Membership
 /// <param name="Advertise">The address other silos and clients are told to reach it at.</param>
 /// <param name="Certificate">The cluster's certificate: with one, every connection is mutual TLS.</param>
 /// <param name="Dashboard">Where to serve the Orleans Dashboard, or nowhere.</param>
+/// <param name="Kubernetes">Whether the silo runs in a pod of deploy/k8s (Microsoft.Orleans.Hosting.Kubernetes watches the pods).</param>
 public sealed record SiloSettings(
     string ClusterId,
     Membership Membership,
@@ -36,7 +37,8 @@ public sealed record SiloSettings(
     IPAddress Listen,
     IPAddress Advertise,
     X509Certificate2? Certificate = null,
-    IPEndPoint? Dashboard = null)
+    IPEndPoint? Dashboard = null,
+    bool Kubernetes = false)
 {
     /// <summary>A silo of an embedded cluster: loopback, localhost membership, no TLS.</summary>
     public static SiloSettings Loopback(string clusterId, int siloPort, int gatewayPort, int primarySiloPort, IPEndPoint? dashboard = null) =>
