@@ -61,6 +61,14 @@ public sealed class PartitionWindows
         foreach (var e in events) AcceptOne(e);
     }
 
+    /// <summary>
+    /// Every event waiting in this partition for one of its entities, with their masks, left in
+    /// place: at a window barrier this and the entities' own states are the partition's whole part
+    /// of a checkpoint (batches have all been delivered by then), and <see cref="Accept"/> puts them back.
+    /// </summary>
+    public (SimEvent[] Events, MaskAttachment[] Masks) Waiting() =>
+        ([.. _inboxes.SelectMany(i => i.Events.ToArray())], [.. _inboxes.SelectMany(i => i.Masks)]);
+
     private void AcceptOne(in SimEvent e)
     {
         var i = LocalIndexOf(e.Target);

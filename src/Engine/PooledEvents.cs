@@ -26,15 +26,20 @@ public sealed class PooledEvents(ChunkPool pool)
     /// <summary>The events in the order added, in an array of their own; the chunks go back to the pool.</summary>
     public SimEvent[] Take()
     {
+        var events = ToArray();
+        foreach (var chunk in _chunks) pool.Return(chunk);
+        _chunks.Clear();
+        Count = 0;
+        return events;
+    }
+
+    /// <summary>The events in the order added, in an array of their own; they stay here too.</summary>
+    public SimEvent[] ToArray()
+    {
         if (Count == 0) return [];
         var events = new SimEvent[Count];
         for (var c = 0; c < _chunks.Count; c++)
-        {
             _chunks[c].AsSpan(0, Math.Min(ChunkPool.ChunkSize, Count - c * ChunkPool.ChunkSize)).CopyTo(events.AsSpan(c * ChunkPool.ChunkSize));
-            pool.Return(_chunks[c]);
-        }
-        _chunks.Clear();
-        Count = 0;
         return events;
     }
 }

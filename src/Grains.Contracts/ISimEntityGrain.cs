@@ -21,6 +21,14 @@ public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
     /// <summary>The run is over: drop the model state. A CPU needs no such call: its last one ends it.</summary>
     [Alias("End")]
     Task End();
+
+    /// <summary>The entity's whole state (its runner, model object and pending events), as a checkpoint holds it.</summary>
+    [Alias("Snapshot")]
+    Task<byte[]> Snapshot();
+
+    /// <summary>Takes the state a snapshot holds instead of starting; reports the frontier, as <see cref="Start"/> does.</summary>
+    [Alias("Restore")]
+    Task<EntityWindow> Restore(byte[] state);
 }
 
 [Alias("shootdown.ICpuGrain")]
@@ -73,6 +81,14 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     /// <summary>Ends the member mms (the CPUs ended with their last call) and forgets the run on this silo; answers every grain call the partition made.</summary>
     [Alias("End")]
     Task<PartitionCalls> End();
+
+    /// <summary>Writes this partition's part of checkpoint <paramref name="number"/>: its members' states and the events waiting for them.</summary>
+    [Alias("Checkpoint")]
+    Task Checkpoint(int number);
+
+    /// <summary>Instead of <see cref="Start"/>: restores its members and their waiting events from the checkpoint's part for this partition.</summary>
+    [Alias("Restore")]
+    Task<PartitionReport> Restore(CheckpointRef from);
 
     /// <summary>
     /// Drops a run that a lost silo broke: ends every member and forgets the run on this silo. A

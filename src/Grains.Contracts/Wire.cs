@@ -25,7 +25,31 @@ public sealed record RunSpec(
     [property: Id(5)] string RunId,
     [property: Id(6)] string Scenario,
     [property: Id(7)] int Partitions = 0,
-    [property: Id(8)] int Home = -1);
+    [property: Id(8)] int Home = -1,
+    [property: Id(9)] CheckpointPolicy? Checkpoints = null,
+    [property: Id(10)] CheckpointRef? ResumeFrom = null);
+
+/// <summary>
+/// When the coordinator takes a global checkpoint at a window barrier: every
+/// <paramref name="Windows"/> windows, or once <paramref name="WallMs"/> of wall time has passed
+/// since the last one, whichever comes first (0: not by that measure).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shootdown.CheckpointPolicy")]
+public sealed record CheckpointPolicy(
+    [property: Id(0)] int Windows,
+    [property: Id(1)] int WallMs);
+
+/// <summary>
+/// A complete checkpoint: the run whose grains took it, its number, how many partitions hold its
+/// parts (a run resumed from it must use as many), and the window and virtual time it was taken at.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("shootdown.CheckpointRef")]
+public sealed record CheckpointRef(
+    [property: Id(0)] string RunKey,
+    [property: Id(1)] int Number,
+    [property: Id(2)] int Partitions,
+    [property: Id(3)] long Windows,
+    [property: Id(4)] long VirtualTimeNs);
 
 /// <summary>Where a run's grains are: the coordinator's silo, and the silos holding its partitions (ADDR:PORT, in order).</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunPlacement")]
@@ -107,7 +131,8 @@ public sealed record EngineStats(
 public sealed record RunProgress(
     [property: Id(0)] long VirtualTimeNs,
     [property: Id(1)] bool Done,
-    [property: Id(2)] EngineStats Stats);
+    [property: Id(2)] EngineStats Stats,
+    [property: Id(3)] CheckpointRef? Checkpoint = null);
 
 /// <summary>A CPU's counters and operations; with walkers, also the tables its operations retired (as JSON).</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.CpuReport")]

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shootdown.Engine;
+using Shootdown.Engine.Checkpoints;
+using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Grains;
@@ -11,7 +13,7 @@ namespace Shootdown.Grains;
 /// waited for it, and one batch per other partition its entities sent to.
 /// </summary>
 [PartitionPlacement]
-public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo) : Grain, IPartitionGrain
+public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints) : Grain, IPartitionGrain
 {
     private string _runKey = "";
     private PartitionWindows? _windows;
@@ -42,6 +44,30 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var started = await BoundedFanout.Call(members, id => _members[id].Start());
         _entityCalls += members.Count;
         return await Finish(members, started);
+    }
+
+    public async Task Checkpoint(int number)
+    {
+        var members = Windows.Members;
+        var states = await BoundedFanout.Call(members, id => _members[id].Snapshot());
+        _entityCalls += members.Count;
+        var (waiting, masks) = Windows.Waiting();
+        await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition), new PartitionCheckpoint(waiting, masks, [.. members], states).Encode());
+    }
+
+    public async Task<PartitionReport> Restore(CheckpointRef from)
+    {
+        var key = CheckpointKeys.Part(from.RunKey, from.Number, Windows.Partition);
+        var part = PartitionCheckpoint.Decode(await checkpoints.Get(key) ?? throw new InvalidOperationException($"checkpoint part {key} is missing"));
+        if (!part.Entities.SequenceEqual(Windows.Members))
+            throw new InvalidOperationException($"checkpoint part {key} holds other entities than partition {Windows.Partition} of {from.Partitions}");
+        var members = Windows.Members;
+        var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i]));
+        _entityCalls += members.Count;
+        var report = await Finish(members, restored);
+        // The waiting events go back after the members' own frontiers, as a batch would arrive.
+        Windows.Accept(part.Waiting, part.WaitingMasks);
+        return report with { Frontier = Windows.Frontier };
     }
 
     public async Task<PartitionReport> RunWindow(EntityTimes safe)

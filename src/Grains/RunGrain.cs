@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Shootdown.Engine;
+using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Safety;
 using Shootdown.Telemetry;
 
@@ -10,7 +11,7 @@ namespace Shootdown.Grains;
 /// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
 /// partitions), and each partition reduces its entities' frontiers to one.
 /// </summary>
-public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo) : Grain, IRunGrain
+public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints) : Grain, IRunGrain
 {
     private RunSpec? _spec;
     private WindowScheduler? _windows;
@@ -20,6 +21,14 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     private long _coordinatorCalls;
     private long _virtualTime;
     private bool _done;
+    // Checkpoints: the latest complete one (after a resume, the one resumed from, whichever run
+    // took it), the one before it (kept until the client has seen the latest), the windows run
+    // before the resume, and what the policy counts since the latest.
+    private CheckpointRef? _checkpoint;
+    private CheckpointRef? _previous;
+    private long _windowsBefore;
+    private int _windowsSinceCheckpoint;
+    private readonly Stopwatch _sinceCheckpoint = new();
 
     /// <summary>
     /// Partitions per silo when the run names none: one per core of this silo. A partition is
@@ -37,7 +46,9 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         _silos = (await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
         _coordinatorCalls++;
         // A run with a home spans one silo; otherwise every silo.
-        var partitions = spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, (spec.Home >= 0 ? 1 : _silos) * DefaultPartitionsPerSilo);
+        // A resumed run keeps the checkpoint's partitions: each part holds one partition's entities.
+        var partitions = spec.ResumeFrom?.Partitions
+                         ?? (spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, (spec.Home >= 0 ? 1 : _silos) * DefaultPartitionsPerSilo));
         if (partitions > setup.CpuCount)
             throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
         var contract = new SyncContract(setup);
@@ -53,8 +64,17 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             span?.SetTag("engine.partitions", partitions);
             var plan = new PartitionPlan(spec, partitions);
             placed = await Task.WhenAll(_partitions.Select(p => p.Prepare(plan)));
-            return await Task.WhenAll(_partitions.Select(p => p.Start()));
+            return spec.ResumeFrom is { } from
+                ? await Task.WhenAll(_partitions.Select(p => p.Restore(from)))
+                : await Task.WhenAll(_partitions.Select(p => p.Start()));
         });
+        if (spec.ResumeFrom is { } resumed)
+        {
+            // The broken run kept the checkpoint before this one too: it is dropped with the next.
+            (_checkpoint, _previous) = (resumed, resumed.Number > 1 ? resumed with { Number = resumed.Number - 1 } : null);
+            (_virtualTime, _windowsBefore) = (resumed.VirtualTimeNs, resumed.Windows);
+        }
+        _sinceCheckpoint.Restart();
         _coordinatorCalls += 2 * partitions;
         Apply(Enumerable.Range(0, partitions).ToList(), reports);
         return new RunPlacement(localSilo.SiloAddress.Endpoint.ToString(), [.. placed.Distinct().Order(StringComparer.Ordinal)]);
@@ -80,7 +100,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             {
                 span?.SetTag("shootdown.policy", _spec!.Policy);
                 span?.SetTag(Instrumentation.RunIdTag, _spec!.RunId);
-                span?.SetTag("engine.window", windows.Windows);
+                span?.SetTag("engine.window", Windows);
                 span?.SetTag("engine.safe_time_cpu_ns", safe.Cpu);
                 span?.SetTag("engine.safe_time_mm_ns", safe.Mm);
                 span?.SetTag("engine.due_partitions", due.Count);
@@ -90,10 +110,48 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             Apply(due, reports);
             EngineMetrics.Window("grains", _spec!.Policy, Stats().GrainCalls - callsBefore);
             if (safe.Earliest != long.MaxValue) _virtualTime = safe.Earliest;
+            if (!CheckpointDue()) continue;
+            await TakeCheckpoint();
+            // Reported at once, so the client always knows a checkpoint that is still kept.
+            break;
         }
         EngineMetrics.Progress("grains", _spec!.Policy, EventsProcessed - eventsBefore, clock.Elapsed);
-        return new RunProgress(_virtualTime, _done, Stats());
+        return new RunProgress(_virtualTime, _done, Stats(), _checkpoint);
     }
+
+    private bool CheckpointDue()
+    {
+        _windowsSinceCheckpoint++;
+        if (_done || _spec!.Checkpoints is not { } policy) return false;
+        return policy.Windows > 0 && _windowsSinceCheckpoint >= policy.Windows
+               || policy.WallMs > 0 && _sinceCheckpoint.ElapsedMilliseconds >= policy.WallMs;
+    }
+
+    /// <summary>
+    /// A global checkpoint at this window barrier: every partition writes its part (its entities'
+    /// states and the events waiting for them); the checkpoint is complete, and reported, only
+    /// when all have. The one before the previous is then dropped.
+    /// </summary>
+    private async Task TakeCheckpoint()
+    {
+        var number = (_checkpoint?.Number ?? 0) + 1;
+        await EngineSpans.InDetachedSpan("engine.checkpoint", async span =>
+        {
+            span?.SetTag("shootdown.policy", _spec!.Policy);
+            span?.SetTag("engine.checkpoint", number);
+            await Task.WhenAll(_partitions.Select(p => p.Checkpoint(number)));
+            return 0;
+        });
+        _coordinatorCalls += _partitions.Length;
+        var dropped = _previous;
+        (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, _virtualTime));
+        if (dropped is not null) await checkpoints.Delete(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
+        _windowsSinceCheckpoint = 0;
+        _sinceCheckpoint.Restart();
+    }
+
+    /// <summary>Windows this policy has run, before a resume included.</summary>
+    private long Windows => _windowsBefore + (_windows?.Windows ?? 0);
 
     /// <summary>
     /// Records a window's reports. Each partition's own frontier comes first and batches after: a
@@ -112,7 +170,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
 
     private long EventsProcessed => _latest.Sum(r => r?.EventsProcessed ?? 0);
 
-    private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, _windows?.Windows ?? 0, _coordinatorCalls,
+    private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, Windows, _coordinatorCalls,
         final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
         final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0));
 
@@ -149,6 +207,8 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             _coordinatorCalls += _partitions.Length;
             return (collected, safety, calls);
         });
+        await checkpoints.Delete([.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>()
+            .SelectMany(c => CheckpointKeys.Parts(c.RunKey, c.Number, c.Partitions))]);
         catalog.Release(spec.RunKey);
         DeactivateOnIdle();
         return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), SafetyJson.Report(safety));

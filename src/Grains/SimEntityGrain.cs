@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shootdown.Engine;
+using Shootdown.Engine.Checkpoints;
 
 namespace Shootdown.Grains;
 
@@ -29,6 +30,17 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     {
         Runner.Deliver(input.Events.AsSpan(), input.Masks.AsSpan());
         Runner.RunUntil(input.WindowEnd);
+        return Task.FromResult(TakeWindow());
+    }
+
+    public Task<byte[]> Snapshot() => Task.FromResult(ObjectGraphCodec.Write(Runner, Run.Shared));
+
+    public Task<EntityWindow> Restore(byte[] state)
+    {
+        var run = catalog.Get(PartitionKeys.RunKeyOf(KeyExtension()));
+        _run = run;
+        _runner = ObjectGraphCodec.Read<EntityRunner>(state, run.Shared);
+        if (_runner.Entity.Id != (int)this.GetPrimaryKeyLong()) throw new InvalidOperationException($"entity {this.GetPrimaryKeyLong()} was given entity {_runner.Entity.Id}'s state");
         return Task.FromResult(TakeWindow());
     }
 

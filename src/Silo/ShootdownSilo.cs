@@ -9,6 +9,8 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Dashboard;
 using Shootdown.Grains;
+using Shootdown.Grains.Checkpoints;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Shootdown.Silo;
 
@@ -21,6 +23,8 @@ public static class ShootdownSilo
     public static ISiloBuilder AddShootdown(this ISiloBuilder silo)
     {
         silo.Services.AddSingleton<SimulationCatalog>();
+        // Unless the host keeps checkpoints somewhere sturdier (Redis), they live in this process.
+        silo.Services.TryAddSingleton<ICheckpointStore, ProcessCheckpointStore>();
         // A run's partition grain and the entities it drives share a silo.
         silo.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>();
         // Grain calls join their caller's trace (Microsoft.Orleans.Application spans); with no
@@ -74,6 +78,7 @@ public static class ShootdownSilo
                     break;
                 case Membership.Redis redis:
                     silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(redis));
+                    silo.Services.AddSingleton<ICheckpointStore>(_ => new RedisCheckpointStore(redis));
                     silo.Configure<ClusterOptions>(o =>
                     {
                         o.ServiceId = ServiceId;

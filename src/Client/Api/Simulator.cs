@@ -44,14 +44,15 @@ public sealed class Simulator : IAsyncDisposable
     /// <summary>A scenario file with no sweep.</summary>
     public static Scenario Load(string path) => ScenarioLoader.LoadFile(path);
 
-    public async Task<Comparison> RunAsync(Scenario scenario, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default) =>
-        (await RunAllAsync([scenario], progress, cancellation))[0];
+    public async Task<Comparison> RunAsync(Scenario scenario, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
+        GrainEngineOptions? options = null) =>
+        (await RunAllAsync([scenario], progress, cancellation, options))[0];
 
-    /// <summary>Runs scenarios (a sweep's points); with <paramref name="farm"/>, their policies run concurrently, one per silo (see <see cref="ShootdownRunner.RunAllAsync"/>).</summary>
+    /// <summary>Runs scenarios (a sweep's points); <paramref name="options"/> shape the grain engine (farming, checkpoints, partitions).</summary>
     public Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, IProgress<RunProgressInfo>? progress = null,
-        CancellationToken cancellation = default, bool farm = false) =>
+        CancellationToken cancellation = default, GrainEngineOptions? options = null) =>
         ShootdownRunner.RunAllAsync(scenarios, _engine, _embedded?.SiloCount ?? 0,
-            (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation, farm: farm);
+            (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation, options: options);
 
     /// <summary>Writes a comparison's result files (results.json, cpus.csv, interrupts and osnoise) into <paramref name="dir"/>.</summary>
     public static void WriteResults(string dir, Comparison comparison) => ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));

@@ -201,7 +201,7 @@ internal static class BenchCommand
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
                 ? ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation, tracing: tracing)
-                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, partitions: what.Partitions);
+                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions));
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;
             pipeline?.Dispose();

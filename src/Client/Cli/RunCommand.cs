@@ -14,6 +14,9 @@ namespace Shootdown.Client.Cli;
 /// </summary>
 internal static class RunCommand
 {
+    /// <summary>How often a run on a running cluster checkpoints by default: a lost silo then costs at most this much of the run.</summary>
+    public const double DefaultCheckpointSeconds = 10;
+
     public static Command Create()
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (see scenarios/)." };
@@ -47,6 +50,23 @@ internal static class RunCommand
             Description = "Grain engine: run the sweep's points and the policies concurrently, one per silo, each run kept on its silo " +
                           "(default: one after another, each spread over every silo). Results are the same.",
         };
+        var checkpointWindows = new Option<int?>("--checkpoint-windows")
+        {
+            Description = "Grain engine: take a global checkpoint every K windows, which a run resumes from when it loses a silo.",
+        };
+        checkpointWindows.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } k && k < 1) r.AddError($"--checkpoint-windows must be at least 1, not {k}");
+        });
+        var checkpointSeconds = new Option<double?>("--checkpoint-seconds")
+        {
+            Description = $"Grain engine: take a global checkpoint once this much wall time has passed since the last " +
+                          $"(default on a running cluster: {DefaultCheckpointSeconds} s; embedded: none). 0 turns them off.",
+        };
+        checkpointSeconds.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is { } t && t is < 0 or > 86_400 or double.NaN) r.AddError($"--checkpoint-seconds must be from 0 to 86400, not {t}");
+        });
         var report = new Option<string?>("--report")
         {
             Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
@@ -54,7 +74,7 @@ internal static class RunCommand
         var telemetryFlags = new TelemetryFlags();
         var clusterFlags = new ClusterFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, farm, json, csv, outDir, report };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, farm, checkpointWindows, checkpointSeconds, json, csv, outDir, report };
         foreach (var option in clusterFlags.All.Concat(telemetryFlags.All)) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -114,11 +134,23 @@ internal static class RunCommand
                 Console.Error.WriteLine("shootdown: --farm spreads runs over the grain engine's silos; it cannot go with --engine reference");
                 return 2;
             }
+            if (kind == EngineKind.Reference && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
+            {
+                Console.Error.WriteLine("shootdown: checkpoints are the grain engine's; they cannot go with --engine reference");
+                return 2;
+            }
+            // A running cluster checkpoints every few seconds unless told otherwise; an embedded one
+            // shares the client's process, whose loss no checkpoint in it survives.
+            var seconds = parse.GetValue(checkpointSeconds) ?? (cluster is null ? 0 : DefaultCheckpointSeconds);
+            var checkpoints = parse.GetValue(checkpointWindows) is not null || seconds > 0
+                ? new Grains.CheckpointPolicy(parse.GetValue(checkpointWindows) ?? 0, (int)Math.Round(seconds * 1000))
+                : null;
+            var options = new GrainEngineOptions(partitionCount, farmed, checkpoints);
             var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
             using var pipeline = TelemetryPipeline.Start(telemetry);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), partitionCount, connection?.Client, showProgress, telemetry.SampleRatio,
-                farmed, cancellation);
+            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), options, connection?.Client, showProgress, telemetry.SampleRatio,
+                cancellation);
             // Said on standard error, so that a farmed run's standard output is the sequential one's.
             if (farmed) FarmReport.Write(Console.Error, comparisons, clock.Elapsed);
             // Flushed before the results are printed, so the last spans are already in the dashboard.
@@ -161,8 +193,8 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, int partitions, IGrainFactory? grains,
-        bool showProgress, double traceSampleRatio, bool farm, CancellationToken cancellation)
+    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, GrainEngineOptions options,
+        IGrainFactory? grains, bool showProgress, double traceSampleRatio, CancellationToken cancellation)
     {
         var scenarios = file.Points.Select(p => p.Scenario).ToList();
         var tracing = RunTracing.New(traceSampleRatio);
@@ -173,7 +205,7 @@ internal static class RunCommand
             {
                 if (p.Event is { } line) Console.Error.WriteLine($"shootdown: {line}");
             });
-            return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, events, cancellation, tracing, partitions, farm);
+            return await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, events, cancellation, tracing, options);
         }
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
@@ -194,7 +226,7 @@ internal static class RunCommand
                     if (p.Event is { } line) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(line)}[/]");
                     task.Value = p.Done ? task.MaxValue : Math.Min(p.VirtualTimeNs, p.DurationNs);
                 });
-                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, partitions, farm);
+                result = await ShootdownRunner.RunAllAsync(scenarios, kind, silos, grains, progress, cancellation, tracing, options);
             });
         return result;
     }

@@ -55,6 +55,17 @@ public sealed record RunTracing(double SampleRatio, string RunId)
 }
 
 /// <summary>
+/// How the grain engine runs: <see cref="Partitions"/> partitions per run (0: one per core of each
+/// silo it spans); with <see cref="Farm"/>, a sweep's points and the policies side by side, one run
+/// per silo; and with <see cref="Checkpoints"/>, global checkpoints that a run resumes from when it
+/// loses a silo (without, it starts again from virtual time 0).
+/// </summary>
+public sealed record GrainEngineOptions(int Partitions = 0, bool Farm = false, CheckpointPolicy? Checkpoints = null)
+{
+    public static readonly GrainEngineOptions Default = new();
+}
+
+/// <summary>
 /// Runs scenarios: on the reference engine in this thread, or on entity grains through any
 /// <see cref="IGrainFactory"/> (an embedded cluster, or a client connected to a running one).
 /// </summary>
@@ -65,8 +76,8 @@ public static class ShootdownRunner
     /// cluster of <paramref name="silos"/>, in <paramref name="partitions"/> partitions (0: one per core of each silo).
     /// </summary>
     public static async Task<Comparison> RunAsync(Scenario scenario, EngineKind engine, int silos = 1, IGrainFactory? grains = null,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0) =>
-        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing, partitions))[0];
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null) =>
+        (await RunAllAsync([scenario], engine, silos, grains, progress, cancellation, tracing, options))[0];
 
     /// <summary>
     /// Runs several scenarios (a sweep's points), on one embedded cluster when one is needed. With
@@ -78,8 +89,9 @@ public static class ShootdownRunner
     /// </summary>
     public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
         IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
-        RunTracing? tracing = null, int partitions = 0, bool farm = false)
+        RunTracing? tracing = null, GrainEngineOptions? options = null)
     {
+        options ??= GrainEngineOptions.Default;
         tracing ??= RunTracing.New();
         using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
         if (engine == EngineKind.Reference)
@@ -93,8 +105,8 @@ public static class ShootdownRunner
         var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
         async Task RunJob((int Point, int Policy) job, int home) =>
             runs[job.Point][job.Policy] = await RunPolicyOnGrainsAsync(scenarios[job.Point], scenarios[job.Point].Policies[job.Policy], factory,
-                job.Point, progress, cancellation, tracing, partitions, home);
-        if (!farm)
+                job.Point, progress, cancellation, tracing, options, home);
+        if (!options.Farm)
         {
             foreach (var job in jobs) await RunJob(job, home: -1);
         }
@@ -150,18 +162,20 @@ public static class ShootdownRunner
     /// failure is the run's own and is thrown.
     /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
-        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, int partitions = 0,
+        IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null,
         int home = -1)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
+        options ??= GrainEngineOptions.Default;
         var recoveries = ImmutableArray.CreateBuilder<string>();
+        CheckpointRef? resumeFrom = null;
         while (true)
         {
             // The run key names the grains; it never enters the model, so it cannot change a result.
             var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
-                tracing.SampleRatio, tracing.RunId, scenario.Name, partitions, home);
+                tracing.SampleRatio, tracing.RunId, scenario.Name, options.Partitions, home, options.Checkpoints, resumeFrom);
             await using var watch = await ClusterWatch.StartAsync(grains, cancellation);
             var reached = new RunProgress(0, false, new EngineStats(0, 0, 0, 0, 0, 0));
             RunPlacement? placement = null;
@@ -172,11 +186,7 @@ public static class ShootdownRunner
                     (placement, reached) = (where, p);
                     progress?.Report(new RunProgressInfo(point, policy.Name, p.VirtualTimeNs, scenario.DurationNs, false, Coordinator: where.Coordinator));
                 }, cancellation);
-                var result = new PolicyResult(report.Policy, report.EndNs, report.EventsProcessed,
-                    report.Cpus.Select(c => c.Counters).ToImmutableArray(),
-                    report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
-                    scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
-                    SafetyJson.ReadReport(report.SafetyJson));
+                var result = ResultOf(scenario, report);
                 progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
                 return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable(), Placement = placement };
             }
@@ -185,13 +195,25 @@ public static class ShootdownRunner
                 if (await watch.LossBehindAsync(LossPatience) is not { } lost) throw;
                 await AbandonAsync(grains, spec, reached.Stats.Partitions);
                 var role = lost.Endpoint.ToString() == placement?.Coordinator ? "the coordinator's silo " : "silo ";
+                // The latest checkpoint the run reported is complete and still kept (the run keeps two).
+                resumeFrom = reached.Checkpoint ?? resumeFrom;
+                var resumed = resumeFrom is { } c
+                    ? $"resumed from checkpoint {c.Number} at window {c.Windows:N0}, virtual {c.VirtualTimeNs / 1000.0:N0} µs,"
+                    : "restarted from virtual time 0";
                 var line = $"{policy.Name}: {role}{lost.Endpoint} lost at window {reached.Stats.Windows:N0} " +
-                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {failure.GetType().Name}); restarted from virtual time 0 on {watch.Survivors} surviving silos";
+                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {failure.GetType().Name}); {resumed} on {watch.Survivors} surviving silos";
                 recoveries.Add(line);
                 progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
             }
         }
     }
+
+    /// <summary>A policy's result from its coordinator's report.</summary>
+    public static PolicyResult ResultOf(Scenario scenario, RunReport report) => new(report.Policy, report.EndNs, report.EventsProcessed,
+        report.Cpus.Select(c => c.Counters).ToImmutableArray(),
+        report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
+        scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
+        SafetyJson.ReadReport(report.SafetyJson));
 
     /// <summary>One try at a policy's run; every call also gives up when <paramref name="lost"/> says a silo died.</summary>
     private static async Task<RunReport> RunOnceAsync(RunSpec spec, IGrainFactory grains, CancellationToken lost,

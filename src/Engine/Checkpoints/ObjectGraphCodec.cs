@@ -1,0 +1,280 @@
+using System.Collections;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Shootdown.Engine.Checkpoints;
+
+/// <summary>
+/// Writes an object graph (an entity's runner with its model object, a partition's waiting
+/// events) to bytes and reads it back, by reflection over fields, so that neither the model nor
+/// the runner knows about checkpoints. Objects shared with the setup are written as their
+/// <see cref="SharedObjects"/> number; objects met twice, as a reference to the first (so
+/// sharing and cycles survive); arrays of plain structs (events) as their bytes. Hash-based
+/// collections are written as their entries and rebuilt by adding them, because a hash code need
+/// not be the same in another process. A delegate, a type or a pointer cannot be written and is
+/// refused with its field's path, so a model change that adds one fails the checkpoint tests
+/// rather than restoring wrong state.
+/// </summary>
+public static class ObjectGraphCodec
+{
+    private enum Tag : byte { Null, Shared, Seen, String, Object }
+
+    public static byte[] Write(object root, SharedObjects shared)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+            new GraphWriter(writer, shared).Reference(root, "root");
+        return stream.ToArray();
+    }
+
+    public static T Read<T>(byte[] bytes, SharedObjects shared) where T : class
+    {
+        using var reader = new BinaryReader(new MemoryStream(bytes));
+        return (T)new GraphReader(reader, shared).Reference()!;
+    }
+
+    /// <summary>How to copy a value type that holds no references as its bytes, or null for one that holds some.</summary>
+    private sealed record PlainCodec(int Size, Func<object, byte[]> ToBytes, Func<byte[], object> FromBytes)
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, PlainCodec?> Cache = new();
+
+        public static PlainCodec? For(Type type) => Cache.GetOrAdd(type, static t =>
+            (PlainCodec?)typeof(PlainCodec).GetMethod(nameof(Make), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(t).Invoke(null, null));
+
+        // No struct constraint: Nullable<T> of a plain T is plain too, and the constraint excludes it.
+        private static PlainCodec? Make<T>() =>
+            RuntimeHelpers.IsReferenceOrContainsReferences<T>() ? null : new PlainCodec(Unsafe.SizeOf<T>(),
+                boxed =>
+                {
+                    var value = (T)boxed;
+                    return MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, byte>(ref value), Unsafe.SizeOf<T>()).ToArray();
+                },
+                bytes => Unsafe.ReadUnaligned<T>(ref bytes[0])!);
+    }
+
+    private static bool IsHashed(Type type) => type.IsGenericType &&
+        (type.GetGenericTypeDefinition() == typeof(Dictionary<,>) || type.GetGenericTypeDefinition() == typeof(HashSet<>));
+
+    private static void Refuse(Type type, string path)
+    {
+        if (typeof(Delegate).IsAssignableFrom(type) || typeof(MemberInfo).IsAssignableFrom(type) || type.IsPointer)
+            throw new NotSupportedException($"a checkpoint cannot hold {path} (a {type.Name})");
+    }
+
+    private sealed class GraphWriter(BinaryWriter output, SharedObjects shared)
+    {
+        private readonly Dictionary<object, int> _seen = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<Type, int> _types = [];
+
+        public void Reference(object? o, string path)
+        {
+            if (o is null)
+            {
+                output.Write((byte)Tag.Null);
+                return;
+            }
+            if (shared.TryIndex(o, out var index))
+            {
+                output.Write((byte)Tag.Shared);
+                output.Write(index);
+                return;
+            }
+            if (_seen.TryGetValue(o, out var id))
+            {
+                output.Write((byte)Tag.Seen);
+                output.Write(id);
+                return;
+            }
+            _seen.Add(o, _seen.Count);
+            if (o is string s)
+            {
+                output.Write((byte)Tag.String);
+                output.Write(s);
+                return;
+            }
+            var type = o.GetType();
+            Refuse(type, path);
+            output.Write((byte)Tag.Object);
+            WriteType(type);
+            if (o is Array array) Array(array, path);
+            else if (type.IsValueType) Value(type, o, path);
+            else if (IsHashed(type)) Hashed(o, type, path);
+            else Fields(type, o, path);
+        }
+
+        private void WriteType(Type type)
+        {
+            if (_types.TryGetValue(type, out var id))
+            {
+                output.Write(id);
+                return;
+            }
+            _types.Add(type, _types.Count);
+            output.Write(-1);
+            output.Write(type.AssemblyQualifiedName!);
+        }
+
+        private void Array(Array array, string path)
+        {
+            if (array.Rank != 1) throw new NotSupportedException($"a checkpoint cannot hold {path} (an array of rank {array.Rank})");
+            output.Write(array.Length);
+            var element = array.GetType().GetElementType()!;
+            if (element.IsValueType && PlainCodec.For(element) is { } plain)
+            {
+                output.Write(MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(array), checked(array.Length * plain.Size)));
+                return;
+            }
+            for (var i = 0; i < array.Length; i++) Value(element, array.GetValue(i), path);
+        }
+
+        private void Hashed(object collection, Type type, string path)
+        {
+            // The comparer first (it decides equality on the reading side too), then the entries in order.
+            Reference(type.GetProperty("Comparer")!.GetValue(collection), path + ".Comparer");
+            var entries = ((IEnumerable)collection).Cast<object?>().ToList();
+            output.Write(entries.Count);
+            if (collection is IDictionary dictionary)
+            {
+                var (keyType, valueType) = (type.GetGenericArguments()[0], type.GetGenericArguments()[1]);
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    Value(keyType, entry.Key, path + "[key]");
+                    Value(valueType, entry.Value, path + "[value]");
+                }
+                return;
+            }
+            var itemType = type.GetGenericArguments()[0];
+            foreach (var item in entries) Value(itemType, item, path + "[item]");
+        }
+
+        private void Fields(Type type, object o, string path)
+        {
+            foreach (var field in GraphFields.Of(type)) Value(field.FieldType, field.GetValue(o), $"{path}.{field.Name}");
+        }
+
+        /// <summary>A value where <paramref name="declared"/> is its static type: inline for value types, else a reference.</summary>
+        public void Value(Type declared, object? value, string path)
+        {
+            Refuse(declared, path);
+            if (!declared.IsValueType)
+            {
+                Reference(value, path);
+                return;
+            }
+            if (PlainCodec.For(declared) is { } plain)
+            {
+                output.Write(plain.ToBytes(value!));
+                return;
+            }
+            if (Nullable.GetUnderlyingType(declared) is { } underlying)
+            {
+                // A boxed Nullable is its value or null, not a struct with fields.
+                output.Write(value is not null);
+                if (value is not null) Value(underlying, value, path);
+                return;
+            }
+            Fields(declared, value!, path);
+        }
+    }
+
+    private sealed class GraphReader(BinaryReader input, SharedObjects shared)
+    {
+        private readonly List<object> _seen = [];
+        private readonly List<Type> _types = [];
+
+        public object? Reference()
+        {
+            switch ((Tag)input.ReadByte())
+            {
+                case Tag.Null: return null;
+                case Tag.Shared: return shared[input.ReadInt32()];
+                case Tag.Seen: return _seen[input.ReadInt32()];
+                case Tag.String:
+                    var s = input.ReadString();
+                    _seen.Add(s);
+                    return s;
+                case Tag.Object:
+                    var type = ReadType();
+                    if (type.IsArray) return Array(type);
+                    if (type.IsValueType)
+                    {
+                        // A boxed struct: its box is the object others refer to.
+                        var slot = _seen.Count;
+                        _seen.Add(null!);
+                        var boxed = Value(type)!;
+                        _seen[slot] = boxed;
+                        return boxed;
+                    }
+                    if (IsHashed(type)) return Hashed(type);
+                    var o = RuntimeHelpers.GetUninitializedObject(type);
+                    _seen.Add(o);
+                    Fields(type, o);
+                    return o;
+                default: throw new InvalidDataException("a checkpoint is corrupt: unknown tag");
+            }
+        }
+
+        private Type ReadType()
+        {
+            var id = input.ReadInt32();
+            if (id >= 0) return _types[id];
+            var name = input.ReadString();
+            var type = Type.GetType(name) ?? throw new InvalidDataException($"a checkpoint names a type this silo lacks: {name}");
+            _types.Add(type);
+            return type;
+        }
+
+        private Array Array(Type type)
+        {
+            var element = type.GetElementType()!;
+            var array = System.Array.CreateInstance(element, input.ReadInt32());
+            _seen.Add(array);
+            if (element.IsValueType && PlainCodec.For(element) is { } plain)
+            {
+                input.BaseStream.ReadExactly(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(array), checked(array.Length * plain.Size)));
+                return array;
+            }
+            for (var i = 0; i < array.Length; i++) array.SetValue(Value(element), i);
+            return array;
+        }
+
+        private object Hashed(Type type)
+        {
+            var slot = _seen.Count;
+            _seen.Add(null!);
+            var comparer = Reference();
+            var collection = Activator.CreateInstance(type, comparer)!;
+            _seen[slot] = collection;
+            var count = input.ReadInt32();
+            var arguments = type.GetGenericArguments();
+            if (collection is IDictionary dictionary)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var key = Value(arguments[0])!;
+                    dictionary.Add(key, Value(arguments[1]));
+                }
+                return collection;
+            }
+            var add = type.GetMethod("Add")!;
+            for (var i = 0; i < count; i++) add.Invoke(collection, [Value(arguments[0])]);
+            return collection;
+        }
+
+        private void Fields(Type type, object o)
+        {
+            foreach (var field in GraphFields.Of(type)) field.SetValue(o, Value(field.FieldType));
+        }
+
+        public object? Value(Type declared)
+        {
+            if (!declared.IsValueType) return Reference();
+            if (PlainCodec.For(declared) is { } plain) return plain.FromBytes(input.ReadBytes(plain.Size));
+            if (Nullable.GetUnderlyingType(declared) is { } underlying) return input.ReadBoolean() ? Value(underlying) : null;
+            var boxed = RuntimeHelpers.GetUninitializedObject(declared);
+            Fields(declared, boxed);
+            return boxed;
+        }
+    }
+}

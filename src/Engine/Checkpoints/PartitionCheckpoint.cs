@@ -1,0 +1,18 @@
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Engine.Checkpoints;
+
+/// <summary>
+/// One partition's part of a global checkpoint, taken at a window barrier: the events waiting in
+/// its inboxes (with their masks) and each member entity's state (<see cref="ObjectGraphCodec"/>
+/// over its runner). Nothing else is in flight at a barrier: every batch has been delivered, and
+/// the coordinator's bounds are rebuilt from the restored partitions' frontiers.
+/// </summary>
+public sealed record PartitionCheckpoint(SimEvent[] Waiting, MaskAttachment[] WaitingMasks, int[] Entities, byte[][] States)
+{
+    private static readonly SharedObjects Nothing = new();
+
+    public byte[] Encode() => ObjectGraphCodec.Write(this, Nothing);
+
+    public static PartitionCheckpoint Decode(byte[] bytes) => ObjectGraphCodec.Read<PartitionCheckpoint>(bytes, Nothing);
+}
