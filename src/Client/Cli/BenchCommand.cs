@@ -71,11 +71,22 @@ internal static class BenchCommand
         {
             if (r.GetValueOrDefault<double>() is < 0 or > 1) r.AddError($"--trace-sample must be between 0 and 1, not {r.GetValueOrDefault<double>()}");
         });
+        var checkpointsOption = new Option<string>("--checkpoints")
+        {
+            Description = "Grain engine: off, on (a global checkpoint every --checkpoint-windows windows, in this process's store) or both.",
+            DefaultValueFactory = _ => "off",
+        };
+        checkpointsOption.AcceptOnlyFromAmong("off", "on", "both");
+        var checkpointWindows = new Option<int>("--checkpoint-windows") { Description = "Windows between checkpoints with --checkpoints on.", DefaultValueFactory = _ => 100 };
+        checkpointWindows.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--checkpoint-windows must be at least 1, not {r.GetValueOrDefault<int>()}");
+        });
         var single = new Option<string?>("--single") { Hidden = true };
 
         var command = new Command("bench", "Measure both engines on the sparse and storm scenarios, and how the grain engine scales with cores.")
         {
-            caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, single,
+            caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, checkpointsOption, checkpointWindows, single,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -85,6 +96,8 @@ internal static class BenchCommand
             var cases = Cases.Where(c => picked.Contains("all") || picked.Contains(c.Case)).Select(c => c.Case).ToList();
             var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
             var modes = parse.GetValue(tracing) is "both" ? new[] { "off", "on" } : [parse.GetValue(tracing)!];
+            var every = parse.GetValue(checkpointWindows);
+            var checkpointing = parse.GetValue(checkpointsOption) switch { "both" => new[] { 0, every }, "on" => [every], _ => [0] };
             var coreCounts = parse.GetValue(cores) is { Length: > 0 } list ? list.Distinct().Order().Select(c => (int?)c).ToList() : [null];
             var ratio = parse.GetValue(sample);
             Console.WriteLine(MachineDescription());
@@ -93,8 +106,9 @@ internal static class BenchCommand
             {
                 foreach (var pinned in coreCounts)
                 {
-                    // Engines and tracing modes alternate run by run, so that drift in the machine's speed hits all alike.
-                    var children = engines.SelectMany(e => modes.Select(m => new Child(name, e, m == "on", ratio, pinned, parse.GetValue(silos), parse.GetValue(partitions)))).ToList();
+                    // Engines, tracing and checkpoint modes alternate run by run, so that drift in the machine's speed hits all alike.
+                    var children = engines.SelectMany(e => modes.SelectMany(m => (e == "grains" ? checkpointing : [0]).Select(k =>
+                        new Child(name, e, m == "on", ratio, pinned, parse.GetValue(silos), parse.GetValue(partitions), k)))).ToList();
                     var samples = children.ToDictionary(c => c, _ => new List<Sample>());
                     for (var i = 0; i < parse.GetValue(repeat); i++)
                     {
@@ -114,11 +128,11 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into the README as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | IPIs delivered | engine s (median) | × reference | speedup over fewest cores | M IPIs/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | × reference | speedup over fewest cores | M IPIs/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
             {
-                var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference" });
+                var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
                 var fewest = measured.First(m => m.What == what with { Cores = coreCounts[0] });
                 var grains = what.Engine == "grains";
                 string[] row =
@@ -127,6 +141,7 @@ internal static class BenchCommand
                     grains ? what.Silos.ToString(CultureInfo.InvariantCulture) : "",
                     grains ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
                     what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
+                    what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
                     N(median.Ipis), F(median.WallSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
                     coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",
@@ -144,19 +159,20 @@ internal static class BenchCommand
     }
 
     /// <summary>One measurement: what a child process runs, and how it is pinned.</summary>
-    private sealed record Child(string Case, string Engine, bool Traced, double SampleRatio, int? Cores, int Silos, int Partitions)
+    private sealed record Child(string Case, string Engine, bool Traced, double SampleRatio, int? Cores, int Silos, int Partitions, int CheckpointWindows)
     {
-        public string Label => $"{Case} {Engine}{(Cores is { } c ? $" {c} cores" : "")}{(Engine == "grains" ? $" {Silos} silos" : "")} tracing {(Traced ? "on" : "off")}";
+        public string Label => $"{Case} {Engine}{(Cores is { } c ? $" {c} cores" : "")}{(Engine == "grains" ? $" {Silos} silos" : "")} tracing {(Traced ? "on" : "off")}" +
+                               (CheckpointWindows > 0 ? $" checkpoints every {CheckpointWindows} windows" : "");
 
         public override string ToString() =>
             string.Join(':', Case, Engine, Traced ? "on" : "off", SampleRatio.ToString(CultureInfo.InvariantCulture), Cores?.ToString(CultureInfo.InvariantCulture) ?? "all",
-                Silos.ToString(CultureInfo.InvariantCulture), Partitions.ToString(CultureInfo.InvariantCulture));
+                Silos.ToString(CultureInfo.InvariantCulture), Partitions.ToString(CultureInfo.InvariantCulture), CheckpointWindows.ToString(CultureInfo.InvariantCulture));
 
         public static Child Parse(string s)
         {
             var p = s.Split(':');
             return new Child(p[0], p[1], p[2] == "on", double.Parse(p[3], CultureInfo.InvariantCulture), p[4] == "all" ? null : int.Parse(p[4], CultureInfo.InvariantCulture),
-                int.Parse(p[5], CultureInfo.InvariantCulture), int.Parse(p[6], CultureInfo.InvariantCulture));
+                int.Parse(p[5], CultureInfo.InvariantCulture), int.Parse(p[6], CultureInfo.InvariantCulture), int.Parse(p[7], CultureInfo.InvariantCulture));
         }
     }
 
@@ -201,7 +217,8 @@ internal static class BenchCommand
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
                 ? ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation, tracing: tracing)
-                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions));
+                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
+                    Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;
             pipeline?.Dispose();
