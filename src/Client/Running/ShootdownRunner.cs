@@ -200,8 +200,10 @@ public static class ShootdownRunner
                 var resumed = resumeFrom is { } c
                     ? $"resumed from checkpoint {c.Number} at window {c.Windows:N0}, virtual {c.VirtualTimeNs / 1000.0:N0} µs,"
                     : "restarted from virtual time 0";
+                // How the run learnt of it: membership declared the silo dead first, or a call to it failed.
+                var how = failure is OperationCanceledException ? "declared dead" : $"a call to it failed: {failure.GetType().Name}";
                 var line = $"{policy.Name}: {role}{lost.Endpoint} lost at window {reached.Stats.Windows:N0} " +
-                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {failure.GetType().Name}); {resumed} on {watch.Survivors} surviving silos";
+                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {how}); {resumed} on {watch.Survivors} surviving silos";
                 recoveries.Add(line);
                 progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
             }
