@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Security.Cryptography.X509Certificates;
 using Shootdown.Client.Reporting;
 using Shootdown.Client.Running;
 using Shootdown.Silo;
@@ -33,13 +34,17 @@ public sealed class Simulator : IAsyncDisposable
 
     /// <summary>Grains on a running cluster reached through its gateways (standalone <c>shootdown-silo</c> processes; see deploy/README.md).</summary>
     public static async Task<Simulator> ConnectAsync(IEnumerable<string> gateways, string clusterId = ClusterOptionsText.DefaultClusterId,
-        CancellationToken cancellation = default) =>
+        CancellationToken cancellation = default, X509Certificate2? certificate = null) =>
         new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(
-            new ClusterAddress(clusterId, null, gateways.Select(g => ClusterOptionsText.ParseIpEndPoint("gateway", g)).ToList()), cancellation));
+            new ClusterAddress(clusterId, null, gateways.Select(g => ClusterOptionsText.ParseIpEndPoint("gateway", g)).ToList(), certificate), cancellation));
 
-    /// <summary>Grains on a running cluster whose membership table is in Redis at <paramref name="redis"/> (<c>HOST:PORT</c>).</summary>
-    public static async Task<Simulator> ConnectRedisAsync(string redis, string clusterId, CancellationToken cancellation = default) =>
-        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(new ClusterAddress(clusterId, ClusterOptionsText.ParseRedis(redis), []), cancellation));
+    /// <summary>
+    /// Grains on a running cluster whose membership table is in Redis at <paramref name="redis"/>
+    /// (<c>HOST:PORT</c>); with the cluster's <paramref name="certificate"/> when it uses TLS (<see cref="ClusterTls.Load"/>).
+    /// </summary>
+    public static async Task<Simulator> ConnectRedisAsync(string redis, string clusterId, CancellationToken cancellation = default,
+        X509Certificate2? certificate = null) =>
+        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(new ClusterAddress(clusterId, ClusterOptionsText.ParseRedis(redis), [], certificate), cancellation));
 
     /// <summary>A scenario file with no sweep.</summary>
     public static Scenario Load(string path) => ScenarioLoader.LoadFile(path);

@@ -156,7 +156,7 @@ public static class ObjectGraphCodec
         /// <summary>A value where <paramref name="declared"/> is its static type: inline for value types, else a reference.</summary>
         public void Value(Type declared, object? value, string path)
         {
-            Refuse(declared, path);
+            // What a field may hold is refused by the object actually there (a null delegate is no harm).
             if (!declared.IsValueType)
             {
                 Reference(value, path);
