@@ -36,11 +36,27 @@ internal sealed class ClusterWatch : IAsyncDisposable
     /// <summary>The silos active at the start that are still active.</summary>
     public int Survivors { get; private set; }
 
+    /// <summary>How long to keep asking for the silos at the start, when the answer cannot come (the silo asked died).</summary>
+    private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(30);
+
     public static async Task<ClusterWatch> StartAsync(IGrainFactory grains, CancellationToken cancellation)
     {
         var management = grains.GetGrain<IManagementGrain>(0);
-        var hosts = await management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, cancellation);
-        return new ClusterWatch(management, [.. hosts.Keys]) { Survivors = hosts.Count };
+        var deadline = DateTime.UtcNow + StartPatience;
+        while (true)
+        {
+            try
+            {
+                var hosts = await management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, cancellation);
+                return new ClusterWatch(management, [.. hosts.Keys]) { Survivors = hosts.Count };
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow < deadline)
+            {
+                // A silo that died a moment ago is still listed, and the question may have gone to
+                // it: ask again once membership has had a moment to notice.
+                await Task.Delay(Poll, cancellation);
+            }
+        }
     }
 
     /// <summary>

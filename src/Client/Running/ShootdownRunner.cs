@@ -192,9 +192,11 @@ public static class ShootdownRunner
             }
             catch (Exception failure) when (!cancellation.IsCancellationRequested && recoveries.Count < MaxRecoveries)
             {
-                if (await watch.LossBehindAsync(LossPatience) is not { } lost) throw;
+                var lost = await watch.LossBehindAsync(LossPatience);
+                // A message the cluster could not deliver, with no silo declared dead since the start,
+                // went to a silo that was dead before the run began; anything else is the run's own.
+                if (lost is null && failure is not OrleansMessageRejectionException) throw;
                 await AbandonAsync(grains, spec, reached.Stats.Partitions);
-                var role = lost.Endpoint.ToString() == placement?.Coordinator ? "the coordinator's silo " : "silo ";
                 // The latest checkpoint the run reported is complete and still kept (the run keeps two).
                 resumeFrom = reached.Checkpoint ?? resumeFrom;
                 var resumed = resumeFrom is { } c
@@ -202,8 +204,11 @@ public static class ShootdownRunner
                     : "restarted from virtual time 0";
                 // How the run learnt of it: membership declared the silo dead first, or a call to it failed.
                 var how = failure is OperationCanceledException ? "declared dead" : $"a call to it failed: {failure.GetType().Name}";
-                var line = $"{policy.Name}: {role}{lost.Endpoint} lost at window {reached.Stats.Windows:N0} " +
-                           $"(virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {how}); {resumed} on {watch.Survivors} surviving silos";
+                var what = lost is null
+                    ? $"a silo that had already left was called at window {reached.Stats.Windows:N0} ({failure.GetType().Name})"
+                    : $"{(lost.Endpoint.ToString() == placement?.Coordinator ? "the coordinator's silo" : "silo")} {lost.Endpoint} lost at window " +
+                      $"{reached.Stats.Windows:N0} (virtual {reached.VirtualTimeNs / 1000.0:N0} µs; {how})";
+                var line = $"{policy.Name}: {what}; {resumed} on {watch.Survivors} surviving silos";
                 recoveries.Add(line);
                 progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
             }

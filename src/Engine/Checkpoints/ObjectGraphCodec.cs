@@ -20,12 +20,13 @@ public static class ObjectGraphCodec
 {
     private enum Tag : byte { Null, Shared, Seen, String, Object }
 
-    public static byte[] Write(object root, SharedObjects shared)
+    /// <param name="capacity">What the bytes will about come to, when the caller knows (a partition's part does): no copies while growing.</param>
+    public static byte[] Write(object root, SharedObjects shared, int capacity = 0)
     {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream))
-            new GraphWriter(writer, shared).Reference(root, "root");
-        return stream.ToArray();
+        using var stream = new MemoryStream(capacity);
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            new GraphWriter(writer, shared).Root(root);
+        return stream.Length == stream.Capacity ? stream.GetBuffer() : stream.ToArray();
     }
 
     public static T Read<T>(byte[] bytes, SharedObjects shared) where T : class
@@ -35,7 +36,7 @@ public static class ObjectGraphCodec
     }
 
     /// <summary>How to copy a value type that holds no references as its bytes, or null for one that holds some.</summary>
-    private sealed record PlainCodec(int Size, Func<object, byte[]> ToBytes, Func<byte[], object> FromBytes)
+    private sealed record PlainCodec(int Size, Action<object, BinaryWriter> Write, Func<BinaryReader, object> Read)
     {
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, PlainCodec?> Cache = new();
 
@@ -45,29 +46,55 @@ public static class ObjectGraphCodec
         // No struct constraint: Nullable<T> of a plain T is plain too, and the constraint excludes it.
         private static PlainCodec? Make<T>() =>
             RuntimeHelpers.IsReferenceOrContainsReferences<T>() ? null : new PlainCodec(Unsafe.SizeOf<T>(),
-                boxed =>
+                (boxed, output) =>
                 {
                     var value = (T)boxed;
-                    return MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, byte>(ref value), Unsafe.SizeOf<T>()).ToArray();
+                    output.Write(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<T, byte>(ref value), Unsafe.SizeOf<T>()));
                 },
-                bytes => Unsafe.ReadUnaligned<T>(ref bytes[0])!);
+                input =>
+                {
+                    Span<byte> bytes = stackalloc byte[Unsafe.SizeOf<T>()];
+                    input.BaseStream.ReadExactly(bytes);
+                    return Unsafe.ReadUnaligned<T>(ref bytes[0])!;
+                });
     }
+
+    /// <summary>A field, and how its value is written when it is plain; per type, cached.</summary>
+    private sealed record FieldPlan(FieldInfo Field, PlainCodec? Plain)
+    {
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, FieldPlan[]> Cache = new();
+
+        public static FieldPlan[] Of(Type type) => Cache.GetOrAdd(type, static t =>
+            [.. GraphFields.Of(t).Select(f => new FieldPlan(f, f.FieldType.IsValueType ? PlainCodec.For(f.FieldType) : null))]);
+    }
+
+    /// <summary>The name a checkpoint gives a type (built once per process: the runtime builds it anew each time it is asked).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> NamesByType = new();
+
+    /// <summary>Types by the name a checkpoint gives them, resolved once per process.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type> TypesByName = new();
 
     private static bool IsHashed(Type type) => type.IsGenericType &&
         (type.GetGenericTypeDefinition() == typeof(Dictionary<,>) || type.GetGenericTypeDefinition() == typeof(HashSet<>));
 
-    private static void Refuse(Type type, string path)
-    {
-        if (typeof(Delegate).IsAssignableFrom(type) || typeof(MemberInfo).IsAssignableFrom(type) || type.IsPointer)
-            throw new NotSupportedException($"a checkpoint cannot hold {path} (a {type.Name})");
-    }
+    private static bool Refused(Type type) => typeof(Delegate).IsAssignableFrom(type) || typeof(MemberInfo).IsAssignableFrom(type) || type.IsPointer;
 
     private sealed class GraphWriter(BinaryWriter output, SharedObjects shared)
     {
         private readonly Dictionary<object, int> _seen = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<Type, int> _types = [];
+        // The field names down to where the writer is, joined only to name what it refuses.
+        private readonly List<string> _path = [];
 
-        public void Reference(object? o, string path)
+        public void Root(object root)
+        {
+            _path.Add("root");
+            Reference(root);
+        }
+
+        private NotSupportedException Refusal(string what) => new($"a checkpoint cannot hold {string.Join('.', _path)} ({what})");
+
+        private void Reference(object? o)
         {
             if (o is null)
             {
@@ -94,13 +121,13 @@ public static class ObjectGraphCodec
                 return;
             }
             var type = o.GetType();
-            Refuse(type, path);
+            if (Refused(type)) throw Refusal($"a {type.Name}");
             output.Write((byte)Tag.Object);
             WriteType(type);
-            if (o is Array array) Array(array, path);
-            else if (type.IsValueType) Value(type, o, path);
-            else if (IsHashed(type)) Hashed(o, type, path);
-            else Fields(type, o, path);
+            if (o is Array array) Array(array);
+            else if (type.IsValueType) Value(type, o);
+            else if (IsHashed(type)) Hashed(o, type);
+            else Fields(type, o);
         }
 
         private void WriteType(Type type)
@@ -112,12 +139,12 @@ public static class ObjectGraphCodec
             }
             _types.Add(type, _types.Count);
             output.Write(-1);
-            output.Write(type.AssemblyQualifiedName!);
+            output.Write(NamesByType.GetOrAdd(type, static t => t.AssemblyQualifiedName!));
         }
 
-        private void Array(Array array, string path)
+        private void Array(Array array)
         {
-            if (array.Rank != 1) throw new NotSupportedException($"a checkpoint cannot hold {path} (an array of rank {array.Rank})");
+            if (array.Rank != 1) throw Refusal($"an array of rank {array.Rank}");
             output.Write(array.Length);
             var element = array.GetType().GetElementType()!;
             if (element.IsValueType && PlainCodec.For(element) is { } plain)
@@ -125,56 +152,67 @@ public static class ObjectGraphCodec
                 output.Write(MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(array), checked(array.Length * plain.Size)));
                 return;
             }
-            for (var i = 0; i < array.Length; i++) Value(element, array.GetValue(i), path);
+            for (var i = 0; i < array.Length; i++) Value(element, array.GetValue(i));
         }
 
-        private void Hashed(object collection, Type type, string path)
+        private void Hashed(object collection, Type type)
         {
             // The comparer first (it decides equality on the reading side too), then the entries in order.
-            Reference(type.GetProperty("Comparer")!.GetValue(collection), path + ".Comparer");
-            var entries = ((IEnumerable)collection).Cast<object?>().ToList();
-            output.Write(entries.Count);
+            Reference(type.GetProperty("Comparer")!.GetValue(collection));
+            var arguments = type.GetGenericArguments();
             if (collection is IDictionary dictionary)
             {
-                var (keyType, valueType) = (type.GetGenericArguments()[0], type.GetGenericArguments()[1]);
-                foreach (DictionaryEntry entry in dictionary)
+                output.Write(dictionary.Count);
+                foreach (DictionaryEntry pair in dictionary)
                 {
-                    Value(keyType, entry.Key, path + "[key]");
-                    Value(valueType, entry.Value, path + "[value]");
+                    Value(arguments[0], pair.Key);
+                    Value(arguments[1], pair.Value);
                 }
                 return;
             }
-            var itemType = type.GetGenericArguments()[0];
-            foreach (var item in entries) Value(itemType, item, path + "[item]");
+            var items = ((IEnumerable)collection).Cast<object?>().ToList();
+            output.Write(items.Count);
+            foreach (var item in items) Value(arguments[0], item);
         }
 
-        private void Fields(Type type, object o, string path)
+        private void Fields(Type type, object o)
         {
-            foreach (var field in GraphFields.Of(type)) Value(field.FieldType, field.GetValue(o), $"{path}.{field.Name}");
+            foreach (var plan in FieldPlan.Of(type))
+            {
+                var value = plan.Field.GetValue(o);
+                if (plan.Plain is { } plain)
+                {
+                    plain.Write(value!, output);
+                    continue;
+                }
+                _path.Add(plan.Field.Name);
+                Value(plan.Field.FieldType, value);
+                _path.RemoveAt(_path.Count - 1);
+            }
         }
 
         /// <summary>A value where <paramref name="declared"/> is its static type: inline for value types, else a reference.</summary>
-        public void Value(Type declared, object? value, string path)
+        private void Value(Type declared, object? value)
         {
             // What a field may hold is refused by the object actually there (a null delegate is no harm).
             if (!declared.IsValueType)
             {
-                Reference(value, path);
+                Reference(value);
                 return;
             }
             if (PlainCodec.For(declared) is { } plain)
             {
-                output.Write(plain.ToBytes(value!));
+                plain.Write(value!, output);
                 return;
             }
             if (Nullable.GetUnderlyingType(declared) is { } underlying)
             {
                 // A boxed Nullable is its value or null, not a struct with fields.
                 output.Write(value is not null);
-                if (value is not null) Value(underlying, value, path);
+                if (value is not null) Value(underlying, value);
                 return;
             }
-            Fields(declared, value!, path);
+            Fields(declared, value!);
         }
     }
 
@@ -220,7 +258,7 @@ public static class ObjectGraphCodec
             var id = input.ReadInt32();
             if (id >= 0) return _types[id];
             var name = input.ReadString();
-            var type = Type.GetType(name) ?? throw new InvalidDataException($"a checkpoint names a type this silo lacks: {name}");
+            var type = TypesByName.GetOrAdd(name, static n => Type.GetType(n) ?? throw new InvalidDataException($"a checkpoint names a type this silo lacks: {n}"));
             _types.Add(type);
             return type;
         }
@@ -264,13 +302,13 @@ public static class ObjectGraphCodec
 
         private void Fields(Type type, object o)
         {
-            foreach (var field in GraphFields.Of(type)) field.SetValue(o, Value(field.FieldType));
+            foreach (var plan in FieldPlan.Of(type)) plan.Field.SetValue(o, plan.Plain is { } plain ? plain.Read(input) : Value(plan.Field.FieldType));
         }
 
         public object? Value(Type declared)
         {
             if (!declared.IsValueType) return Reference();
-            if (PlainCodec.For(declared) is { } plain) return plain.FromBytes(input.ReadBytes(plain.Size));
+            if (PlainCodec.For(declared) is { } plain) return plain.Read(input);
             if (Nullable.GetUnderlyingType(declared) is { } underlying) return input.ReadBoolean() ? Value(underlying) : null;
             var boxed = RuntimeHelpers.GetUninitializedObject(declared);
             Fields(declared, boxed);

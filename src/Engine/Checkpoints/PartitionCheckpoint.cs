@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine.Checkpoints;
@@ -12,7 +13,8 @@ public sealed record PartitionCheckpoint(SimEvent[] Waiting, MaskAttachment[] Wa
 {
     private static readonly SharedObjects Nothing = new();
 
-    public byte[] Encode() => ObjectGraphCodec.Write(this, Nothing);
+    public byte[] Encode() => ObjectGraphCodec.Write(this, Nothing,
+        capacity: checked(States.Sum(s => s.Length + 16) + Waiting.Length * Unsafe.SizeOf<SimEvent>() + (1 << 16)));
 
     public static PartitionCheckpoint Decode(byte[] bytes) => ObjectGraphCodec.Read<PartitionCheckpoint>(bytes, Nothing);
 }
