@@ -68,11 +68,29 @@ public static class ObjectGraphCodec
             [.. GraphFields.Of(t).Select(f => new FieldPlan(f, f.FieldType.IsValueType ? PlainCodec.For(f.FieldType) : null))]);
     }
 
-    /// <summary>The name a checkpoint gives a type (built once per process: the runtime builds it anew each time it is asked).</summary>
+    // How a type is written the first time a stream meets it; later it is its number in the stream.
+    private const int NamedType = -1, ArrayType = -2, GenericType = -3;
+
+    /// <summary>
+    /// The name a checkpoint gives a type that is neither an array nor a constructed generic:
+    /// its full name and its assembly's simple name. Arrays and generics are written from their
+    /// parts, so <c>List&lt;(long, int)&gt;</c> costs a few numbers once its parts have been met,
+    /// not the hundreds of characters of an assembly-qualified name (most of a small entity's bytes).
+    /// </summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> NamesByType = new();
 
     /// <summary>Types by the name a checkpoint gives them, resolved once per process.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type> TypesByName = new();
+
+    private static string NameOf(Type type) => NamesByType.GetOrAdd(type, static t => $"{t.FullName}|{t.Assembly.GetName().Name}");
+
+    private static Type Named(string name) => TypesByName.GetOrAdd(name, static n =>
+    {
+        var bar = n.IndexOf('|');
+        var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == n[(bar + 1)..])
+                       ?? Assembly.Load(n[(bar + 1)..]);
+        return assembly.GetType(n[..bar]) ?? throw new InvalidDataException($"a checkpoint names a type this silo lacks: {n}");
+    });
 
     private static bool IsHashed(Type type) => type.IsGenericType &&
         (type.GetGenericTypeDefinition() == typeof(Dictionary<,>) || type.GetGenericTypeDefinition() == typeof(HashSet<>));
@@ -137,9 +155,26 @@ public static class ObjectGraphCodec
                 output.Write(id);
                 return;
             }
+            if (type.IsArray)
+            {
+                output.Write(ArrayType);
+                WriteType(type.GetElementType()!);
+            }
+            else if (type.IsConstructedGenericType)
+            {
+                output.Write(GenericType);
+                WriteType(type.GetGenericTypeDefinition());
+                var arguments = type.GetGenericArguments();
+                output.Write(arguments.Length);
+                foreach (var argument in arguments) WriteType(argument);
+            }
+            else
+            {
+                output.Write(NamedType);
+                output.Write(NameOf(type));
+            }
+            // Numbered after its parts, as the reader meets them.
             _types.Add(type, _types.Count);
-            output.Write(-1);
-            output.Write(NamesByType.GetOrAdd(type, static t => t.AssemblyQualifiedName!));
         }
 
         private void Array(Array array)
@@ -257,10 +292,23 @@ public static class ObjectGraphCodec
         {
             var id = input.ReadInt32();
             if (id >= 0) return _types[id];
-            var name = input.ReadString();
-            var type = TypesByName.GetOrAdd(name, static n => Type.GetType(n) ?? throw new InvalidDataException($"a checkpoint names a type this silo lacks: {n}"));
+            var type = id switch
+            {
+                ArrayType => ReadType().MakeArrayType(),
+                GenericType => ReadGeneric(),
+                NamedType => Named(input.ReadString()),
+                _ => throw new InvalidDataException("a checkpoint is corrupt: unknown type tag"),
+            };
             _types.Add(type);
             return type;
+        }
+
+        private Type ReadGeneric()
+        {
+            var definition = ReadType();
+            var arguments = new Type[input.ReadInt32()];
+            for (var i = 0; i < arguments.Length; i++) arguments[i] = ReadType();
+            return definition.MakeGenericType(arguments);
         }
 
         private Array Array(Type type)
