@@ -109,6 +109,8 @@ public sealed class ClusterSettingsTests
     [Theory]
     [InlineData("shootdown: --gateway and --redis are two ways to find one cluster; give one", "--gateway", "127.0.0.1:30000", "--redis", "127.0.0.1:6379")]
     [InlineData("shootdown: --cluster-id names a running cluster: give --gateway or --redis too", "--cluster-id", "x")]
+    [InlineData("shootdown: --silos starts silos in this process; it cannot go with --gateway or --redis, which name a running cluster",
+        "--silos", "2", "--redis", "127.0.0.1:6379")]
     [InlineData("shootdown: --redis 'a:b' is not HOST:PORT with a port from 1 to 65535", "--redis", "a:b")]
     public void BadClientClusterArgumentsExitTwo(string expected, params string[] args)
     {

@@ -39,6 +39,13 @@ catch (TelemetryConfigurationException e)
     Console.Error.WriteLine($"shootdown: {e.Message}");
     return 2;
 }
+catch (Orleans.Runtime.OrleansException e)
+{
+    // The cluster failed the run beyond what recovery covers (every silo lost, the only gateway
+    // gone): one line, not Orleans' exception with its stack.
+    Console.Error.WriteLine($"shootdown: the cluster could not finish the run: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
+    return 1;
+}
 catch (OperationCanceledException)
 {
     Console.Error.WriteLine("shootdown: cancelled");

@@ -121,6 +121,11 @@ internal static class RunCommand
                 Console.Error.WriteLine($"shootdown: {clusterProblem}");
                 return 2;
             }
+            if (cluster is not null && parse.GetResult(silos) is { Implicit: false })
+            {
+                Console.Error.WriteLine("shootdown: --silos starts silos in this process; it cannot go with --gateway or --redis, which name a running cluster");
+                return 2;
+            }
             if (cluster is not null && kind == EngineKind.Reference)
             {
                 Console.Error.WriteLine("shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine reference");
