@@ -71,19 +71,28 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>Why a connection failed, in one line a person can act on.</summary>
     public static string Explain(Exception e, ClusterAddress cluster)
     {
-        for (var inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is StackExchange.Redis.RedisConnectionException)
-                return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
+        if (Chain(e).Any(x => x is StackExchange.Redis.RedisConnectionException))
+            return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
         var message = e.GetBaseException().Message.Split('\n')[0].Trim();
-        // A TLS mismatch shows as a connection dropped during the handshake or one that never opens.
-        if (message.StartsWith("Connection", StringComparison.Ordinal) || message.StartsWith("Unable to connect", StringComparison.Ordinal))
+        // A TLS mismatch shows as a connection dropped during the handshake, or one that never
+        // opens, in whichever words the layer that noticed uses.
+        if (Chain(e).Any(x => x is IOException or System.Security.Authentication.AuthenticationException
+                || x.GetType().Name.Contains("Connection", StringComparison.Ordinal)
+                || x.Message.Contains("connect", StringComparison.OrdinalIgnoreCase)))
+            // Through Redis the gateways are the cluster id's own; a named gateway may be another cluster's.
             return $"a gateway refused or dropped the connection ({message.Split(',')[0].TrimEnd('.')}): check it is reachable, " +
+                   (cluster.Redis is null ? "that --cluster-id is its cluster's, " : "") +
                    "and give --tls-cert, with the cluster's own certificate, exactly when its silos use TLS";
         if (message.Contains("gateway", StringComparison.OrdinalIgnoreCase))
             return cluster.Redis is not null
                 ? $"Redis lists no live gateway of this cluster after {ConnectAttempts} tries (is --cluster-id right, and are its silos up?)"
                 : $"no gateway accepted the connection after {ConnectAttempts} tries (are the silos up, is --cluster-id theirs, and --tls-cert given exactly when they use TLS?)";
         return message;
+    }
+
+    private static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException) yield return x;
     }
 
     public async ValueTask DisposeAsync()
