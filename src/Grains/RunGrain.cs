@@ -28,6 +28,8 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     private CheckpointRef? _previous;
     private long _windowsBefore;
     private int _windowsSinceCheckpoint;
+    // Wall time only decides at which window barrier a checkpoint is taken. Taking one reads
+    // state and changes none, so no result depends on it (the resume tests compare digests).
     private readonly Stopwatch _sinceCheckpoint = new();
 
     /// <summary>
@@ -42,7 +44,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     public async Task<RunPlacement> Begin(RunSpec spec)
     {
         _spec = spec;
-        var setup = catalog.Register(spec).Setup;
+        var (setup, contract, _) = catalog.Register(spec);
         _silos = (await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
         _coordinatorCalls++;
         // A run with a home spans one silo; otherwise every silo.
@@ -51,7 +53,6 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
                          ?? (spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, (spec.Home >= 0 ? 1 : _silos) * DefaultPartitionsPerSilo));
         if (partitions > setup.CpuCount)
             throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
-        var contract = new SyncContract(setup);
         _windows = new WindowScheduler(partitions, contract);
         _partitions = Enumerable.Range(0, partitions)
             .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec, p))).ToArray();
@@ -110,6 +111,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             Apply(due, reports);
             EngineMetrics.Window("grains", _spec!.Policy, Stats().GrainCalls - callsBefore);
             if (safe.Earliest != long.MaxValue) _virtualTime = safe.Earliest;
+            _windowsSinceCheckpoint++;
             if (!CheckpointDue()) continue;
             await TakeCheckpoint();
             // Reported at once, so the client always knows a checkpoint that is still kept.
@@ -121,7 +123,6 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
 
     private bool CheckpointDue()
     {
-        _windowsSinceCheckpoint++;
         if (_done || _spec!.Checkpoints is not { } policy) return false;
         return policy.Windows > 0 && _windowsSinceCheckpoint >= policy.Windows
                || policy.WallMs > 0 && _sinceCheckpoint.ElapsedMilliseconds >= policy.WallMs;

@@ -73,7 +73,7 @@ public static class ShootdownRunner
 {
     /// <summary>
     /// Runs every policy of the scenario; with the grain engine and no factory, on an embedded
-    /// cluster of <paramref name="silos"/>, in <paramref name="partitions"/> partitions (0: one per core of each silo).
+    /// cluster of <paramref name="silos"/>, shaped by <paramref name="options"/>.
     /// </summary>
     public static async Task<Comparison> RunAsync(Scenario scenario, EngineKind engine, int silos = 1, IGrainFactory? grains = null,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null) =>
@@ -83,7 +83,7 @@ public static class ShootdownRunner
     /// Runs several scenarios (a sweep's points), on one embedded cluster when one is needed. With
     /// a telemetry pipeline listening, the run is one engine trace and operations are traced at
     /// the tracing's sample ratio; without one, nothing is. On grains, the points' policies run
-    /// one after another, each spread over every silo; with <paramref name="farm"/>, they run
+    /// one after another, each spread over every silo; with <see cref="GrainEngineOptions.Farm"/>, they run
     /// concurrently, one per silo, each kept on its silo. Either way the results come back in
     /// point and policy order, and are the same.
     /// </summary>
@@ -157,9 +157,9 @@ public static class ShootdownRunner
 
     /// <summary>
     /// Runs a policy on grains. When membership declares a silo dead mid-run (the coordinator's
-    /// included), the broken run's grains are dropped and the run starts again on the surviving
-    /// silos; the result is a pure function of (scenario, seed), so it is the same. Any other
-    /// failure is the run's own and is thrown.
+    /// included), the broken run's grains are dropped and the run resumes on the surviving silos
+    /// from the latest checkpoint it reported (from virtual time 0 without one); the result is a
+    /// pure function of (scenario, seed), so it is the same. Any other failure is the run's own and is thrown.
     /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null,
