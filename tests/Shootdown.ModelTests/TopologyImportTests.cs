@@ -111,20 +111,6 @@ public sealed class TopologyImportTests
         Assert.Equal(48, MachineScaling.Scale(epyc, 48).CpuCount); // one package
     }
 
-    [Fact]
-    public void TopologyShowPrintsWhatLscpuAndNumactlPrint()
-    {
-        var (exit, stdout, stderr) = Sim.Shootdown("topology", "show", Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451"));
-        Assert.True(exit == 0, stderr);
-        Assert.Contains("NUMA node(s):           8\n", stdout);
-        Assert.Contains("NUMA node3 CPU(s):      18-23,66-71\n", stdout);
-        Assert.Contains("  7:   20  20  20  20  20  20  20  10", stdout);
-        Assert.Contains("cluster 0: CPUs 0-7,48-55", stdout);
-        var scaled = Sim.Shootdown("topology", "show", Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451"), "--scale", "8192");
-        Assert.Equal(2, scaled.Exit);
-        Assert.Contains("--scale: 8192 CPUs is not a whole number of packages of 48 CPUs (try 8160 or 8208)", scaled.Err);
-    }
-
     private static int[] Matrix(Machine m) =>
         Enumerable.Range(0, m.NodeCount).SelectMany(a => Enumerable.Range(0, m.NodeCount).Select(b => m.NodeDistance(a, b))).ToArray();
 

@@ -13,7 +13,7 @@ public sealed class HtmlReportTests
     {
         var dir = Sim.TempDir();
         var report = Path.Combine(dir, "report.html");
-        var (exit, _, err) = Sim.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--report", report);
+        var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--report", report);
         Assert.True(exit == 0, err);
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         var html = await File.ReadAllTextAsync(report);

@@ -26,7 +26,7 @@ public sealed class TelemetryExportTests
     public void FileExporterWritesOtlpJsonLinesWhoseMetricsMatchTheResults()
     {
         var dir = Sim.TempDir();
-        var (exit, _, err) = Sim.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--out", dir, "--telemetry-file", "--trace-sample", "1");
+        var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--out", dir, "--telemetry-file", "--trace-sample", "1");
         Assert.True(exit == 0, err);
         Assert.Matches(@"telemetry: [\d,]+ spans recorded, none dropped", err);
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "results.json")))!;
@@ -65,7 +65,7 @@ public sealed class TelemetryExportTests
     public void DropsAtAFullExportQueueAreReported()
     {
         var dir = Sim.TempDir();
-        var (exit, _, err) = Sim.DotnetWithEnvironment(new() { ["OTEL_BSP_MAX_QUEUE_SIZE"] = "8", ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "8", ["OTEL_BSP_SCHEDULE_DELAY"] = "60000" },
+        var (exit, _, err) = Cli.DotnetWithEnvironment(new() { ["OTEL_BSP_MAX_QUEUE_SIZE"] = "8", ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "8", ["OTEL_BSP_SCHEDULE_DELAY"] = "60000" },
             "run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--out", dir, "--telemetry-file", "--trace-sample", "1");
         Assert.True(exit == 0, err);
         Assert.Matches(@"telemetry: [\d,]+ spans recorded, [1-9][\d,]* dropped at a full export queue", err);
@@ -78,7 +78,7 @@ public sealed class TelemetryExportTests
     public void BadTelemetryFlagsAreNamedAndNothingRuns(string flag, string? value, string message)
     {
         string[] args = value is null ? [flag] : [flag, value];
-        var (exit, stdout, err) = Sim.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", .. args]);
+        var (exit, stdout, err) = Cli.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", .. args]);
         Assert.Equal(2, exit);
         Assert.Contains(message, err);
         Assert.DoesNotContain("   at ", err);
@@ -88,7 +88,7 @@ public sealed class TelemetryExportTests
     [Fact]
     public void BadOtelEnvironmentIsNamed()
     {
-        var (exit, _, err) = Sim.DotnetWithEnvironment(new() { ["OTEL_TRACES_SAMPLER"] = "traceidratio", ["OTEL_TRACES_SAMPLER_ARG"] = "lots" },
+        var (exit, _, err) = Cli.DotnetWithEnvironment(new() { ["OTEL_TRACES_SAMPLER"] = "traceidratio", ["OTEL_TRACES_SAMPLER_ARG"] = "lots" },
             "run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference");
         Assert.Equal(2, exit);
         Assert.Contains("OTEL_TRACES_SAMPLER_ARG: 'lots' is not a sampling ratio between 0 and 1", err);
@@ -103,7 +103,7 @@ public sealed class TelemetryExportTests
         var endpoints = new DashboardEndpoints(IPAddress.Loopback, ports[0], ports[1], ports[2]);
         await using var dashboard = await AspireDashboard.StartAsync(endpoints);
         var dir = Sim.TempDir();
-        var (exit, _, err) = Sim.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--out", dir, "--otlp-endpoint", endpoints.OtlpGrpc.ToString(), "--trace-sample", "0.5");
+        var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--out", dir, "--otlp-endpoint", endpoints.OtlpGrpc.ToString(), "--trace-sample", "0.5");
         Assert.True(exit == 0, err);
         Assert.Matches(@"telemetry: [\d,]+ spans recorded, none dropped", err);
         var runId = (string)JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "results.json")))!["run_id"]!;

@@ -12,35 +12,11 @@ namespace Shootdown.Tests;
 /// </summary>
 public sealed class MalformedInputTests
 {
-    private static readonly string GoodScenario = File.ReadAllText(Sim.ScenarioPath("small-64.yaml"));
-
-    private static readonly string[] BadValues = ["-1", "abc", "5-3", "0-99999", "", "[", "{x", "&a x", "1e400", "*a", "0x10", "\"", "? x", "- 1"];
-
-    /// <summary>Every line of the scenario deleted, duplicated, or with its value replaced by each bad value.</summary>
-    public static IEnumerable<(string Name, string Text)> ScenarioMutants()
-    {
-        var lines = GoodScenario.Split('\n');
-        for (var i = 0; i < lines.Length; i++)
-        {
-            if (lines[i].TrimStart().StartsWith('#') || lines[i].Trim().Length == 0) continue;
-            yield return ($"delete line {i + 1}", string.Join('\n', lines.Where((_, j) => j != i)));
-            yield return ($"duplicate line {i + 1}", string.Join('\n', lines.Take(i + 1).Append(lines[i]).Concat(lines.Skip(i + 1))));
-            var colon = lines[i].IndexOf(": ", StringComparison.Ordinal);
-            if (colon < 0) continue;
-            foreach (var bad in BadValues)
-            {
-                var copy = (string[])lines.Clone();
-                copy[i] = lines[i][..(colon + 2)] + bad;
-                yield return ($"line {i + 1} = '{bad}'", string.Join('\n', copy));
-            }
-        }
-    }
-
     [Fact]
     public void MutatedScenariosFailWithFileLineAndField()
     {
         var failures = 0;
-        foreach (var (name, text) in ScenarioMutants())
+        foreach (var (name, text) in ScenarioMutants.All())
         {
             try
             {
@@ -65,12 +41,12 @@ public sealed class MalformedInputTests
         for (var cut = 1; cut < good.Length - 20; cut += good.Length / 150)
             yield return ($"truncated at {cut}", good[..cut]);
         yield return ("non-square matrix", good.Replace("<u64values length=\"18\">10 26 26 26 26 10 </u64values>", "<u64values length=\"15\">10 26 26 26 26</u64values>"));
-        yield return ("duplicate os_index", ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\" os_index=\"4\"", 0));
+        yield return ("duplicate os_index", ScenarioMutants.ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\" os_index=\"4\"", 0));
         yield return ("bad cpuset", good.Replace("cpuset=\"0x00ffffff\"", "cpuset=\"0xZZ\""));
         yield return ("unknown node in matrix", good.Replace("<indexes length=\"8\">0 1 2 3 </indexes>", "<indexes length=\"8\">0 1 2 9 </indexes>"));
         yield return ("wrong nbobjs", good.Replace("nbobjs=\"4\"", "nbobjs=\"5\""));
-        yield return ("negative os_index", ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\" os_index=\"-5\"", 0));
-        yield return ("PU without os_index", ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\"", 0));
+        yield return ("negative os_index", ScenarioMutants.ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\" os_index=\"-5\"", 0));
+        yield return ("PU without os_index", ScenarioMutants.ReplaceNth(good, "type=\"PU\" os_index=\"5\"", "type=\"PU\"", 0));
         yield return ("hwloc 1.x", good.Replace("version=\"3.0\"", "version=\"1.11\""));
         yield return ("not xml at all", "<<<>>>");
         yield return ("entity bomb", "<?xml version=\"1.0\"?><!DOCTYPE t [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><topology>&b;</topology>");
@@ -149,36 +125,5 @@ public sealed class MalformedInputTests
         var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.ParseFile("limits.yaml", yaml));
         Assert.Equal(field, e.Field);
         Assert.Contains(problem, e.Message);
-    }
-
-    [Fact]
-    public void TheCliExitsTwoWithOneLineAndWritesNothing()
-    {
-        var dir = Sim.TempDir();
-        var topology = Path.Combine(dir, "truncated.xml");
-        File.WriteAllText(topology, File.ReadAllText(Sim.TopologyPath("hwloc/16amd64-4distances.xml"))[..5000]);
-        var samples = ScenarioMutants().Where((_, i) => i % 40 == 3).Take(8).Select(m => m.Text)
-            .Append("machine:\n  from: truncated.xml\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n")
-            .Append("machine: small-64\nduration_us: 10\nrealtime_cpus: 5-3\nprocesses:\n  - name: p\n    cpus: 0\n");
-        var n = 0;
-        foreach (var text in samples)
-        {
-            var scenario = Path.Combine(dir, $"bad{n++}.yaml");
-            File.WriteAllText(scenario, text);
-            var output = Path.Combine(dir, $"out{n}");
-            var (exit, stdout, stderr) = Sim.Shootdown("run", scenario, "--engine", "reference", "--out", output);
-            if (exit == 0) continue; // a mutant that is still a valid scenario
-            Assert.Equal(2, exit);
-            Assert.Matches(new Regex(@"^shootdown: .+:\d+:\d+: \S+: .+\n$"), stderr);
-            Assert.DoesNotContain("   at ", stderr);
-            Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any(), $"{scenario} left files in {output}");
-        }
-    }
-
-    private static string ReplaceNth(string s, string find, string replace, int n)
-    {
-        var at = -1;
-        for (var i = 0; i <= n; i++) at = s.IndexOf(find, at + 1, StringComparison.Ordinal);
-        return at < 0 ? throw new ArgumentException($"'{find}' not found") : s[..at] + replace + s[(at + find.Length)..];
     }
 }

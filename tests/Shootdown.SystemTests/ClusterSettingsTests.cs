@@ -13,7 +13,7 @@ namespace Shootdown.Tests;
 public sealed class ClusterSettingsTests
 {
     private static (int Exit, string Out, string Err) Silo(params string[] args) =>
-        Sim.Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown-silo.dll"), .. args]);
+        Cli.Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown-silo.dll"), .. args]);
 
     private static void AssertOneLine(string stderr, string prefix, string says)
     {
@@ -72,22 +72,22 @@ public sealed class ClusterSettingsTests
         var certificate = cluster.TlsCertificate!;
 
         // The right settings run, and match the reference engine.
-        var (exit, stdout, stderr) = Sim.Shootdown("run", scenario, "--json", "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", certificate);
+        var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--json", "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", certificate);
         Assert.True(exit == 0, stderr);
         var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenario), EngineKind.Reference);
         foreach (var run in reference.Runs) Assert.Contains(run.Result.Digest, stdout);
 
-        (exit, _, stderr) = Sim.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", "another-cluster", "--tls-cert", certificate);
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", "another-cluster", "--tls-cert", certificate);
         Assert.Equal(1, exit);
         AssertOneLine(stderr, "shootdown: cannot connect to cluster 'another-cluster'", "is --cluster-id right");
 
         // TLS mismatches: no certificate, and a certificate that is not the cluster's.
-        (exit, _, stderr) = Sim.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId);
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId);
         Assert.Equal(1, exit);
         AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "give --tls-cert");
         var stranger = Path.Combine(Sim.TempDir(), "stranger.pfx");
         Assert.Equal(0, (await NamespaceCluster.RunScriptAsync("make-dev-cert.sh", stranger)).Exit);
-        (exit, _, stderr) = Sim.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger);
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger);
         Assert.Equal(1, exit);
         AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "give --tls-cert");
 
@@ -101,7 +101,7 @@ public sealed class ClusterSettingsTests
         Assert.Equal($"shootdown-silo: port {port} on 127.0.0.1 is already in use", stderr.Trim());
 
         // A client whose Redis does not answer.
-        (exit, _, stderr) = Sim.Shootdown("run", scenario, "--redis", $"127.0.0.1:{EmbeddedCluster.FreePorts(1)[0]}", "--cluster-id", cluster.ClusterId);
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", $"127.0.0.1:{EmbeddedCluster.FreePorts(1)[0]}", "--cluster-id", cluster.ClusterId);
         Assert.Equal(1, exit);
         AssertOneLine(stderr, "shootdown: cannot connect to cluster", "Redis does not answer within 5 s");
     }
@@ -114,7 +114,7 @@ public sealed class ClusterSettingsTests
     [InlineData("shootdown: --redis 'a:b' is not HOST:PORT with a port from 1 to 65535", "--redis", "a:b")]
     public void BadClientClusterArgumentsExitTwo(string expected, params string[] args)
     {
-        var (exit, _, stderr) = Sim.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), .. args]);
+        var (exit, _, stderr) = Cli.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), .. args]);
         Assert.Equal(2, exit);
         Assert.Equal(expected, stderr.Trim());
     }

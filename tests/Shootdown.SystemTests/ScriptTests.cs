@@ -19,7 +19,7 @@ public sealed class ScriptTests
     public void TheSweepScriptAgreesWithTheYamlSweep()
     {
         var root = RepositoryRoot();
-        var (exit, stdout, stderr) = Sim.Dotnet(root, ["run", "scripts/sweep-cpus.cs", "--", "--reference"]);
+        var (exit, stdout, stderr) = Cli.Dotnet(root, ["run", "scripts/sweep-cpus.cs", "--", "--reference"]);
         Assert.True(exit == 0, stderr + stdout);
 
         // The script builds 'pack:N core:64 pu:2' machines in code; the YAML sweep scales the same

@@ -8,7 +8,7 @@ namespace Shootdown.Tests;
 /// <summary>The shootdown CLI as a user runs it, in a child process.</summary>
 public sealed class CliTests
 {
-    private static (int Exit, string Out, string Err) Shootdown(params string[] args) => Sim.Shootdown(args);
+    private static (int Exit, string Out, string Err) Shootdown(params string[] args) => Cli.Shootdown(args);
 
     private static string TempDir() => Sim.TempDir();
 

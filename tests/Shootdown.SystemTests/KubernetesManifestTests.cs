@@ -115,7 +115,7 @@ public sealed class KubernetesManifestTests
         var environment = SiloEnvironment.ToDictionary(e => e.Key, e => e.Value.Children.ContainsKey(new YamlScalarNode("value"))
             ? Text(e.Value, "value")
             : Text(e.Value, "valueFrom", "fieldRef", "fieldPath") switch { "status.podIP" => "127.0.0.1", var field => $"test-{field.Replace('.', '-')}" });
-        var (exit, _, stderr) = Sim.Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown-silo.dll"), .. args], environment);
+        var (exit, _, stderr) = Cli.Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown-silo.dll"), .. args], environment);
         Assert.Equal(1, exit);
         Assert.StartsWith("shootdown-silo: could not start: Unable to load in-cluster configuration", stderr.Trim());
         Assert.Single(stderr.Trim().Split('\n'));

@@ -1,29 +1,10 @@
 using System.Diagnostics;
-using Shootdown.Engine;
-using Shootdown.Model.Kernel;
-using Shootdown.Model.Results;
-using Shootdown.Scenarios;
 
 namespace Shootdown.Tests;
 
-/// <summary>Helpers to run small scenarios written inline.</summary>
-internal static class Sim
+/// <summary>The shootdown CLI, and dotnet, in child processes, as a user runs them.</summary>
+internal static class Cli
 {
-    public static Scenario Parse(string yaml) => ScenarioLoader.Parse("inline.yaml", yaml);
-
-    public static PolicyResult Run(string yaml, KernelPolicy policy) =>
-        new ReferenceEngine(Parse(yaml).SetupFor(policy)).Run();
-
-    /// <summary>Every policy the scenario lists, on the reference engine, by policy name.</summary>
-    public static Dictionary<string, PolicyResult> RunEveryPolicy(Scenario scenario) =>
-        scenario.Policies.ToDictionary(p => p.Name, p => new ReferenceEngine(scenario.SetupFor(p)).Run());
-
-    public static string ScenarioPath(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
-
-    public static string TopologyPath(string name) => Path.Combine(AppContext.BaseDirectory, "topologies", name);
-
-    public static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
-
     /// <summary>The shootdown CLI in a child process, as a user runs it.</summary>
     public static (int Exit, string Out, string Err) Shootdown(params string[] args) =>
         Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), .. args], null);

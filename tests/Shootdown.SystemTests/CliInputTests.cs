@@ -1,0 +1,75 @@
+using System.Text.RegularExpressions;
+
+namespace Shootdown.Tests;
+
+/// <summary>What the parsers promise (see the model tests), seen through the CLI in a child process: exit codes, one-line errors, nothing written.</summary>
+public sealed class CliInputTests
+{
+    [Fact]
+    public void EveryShippedScenarioValidates()
+    {
+        foreach (var path in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "scenarios"), "*.yaml"))
+        {
+            var (exit, stdout, stderr) = Cli.Shootdown("validate", path);
+            Assert.True(exit == 0, $"{path}: {stderr}");
+            Assert.StartsWith("ok: ", stdout);
+        }
+    }
+
+    [Fact]
+    public void ASweepRunFromTheCliPrintsItsTableAndWritesCsvAndEveryPoint()
+    {
+        var dir = Sim.TempDir();
+        var scenario = Sim.Write(dir, "s.yaml", "machine:\n  synthetic: \"pack:8 core:8 pu:2\"\n  scale: 32\n" + Sim.SmallWorkload +
+                                            "\nsweep:\n  machine.scale: [32, 64]\n");
+        var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--engine", "reference", "--out", Path.Combine(dir, "out"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("ipis_baseline_over_patched", stdout);
+        var csv = File.ReadAllLines(Path.Combine(dir, "out", "sweep.csv"));
+        Assert.Equal(3, csv.Length);
+        Assert.StartsWith("point,machine.scale,cpus,baseline_ipis", csv[0]);
+        Assert.StartsWith("2,64,64,", csv[2]);
+        Assert.True(File.Exists(Path.Combine(dir, "out", "point-02", "interrupts-patched.txt")));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "out"), ".shootdown-staging*"));
+        var asCsv = Cli.Shootdown("run", scenario, "--engine", "reference", "--csv");
+        Assert.Equal(string.Join("\n", csv) + "\n", asCsv.Out);
+    }
+
+    [Fact]
+    public void TopologyShowPrintsWhatLscpuAndNumactlPrint()
+    {
+        var (exit, stdout, stderr) = Cli.Shootdown("topology", "show", Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("NUMA node(s):           8\n", stdout);
+        Assert.Contains("NUMA node3 CPU(s):      18-23,66-71\n", stdout);
+        Assert.Contains("  7:   20  20  20  20  20  20  20  10", stdout);
+        Assert.Contains("cluster 0: CPUs 0-7,48-55", stdout);
+        var scaled = Cli.Shootdown("topology", "show", Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451"), "--scale", "8192");
+        Assert.Equal(2, scaled.Exit);
+        Assert.Contains("--scale: 8192 CPUs is not a whole number of packages of 48 CPUs (try 8160 or 8208)", scaled.Err);
+    }
+
+    [Fact]
+    public void TheCliExitsTwoWithOneLineAndWritesNothing()
+    {
+        var dir = Sim.TempDir();
+        var topology = Path.Combine(dir, "truncated.xml");
+        File.WriteAllText(topology, File.ReadAllText(Sim.TopologyPath("hwloc/16amd64-4distances.xml"))[..5000]);
+        var samples = ScenarioMutants.All().Where((_, i) => i % 40 == 3).Take(8).Select(m => m.Text)
+            .Append("machine:\n  from: truncated.xml\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n")
+            .Append("machine: small-64\nduration_us: 10\nrealtime_cpus: 5-3\nprocesses:\n  - name: p\n    cpus: 0\n");
+        var n = 0;
+        foreach (var text in samples)
+        {
+            var scenario = Path.Combine(dir, $"bad{n++}.yaml");
+            File.WriteAllText(scenario, text);
+            var output = Path.Combine(dir, $"out{n}");
+            var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--engine", "reference", "--out", output);
+            if (exit == 0) continue; // a mutant that is still a valid scenario
+            Assert.Equal(2, exit);
+            Assert.Matches(new Regex(@"^shootdown: .+:\d+:\d+: \S+: .+\n$"), stderr);
+            Assert.DoesNotContain("   at ", stderr);
+            Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any(), $"{scenario} left files in {output}");
+        }
+    }
+}
