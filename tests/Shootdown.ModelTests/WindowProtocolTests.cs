@@ -62,7 +62,7 @@ public sealed class WindowProtocolTests
         Assert.Equal(new EntityTimes(1_000 + costs.MigrationNs, 1_000 + costs.MmContextAccessNs),
             Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 33, 33, op: Cpu.ThreadId(1, 1))));
         // A csd leaves nothing before its IPI is taken.
-        var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdMessage.Sync.EncodeFlags() };
+        var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdQueued.Flags(Csd.Sync(Cpu.InitMm)) };
         Assert.Equal(EntityTimes.Both(3_000 + costs.InterruptEntryNs + Contract.Lookahead), Contract.EarliestOutput(csd));
     }
 

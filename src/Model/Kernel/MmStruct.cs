@@ -68,7 +68,7 @@ public sealed class MmStruct : ISimEntity
                 break;
             case EventKind.MmActiveChange:
                 // Only sent with INVLPGB: the loaded-and-not-lazy state mm_active_cpus_exceeds() reads.
-                if ((e.Flags & 1) != 0) _activeCpus.Add(e.Source);
+                if (new MmActiveChanged(in e).Active) _activeCpus.Add(e.Source);
                 else _activeCpus.Remove(e.Source);
                 break;
             case EventKind.MmCpumaskRead:
@@ -79,20 +79,22 @@ public sealed class MmStruct : ISimEntity
                 // flush_tlb_mm_range(): new_tlb_gen = inc_mm_tlb_gen(mm), then read mm_cpumask.
                 var newTlbGen = ++_tlbGen;
                 var mask = _cpumask.ToMask();
-                var flags = 0;
+                var globalAsid = _globalAsid;
+                var transition = false;
+                var trim = false;
                 if (_globalAsid)
                 {
                     // broadcast_tlb_flush(). While in ASID transition, finish_asid_transition() still
                     // IPIs the mask; the model lets the first broadcast flush end the transition.
-                    flags |= FlushGlobalAsid | (_asidTransition ? FlushAsidTransition : 0);
+                    transition = _asidTransition;
                     _asidTransition = false;
                 }
                 else if (mask.AnyBut(e.Source))
                 {
-                    if (ShouldTrimCpumask(ctx.Now)) flags |= FlushTrimCpumask;
+                    trim = ShouldTrimCpumask(ctx.Now);
                     ConsiderGlobalAsid(ctx.Now);
                 }
-                ctx.Send(e.Source, reply, EventKind.MmFlushMask, e.Op, x: newTlbGen, flags: flags, mask: mask);
+                FlushMaskRead.Send(ctx, e.Source, reply, e.Op, newTlbGen, trim, globalAsid, transition, mask);
                 break;
             }
             case EventKind.MmPmdUnshare:
@@ -105,16 +107,13 @@ public sealed class MmStruct : ISimEntity
                 var table = _pmdTableSharers.Find(s => s.Count >= 2 && s.Contains(sharer));
                 var wasShared = table is not null && table.Remove(sharer);
                 var fully = wasShared && table!.Count == 1;
-                ctx.Send(e.Source, reply, EventKind.MmPmdUnshared, e.Op, flags: (wasShared ? 1 : 0) | (fully ? 2 : 0));
+                PmdUnshared.Send(ctx, e.Source, reply, e.Op, wasShared, fully);
                 break;
             }
             default:
                 throw new InvalidOperationException($"mm {Process} cannot handle {e.Kind}");
         }
     }
-
-    /// <summary>Flags on <see cref="EventKind.MmFlushMask"/>.</summary>
-    public const int FlushTrimCpumask = 1, FlushGlobalAsid = 2, FlushAsidTransition = 4;
 
     /// <summary>
     /// arch/x86/mm/tlb.c consider_global_asid(), after an IPI flush: with INVLPGB, and only when

@@ -1,0 +1,135 @@
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Model.Kernel;
+
+// Typed views of the events a CPU and an mm exchange. SimEvent carries generic payload fields
+// (Op, Arg, X, Y, Flags) so that every engine queues one plain value type; each view below reads
+// one kind's fields by name, by reference (no copy, no allocation), and its Send writes them.
+
+/// <summary><see cref="EventKind.CsdQueue"/>: the sender's llist_add() of a csd lands on the target's call_single_queue.</summary>
+public readonly ref struct CsdQueued(ref readonly SimEvent e)
+{
+    private const int FlagSync = 1, FlagFull = 2, FlagCondShouldFlush = 4, FlagTrim = 8, FlagCondInWalk = 16, PagesShift = 8;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public int Sender => _e.Source;
+    /// <summary>The smp_call_function_many_cond() this csd belongs to, numbered by its sender.</summary>
+    public long Call => _e.Op;
+    /// <summary>When the IPI the sender raised for this csd reaches the target.</summary>
+    public long IpiArrival => _e.X;
+
+    public Csd Csd => new(
+        (_e.Flags & FlagSync) != 0 ? CsdFunc.TlbRemoveTableSmpSync : CsdFunc.FlushTlbFunc,
+        (_e.Flags & FlagCondShouldFlush) != 0 ? CsdCond.ShouldFlushTlb : (_e.Flags & FlagCondInWalk) != 0 ? CsdCond.InLocklessWalk : CsdCond.None,
+        new FlushTlbInfo(_e.Arg, _e.Flags >> PagesShift, _e.Y, (_e.Flags & FlagFull) != 0, (_e.Flags & FlagTrim) != 0));
+
+    /// <summary>Whether the csd carries a cond_func (its target may decline it).</summary>
+    public bool Conditional => (_e.Flags & (FlagCondShouldFlush | FlagCondInWalk)) != 0;
+
+    public static int Flags(in Csd csd) =>
+        (csd.Func == CsdFunc.TlbRemoveTableSmpSync ? FlagSync : 0) | (csd.Info.Full ? FlagFull : 0)
+        | (csd.Cond == CsdCond.ShouldFlushTlb ? FlagCondShouldFlush : 0) | (csd.Cond == CsdCond.InLocklessWalk ? FlagCondInWalk : 0)
+        | (csd.Info.TrimCpumask ? FlagTrim : 0) | (csd.Info.Pages << PagesShift);
+
+    /// <param name="flags">The csd's <see cref="Flags"/>, computed once per call.</param>
+    public static void Send(ISimContext ctx, int target, long landsAt, long call, in Csd csd, int flags, long ipiArrival) =>
+        ctx.Send(target, landsAt, EventKind.CsdQueue, call, csd.Info.Mm, x: ipiArrival, y: csd.Info.NewTlbGen, flags: flags);
+}
+
+/// <summary><see cref="EventKind.CsdAck"/>: the target's csd_unlock() (or its cond_func's no) as the sender's csd_lock_wait() sees it.</summary>
+public readonly ref struct CsdUnlocked(ref readonly SimEvent e)
+{
+    private const int FlagDeclined = 1, FlagCoalesced = 2;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public int Target => _e.Source;
+    public long Call => _e.Op;
+    /// <summary>When the target's handler unlocked the csd.</summary>
+    public long UnlockedAt => _e.X;
+    /// <summary>When the target's handler started the csd's func (for the sender's trace).</summary>
+    public long FuncStartedAt => _e.Y;
+    /// <summary>cond_func said no: nothing was queued.</summary>
+    public bool Declined => (_e.Flags & FlagDeclined) != 0;
+    /// <summary>The csd joined a non-empty queue, so no new interrupt was raised for it.</summary>
+    public bool Coalesced => (_e.Flags & FlagCoalesced) != 0;
+
+    public static void SendUnlocked(ISimContext ctx, int sender, long at, long call, long unlockedAt, long funcStartedAt, bool coalesced) =>
+        ctx.Send(sender, at, EventKind.CsdAck, call, x: unlockedAt, y: funcStartedAt, flags: coalesced ? FlagCoalesced : 0);
+
+    public static void SendDeclined(ISimContext ctx, int sender, long at, long call) =>
+        ctx.Send(sender, at, EventKind.CsdAck, call, flags: FlagDeclined);
+}
+
+/// <summary><see cref="EventKind.MmFlushMask"/>: flush_tlb_mm_range()'s read of the mm: its new tlb_gen, mm_cpumask (attached) and ASID state.</summary>
+public readonly ref struct FlushMaskRead(ref readonly SimEvent e)
+{
+    private const int FlagTrimCpumask = 1, FlagGlobalAsid = 2, FlagAsidTransition = 4;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public long NewTlbGen => _e.X;
+    /// <summary>should_trim_cpumask() said yes.</summary>
+    public bool TrimCpumask => (_e.Flags & FlagTrimCpumask) != 0;
+    /// <summary>mm_global_asid(): the mm has a global ASID, so INVLPGB can flush it.</summary>
+    public bool GlobalAsid => (_e.Flags & FlagGlobalAsid) != 0;
+    /// <summary>in_asid_transition(): some CPUs may still run the mm on a per-CPU ASID.</summary>
+    public bool AsidTransition => (_e.Flags & FlagAsidTransition) != 0;
+
+    public static void Send(ISimContext ctx, int cpu, long at, long op, long newTlbGen, bool trim, bool globalAsid, bool asidTransition, Topology.CpuMask mask) =>
+        ctx.Send(cpu, at, EventKind.MmFlushMask, op, x: newTlbGen,
+            flags: (trim ? FlagTrimCpumask : 0) | (globalAsid ? FlagGlobalAsid : 0) | (asidTransition ? FlagAsidTransition : 0), mask: mask);
+}
+
+/// <summary><see cref="EventKind.MmPmdUnshared"/>: the owner mm's answer to huge_pmd_unshare().</summary>
+public readonly ref struct PmdUnshared(ref readonly SimEvent e)
+{
+    private const int FlagWasShared = 1, FlagFullyUnshared = 2;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    /// <summary>The sharer had a shared table to drop.</summary>
+    public bool WasShared => (_e.Flags & FlagWasShared) != 0;
+    /// <summary>The table is no longer shared: its last user may reuse it.</summary>
+    public bool FullyUnshared => (_e.Flags & FlagFullyUnshared) != 0;
+
+    public static void Send(ISimContext ctx, int cpu, long at, long op, bool wasShared, bool fullyUnshared) =>
+        ctx.Send(cpu, at, EventKind.MmPmdUnshared, op, flags: (wasShared ? FlagWasShared : 0) | (fullyUnshared ? FlagFullyUnshared : 0));
+}
+
+/// <summary><see cref="EventKind.MmActiveChange"/>: with INVLPGB, a CPU starts or stops running the mm (loaded, not lazy).</summary>
+public readonly ref struct MmActiveChanged(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+    public bool Active => _e.Flags != 0;
+
+    public static void Send(ISimContext ctx, int mm, long at, bool active) => ctx.Send(mm, at, EventKind.MmActiveChange, flags: active ? 1 : 0);
+}
+
+/// <summary>
+/// <see cref="EventKind.ThreadSleep"/>, <see cref="EventKind.ThreadWake"/>, <see cref="EventKind.ThreadMigrate"/>:
+/// a thread's next state change, stale once the thread has moved (its generation changed).
+/// </summary>
+public readonly ref struct ThreadEvent(ref readonly SimEvent e)
+{
+    private const int FlagStopForGood = 1;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public long Thread => _e.Op;
+    public int Generation => _e.Arg;
+    /// <summary>On a sleep: the thread never wakes again (its process's stop time).</summary>
+    public bool StopForGood => (_e.Flags & FlagStopForGood) != 0;
+
+    public static void Send(ISimContext ctx, int cpu, long at, EventKind kind, long thread, int generation, bool stopForGood = false) =>
+        ctx.Send(cpu, at, kind, thread, generation, flags: stopForGood ? FlagStopForGood : 0);
+}
+
+/// <summary><see cref="EventKind.ThreadArrive"/>: a migrated thread reaches its new CPU.</summary>
+public readonly ref struct ThreadArrived(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public long Thread => _e.Op;
+    public int Process => _e.Arg;
+    public bool Runnable => (_e.Flags & 1) != 0;
+
+    public static void Send(ISimContext ctx, int cpu, long at, long thread, int process, bool runnable) =>
+        ctx.Send(cpu, at, EventKind.ThreadArrive, thread, process, flags: runnable ? 1 : 0);
+}

@@ -1,0 +1,51 @@
+using Shootdown.Model.Results;
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Tracing;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>
+/// One CPU's tracepoint buffer, as <c>trace_pipe</c> would show it, and the /proc/interrupts
+/// snapshots at the edges of the recorded window. Records only when the run asks for a window.
+/// </summary>
+public sealed class CpuTrace(Cpu cpu)
+{
+    private int _seq;
+
+    /// <summary>Tracepoint records this CPU wrote (csd_queue_cpu lines for its senders included).</summary>
+    public List<FtraceRecord> Records { get; } = new();
+
+    /// <summary>/proc/interrupts as of the trace window's start and end (the first event at or after each; the final counters if none).</summary>
+    public CpuStats? StatsAtWindowStart { get; private set; }
+    public CpuStats? StatsAtWindowEnd { get; private set; }
+
+    /// <summary>The process this CPU runs (its loaded, non-lazy mm), or -1: the TASK-PID column.</summary>
+    public int CurrentTask => !cpu.Tlb.IsLazy ? TaskOf(cpu.Tlb.LoadedMm) : -1;
+
+    /// <summary>The process whose mm entity id this is, or -1 for init_mm.</summary>
+    public int TaskOf(int mm) => mm >= cpu.Machine.CpuCount ? mm - cpu.Machine.CpuCount : -1;
+
+    public void NoteWindowSnapshots(long now)
+    {
+        if (cpu.Setup.Ftrace is not { } window) return;
+        if (StatsAtWindowStart is null && now >= window.FromNs) StatsAtWindowStart = cpu.Stats.Snapshot();
+        if (StatsAtWindowEnd is null && now >= window.ToNs) StatsAtWindowEnd = cpu.Stats.Snapshot();
+    }
+
+    /// <summary>Writes a record into <paramref name="onCpu"/>'s buffer if the run records a window that holds <paramref name="at"/>.</summary>
+    public void Event(long at, int onCpu, FtraceEvent ev, int task, int peer = -1, long call = 0, CsdFunc func = CsdFunc.FlushTlbFunc,
+        int pages = 0, TlbFlushReason reason = TlbFlushReason.RemoteShootdown, bool ipi = false)
+    {
+        if (cpu.Setup.Ftrace is not { } window || !window.Contains(at)) return;
+        Records.Add(new FtraceRecord(at, onCpu, ev, task, peer, call, func, pages, reason, ipi, cpu.Id, _seq++));
+    }
+
+    /// <summary>tlb:tlb_flush is an x86 tracepoint (arch/x86/mm/tlb.c).</summary>
+    public void TlbFlush(long at, int task, int pages, TlbFlushReason reason)
+    {
+        if (cpu.Setup.Features.Arch == Arch.X86) Event(at, cpu.Id, FtraceEvent.TlbFlush, task, pages: pages, reason: reason);
+    }
+
+    /// <summary>The pages field of tlb_flush: TLB_FLUSH_ALL prints as -1.</summary>
+    public static int TracedPages(int pages, bool full) => full ? -1 : pages;
+}

@@ -1,0 +1,42 @@
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>A csd's <c>func</c>, as data: the target runs it through <see cref="Cpu.RunCsdFunc"/>.</summary>
+public enum CsdFunc : byte
+{
+    /// <summary>arch/x86/mm/tlb.c flush_tlb_func().</summary>
+    FlushTlbFunc,
+    /// <summary>mm/mmu_gather.c tlb_remove_table_smp_sync(): empty, "Simply deliver the interrupt".</summary>
+    TlbRemoveTableSmpSync,
+}
+
+/// <summary>
+/// The <c>cond_func</c> of smp_call_function_many_cond(), as data. The kernel's sender calls it for
+/// each CPU of the mask, reading that CPU's per-CPU state; here that state is the target's own,
+/// so the sender's loop reads it as the csd lands (<see cref="Cpu.RunCondFunc"/>), and a target it
+/// rejects gets no csd and is not IPI'd.
+/// </summary>
+public enum CsdCond : byte
+{
+    /// <summary>No cond_func: every CPU of the mask gets the csd.</summary>
+    None,
+    /// <summary>arch/x86/mm/tlb.c should_flush_tlb().</summary>
+    ShouldFlushTlb,
+    /// <summary>What-if (Hildenbrand step 2): the target is inside a tracked lockless page-table walk.</summary>
+    InLocklessWalk,
+}
+
+/// <summary>arch/x86/include/asm/tlbflush.h <c>struct flush_tlb_info</c>, as far as the model reads it.</summary>
+/// <param name="Mm">The mm entity being flushed (<see cref="Cpu.InitMm"/> for a sync, whose func ignores its argument).</param>
+/// <param name="Pages">Pages in the range; <paramref name="Full"/> says the range became TLB_FLUSH_ALL.</param>
+/// <param name="NewTlbGen">The generation inc_mm_tlb_gen() returned.</param>
+/// <param name="TrimCpumask">should_trim_cpumask() said yes: CPUs that left the mm get the flush too.</param>
+public readonly record struct FlushTlbInfo(int Mm, int Pages, long NewTlbGen, bool Full, bool TrimCpumask);
+
+/// <summary>A call_single_data: the func, its cond_func and its argument.</summary>
+public readonly record struct Csd(CsdFunc Func, CsdCond Cond, FlushTlbInfo Info)
+{
+    /// <summary>tlb_remove_table_sync_one()'s csd for the caller's <paramref name="mm"/> (only named in traces).</summary>
+    public static Csd Sync(int mm, CsdCond cond = CsdCond.None) => new(CsdFunc.TlbRemoveTableSmpSync, cond, new FlushTlbInfo(mm, 0, 0, false, false));
+}

@@ -1,0 +1,151 @@
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Tracing;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>
+/// How a machine's kernel reaches other CPUs' TLBs, chosen once at boot as <c>pv_ops.mmu.flush_tlb_multi</c>
+/// is: native IPIs, KVM's paravirtual flush, a Hyper-V or Xen hypercall; or, off x86, arm64's
+/// broadcast TLBI and RISC-V's SBI remote fence or IPIs. x86's flush_tlb_mm_range() is the
+/// template: INVLPGB for an mm with a global ASID, flush_tlb_multi() when another CPU is in the
+/// mask, else a local flush.
+/// </summary>
+public abstract class FlushBackend
+{
+    public static FlushBackend AtBoot(MachineFeatures features) => features.Arch switch
+    {
+        Arch.Arm64 => new Arm64TlbiBroadcast(),
+        Arch.RiscV when features.RiscVRemoteFence == RiscVRemoteFence.Sbi => new RiscVSbiRemoteFence(),
+        Arch.RiscV => new NativeIpis(riscV: true),
+        _ => features.FlushTlbMulti switch
+        {
+            FlushTlbMultiBackend.KvmPv => new KvmPvFlush(),
+            FlushTlbMultiBackend.HyperV => new FlushHypercall("hyperv"),
+            FlushTlbMultiBackend.Xen => new FlushHypercall("xen"),
+            _ => new NativeIpis(riscV: false),
+        },
+    };
+
+    /// <summary>arch/x86/mm/tlb.c flush_tlb_mm_range(), from its read of the mm on.</summary>
+    public virtual void FlushTlbMmRange(in FlushRequest r, ISimContext ctx)
+    {
+        var op = r.Op;
+        if (r.Invlpgb)
+        {
+            // broadcast_tlb_flush(): INVLPGB per stride (or once for the PCID), then TLBSYNC.
+            op.Mechanism = TlbFlushMechanism.Invlpgb;
+            r.Outcome("broadcast_tlb_flush: INVLPGB + TLBSYNC, no IPIs");
+            var costs = r.Cpu.Costs;
+            r.DoneAfter((op.FullFlush ? costs.InvlpgbFullNs : op.Spec.Pages * costs.InvlpgbPerPageNs) + costs.TlbsyncNs, ctx, flushLocal: false);
+            return;
+        }
+        if (r.Mask.AnyBut(r.Cpu.Id))
+        {
+            FlushTlbMulti(r, ctx);
+            return;
+        }
+        op.Mechanism = TlbFlushMechanism.LocalOnly;
+        r.Outcome(r.Cpu.Tlb.LoadedMm == r.Info.Mm ? "local flush only" : "no flush: not loaded here, no other CPU in mm_cpumask");
+        r.DoneAfter(0, ctx, flushLocal: true);
+    }
+
+    /// <summary>flush_tlb_multi(mm_cpumask(mm), info): reach every other CPU of the mask.</summary>
+    protected abstract void FlushTlbMulti(in FlushRequest r, ISimContext ctx);
+
+    /// <summary>
+    /// native_flush_tlb_multi(): IPIs through smp_call_function_many_cond(), to all of the mask
+    /// when freed_tables (wake_lazy_cpus) is set, else only to the CPUs should_flush_tlb()
+    /// accepts; the local flush_tlb_func() runs as SCF_RUN_LOCAL. RISC-V's IPI path is
+    /// on_each_cpu_mask(): unconditional, like freed_tables on x86.
+    /// </summary>
+    private class NativeIpis(bool riscV) : FlushBackend
+    {
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, SkipsPreempted: false, ctx);
+
+        /// <param name="SkipsPreempted">KVM: vCPUs whose steal-time record says preempted are left to the host.</param>
+        protected void SendIpis(in FlushRequest r, bool SkipsPreempted, ISimContext ctx)
+        {
+            var cpu = r.Cpu;
+            var op = r.Op;
+            op.Mechanism = TlbFlushMechanism.Ipi;
+            var conditional = !riscV && !op.FreedTables && op.Spec.FlushTargets is null;
+            var csd = new Csd(CsdFunc.FlushTlbFunc, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, r.Info);
+            var runLocal = r.Mask.Test(cpu.Id) && (!conditional || cpu.Tlb.ShouldFlushTlb(r.Info));
+            var targets = SmpCallFunction.RentTargets(r.Mask.NrCpus);
+            var count = 0;
+            var dropped = 0;
+            var preemption = cpu.Setup.Preemption;
+            foreach (var c in r.Mask.Cpus())
+            {
+                if (c == cpu.Id) continue;
+                if (SkipsPreempted && preemption.IsPreempted(c, ctx.Now))
+                {
+                    dropped++;
+                    continue;
+                }
+                targets[count++] = c;
+            }
+            r.Outcome(SkipsPreempted ? $"kvm_flush_tlb_multi: {dropped} preempted vCPU(s) left to the host, native_flush_tlb_multi on the rest" : "native_flush_tlb_multi");
+            cpu.Tracer.TlbFlush(ctx.Now, op.Spec.Process, CpuTrace.TracedPages(op.Spec.Pages, op.FullFlush), TlbFlushReason.RemoteSendIpi);
+            var start = ctx.Now;
+            if (runLocal && cpu.Setup.Policy.FlushLocalBeforeRemote)
+            {
+                // Before the concurrent-flush series: flush_tlb_func_local() with IRQs off, then flush_tlb_others().
+                start += cpu.Tlb.FlushTlbFunc(r.Info, r.Info.NewTlbGen, local: true, start, ctx);
+                cpu.Irqs.LocalFlushUntil = start;
+                runLocal = false;
+            }
+            op.Call = cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal, start, op.Trace, op.Interrupted, ctx);
+        }
+    }
+
+    /// <summary>
+    /// arch/x86/kernel/kvm.c kvm_flush_tlb_multi(): first drops every vCPU whose steal-time record
+    /// says preempted (the host flushes it before its next entry), then native_flush_tlb_multi() on the rest.
+    /// </summary>
+    private sealed class KvmPvFlush() : NativeIpis(riscV: false)
+    {
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, SkipsPreempted: true, ctx);
+    }
+
+    /// <summary>hyperv_flush_tlb_multi() and xen_flush_tlb_multi(): one flush hypercall, no guest IPIs.</summary>
+    private sealed class FlushHypercall(string hypervisor) : FlushBackend
+    {
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx)
+        {
+            r.Op.Mechanism = TlbFlushMechanism.Hypercall;
+            r.Outcome($"{hypervisor}_flush_tlb_multi: flush hypercall, no guest IPIs");
+            r.DoneAfter(r.Cpu.Costs.HypercallFlushNs, ctx, flushLocal: false);
+        }
+    }
+
+    /// <summary>arch/riscv/mm/tlbflush.c: sbi_remote_sfence_vma_asid(), no Linux IPIs.</summary>
+    private sealed class RiscVSbiRemoteFence : FlushBackend
+    {
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx)
+        {
+            r.Op.Mechanism = TlbFlushMechanism.SbiRemoteFence;
+            r.Outcome("riscv: sbi_remote_sfence_vma_asid(), no Linux IPIs");
+            r.DoneAfter(r.Cpu.Costs.SbiRemoteFenceNs, ctx, flushLocal: true);
+        }
+    }
+
+    /// <summary>
+    /// arch/arm64/include/asm/tlbflush.h __flush_tlb_range(): no IPI path at all, TLBI VALE1IS per
+    /// page (ASIDE1IS for the whole ASID), then DSB ISH.
+    /// </summary>
+    private sealed class Arm64TlbiBroadcast : FlushBackend
+    {
+        public override void FlushTlbMmRange(in FlushRequest r, ISimContext ctx)
+        {
+            var op = r.Op;
+            op.Mechanism = TlbFlushMechanism.TlbiBroadcast;
+            r.Outcome("arm64: TLBI …IS broadcast + DSB ISH, no IPIs");
+            var costs = r.Cpu.Costs;
+            r.DoneAfter((op.FullFlush ? 1 : op.Spec.Pages) * costs.TlbiPerPageNs + costs.DsbIshNs, ctx, flushLocal: false);
+        }
+
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) =>
+            throw new InvalidOperationException("arm64 flushes by TLBI broadcast; it has no flush_tlb_multi()");
+    }
+}
