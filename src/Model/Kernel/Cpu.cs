@@ -36,21 +36,17 @@ public sealed class Cpu : ISimEntity
         Costs = setup.Costs;
         Id = cpu;
         Tracing = tracing;
-        // One stream serves the IRQ-off phases, the scheduler and operation arrivals, in that order of first use.
-        var rng = new Prng(setup.Seed, (ulong)cpu);
-        Irqs = new LocalIrqs(setup, cpu, rng);
+        var entity = (ulong)cpu;
+        Irqs = new LocalIrqs(setup, cpu, new Prng(setup.Seed, entity, RandomStream.IrqOffPhases));
         Tlb = new TlbState(this);
         Flush = new TlbFlush(this);
         Smp = new SmpCallFunction(this);
         Gather = new MmuGather(this);
-        Ops = new KernelOperations(this, rng);
-        Scheduler = new Scheduler(this, rng);
-        Walkers = new LocklessWalkers(this, new Prng(setup.Seed ^ WalkerStreamSalt, (ulong)cpu));
+        Ops = new KernelOperations(this, new Prng(setup.Seed, entity, RandomStream.OpArrivals));
+        Scheduler = new Scheduler(this, new Prng(setup.Seed, entity, RandomStream.Scheduler));
+        Walkers = new LocklessWalkers(this, new Prng(setup.Seed, entity, RandomStream.Walkers));
         Tracer = new CpuTrace(this);
     }
-
-    /// <summary>Walk arrivals draw from their own stream, so adding walkers never changes the threads' schedule.</summary>
-    private const ulong WalkerStreamSalt = 0x6A1C_FA57UL;
 
     public int Id { get; }
     public SimulationSetup Setup { get; }

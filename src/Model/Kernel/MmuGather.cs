@@ -134,7 +134,7 @@ public sealed class MmuGather(Cpu cpu)
             return;
         }
         var batchFails = op.Spec.BatchAllocFailProbability > 0
-            && new Prng(setup.Seed ^ 0xBA7C_4A11UL, (ulong)cpu.Id << 32 | (ulong)op.Serial).NextDouble() < op.Spec.BatchAllocFailProbability;
+            && new Prng(setup.Seed, (ulong)cpu.Id << 32 | (ulong)op.Serial, RandomStream.BatchAlloc).NextDouble() < op.Spec.BatchAllocFailProbability;
         if (!batchFails || policy.PtReclaim)
         {
             op.SyncOutcome = batchFails ? "__tlb_remove_table_one(): call_rcu() (CONFIG_PT_RECLAIM)" : "tlb_table_flush(): the batch is freed after an RCU grace period";

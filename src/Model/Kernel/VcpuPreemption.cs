@@ -22,7 +22,7 @@ public sealed class VcpuPreemption
             foreach (var cpu in specs[i].Cpus)
             {
                 // Its own stream per (spec, CPU): the phase never depends on other draws.
-                var phase = (long)(new Prng(seed ^ 0x57EA1_7100UL, (ulong)(i * nrCpus + cpu)).NextDouble() * specs[i].PeriodNs);
+                var phase = (long)(new Prng(seed, (ulong)(i * nrCpus + cpu), RandomStream.VcpuPreemption).NextDouble() * specs[i].PeriodNs);
                 perCpu[cpu].Add((phase, specs[i].PeriodNs, specs[i].DurationNs));
             }
         }

@@ -1,16 +1,38 @@
 namespace Shootdown.Model.Simulation;
 
 /// <summary>
-/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64 from (run seed, entity id), so
-/// every entity draws from its own stream whatever order the engine runs entities in. The
+/// What a random stream is for. Each purpose has its own stream per entity, so that adding
+/// randomness of one kind (a rate-based operation stream, a walker) never moves another's draws
+/// (a CPU's thread schedule). The values are the salts mixed into the run seed.
+/// </summary>
+public enum RandomStream : ulong
+{
+    /// <summary>A CPU's thread run, sleep and migration times.</summary>
+    Scheduler = 0x5C4E_D07EUL,
+    /// <summary>A CPU's rate-based operation arrivals.</summary>
+    OpArrivals = 0x0A77_1FA1UL,
+    /// <summary>The phases of a CPU's periodic IRQ-off windows.</summary>
+    IrqOffPhases = 0x1F0F_FA5EUL,
+    /// <summary>A CPU's lockless walk arrivals.</summary>
+    Walkers = 0x6A1C_FA57UL,
+    /// <summary>Whether an operation's batch page allocation fails (the entity is CPU and operation).</summary>
+    BatchAlloc = 0xBA7C_4A11UL,
+    /// <summary>The phases of the host's vCPU preemption (the entity is pattern and CPU).</summary>
+    VcpuPreemption = 0x57EA1_7100UL,
+}
+
+/// <summary>
+/// xoshiro256** (Blackman and Vigna), seeded through SplitMix64 from (run seed, entity, purpose),
+/// so every entity draws from its own streams whatever order the engine runs entities in. The
 /// project owns the algorithm so results never depend on a runtime's System.Random.
 /// </summary>
 public sealed class Prng
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public Prng(ulong runSeed, ulong entityId)
+    public Prng(ulong runSeed, ulong entityId, RandomStream purpose)
     {
+        runSeed ^= (ulong)purpose;
         var x = runSeed ^ (entityId * 0x9E3779B97F4A7C15UL) ^ 0xD1B54A32D192ED03UL;
         _s0 = SplitMix64(ref x);
         _s1 = SplitMix64(ref x);
