@@ -3,8 +3,8 @@ using Shootdown.Model.Kernel;
 namespace Shootdown.Scenarios;
 
 /// <summary>
-/// The scenario's <c>platform</c>: what the hardware and hypervisor give the kernel (kernel-model.md
-/// §2.3, §2.4, §4). <c>arch</c> is x86 (default), arm64 or riscv; on x86, <c>flush</c> names the
+/// The scenario's <c>platform</c>: what the hardware and hypervisor give the kernel (docs/model.md,
+/// the kernel facts). <c>arch</c> is x86 (default), arm64 or riscv; on x86, <c>flush</c> names the
 /// pv_ops backend (native, kvm, hyperv, xen) and <c>invlpgb</c> the AMD feature; on RISC-V,
 /// <c>riscv_remote_fence</c> is sbi or ipi.
 /// </summary>
@@ -34,7 +34,7 @@ internal static class PlatformSection
 
 /// <summary>
 /// The scenario's <c>kernel_config</c>: build switches applied to every policy the scenario runs
-/// (kernel-model.md §1.2, §1.3). A switch not given keeps the policy's own value.
+/// (docs/model.md, the kernel facts). A switch not given keeps the policy's own value.
 /// </summary>
 internal static class KernelConfigSection
 {

@@ -7,7 +7,7 @@ namespace Shootdown.Tests;
 /// <summary>
 /// One closed form per flush mechanism, config switch and what-if policy, on an N = 64 CPU
 /// machine with one process always running on k CPUs and c operations from CPU 0 that never
-/// overlap: who gets a flush IPI, who gets a sync IPI (kernel-model.md §1–4).
+/// overlap: who gets a flush IPI, who gets a sync IPI (docs/model.md, the kernel facts).
 /// </summary>
 public sealed class MechanismTests
 {

@@ -8,7 +8,7 @@ using Shootdown.Scenarios;
 namespace Shootdown.Tests;
 
 /// <summary>
-/// kernel-model.md §6 both ways: the ftrace export speaks the tracepoints' formats, and
+/// The kernel's trace formats (docs/outputs.md) both ways: the ftrace export speaks the tracepoints' formats, and
 /// <c>shootdown replay</c> rebuilds operations from a trace, from a hand-checked fixture and
 /// from the model's own export (the round trip).
 /// </summary>

@@ -10,7 +10,7 @@ using Shootdown.Scenarios;
 namespace Shootdown.Client.Calibration;
 
 /// <summary>
-/// One published figure (kernel-model.md §5) beside what the model computes for the same
+/// One published figure (docs/calibration.md) beside what the model computes for the same
 /// experiment. <see cref="Ratio"/> is model ÷ published; the row holds when it lies within
 /// [<see cref="ToleranceLow"/>, <see cref="ToleranceHigh"/>].
 /// </summary>
@@ -79,7 +79,7 @@ public static class CalibrationTable
             "The model serialises the exits as i_mmap_rwsem does and adds each sync's latency to the run: " +
             $"{addedLatencyS * 1e6:0.0} µs per unshare, against {(realWith - realWithout) / published * 1e6:0.0} µs published " +
             "(if every unshare is serialised). The sender's per-target costs (csd setup, the csd_lock_wait cache-line " +
-            "transfers) are GUESSes: kernel-model.md §5 found no published per-IPI figure for large hosts, and this row " +
+            "transfers) are GUESSes: no published per-IPI figure was found for large hosts, and this row " +
             "says they are about 3× too low for that machine, or that more than the sync was serialised.");
         yield return new("1b", "fork/exit storm, 196 cores: sys time with ÷ without per-unshare sync", source, "fork-exit-196.yaml",
             sysWith / sysWithout, (sysWithout + published * addedCpuS) / sysWithout, "0.00", 0.5, 1.25,

@@ -18,7 +18,7 @@ internal static class CalibrateCommand
             DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("scenarios", "calibration")),
         };
         var markdown = new Option<bool>("--markdown") { Description = "Print the table as docs/calibration.md holds it." };
-        var command = new Command("calibrate", "Compare the model with published measurements (kernel-model.md §5).") { scenarios, markdown };
+        var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown };
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(scenarios)!;

@@ -9,7 +9,7 @@ namespace Shootdown.Client.Cli;
 /// <summary>
 /// <c>shootdown trace SCENARIO --out DIR</c>: the run's tracepoints as ftrace text (tlb_flush,
 /// ipi_send_cpumask, csd_queue_cpu, csd_function_entry/exit) and /proc/interrupts at both edges
-/// of the traced window, per policy (kernel-model.md §6).
+/// of the traced window, per policy (docs/outputs.md).
 /// </summary>
 internal static class TraceCommand
 {

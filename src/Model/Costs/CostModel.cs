@@ -13,7 +13,7 @@ public enum ApicMode
 
 /// <summary>
 /// Every latency in the model, in virtual nanoseconds. Defaults cite their source; those
-/// marked GUESS have no published figure (kernel-model.md §5 lists what is known) and are
+/// marked GUESS have no published figure (docs/calibration.md lists what is known) and are
 /// there to be overridden from a scenario's <c>costs:</c> section.
 /// </summary>
 public sealed record CostModel
@@ -39,7 +39,7 @@ public sealed record CostModel
     // --- flush_tlb_func invalidation (arch/x86/mm/tlb.c).
     /// <summary>"Each single flush is about 100 ns" (arch/x86/mm/tlb.c, comment above tlb_single_page_flush_ceiling).</summary>
     public long FlushTlbPerPageNs { get; init; } = 100;
-    /// <summary>INVPCID "flush everything" ≈ 376 ns on a Skylake laptop (Lutomirski, RFC 04/13, Jan 2016; kernel-model.md §5 #4).</summary>
+    /// <summary>INVPCID "flush everything" ≈ 376 ns on a Skylake laptop (Lutomirski, RFC 04/13, Jan 2016).</summary>
     public long FlushTlbFullNs { get; init; } = 376;
     /// <summary>tlb_single_page_flush_ceiling: above this many pages a range flush becomes a full flush (default 33).</summary>
     public int TlbSinglePageFlushCeiling { get; init; } = 33;
@@ -65,7 +65,7 @@ public sealed record CostModel
     /// <summary>GUESS. Moving a thread to another CPU's runqueue (wakeup IPI not modelled as a csd).</summary>
     public long MigrationNs { get; init; } = 2_000;
 
-    // --- Flushes that interrupt no one (kernel-model.md §2.3, §2.4, §4). All GUESS unless noted.
+    // --- Flushes that interrupt no one (docs/model.md, the kernel facts). All GUESS unless noted.
     /// <summary>GUESS. One INVLPGB per page (or stride) on the initiator; no remote CPU is interrupted.</summary>
     public long InvlpgbPerPageNs { get; init; } = 60;
     /// <summary>GUESS. One INVLPGB for the whole PCID.</summary>
@@ -83,11 +83,11 @@ public sealed record CostModel
 
     // --- RCU and walkers.
     /// <summary>
-    /// GUESS (no stored figure, kernel-model.md §5). How long synchronize_rcu() blocks its caller.
+    /// GUESS (no published figure). How long synchronize_rcu() blocks its caller.
     /// RCU guarantees the grace period outlasts every reader that began before it; this only sets the caller's latency.
     /// </summary>
     public long RcuGracePeriodNs { get; init; } = 10_000_000;
-    /// <summary>Per-CPU lockless-walk tracking (Hildenbrand step 2): about +3% GUP-fast latency on 64 cores (Lance v4/v5; kernel-model.md §5 #9).</summary>
+    /// <summary>Per-CPU lockless-walk tracking (Hildenbrand step 2): about +3% GUP-fast latency on 64 cores (Lance v4/v5).</summary>
     public int LocklessWalkTrackingPercent { get; init; } = 3;
     /// <summary>1/HZ: the jiffy that consider_global_asid() samples. HZ=1000.</summary>
     public long JiffyNs { get; init; } = 1_000_000;

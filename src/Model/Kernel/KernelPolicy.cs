@@ -60,7 +60,7 @@ public sealed record KernelPolicy
 
     /// <summary>
     /// CONFIG_PT_RECLAIM: <c>__tlb_remove_table_one()</c> frees the table with call_rcu() instead
-    /// of syncing first. Typically y on x86-64 (kernel-model.md §1.3).
+    /// of syncing first. Typically y on x86-64 (docs/model.md, the kernel facts).
     /// </summary>
     public bool PtReclaim { get; init; } = true;
 
@@ -77,7 +77,7 @@ public sealed record KernelPolicy
     /// <summary>
     /// Before David Hildenbrand's fix series (Dec 2025) hugetlb did one
     /// <c>tlb_remove_table_sync_one()</c> per unshared PMD table, last sharer or not: the
-    /// behaviour behind the 196-core fork/exit regression (kernel-model.md §1.4).
+    /// behaviour behind the 196-core fork/exit regression (docs/model.md, the kernel facts).
     /// </summary>
     public bool HugetlbSyncEveryUnshare { get; init; }
 

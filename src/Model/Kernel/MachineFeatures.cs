@@ -4,9 +4,9 @@ namespace Shootdown.Model.Kernel;
 public enum Arch
 {
     X86,
-    /// <summary>TLB invalidation by broadcast <c>TLBI …IS</c> + <c>DSB ISH</c>: no IPIs (kernel-model.md §4).</summary>
+    /// <summary>TLB invalidation by broadcast <c>TLBI …IS</c> + <c>DSB ISH</c>: no IPIs (docs/model.md, the kernel facts).</summary>
     Arm64,
-    /// <summary><c>__flush_tlb_range()</c>: an SBI remote fence or IPIs, by platform (kernel-model.md §4).</summary>
+    /// <summary><c>__flush_tlb_range()</c>: an SBI remote fence or IPIs, by platform (docs/model.md, the kernel facts).</summary>
     RiscV,
 }
 

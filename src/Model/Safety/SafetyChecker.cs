@@ -6,7 +6,7 @@ using Shootdown.Model.Workload;
 namespace Shootdown.Model.Safety;
 
 /// <summary>
-/// The invariant the sync protects (kernel-model.md §3): a page table cleared from its upper level
+/// The invariant the sync protects (docs/safety.md): a page table cleared from its upper level
 /// is not freed, or reused by its remaining owner, while a walker that could have loaded the old
 /// entry (one that began before the clear) is still inside its walk. Checked after the run, per
 /// CPU, against every operation's <see cref="TableRetire"/>: the same pure function for both engines.

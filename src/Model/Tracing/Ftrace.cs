@@ -6,7 +6,7 @@ using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.Tracing;
 
-/// <summary>The tracepoints the model emits, as in kernel-model.md §6.</summary>
+/// <summary>The tracepoints the model emits, as docs/outputs.md lists them.</summary>
 public enum FtraceEvent
 {
     /// <summary><c>tlb:tlb_flush</c>.</summary>

@@ -65,7 +65,7 @@ public static class OpTypeNames
         (OpType.SyncWithoutFlush, "sync_without_flush"));
 }
 
-/// <summary>The lockless page-table walkers the safety checker knows (kernel-model.md §3).</summary>
+/// <summary>The lockless page-table walkers the safety checker knows (docs/safety.md).</summary>
 public enum WalkerKind
 {
     /// <summary>mm/gup.c gup_fast(): IRQs off around the walk, on a CPU running the mm.</summary>
