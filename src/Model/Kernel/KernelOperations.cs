@@ -117,8 +117,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         switch (op.Step++)
         {
             case 0:
-                op.FreedTables = true;
-                cpu.Flush.FlushTlbMmRange(op, ctx);
+                PmdpCollapseFlush(op, ctx);
                 return;
             case 1:
                 cpu.Gather.TlbRemoveTableSyncOne(op, ctx);
@@ -186,6 +185,16 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         Continue(op, ctx);
     }
 
+    /// <summary>
+    /// pmdp_collapse_flush(): the PMD is cleared and its PTE table detached, so the range's
+    /// flush_tlb_range() runs with freed_tables (it must reach lazy CPUs too).
+    /// </summary>
+    private void PmdpCollapseFlush(KernelOperation op, ISimContext ctx)
+    {
+        op.FreedTables = true;
+        cpu.Flush.FlushTlbMmRange(op, ctx);
+    }
+
     /// <summary>flush_tlb_range() of a range whose page tables stay: no sync follows.</summary>
     private void FlushTlbRange(KernelOperation op, ISimContext ctx)
     {
@@ -233,8 +242,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         switch (op.Step++)
         {
             case 0:
-                op.FreedTables = true;
-                cpu.Flush.FlushTlbMmRange(op, ctx);
+                PmdpCollapseFlush(op, ctx);
                 return;
             case 1:
                 if (cpu.Setup.Policy.GupGetPxxLowHigh)
