@@ -14,10 +14,23 @@ namespace Shootdown.Model.Kernel;
 public sealed class SmpCallFunction(Cpu cpu)
 {
     /// <summary>
+    /// Where a call's per-target arrays come from. A storm keeps hundreds of broadcasts to every
+    /// CPU in flight at once, more than the shared pool keeps per size; arrays it cannot keep
+    /// would be garbage, tens of kilobytes per call. Shared by every CPU, and thread-safe, since
+    /// a silo runs many CPUs on many threads.
+    /// </summary>
+    private static class Pools
+    {
+        private const int MaxCpus = 1 << 20, ArraysKept = 1024;
+        public static readonly ArrayPool<int> Ints = ArrayPool<int>.Create(MaxCpus, ArraysKept);
+        public static readonly ArrayPool<long> Longs = ArrayPool<long>.Create(MaxCpus, ArraysKept);
+        public static readonly ArrayPool<bool> Bools = ArrayPool<bool>.Create(MaxCpus, ArraysKept);
+    }
+
+    /// <summary>
     /// One smp_call_function_many_cond() in flight from this CPU, waiting in csd_lock_wait().
     /// Each target's answer is kept by CPU number, as the kernel keeps a csd per CPU, so an ack
-    /// needs no lookup. The arrays are pooled: a broadcast on a large machine would otherwise
-    /// allocate tens of kilobytes per call.
+    /// needs no lookup. The arrays are pooled (<see cref="Pools"/>).
     /// </summary>
     public sealed class Call
     {
@@ -29,8 +42,8 @@ public sealed class SmpCallFunction(Cpu cpu)
             WaitStart = waitStart;
             Trace = trace;
             Interrupted = interrupted;
-            UnlockTime = ArrayPool<long>.Shared.Rent(nrCpus);
-            Declined = ArrayPool<bool>.Shared.Rent(nrCpus);
+            UnlockTime = Pools.Longs.Rent(nrCpus);
+            Declined = Pools.Bools.Rent(nrCpus);
             for (var j = 0; j < count; j++) Declined[targets[j]] = false;
         }
 
@@ -54,28 +67,33 @@ public sealed class SmpCallFunction(Cpu cpu)
 
         public void Release()
         {
-            ArrayPool<int>.Shared.Return(Targets);
-            ArrayPool<long>.Shared.Return(UnlockTime);
-            ArrayPool<bool>.Shared.Return(Declined);
+            Pools.Ints.Return(Targets);
+            Pools.Longs.Return(UnlockTime);
+            Pools.Bools.Return(Declined);
         }
     }
 
-    /// <summary>A csd this CPU has queued, with what its func needs.</summary>
-    private readonly record struct QueuedCsd(int Sender, long Call, Csd Csd, bool Coalesced);
+    /// <summary>
+    /// A csd this CPU has queued, with what its func needs: 40 bytes. In a storm every CPU's
+    /// queue holds a csd from each of hundreds of senders at once.
+    /// </summary>
+    private readonly record struct QueuedCsd(long Call, FlushTlbInfo Info, int Sender, CsdFunc Func, bool Coalesced)
+    {
+        public Csd Csd => new(Func, CsdCond.None, Info);
+    }
 
     [ThreadStatic] private static long[]? t_clusterDepart;
     [ThreadStatic] private static int[]? t_clusterStamp;
     [ThreadStatic] private static int t_stamp;
 
-    private List<QueuedCsd> _callSingleQueue = new();
-    private List<QueuedCsd> _draining = new();
+    private readonly List<QueuedCsd> _callSingleQueue = new();
     private long _callSerial;
 
     /// <summary>The call this CPU waits on in csd_lock_wait(), if any.</summary>
     public Call? InFlight { get; private set; }
 
     /// <summary>A pooled array for a call's targets; the call owns it once made.</summary>
-    public static int[] RentTargets(int capacity) => ArrayPool<int>.Shared.Rent(Math.Max(1, capacity));
+    public static int[] RentTargets(int capacity) => Pools.Ints.Rent(Math.Max(1, capacity));
 
     /// <summary>
     /// smp_call_function_many_cond(), wait=1. Per target, in CPU order: the csd setup and
@@ -189,7 +207,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         // trace_csd_queue_cpu() runs on the sender once cond_func has passed; llist_add()'s
         // answer (was the queue empty) decides whether this CPU is in the IPI's mask.
         cpu.Tracer.Event(ctx.Now, queued.Sender, FtraceEvent.CsdQueueCpu, cpu.Tracer.TaskOf(csd.Info.Mm), peer: cpu.Id, call: queued.Call, func: csd.Func, ipi: wasEmpty);
-        _callSingleQueue.Add(new QueuedCsd(queued.Sender, queued.Call, csd, Coalesced: !wasEmpty));
+        _callSingleQueue.Add(new QueuedCsd(queued.Call, csd.Info, queued.Sender, csd.Func, Coalesced: !wasEmpty));
         if (wasEmpty) ctx.Send(cpu.Id, Math.Max(queued.IpiArrival, ctx.Now), EventKind.InterruptRaise);
     }
 
@@ -212,9 +230,10 @@ public sealed class SmpCallFunction(Cpu cpu)
     private void FlushSmpCallFunctionQueue(ISimContext ctx)
     {
         if (_callSingleQueue.Count == 0) return;
-        // llist_del_all(): the queue is empty again from here on; new csds will raise a new IPI.
-        (_draining, _callSingleQueue) = (_callSingleQueue, _draining);
-        var entries = _draining;
+        // llist_del_all(): every csd queued so far is this interrupt's; the queue is empty again
+        // once they have run (nothing can land meanwhile: a csd from another CPU is an event of
+        // its own, later), and new csds will raise a new IPI.
+        var entries = _callSingleQueue;
         NoteTlbGensSeen(entries);
 
         var stats = cpu.Stats;
@@ -253,10 +272,10 @@ public sealed class SmpCallFunction(Cpu cpu)
         _tlbGenSeen.Clear();
         foreach (var c in entries)
         {
-            if (c.Csd.Func != CsdFunc.FlushTlbFunc) continue;
-            var i = IndexOfTlbGenSeen(c.Csd.Info.Mm);
-            if (i < 0) _tlbGenSeen.Add((c.Csd.Info.Mm, c.Csd.Info.NewTlbGen));
-            else if (c.Csd.Info.NewTlbGen > _tlbGenSeen[i].TlbGen) _tlbGenSeen[i] = (c.Csd.Info.Mm, c.Csd.Info.NewTlbGen);
+            if (c.Func != CsdFunc.FlushTlbFunc) continue;
+            var i = IndexOfTlbGenSeen(c.Info.Mm);
+            if (i < 0) _tlbGenSeen.Add((c.Info.Mm, c.Info.NewTlbGen));
+            else if (c.Info.NewTlbGen > _tlbGenSeen[i].TlbGen) _tlbGenSeen[i] = (c.Info.Mm, c.Info.NewTlbGen);
         }
     }
 
