@@ -22,7 +22,7 @@ public static class ScenarioLoader
 
     public const double MaxDurationUs = 60_000_000; // one virtual minute
 
-    /// <summary>Top-level fields, in the order the README documents them (the JSON Schema must list the same).</summary>
+    /// <summary>Top-level fields, in the order docs/scenarios.md documents them (the JSON Schema must list the same).</summary>
     public static readonly string[] Fields = ["name", "description", "machine", "platform", "kernel_config", "seed", "duration_us", "policies", "costs",
         "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 

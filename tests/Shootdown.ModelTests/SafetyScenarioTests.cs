@@ -5,7 +5,7 @@ using Shootdown.Scenarios;
 namespace Shootdown.Tests;
 
 /// <summary>
-/// The shipped safety scenarios give the answers the README states for the thread's arguments:
+/// The shipped safety scenarios give the answers docs/safety.md states for the thread's arguments:
 /// which policies keep the invariant (0 violations) and which break it, on which walker, and why.
 /// </summary>
 public sealed class SafetyScenarioTests

@@ -127,7 +127,7 @@ internal static class BenchCommand
                     }
                 }
             }
-            // Plain Markdown, whatever the terminal width, so it pastes into the README as is.
+            // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
             Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | × reference | speedup over fewest cores | M IPIs/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
             Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
