@@ -177,7 +177,8 @@ public sealed class Cpu : ISimEntity
                 return EntityTimes.Both(e.Time + costs.InterruptEntryNs + interaction);
             case EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive:
             {
-                var migrates = setup.Workload.Processes[Kernel.Scheduler.ProcessOf(e.Op)].MigrateMeanNs is not null;
+                var thread = e.Kind == EventKind.ThreadArrive ? new ThreadArrived(in e).Thread : new ThreadEvent(in e).Thread;
+                var migrates = setup.Workload.Processes[Kernel.Scheduler.ProcessOf(thread)].MigrateMeanNs is not null;
                 return new EntityTimes(migrates ? e.Time + costs.MigrationNs : long.MaxValue, e.Time + costs.MmContextAccessNs);
             }
             case EventKind.Timeslice:

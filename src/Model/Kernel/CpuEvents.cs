@@ -133,3 +133,63 @@ public readonly ref struct ThreadArrived(ref readonly SimEvent e)
     public static void Send(ISimContext ctx, int cpu, long at, long thread, int process, bool runnable) =>
         ctx.Send(cpu, at, EventKind.ThreadArrive, thread, process, flags: runnable ? 1 : 0);
 }
+
+/// <summary><see cref="EventKind.OpArrival"/>: an operation of one of this CPU's streams arrives.</summary>
+public readonly ref struct OpArrived(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    /// <summary>The stream's index among this CPU's (<see cref="SimulationSetup.StreamsOn"/>).</summary>
+    public int Stream => _e.Arg;
+
+    public static void Send(ISimContext ctx, int cpu, long at, int stream) => ctx.Send(cpu, at, EventKind.OpArrival, arg: stream);
+}
+
+/// <summary><see cref="EventKind.OpStepDone"/>: the wait of an operation's step is over (for a call's wait, the call's serial; else 0).</summary>
+public readonly ref struct StepDone(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public long Call => _e.Op;
+
+    public static void Send(ISimContext ctx, int cpu, long at, long call = 0) => ctx.Send(cpu, at, EventKind.OpStepDone, call);
+}
+
+/// <summary><see cref="EventKind.WalkBegin"/>: one of this CPU's lockless walkers comes due.</summary>
+public readonly ref struct WalkDue(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    /// <summary>The walker's index among this CPU's (<see cref="SimulationSetup.WalkersOn"/>).</summary>
+    public int Walker => _e.Arg;
+
+    public static void Send(ISimContext ctx, int cpu, long at, int walker) => ctx.Send(cpu, at, EventKind.WalkBegin, arg: walker);
+}
+
+/// <summary>
+/// A CPU's request to an mm, answered to the CPU with the same operation serial:
+/// <see cref="EventKind.MmFlushBegin"/>, <see cref="EventKind.MmCpumaskRead"/> and
+/// <see cref="EventKind.MmPmdUnshare"/> (whose sharer is the requesting process).
+/// </summary>
+public readonly ref struct MmRequest(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public int Cpu => _e.Source;
+    public long Op => _e.Op;
+    /// <summary>On <see cref="EventKind.MmPmdUnshare"/>: the process that drops its share.</summary>
+    public int Sharer => _e.Arg;
+
+    public static void Send(ISimContext ctx, int mm, long at, EventKind kind, long op, int sharer = 0) => ctx.Send(mm, at, kind, op, arg: sharer);
+}
+
+/// <summary><see cref="EventKind.MmCpumaskSet"/>: switch_mm_irqs_off() on the sending CPU, for one thread of the mm.</summary>
+public readonly ref struct CpumaskSet(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public int Cpu => _e.Source;
+    public long Thread => _e.Op;
+
+    public static void Send(ISimContext ctx, int mm, long at, long thread) => ctx.Send(mm, at, EventKind.MmCpumaskSet, thread);
+}

@@ -64,14 +64,14 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         if (at < cpu.Setup.DurationNs && (first || !spec.BackToBack || at >= ctx.Now))
         {
             _issued[stream]++;
-            ctx.Send(cpu.Id, at, EventKind.OpArrival, arg: stream);
+            OpArrived.Send(ctx, cpu.Id, at, stream);
         }
     }
 
     /// <summary>An operation of stream Arg arrives; it starts now if none is in progress.</summary>
     public void OpArrival(in SimEvent e, ISimContext ctx)
     {
-        var stream = e.Arg;
+        var stream = new OpArrived(in e).Stream;
         if (!cpu.Setup.StreamsOn(cpu.Id)[stream].BackToBack) ScheduleNextArrival(stream, ctx, first: false);
         _pending.Enqueue((stream, ctx.Now));
         if (_op is null) StartNext(ctx);
@@ -151,7 +151,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
                 }
                 op.Phase = OpPhase.PmdUnshare;
                 op.Trace?.BeginStep(StepKind.TlbUnsharePmdPtdesc, ctx.Now);
-                ctx.Send(setup.MmEntityId(owner), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmPmdUnshare, op.Serial, arg: op.Spec.Process);
+                MmRequest.Send(ctx, setup.MmEntityId(owner), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmPmdUnshare, op.Serial, sharer: op.Spec.Process);
                 return;
             case 1:
                 op.Trace?.Outcome(!op.WasShared ? "not shared" : op.FullyUnshared ? "last sharer left: the table is private again" : "still shared");
@@ -282,13 +282,14 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     public void OpStepDone(in SimEvent e, ISimContext ctx)
     {
         var op = Current;
-        if (op.Call is { } call && e.Op != call.Serial) return;
+        var step = new StepDone(in e);
+        if (op.Call is { } call && step.Call != call.Serial) return;
         var stats = cpu.Stats;
         var stolen = stats.StolenNs - op.StolenAtStepStart;
         if (stolen > 0)
         {
             op.StolenAtStepStart = stats.StolenNs;
-            ctx.Send(cpu.Id, Math.Max(ctx.Now + stolen, cpu.Irqs.HandlerBusyUntil), EventKind.OpStepDone, e.Op);
+            StepDone.Send(ctx, cpu.Id, Math.Max(ctx.Now + stolen, cpu.Irqs.HandlerBusyUntil), step.Call);
             return;
         }
         if (op.Call is { } done)
@@ -317,7 +318,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     }
 
     /// <summary>A step that waits only for its own cost (no IPIs): it ends at <paramref name="at"/>.</summary>
-    public static void StepDoneAt(Cpu cpu, long at, ISimContext ctx) => ctx.Send(cpu.Id, at, EventKind.OpStepDone);
+    public static void StepDoneAt(Cpu cpu, long at, ISimContext ctx) => StepDone.Send(ctx, cpu.Id, at);
 
     /// <summary>Records that the table this operation cleared at its start is reused or freed now.</summary>
     public void Retire(KernelOperation op, RetireHazard hazard, bool rcuDeferred, ISimContext ctx)

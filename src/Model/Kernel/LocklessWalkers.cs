@@ -23,11 +23,11 @@ public sealed class LocklessWalkers(Cpu cpu, Prng rng)
     private void ScheduleWalk(int index, ISimContext ctx)
     {
         var at = ctx.Now + rng.NextExponentialNs(cpu.Setup.WalkersOn(cpu.Id)[index].Walker.MeanIntervalNs);
-        if (at < cpu.Setup.DurationNs) ctx.Send(cpu.Id, at, EventKind.WalkBegin, arg: index);
+        if (at < cpu.Setup.DurationNs) WalkDue.Send(ctx, cpu.Id, at, index);
     }
 
     /// <summary>
-    /// A lockless walk comes due on this CPU (the event's Arg is the walker's index on it).
+    /// A lockless walk comes due on this CPU.
     /// <list type="bullet">
     /// <item>GUP-fast walks current->mm with IRQs off, so it happens only if this CPU is running
     /// the process, not lazily, and has been since switch_mm_irqs_off() set its mm_cpumask bit
@@ -42,8 +42,9 @@ public sealed class LocklessWalkers(Cpu cpu, Prng rng)
     public void WalkBegin(in SimEvent e, ISimContext ctx)
     {
         var setup = cpu.Setup;
-        var spec = setup.WalkersOn(cpu.Id)[e.Arg].Walker;
-        ScheduleWalk(e.Arg, ctx);
+        var walker = new WalkDue(in e).Walker;
+        var spec = setup.WalkersOn(cpu.Id)[walker].Walker;
+        ScheduleWalk(walker, ctx);
         var mm = setup.MmEntityId(spec.Process);
         var tlb = cpu.Tlb;
         if (spec.Kind == WalkerKind.GupFast && (tlb.LoadedMm != mm || tlb.IsLazy || ctx.Now < tlb.SwitchedInAt + cpu.Costs.MmContextAccessNs)) return;

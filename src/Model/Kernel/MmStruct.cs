@@ -58,10 +58,13 @@ public sealed class MmStruct : ISimEntity
         switch (e.Kind)
         {
             case EventKind.MmCpumaskSet:
+            {
                 // switch_mm_irqs_off(): cpumask_set_cpu(cpu, mm_cpumask(next)).
-                _cpumask.Set(e.Source);
-                _threadCpu[e.Op] = e.Source;
+                var set = new CpumaskSet(in e);
+                _cpumask.Set(set.Cpu);
+                _threadCpu[set.Thread] = set.Cpu;
                 break;
+            }
             case EventKind.MmCpumaskClear:
                 // flush_tlb_func() found this mm no longer loaded: the lazy clear of the bit.
                 _cpumask.Clear(e.Source);
@@ -72,7 +75,7 @@ public sealed class MmStruct : ISimEntity
                 else _activeCpus.Remove(e.Source);
                 break;
             case EventKind.MmCpumaskRead:
-                ctx.Send(e.Source, reply, EventKind.MmCpumaskSnapshot, e.Op, mask: _cpumask.ToMask());
+                ctx.Send(e.Source, reply, EventKind.MmCpumaskSnapshot, new MmRequest(in e).Op, mask: _cpumask.ToMask());
                 break;
             case EventKind.MmFlushBegin:
             {
@@ -94,7 +97,7 @@ public sealed class MmStruct : ISimEntity
                     trim = ShouldTrimCpumask(ctx.Now);
                     ConsiderGlobalAsid(ctx.Now);
                 }
-                FlushMaskRead.Send(ctx, e.Source, reply, e.Op, newTlbGen, trim, globalAsid, transition, mask);
+                FlushMaskRead.Send(ctx, e.Source, reply, new MmRequest(in e).Op, newTlbGen, trim, globalAsid, transition, mask);
                 break;
             }
             case EventKind.MmPmdUnshare:
@@ -103,11 +106,12 @@ public sealed class MmStruct : ISimEntity
                 // lowest-addressed table still shared (the order __unmap_hugepage_range() walks);
                 // the gather is fully_unshared when the table is no longer shared, i.e. its last
                 // user may reuse it.
-                var sharer = e.Arg;
+                var request = new MmRequest(in e);
+                var sharer = request.Sharer;
                 var table = _pmdTableSharers.Find(s => s.Count >= 2 && s.Contains(sharer));
                 var wasShared = table is not null && table.Remove(sharer);
                 var fully = wasShared && table!.Count == 1;
-                PmdUnshared.Send(ctx, e.Source, reply, e.Op, wasShared, fully);
+                PmdUnshared.Send(ctx, e.Source, reply, request.Op, wasShared, fully);
                 break;
             }
             default:

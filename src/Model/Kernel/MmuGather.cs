@@ -41,7 +41,7 @@ public sealed class MmuGather(Cpu cpu)
         {
             // No flush read mm_cpumask for us: read it first (CpumaskSnapshot brings it back here).
             op.Phase = OpPhase.CpumaskRead;
-            ctx.Send(setup.MmEntityId(op.Spec.Process), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmCpumaskRead, op.Serial);
+            MmRequest.Send(ctx, setup.MmEntityId(op.Spec.Process), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmCpumaskRead, op.Serial);
             return;
         }
         op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncOne, ctx.Now);

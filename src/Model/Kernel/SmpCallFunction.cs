@@ -314,7 +314,7 @@ public sealed class SmpCallFunction(Cpu cpu)
     {
         var done = CsdLockWaitDone(call, ctx.Now);
         call.Trace?.CallDone(done);
-        ctx.Send(cpu.Id, done, EventKind.OpStepDone, call.Serial);
+        StepDone.Send(ctx, cpu.Id, done, call.Serial);
     }
 
     /// <summary>The caller is done with the call: its arrays go back to the pool.</summary>

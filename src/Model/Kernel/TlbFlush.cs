@@ -19,7 +19,7 @@ public sealed class TlbFlush(Cpu cpu)
     {
         op.Phase = OpPhase.FlushBegin;
         op.Trace?.BeginStep(StepKind.FlushTlbMmRange, ctx.Now);
-        ctx.Send(cpu.Setup.MmEntityId(op.Spec.Process), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmFlushBegin, op.Serial);
+        MmRequest.Send(ctx, cpu.Setup.MmEntityId(op.Spec.Process), ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmFlushBegin, op.Serial);
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ public sealed class TlbState(Cpu cpu)
             LoadedMm = mm;
             _loadedMmTlbGen = null;
             SwitchedInAt = ctx.Now;
-            ctx.Send(mm, ctx.Now + cpu.Costs.MmContextAccessNs, EventKind.MmCpumaskSet, thread);
+            CpumaskSet.Send(ctx, mm, ctx.Now + cpu.Costs.MmContextAccessNs, thread);
         }
         IsLazy = false;
         NoteActiveMm(ctx);
