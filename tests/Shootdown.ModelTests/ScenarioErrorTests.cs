@@ -101,6 +101,17 @@ public sealed class ScenarioErrorTests
     }
 
     [Theory]
+    [InlineData("/dev/zero", "is a character device, not a regular file")]
+    [InlineData("/dev/urandom", "is a character device, not a regular file")]
+    [InlineData("/", "is a directory, not a file")]
+    public void RefusesSpecialFilesWithoutReadingThem(string path, string problem)
+    {
+        var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.LoadFile(path));
+        Assert.Equal("(file)", e.Field);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Theory]
     [InlineData("0-3,8,10-11", new[] { 0, 1, 2, 3, 8, 10, 11 })]
     [InlineData("7", new[] { 7 })]
     public void CpuListsFollowLinuxSyntax(string text, int[] cpus)

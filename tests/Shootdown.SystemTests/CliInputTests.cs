@@ -72,4 +72,33 @@ public sealed class CliInputTests
             Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any(), $"{scenario} left files in {output}");
         }
     }
+
+    [Fact]
+    public void SpecialFilesAreRefusedWithoutReadingOrBlocking()
+    {
+        var dir = Sim.TempDir();
+        var fifo = Path.Combine(dir, "scenario.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) mkfifo.WaitForExit();
+        var includesFifo = Sim.Write(dir, "includes-fifo.yaml", $"machine:\n  include: {fifo}\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n");
+        var topologyFromZero = Sim.Write(dir, "from-zero.yaml", "machine:\n  from: /dev/zero\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n");
+        foreach (var (args, problem) in new (string[], string)[]
+        {
+            (["validate", "/dev/zero"], "/dev/zero:0:0: (file): is a character device, not a regular file"),
+            (["validate", "/dev/urandom"], "/dev/urandom:0:0: (file): is a character device, not a regular file"),
+            (["validate", fifo], "(file): is a FIFO (named pipe), not a regular file"),
+            (["validate", dir], "(file): is a directory, not a file"),
+            (["validate", includesFifo], "machine.include: "),
+            (["validate", topologyFromZero], "/dev/zero:0:0: (file): is a character device"),
+            (["replay", "/dev/zero"], "/dev/zero:0:0: (file): is a character device, not a regular file"),
+            (["replay", fifo], "(file): is a FIFO (named pipe), not a regular file"),
+        })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (exit, _, stderr) = Cli.Shootdown(args);
+            Assert.True(exit == 2, $"{string.Join(' ', args)}: exit {exit}, {stderr}");
+            Assert.Contains(problem, stderr);
+            Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{string.Join(' ', args)} took {clock.Elapsed}");
+        }
+    }
 }

@@ -61,25 +61,13 @@ public static partial class FtraceReplay
 
     public static CapturedTrace Read(string file)
     {
-        var info = new FileInfo(file);
-        if (!info.Exists) throw new ScenarioException(file, 0, 0, "(file)", "no such file");
-        if (info.Length > MaxTraceBytes) throw new ScenarioException(file, 0, 0, "(file)", $"{info.Length:N0} bytes is larger than the {MaxTraceBytes:N0}-byte limit for a trace");
         int? cpuCount = null;
         var highest = -1;
         var orphans = 0;
         var open = new Dictionary<int, Open>();
         var ops = new List<ReplayedOp>();
         var lineNo = 0;
-        IEnumerable<string> lines;
-        try
-        {
-            lines = File.ReadLines(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ScenarioException(file, 0, 0, "(file)", e.Message);
-        }
-        foreach (var line in lines)
+        foreach (var line in InputFiles.ReadLines(file, MaxTraceBytes, "a trace", InputFiles.AtFile(file)))
         {
             lineNo++;
             if (line.StartsWith('#'))
