@@ -5,6 +5,29 @@ namespace Shootdown.Tests;
 public sealed class TopologyTests
 {
     [Theory]
+    [InlineData("pack:46341 core:1 pu:1")] // once an Int32 overflow in the distance matrix
+    [InlineData("pack:65536 core:1 pu:1")] // once an IndexOutOfRangeException
+    [InlineData("pack:1025 core:1 pu:1")]
+    [InlineData("pack:513 numa:2 core:2 pu:1")]
+    public void MoreNumaNodesThanLinuxAllowsAreRefusedBeforeTheDistanceMatrix(string spec)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<TopologySpecException>(() => SyntheticSpec.Parse(spec));
+        Assert.Contains("Linux allows at most 1024", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "a refused spec allocated its machine");
+    }
+
+    [Fact]
+    public void TheLargestNodeCountIsAccepted()
+    {
+        var m = SyntheticSpec.Parse("pack:1024 core:2 pu:1");
+        Assert.Equal(1024, m.NodeCount);
+        Assert.Equal(21, m.NodeDistance(0, 1023));
+        var e = Assert.Throws<TopologySpecException>(() => MachineScaling.Scale(SyntheticSpec.Parse("pack:1 core:1 pu:1"), 46_340));
+        Assert.Contains("46,340 NUMA nodes", e.Message);
+    }
+
+    [Theory]
     [InlineData("2s-256", 256, 2, 128, 2)]
     [InlineData("8s-448", 448, 8, 224, 8)]
     [InlineData("uv-4096", 4096, 256, 2048, 256)]

@@ -20,6 +20,20 @@ public sealed class Machine
     /// <summary>The largest machine the simulator accepts (a power of two above MAXSMP's 8192).</summary>
     public const int MaxCpus = 65_536;
 
+    /// <summary>
+    /// The most NUMA nodes a machine may have: Linux's MAX_NUMNODES at its largest x86-64
+    /// configuration (NODES_SHIFT 10). The node distance matrix is nodes², so this bound keeps it
+    /// at 4 MiB; a spec with more nodes is refused before anything is allocated for them.
+    /// </summary>
+    public const int MaxNodes = 1 << 10;
+
+    /// <summary>Refuses a node count above <see cref="MaxNodes"/>, before its distance matrix is allocated.</summary>
+    public static void CheckNodeCount(long nodes)
+    {
+        if (nodes > MaxNodes)
+            throw new TopologySpecException($"{nodes:N0} NUMA nodes; Linux allows at most {MaxNodes} (MAX_NUMNODES with NODES_SHIFT 10)");
+    }
+
     /// <summary>x2APIC logical cluster: 16 consecutive APIC IDs (<c>apic_cluster(apicid) = apicid &gt;&gt; 4</c>).</summary>
     public const int X2ApicClusterShift = 4;
 
@@ -136,6 +150,7 @@ public sealed record MachineLayout(
         if (Core.Length != n || Node.Length != n || L3.Length != n || ApicId.Length != n || OsIndex.Length != n)
             throw new TopologySpecException("per-CPU arrays must have the same length");
         var nodes = NodeOsIndex.Length;
+        Machine.CheckNodeCount(nodes);
         if (nodes < 1 || Distance.Length != nodes * nodes)
             throw new TopologySpecException($"the distance matrix must be {nodes}x{nodes}");
         if (Node.Any(x => x < 0 || x >= nodes)) throw new TopologySpecException("a CPU is on a NUMA node that does not exist");

@@ -73,6 +73,7 @@ public sealed class MachineBuilder
     /// </summary>
     public static int[] DefaultDistances(int nodes)
     {
+        Machine.CheckNodeCount(nodes);
         var d = new int[nodes * nodes];
         for (var a = 0; a < nodes; a++)
         for (var b = 0; b < nodes; b++)

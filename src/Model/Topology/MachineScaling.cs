@@ -53,6 +53,7 @@ public static class MachineScaling
             }
         }
 
+        Machine.CheckNodeCount(nodes.Count);
         var nodeList = nodes.OrderBy(kv => kv.Value).Select(kv => kv.Key).ToArray();
         var distance = new int[nodeList.Length * nodeList.Length];
         for (var a = 0; a < nodeList.Length; a++)

@@ -62,6 +62,7 @@ public static class SyntheticSpec
         var total = totalPackages * cores * pus;
         if (total > Machine.MaxCpus)
             throw new TopologySpecException($"the spec describes {total} CPUs; the largest machine accepted is {Machine.MaxCpus}");
+        Machine.CheckNodeCount(totalPackages * numaPerPackage);
         return Build(name ?? spec, groups, packages, (int)totalPackages, numaPerPackage, l3PerPackage, cores, pus);
     }
 

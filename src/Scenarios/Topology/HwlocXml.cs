@@ -81,9 +81,10 @@ public static class HwlocXml
             var p = pus[i];
             builder.Add(new MachineBuilder.CpuPlace(p.OsIndex, Id(p.Package), p.Core is null ? -1 - i : Id(p.Core), dense[Math.Max(nodeOfPu[i], 0)], p.L3 is null ? -1 : Id(p.L3)));
         }
-        var distance = Distances(file, topology, nodes, used) ?? MachineBuilder.DefaultDistances(used.Length);
         try
         {
+            Machine.CheckNodeCount(used.Length);
+            var distance = Distances(file, topology, nodes, used) ?? MachineBuilder.DefaultDistances(used.Length);
             return builder.Build(name, used.Select(n => nodes[n].OsIndex).ToArray(), distance);
         }
         catch (TopologySpecException e)
