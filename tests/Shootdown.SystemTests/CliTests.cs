@@ -164,4 +164,24 @@ public sealed class CliTests
         Assert.Equal(2, exit);
         Assert.Contains("no such file", stderr);
     }
+
+    [Fact]
+    public void PipedOutputIsPlainAndNeverWrapped()
+    {
+        var scenario = Sim.Write(Sim.TempDir(), "s.yaml",
+            "machine: small-64\nduration_us: 1000\npolicies: [baseline, patched, always-skip, sync-mm-cpumask]\n" +
+            "processes:\n  - name: db\n    cpus: 0-7\noperations:\n  - type: collapse_huge_page\n    process: db\n    cpu: 8\n    at_us: [100]\n");
+        var run = Shootdown("run", scenario, "--engine", "reference");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.DoesNotContain('\u001b', run.Out);
+        var digests = run.Out.Split('\n').Where(l => l.StartsWith("digest ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, digests.Count);
+        Assert.All(digests, l => Assert.Matches(@"^digest [a-z-]+ [0-9a-f]{64}$", l));
+        // Headers whole, on one line each, at any width: the table is as wide as its content.
+        var presets = Shootdown("presets").Out.Split('\n');
+        Assert.Contains(presets, l => l.Contains("NUMA nodes") && l.Contains("x2APIC clusters") && l.Contains("description"));
+        var listed = Shootdown("policies", "--plain").Out;
+        Assert.Contains("wake_lazy_cpus on unshare", listed);
+        Assert.DoesNotContain('\u001b', listed);
+    }
 }

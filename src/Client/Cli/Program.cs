@@ -16,6 +16,7 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
     ReplayCommand.Create(),
     DashboardCommand.Create(),
 };
+root.Options.Add(ConsoleOutput.PlainOption);
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -23,6 +24,7 @@ if (parse.Errors.Count > 0)
     foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {error.Message}");
     return 2;
 }
+ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));
 try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -151,7 +151,7 @@ internal static class RunCommand
                 ? new Grains.CheckpointPolicy(parse.GetValue(checkpointWindows) ?? 0, (int)Math.Round(seconds * 1000))
                 : null;
             var options = new GrainEngineOptions(partitionCount, farmed, checkpoints);
-            var showProgress = !asJson && !asCsv && !Console.IsOutputRedirected;
+            var showProgress = !asJson && !asCsv && !ConsoleOutput.Plain;
             using var pipeline = TelemetryPipeline.Start(telemetry);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), options, connection?.Client, showProgress, telemetry.SampleRatio,

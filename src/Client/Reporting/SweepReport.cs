@@ -56,8 +56,6 @@ public static class SweepReport
         var first = rows[0].Comparison;
         console.MarkupLine($"[bold]{Markup.Escape(first.Scenario.Name)}[/]: sweep of {Markup.Escape(string.Join(", ", file.SweepParameters))}, " +
                            $"{rows.Count} points, engine {first.Engine.ToString().ToLowerInvariant()}");
-        // A sweep row is wide; into a file or pipe, print it whole rather than wrapped at 80 columns.
-        if (Console.IsOutputRedirected) console.Profile.Width = Math.Max(console.Profile.Width, 400);
         var table = new Table().Border(TableBorder.Rounded);
         foreach (var column in Columns(file, Policies(rows))) table.AddColumn(new TableColumn(Markup.Escape(column)).RightAligned());
         for (var i = 0; i < rows.Count; i++) table.AddRow(Cells(i, rows[i]).Select(Markup.Escape).ToArray());
