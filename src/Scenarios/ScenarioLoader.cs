@@ -83,7 +83,7 @@ public static class ScenarioLoader
         root.RejectUnknownKeys(Fields.Where(f => f != "sweep"));
         var includes = Includes.Root(file);
 
-        var name = root.String("name") ?? Path.GetFileNameWithoutExtension(file);
+        var name = root.String("name") ?? TerminalText.Escape(Path.GetFileNameWithoutExtension(file));
         var description = root.String("description") ?? "";
         var machine = MachineSection.Parse(root, "machine", includes);
         var n = machine.CpuCount;

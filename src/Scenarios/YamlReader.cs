@@ -113,6 +113,9 @@ internal sealed class YamlReader
         var node = Find(key);
         if (node is null) return null;
         if (node is not YamlScalarNode s || s.Value is null) throw Error(node, Field(key), "must be a string");
+        foreach (var c in s.Value)
+            if (TerminalText.IsControl(c))
+                throw Error(node, Field(key), $"contains the control character U+{(int)c:X4}; names and descriptions are printed on terminals");
         return s.Value;
     }
 

@@ -101,6 +101,18 @@ public sealed class ScenarioErrorTests
     }
 
     [Theory]
+    [InlineData("name: \"evil\\e]0;title\\a\"\n", "name", "U+001B")]
+    [InlineData("description: \"beep\\a\"\n", "description", "U+0007")]
+    [InlineData("name: \"c1\\x9b31m\"\n", "name", "U+009B")]
+    public void ControlCharactersInNamesAreRefused(string line, string field, string character)
+    {
+        var e = Assert.Throws<ScenarioException>(() => Sim.Parse(line + "machine: small-64\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n"));
+        Assert.Equal(field, e.Field);
+        Assert.Contains(character, e.Message);
+        Assert.Equal("a\\x1bb\\x07", TerminalText.Escape("a\u001bb\u0007"));
+    }
+
+    [Theory]
     [InlineData("/dev/zero", "is a character device, not a regular file")]
     [InlineData("/dev/urandom", "is a character device, not a regular file")]
     [InlineData("/", "is a directory, not a file")]

@@ -101,4 +101,19 @@ public sealed class CliInputTests
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{string.Join(' ', args)} took {clock.Elapsed}");
         }
     }
+
+    [Fact]
+    public void NothingUserSuppliedReachesTheTerminalAsAnEscapeSequence()
+    {
+        var dir = Sim.TempDir();
+        var named = Sim.Write(dir, "a\u001b]0;pwned\u0007.yaml", "machine: small-64\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n");
+        var ok = Cli.Shootdown("validate", named);
+        Assert.True(ok.Exit == 0, ok.Err);
+        Assert.Contains("ok: a\\x1b]0;pwned\\x07:", ok.Out);
+        var bad = Sim.Write(dir, "bad.yaml", "machine: \"x\\e[31mred\"\nduration_us: 10\nprocesses:\n  - name: p\n    cpus: 0\n");
+        var refused = Cli.Shootdown("validate", bad);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("machine: contains the control character U+001B", refused.Err);
+        Assert.DoesNotContain('\u001b', ok.Out + ok.Err + refused.Out + refused.Err);
+    }
 }

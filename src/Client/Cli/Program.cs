@@ -21,7 +21,7 @@ root.Options.Add(ConsoleOutput.PlainOption);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {error.Message}");
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {TerminalText.Escape(error.Message)}");
     return 2;
 }
 ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));
@@ -31,14 +31,15 @@ try
 }
 catch (ScenarioException e)
 {
-    // Bad input: one line naming file, line, column and field; nothing written.
-    Console.Error.WriteLine($"shootdown: {e.Message}");
+    // Bad input: one line naming file, line, column and field; nothing written. The message may
+    // echo the bad value, so its control characters are shown, not sent to the terminal.
+    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(e.Message)}");
     return 2;
 }
 catch (TelemetryConfigurationException e)
 {
     // A bad telemetry flag or OTEL_* variable, named in the message; nothing was run.
-    Console.Error.WriteLine($"shootdown: {e.Message}");
+    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(e.Message)}");
     return 2;
 }
 catch (Orleans.Runtime.OrleansException e)
