@@ -1,5 +1,6 @@
 using System.Globalization;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Shootdown.Scenarios;
@@ -40,6 +41,8 @@ internal sealed class YamlReader
         var parser = new Parser(new StringReader(text));
         try
         {
+            RejectDeepNesting(file, parser);
+            parser = new Parser(new StringReader(text));
             stream.Load(parser);
         }
         catch (YamlException e)
@@ -60,6 +63,30 @@ internal sealed class YamlReader
         var root = stream.Documents[0].RootNode;
         RejectAliases(file, root);
         return root;
+    }
+
+    /// <summary>How deep mappings and sequences may nest: a scenario needs five or six levels.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>
+    /// A first pass over the parser's events, before any node is built: YamlDotNet builds nested
+    /// nodes recursively, so 60 KB of '[' would overflow the stack rather than fail here.
+    /// </summary>
+    private static void RejectDeepNesting(string file, IParser parser)
+    {
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case MappingStart or SequenceStart when ++depth > MaxDepth:
+                    var at = parser.Current.Start;
+                    throw new ScenarioException(file, at.Line, at.Column, "(yaml)", $"mappings and sequences nested more than {MaxDepth} deep");
+                case MappingEnd or SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
     }
 
     /// <summary>Anchors and aliases are refused outright: they buy nothing here and invite alias bombs.</summary>

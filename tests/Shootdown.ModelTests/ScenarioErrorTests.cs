@@ -113,6 +113,18 @@ public sealed class ScenarioErrorTests
     }
 
     [Theory]
+    [InlineData(65, "")]
+    [InlineData(60_000, "")]
+    [InlineData(60_000, "unclosed")]
+    public void DeepNestingIsRefusedBeforeItCanOverflowTheStack(int depth, string unclosed)
+    {
+        var text = "machine: small-64\nduration_us: 10\nprocesses: " + new string('[', depth) + (unclosed.Length > 0 ? "" : new string(']', depth)) + "\n";
+        var e = Assert.Throws<ScenarioException>(() => Sim.Parse(text));
+        Assert.Equal(("(yaml)", 3), (e.Field, e.Line));
+        Assert.Contains("nested more than 64 deep", e.Message);
+    }
+
+    [Theory]
     [InlineData("/dev/zero", "is a character device, not a regular file")]
     [InlineData("/dev/urandom", "is a character device, not a regular file")]
     [InlineData("/", "is a directory, not a file")]
