@@ -11,20 +11,16 @@ using Shootdown.Telemetry.Export;
 // clustering around the silo on --primary-silo-port. Telemetry follows the standard OTEL_* variables.
 var clusterId = ClusterOptionsText.ClusterIdOption("The cluster's id; silos and clients of one cluster share it.");
 var redis = ClusterOptionsText.RedisOption("Join the cluster whose membership table is in this Redis (HOST:PORT) instead of localhost clustering.");
-var siloPort = PortOption("--silo-port", "The port other silos reach this one on.", 11111);
-var gatewayPort = PortOption("--gateway-port", "The port clients connect to.", 30000);
-var primaryPort = PortOption("--primary-silo-port",
+var siloPort = NumberOptions.Port("--silo-port", "The port other silos reach this one on.", 11111);
+var gatewayPort = NumberOptions.Port("--gateway-port", "The port clients connect to.", 30000);
+var primaryPort = NumberOptions.Port("--primary-silo-port",
     "Localhost clustering only: the primary silo's port (this silo's own port makes it the primary).", 11111);
 var listen = AddressOption("--listen", "The address the silo and gateway ports are bound to (0.0.0.0 for every interface).", "127.0.0.1");
 var advertise = AddressOption("--advertise", "The address other silos and clients reach this silo at (default: --listen).", null);
 var tlsCert = ClusterOptionsText.TlsCertificateOption(
     $"Encrypt and authenticate every connection with this cluster certificate (PKCS#12 with its key; password in ${ClusterTls.PasswordVariable}).");
 var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --listen without TLS: anyone who reaches the ports can join or run." };
-var dashboardPort = new Option<int?>("--dashboard-port")
-{
-    Description = $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.",
-    CustomParser = r => ParsePort("--dashboard-port", r),
-};
+var dashboardPort = NumberOptions.OptionalPort("--dashboard-port", $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.");
 var kubernetes = new Option<bool>("--kubernetes")
 {
     Description = "Run as a pod of deploy/k8s: the cluster id and this pod's address come from the environment the manifests set " +
@@ -104,7 +100,7 @@ root.SetAction(async (parse, cancellation) =>
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
-    foreach (var error in parsed.Errors) Console.Error.WriteLine($"shootdown-silo: {error.Message}");
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"shootdown-silo: {ParseErrors.OneLine(error)}");
     return 2;
 }
 return await parsed.InvokeAsync();
@@ -137,21 +133,6 @@ string? SettingsProblem(ParseResult parse)
     if (advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any))
         return $"--listen {listenAddress} binds every interface: give --advertise ADDR, the address others reach this silo at";
     return null;
-}
-
-static Option<int> PortOption(string name, string description, int fallback) => new(name)
-{
-    Description = description,
-    DefaultValueFactory = _ => fallback,
-    CustomParser = r => ParsePort(name, r),
-};
-
-static int ParsePort(string name, System.CommandLine.Parsing.ArgumentResult result)
-{
-    var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-    if (int.TryParse(text, out var port) && port is >= 1 and <= 65535) return port;
-    result.AddError($"{name} must be a port number (1-65535), not '{text}'");
-    return 0;
 }
 
 static Option<string?> AddressOption(string name, string description, string? fallback)

@@ -132,6 +132,10 @@ public sealed class CliTests
 
     [Theory]
     [InlineData("--silos", "0")]
+    [InlineData("--silos", "abc")]
+    [InlineData("--silos", "99999999999")]
+    [InlineData("--checkpoint-seconds", "nan")]
+    [InlineData("--checkpoint-windows", "0")]
     [InlineData("--partitions", "-1")]
     [InlineData("--partitions", "65")]
     [InlineData("--engine", "quantum")]
@@ -141,8 +145,19 @@ public sealed class CliTests
     {
         var (exit, _, stderr) = Shootdown("run", Sim.ScenarioPath("small-64.yaml"), option, value);
         Assert.Equal(2, exit);
-        Assert.StartsWith("shootdown: ", stderr);
-        Assert.DoesNotContain("   at ", stderr);
+        Assert.StartsWith($"shootdown: {option}", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("dashboard", "--port", "abc", "shootdown: --port must be a port number (1-65535), not 'abc'")]
+    [InlineData("bench", "--repeat", "0", "shootdown: --repeat must be a whole number from 1 to 1000, not '0'")]
+    [InlineData("bench", "--trace-sample", "1.5", "shootdown: --trace-sample must be a number from 0 to 1, not '1.5'")]
+    public void NumbersAreParsedWithTheirRangeInEveryCommand(string command, string option, string value, string line)
+    {
+        var (exit, _, stderr) = Shootdown(command, option, value);
+        Assert.Equal(2, exit);
+        Assert.Equal(line, stderr.Trim());
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Shootdown.Client.Running;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
 using Shootdown.Telemetry.Export;
+using Shootdown.Silo;
 
 namespace Shootdown.Client.Cli;
 
@@ -38,50 +39,24 @@ internal static class BenchCommand
         caseOption.AcceptOnlyFromAmong([.. Cases.Select(c => c.Case), "all"]);
         var engineOption = new Option<string>("--engine") { Description = "grains, reference or both.", DefaultValueFactory = _ => "both" };
         engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
-        var repeat = new Option<int>("--repeat") { Description = "Runs per measurement (at least 1); the median is reported.", DefaultValueFactory = _ => 3 };
-        repeat.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--repeat must be at least 1, not {r.GetValueOrDefault<int>()}");
-        });
-        var cores = new Option<int[]>("--cores")
-        {
-            Description = "Pin each child to this many cores (a list, e.g. --cores 1 2); speedups are over the smallest. Default: every core, unpinned.",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        cores.Validators.Add(r =>
-        {
-            foreach (var c in r.GetValueOrDefault<int[]>() ?? [])
-                if (c < 1 || c > Environment.ProcessorCount) r.AddError($"--cores {c}: this machine has {Environment.ProcessorCount} cores");
-        });
-        var silos = new Option<int>("--silos") { Description = "Embedded silos for the grain engine (1-16).", DefaultValueFactory = _ => 1 };
-        silos.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError($"--silos must be between 1 and 16, not {r.GetValueOrDefault<int>()}");
-        });
-        var partitions = new Option<int>("--partitions") { Description = "Partitions for the grain engine (default 0: one per core of each silo).", DefaultValueFactory = _ => 0 };
-        partitions.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 0 or > 4096) r.AddError($"--partitions must be between 0 and 4096, not {r.GetValueOrDefault<int>()}");
-        });
+        var repeat = NumberOptions.Int("--repeat", "Runs per measurement (at least 1); the median is reported.", 3, 1, 1000);
+        var cores = NumberOptions.Ints("--cores",
+            "Pin each child to this many cores (a list, e.g. --cores 1 2); speedups are over the smallest. Default: every core, unpinned.",
+            1, Environment.ProcessorCount, $"a core count this machine has (1-{Environment.ProcessorCount})");
+        var silos = NumberOptions.Int("--silos", "Embedded silos for the grain engine (1-16).", 1, 1, 16);
+        var partitions = NumberOptions.Int("--partitions", "Partitions for the grain engine (default 0: one per core of each silo).", 0, 0, 4096);
         var scenarios = new Option<string?>("--scenarios") { Description = "The scenarios directory (default: found above the current directory)." };
         var tracing = new Option<string>("--tracing") { Description = "off, on (OTLP-JSON to a scratch directory) or both.", DefaultValueFactory = _ => "off" };
         tracing.AcceptOnlyFromAmong("off", "on", "both");
-        var sample = new Option<double>("--trace-sample") { Description = "The sampling ratio with tracing on, for kernel operations and engine windows alike.", DefaultValueFactory = _ => TelemetryOptions.DefaultSampleRatio };
-        sample.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0 or > 1) r.AddError($"--trace-sample must be between 0 and 1, not {r.GetValueOrDefault<double>()}");
-        });
+        var sample = NumberOptions.Double("--trace-sample", "The sampling ratio with tracing on, for kernel operations and engine windows alike.",
+            TelemetryOptions.DefaultSampleRatio, 0, 1);
         var checkpointsOption = new Option<string>("--checkpoints")
         {
             Description = "Grain engine: off, on (a global checkpoint every --checkpoint-windows windows, in this process's store) or both.",
             DefaultValueFactory = _ => "off",
         };
         checkpointsOption.AcceptOnlyFromAmong("off", "on", "both");
-        var checkpointWindows = new Option<int>("--checkpoint-windows") { Description = "Windows between checkpoints with --checkpoints on.", DefaultValueFactory = _ => 100 };
-        checkpointWindows.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--checkpoint-windows must be at least 1, not {r.GetValueOrDefault<int>()}");
-        });
+        var checkpointWindows = NumberOptions.Int("--checkpoint-windows", "Windows between checkpoints with --checkpoints on.", 100, 1, int.MaxValue);
         var single = new Option<string?>("--single") { Hidden = true };
 
         var command = new Command("bench", "Measure both engines on the sparse and storm scenarios, and how the grain engine scales with cores.")

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using Shootdown.Client.Running;
+using Shootdown.Silo;
 
 namespace Shootdown.Client.Cli;
 
@@ -18,9 +19,9 @@ internal static class DashboardCommand
         {
             if (!IPAddress.TryParse(r.GetValueOrDefault<string>(), out _)) r.AddError($"--host '{r.GetValueOrDefault<string>()}' is not an IP address");
         });
-        var ui = Port("--port", "The dashboard's web UI.", 18888);
-        var grpc = Port("--otlp-grpc-port", "OTLP over gRPC.", 18889);
-        var http = Port("--otlp-http-port", "OTLP over HTTP.", 18890);
+        var ui = NumberOptions.Port("--port", "The dashboard's web UI.", 18888);
+        var grpc = NumberOptions.Port("--otlp-grpc-port", "OTLP over gRPC.", 18889);
+        var http = NumberOptions.Port("--otlp-http-port", "OTLP over HTTP.", 18890);
         var command = new Command("dashboard", "Start the Aspire dashboard (from its NuGet package, no Docker) to view a run's traces and metrics.")
         {
             host, ui, grpc, http,
@@ -55,14 +56,4 @@ internal static class DashboardCommand
         return command;
     }
 
-    private static Option<int> Port(string name, string description, int fallback)
-    {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
-        option.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<int>();
-            if (v is < 1 or > 65535) r.AddError($"{name} must be a port number (1-65535), not {v}");
-        });
-        return option;
-    }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shootdown.Client.Cli;
 using Shootdown.Scenarios;
+using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
 
 var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-sync IPIs on very large SMP Linux machines.")
@@ -21,7 +22,7 @@ root.Options.Add(ConsoleOutput.PlainOption);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {TerminalText.Escape(error.Message)}");
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.OneLine(error))}");
     return 2;
 }
 ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));

@@ -4,6 +4,7 @@ using Shootdown.Client.Reporting;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 using Shootdown.Telemetry.Export;
+using Shootdown.Silo;
 using Spectre.Console;
 
 namespace Shootdown.Client.Cli;
@@ -22,22 +23,9 @@ internal static class RunCommand
         var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (see scenarios/)." };
         var engine = new Option<string>("--engine") { Description = "grains (every CPU and mm a grain) or reference (the sequential oracle).", DefaultValueFactory = _ => "grains" };
         engine.AcceptOnlyFromAmong("grains", "reference");
-        var silos = new Option<int>("--silos") { Description = "Embedded silos to start in this process (1-16).", DefaultValueFactory = _ => 1 };
-        silos.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<int>();
-            if (v is < 1 or > 16) r.AddError($"--silos must be between 1 and 16, not {v}");
-        });
-        var partitions = new Option<int>("--partitions")
-        {
-            Description = "Partitions driving the grain engine's entities (default 0: one per core of each silo; at most the machine's CPU count).",
-            DefaultValueFactory = _ => 0,
-        };
-        partitions.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<int>();
-            if (v is < 0 or > 65536) r.AddError($"--partitions must be between 0 and 65536, not {v}");
-        });
+        var silos = NumberOptions.Int("--silos", "Embedded silos to start in this process (1-16).", 1, 1, 16);
+        var partitions = NumberOptions.Int("--partitions",
+            "Partitions driving the grain engine's entities (default 0: one per core of each silo; at most the machine's CPU count).", 0, 0, 65536);
         var json = new Option<bool>("--json") { Description = "Print results.json (for a sweep, every point's) to standard output instead of the table." };
         var csv = new Option<bool>("--csv") { Description = "Print CSV to standard output instead of the table: the sweep's rows, or per-CPU counters." };
         var outDir = new Option<string?>("--out")
@@ -50,23 +38,11 @@ internal static class RunCommand
             Description = "Grain engine: run the sweep's points and the policies concurrently, one per silo, each run kept on its silo " +
                           "(default: one after another, each spread over every silo). Results are the same.",
         };
-        var checkpointWindows = new Option<int?>("--checkpoint-windows")
-        {
-            Description = "Grain engine: take a global checkpoint every K windows, which a run resumes from when it loses a silo.",
-        };
-        checkpointWindows.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is { } k && k < 1) r.AddError($"--checkpoint-windows must be at least 1, not {k}");
-        });
-        var checkpointSeconds = new Option<double?>("--checkpoint-seconds")
-        {
-            Description = $"Grain engine: take a global checkpoint once this much wall time has passed since the last " +
-                          $"(default on a running cluster: {DefaultCheckpointSeconds} s; embedded: none). 0 turns them off.",
-        };
-        checkpointSeconds.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double?>() is { } t && t is < 0 or > 86_400 or double.NaN) r.AddError($"--checkpoint-seconds must be from 0 to 86400, not {t}");
-        });
+        var checkpointWindows = NumberOptions.OptionalInt("--checkpoint-windows",
+            "Grain engine: take a global checkpoint every K windows, which a run resumes from when it loses a silo.", 1, int.MaxValue);
+        var checkpointSeconds = NumberOptions.OptionalDouble("--checkpoint-seconds",
+            $"Grain engine: take a global checkpoint once this much wall time has passed since the last " +
+            $"(default on a running cluster: {DefaultCheckpointSeconds} s; embedded: none). 0 turns them off.", 0, 86_400);
         var report = new Option<string?>("--report")
         {
             Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
