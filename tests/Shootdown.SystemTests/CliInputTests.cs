@@ -116,4 +116,35 @@ public sealed class CliInputTests
         Assert.Contains("machine: contains the control character U+001B", refused.Err);
         Assert.DoesNotContain('\u001b', ok.Out + ok.Err + refused.Out + refused.Err);
     }
+
+    [Fact]
+    public void RefusedOrStaleOutputsAreCaughtBeforeTheRunAndLeaveNothing()
+    {
+        var dir = Sim.TempDir();
+        var single = Sim.ScenarioPath("small-64.yaml");
+        var sweep = Sim.Write(dir, "sweep.yaml", "machine:\n  synthetic: \"pack:8 core:8 pu:2\"\n  scale: 32\n" + Sim.SmallWorkload +
+                                                 "\nsweep:\n  machine.scale: [32, 64]\n");
+        var fresh = Path.Combine(dir, "new", "nested");
+        var stale = Path.Combine(dir, "stale");
+        Directory.CreateDirectory(Path.Combine(stale, "point-03"));
+        var html = Path.Combine(dir, "report-dir");
+        Directory.CreateDirectory(html);
+        foreach (var (args, problem) in new (string[], string)[]
+        {
+            (["run", single, "--engine", "reference", "--out", fresh, "--json", "--csv"], "--json and --csv cannot go together"),
+            (["run", sweep, "--engine", "reference", "--out", stale], $"--out {stale}: holds point-03 from an earlier sweep of more points"),
+            (["run", single, "--engine", "reference", "--out", stale], "holds an earlier sweep's results"),
+            (["run", single, "--engine", "reference", "--report", html], "is a directory; give a file name"),
+            (["run", single, "--engine", "reference", "--report", sweep], "exists and is not an HTML report"),
+        })
+        {
+            var (exit, stdout, stderr) = Cli.Shootdown(args);
+            Assert.True(exit == 2, $"{string.Join(' ', args)}: exit {exit}, {stderr}");
+            Assert.Contains(problem, stderr);
+            Assert.Equal("", stdout);
+        }
+        Assert.False(Directory.Exists(Path.Combine(dir, "new")), "a refused run left its --out directory behind");
+        Assert.Equal(["point-03"], Directory.GetFileSystemEntries(stale).Select(Path.GetFileName));
+        Assert.StartsWith("machine:", File.ReadAllText(sweep));
+    }
 }

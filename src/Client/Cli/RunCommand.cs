@@ -55,21 +55,17 @@ internal static class RunCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
-            if (parse.GetValue(outDir) is { } target && ResultFiles.CannotWriteInto(target) is { } why)
+            if (parse.GetValue(outDir) is { } target
+                && (ResultFiles.CannotWriteInto(target) ?? ResultFiles.StaleResults(target, file.IsSweep ? file.Points.Length : 0)) is { } why)
             {
                 // Checked before a possibly long run, so a bad --out costs nothing and writes nothing.
                 Console.Error.WriteLine($"shootdown: --out {target}: {why}");
                 return 2;
             }
-            if (parse.GetValue(report) is { } html)
+            if (parse.GetValue(report) is { } html && ReportProblem(html, file.IsSweep) is { } problem)
             {
-                var problem = file.IsSweep ? "a sweep has one result per point; use --out for sweeps"
-                    : ResultFiles.CannotWriteInto(Path.GetDirectoryName(Path.GetFullPath(html))!);
-                if (problem is not null)
-                {
-                    Console.Error.WriteLine($"shootdown: --report {html}: {problem}");
-                    return 2;
-                }
+                Console.Error.WriteLine($"shootdown: --report {html}: {problem}");
+                return 2;
             }
             var telemetry = telemetryFlags.Resolve(parse, parse.GetValue(outDir));
             var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
@@ -159,6 +155,21 @@ internal static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why the HTML report cannot go to <paramref name="path"/>: checked before the run, as --out
+    /// is. It replaces an earlier report, but nothing else: a directory, or a file that is not
+    /// HTML (a scenario, say), is refused rather than overwritten.
+    /// </summary>
+    private static string? ReportProblem(string path, bool sweep)
+    {
+        if (sweep) return "a sweep has one result per point; use --out for sweeps";
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) return "is a directory; give a file name";
+        if (File.Exists(full) && Path.GetExtension(full).ToLowerInvariant() is not (".html" or ".htm"))
+            return "exists and is not an HTML report; give a new file, or an .html path to replace";
+        return ResultFiles.CannotWriteInto(Path.GetDirectoryName(full)!);
     }
 
     private static async Task<ClusterConnection?> Connect(ClusterAddress cluster, CancellationToken cancellation)

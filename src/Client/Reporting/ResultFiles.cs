@@ -123,13 +123,27 @@ public static class ResultFiles
         }
     }
 
-    /// <summary>Why result files cannot be written into <paramref name="dir"/>, or null if they can.</summary>
+    /// <summary>
+    /// Why result files cannot be written into <paramref name="dir"/>, or null if they can. Asked
+    /// before a run, so it creates nothing: a run refused for another reason, or one that fails,
+    /// leaves no empty directory behind. A directory that does not exist yet is judged by the
+    /// nearest one above it that does, which must be a writable directory.
+    /// </summary>
     public static string? CannotWriteInto(string dir)
     {
         try
         {
-            Directory.CreateDirectory(dir);
-            var probe = Path.Combine(dir, $".shootdown-probe.{Environment.ProcessId}.tmp");
+            var full = Path.GetFullPath(dir);
+            if (File.Exists(full)) return "is a file, not a directory";
+            var existing = full;
+            while (!Directory.Exists(existing))
+            {
+                var parent = Path.GetDirectoryName(existing);
+                if (parent is null) return "no directory above it exists";
+                if (File.Exists(parent)) return $"{parent} is a file, not a directory";
+                existing = parent;
+            }
+            var probe = Path.Combine(existing, $".shootdown-probe.{Environment.ProcessId}.tmp");
             File.WriteAllText(probe, "");
             File.Delete(probe);
             return null;
@@ -138,5 +152,27 @@ public static class ResultFiles
         {
             return e.Message;
         }
+    }
+
+    /// <summary>
+    /// Results of an earlier run in <paramref name="dir"/> that this run would not overwrite, and
+    /// that would be read as this run's: point directories beyond this sweep's last point, a
+    /// sweep's files under a single run's, or a single run's beside a sweep's. Null if there are none.
+    /// </summary>
+    public static string? StaleResults(string dir, int sweepPoints)
+    {
+        var full = Path.GetFullPath(dir);
+        if (!Directory.Exists(full)) return null;
+        var points = Directory.GetDirectories(full, "point-*").Select(Path.GetFileName).Where(n => n!.Length > 6 && n[6..].All(char.IsAsciiDigit)).Order().ToList();
+        if (sweepPoints > 0)
+        {
+            var beyond = points.Where(n => int.Parse(n![6..], System.Globalization.CultureInfo.InvariantCulture) > sweepPoints).ToList();
+            if (beyond.Count > 0) return $"holds {string.Join(", ", beyond)} from an earlier sweep of more points; give an empty or new directory";
+            if (File.Exists(Path.Combine(full, "results.json"))) return "holds results.json from an earlier single run; give an empty or new directory";
+            return null;
+        }
+        if (points.Count > 0 || File.Exists(Path.Combine(full, "sweep.csv")))
+            return "holds an earlier sweep's results (sweep.csv, point-NN); give an empty or new directory";
+        return null;
     }
 }
