@@ -136,6 +136,7 @@ public sealed class CliInputTests
             (["run", single, "--engine", "reference", "--out", stale], "holds an earlier sweep's results"),
             (["run", single, "--engine", "reference", "--report", html], "is a directory; give a file name"),
             (["run", single, "--engine", "reference", "--report", sweep], "exists and is not an HTML report"),
+            (["trace", single, "--out", fresh, "--from-us", "5000"], "--from-us 5000 is at or past the run's end (2000 µs)"),
         })
         {
             var (exit, stdout, stderr) = Cli.Shootdown(args);

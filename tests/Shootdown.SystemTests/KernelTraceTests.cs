@@ -109,6 +109,7 @@ public sealed class KernelTraceTests
     [InlineData("# #P:2\n  a-1 [005] ...1. 1.000001: tlb_flush: pages:1 reason:remote ipi send (4)\n", 0, "#P")]
     [InlineData("  a-1 [000] ...1. 1.000001: sched_switch: prev_comm=a\n", 0, "(file)")]
     [InlineData("  a-1 [000] ...1. 1.000001: csd_queue_cpu: cpu=1 func=flush_tlb_func\n", 1, "csd_queue_cpu")]
+    [InlineData("  a-1 [000] ...1. 2.000001: tlb_flush: pages:1 reason:remote ipi send (4)\n  a-1 [000] ...1. 1.000001: tlb_flush: pages:1 reason:remote ipi send (4)\n", 2, "TIMESTAMP")]
     public void MalformedTraceNamesFileLineAndField(string text, int line, string field)
     {
         var path = Path.Combine(Sim.TempDir(), "bad.txt");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Shootdown.Client.KernelTrace;
 using Shootdown.Client.Reporting;
 using Shootdown.Model.Tracing;
@@ -39,6 +40,12 @@ internal static class TraceCommand
             if (fromUs < 0 || toUs is { } t && t <= fromUs || !double.IsFinite(fromUs))
             {
                 Console.Error.WriteLine("shootdown: --from-us and --to-us must give 0 <= from < to");
+                return 2;
+            }
+            var durationUs = file.Points[0].Scenario.DurationNs / 1000.0;
+            if (fromUs >= durationUs)
+            {
+                Console.Error.WriteLine($"shootdown: --from-us {fromUs.ToString(CultureInfo.InvariantCulture)} is at or past the run's end ({durationUs.ToString(CultureInfo.InvariantCulture)} µs): the window would be empty");
                 return 2;
             }
             var window = new FtraceWindow((long)Math.Round(fromUs * 1000), toUs is { } end ? (long)Math.Round(end * 1000) : long.MaxValue);

@@ -67,6 +67,7 @@ public static partial class FtraceReplay
         var open = new Dictionary<int, Open>();
         var ops = new List<ReplayedOp>();
         var lineNo = 0;
+        var lastTime = long.MinValue;
         foreach (var line in InputFiles.ReadLines(file, MaxTraceBytes, "a trace", InputFiles.AtFile(file)))
         {
             lineNo++;
@@ -82,6 +83,12 @@ public static partial class FtraceReplay
             if (evt is not ("tlb_flush" or "csd_queue_cpu")) continue;
             var cpu = Number(m.Groups["cpu"], file, lineNo, "CPU", 0, MaxCpus - 1);
             var time = Timestamp(m.Groups["ts"], file, lineNo);
+            // ftrace's text output merges the per-CPU buffers in time order; a timestamp that goes
+            // back means concatenated captures or raw per-CPU buffers, which would pair events wrongly.
+            if (time < lastTime)
+                throw new ScenarioException(file, lineNo, m.Groups["ts"].Index + 1, "TIMESTAMP",
+                    $"goes back in time ({FormatSeconds(time)} after {FormatSeconds(lastTime)}): give one capture, in time order (trace or trace-cmd report output)");
+            lastTime = time;
             var body = m.Groups["body"];
             highest = Math.Max(highest, cpu);
             open.TryGetValue(cpu, out var op);
@@ -152,8 +159,20 @@ public static partial class FtraceReplay
     /// flush really invalidates there; the syncs go wherever each policy sends them. Time starts
     /// 1 µs before the first operation.
     /// </summary>
-    public static Scenario ToScenario(CapturedTrace trace, string? machine, IReadOnlyList<string> policies) =>
-        Builder(trace, machine, policies).Build();
+    public static Scenario ToScenario(CapturedTrace trace, string? machine, IReadOnlyList<string> policies)
+    {
+        var builder = Builder(trace, machine, policies);
+        try
+        {
+            return builder.Build();
+        }
+        catch (ScenarioException e) when (e.File.StartsWith("script:", StringComparison.Ordinal))
+        {
+            // The scenario replay builds is internal: say what it means for the trace.
+            throw new ScenarioException(trace.File, 0, 0, "(file)",
+                $"its {trace.Ops.Length:N0} operations make a scenario the loader refuses ({e.Field}: {e.Problem}); replay a shorter part of the trace");
+        }
+    }
 
     /// <summary>The same scenario as a YAML file, to keep or edit.</summary>
     public static string ToYaml(CapturedTrace trace, string? machine, IReadOnlyList<string> policies) =>
@@ -189,6 +208,9 @@ public static partial class FtraceReplay
             throw new ScenarioException(file, line, g.Index + 1, field, $"'{g.Value}' is out of range ({min} to {max})");
         return (int)v;
     }
+
+    private static string FormatSeconds(long ns) =>
+        $"{(ns / 1_000_000_000).ToString(CultureInfo.InvariantCulture)}.{(ns % 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture)} s";
 
     /// <summary>SECONDS.FRACTION (microseconds from the local clock, nanoseconds with trace_clock=global and the ns option).</summary>
     private static long Timestamp(Group g, string file, int line)
