@@ -50,6 +50,12 @@ catch (Orleans.Runtime.OrleansException e)
     Console.Error.WriteLine($"shootdown: the cluster could not finish the run: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
     return 1;
 }
+catch (TimeoutException e)
+{
+    // A grain call the cluster did not answer (a silo lost mid-call, or one overloaded): one line.
+    Console.Error.WriteLine($"shootdown: the cluster did not answer in time: {e.Message.Split('\n')[0].Trim()}");
+    return 1;
+}
 catch (OperationCanceledException)
 {
     Console.Error.WriteLine("shootdown: cancelled");
