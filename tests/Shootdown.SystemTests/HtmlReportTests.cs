@@ -62,6 +62,35 @@ public sealed class HtmlReportTests
     }
 
     [Fact]
+    public async Task TheReportSaysHowItWasMade()
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var comparison = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var html = HtmlReport.Render(comparison);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(scenario.Definition.ToJson())));
+        Assert.Contains($"<code id=\"definition-hash\">{hash}</code>", html);
+        Assert.Matches(@"<th>Shootdown</th><td>\d+\.\d+\.\d+(, commit [0-9a-f]{12})?</td>", html);
+        Assert.Contains($"<code>{comparison.RunId}</code>", html);
+        Assert.Contains("<th>kernel: patched</th>", html);
+        Assert.Contains("SyncSkip&quot;:&quot;WhenFlushImpliesIpiBroadcast", html);
+        Assert.Contains("<th>costs</th>", html);
+    }
+
+    [Fact]
+    public async Task LatencyChartsHaveReadableAxesAndTellIdenticalCurvesApart()
+    {
+        var comparison = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference);
+        var html = HtmlReport.Render(comparison);
+        var charts = System.Text.RegularExpressions.Regex.Matches(html, "<figure class=\"cdf\"").Count;
+        // The y axis says what it counts; p99 is marked on the right, apart from the 1 on the left.
+        Assert.Equal(charts, System.Text.RegularExpressions.Regex.Matches(html, ">share of operations</text>").Count);
+        Assert.Equal(charts, System.Text.RegularExpressions.Regex.Matches(html, ">p99</text>").Count);
+        Assert.DoesNotContain(">0.99</text>", html);
+        // The second policy's line is dashed: flush_range is the same under both, and both must show.
+        Assert.Equal(charts, System.Text.RegularExpressions.Regex.Matches(html, "stroke-dasharray=\"8 5\"").Count);
+    }
+
+    [Fact]
     public async Task SafetyVerdictsAndCounterexamplesAreInTheReport()
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", "sync-without-flush.yaml")));

@@ -1,8 +1,13 @@
 using System.Globalization;
 using System.Net;
+using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Shootdown.Client.Running;
 using Shootdown.Model.Results;
+using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using static Shootdown.Client.Reporting.Headline;
 
@@ -12,7 +17,8 @@ namespace Shootdown.Client.Reporting;
 /// <c>--report FILE.html</c>: one self-contained page (inline CSS, SVG drawn here, a few lines of
 /// script for tooltips; nothing fetched): the headline, the comparison table, a per-CPU heatmap
 /// of interrupts received laid out by NUMA node and package with the policies side by side, the
-/// initiator-latency CDFs, and the real-time noise table.
+/// initiator-latency CDFs, the real-time noise table, and how the run was made (build, run id,
+/// a hash of the scenario's definition, platform, kernel config, costs).
 /// </summary>
 public static class HtmlReport
 {
@@ -35,6 +41,7 @@ public static class HtmlReport
         Heatmaps(sb, c);
         Cdfs(sb, c);
         Realtime(sb, c);
+        RunDetails(sb, c);
         sb.Append("<div id=\"tip\" role=\"tooltip\"></div>\n<script>").Append(Script).Append("</script>\n</body></html>\n");
         return sb.ToString();
     }
@@ -136,7 +143,7 @@ public static class HtmlReport
                 return (run.Result.Policy, Colour: PolicyColours[i % PolicyColours.Length], Us: ns.Select(v => v / 1e3).ToArray(),
                     P99Us: ns.Length == 0 ? 0 : LatencySummary.Percentile(ns, 0.99) / 1e3);
             }).Where(s => s.Us.Length > 0).ToList();
-            const int w = 460, h = 260, left = 48, bottom = 36, top = 12, right = 12;
+            const int w = 480, h = 260, left = 56, bottom = 36, top = 12, right = 32;
             var lo = Math.Pow(10, Math.Floor(Math.Log10(series.Min(s => s.Us[0]))));
             var hi = Math.Pow(10, Math.Ceiling(Math.Log10(series.Max(s => s.Us[^1]) * 1.0001)));
             double X(double us) => left + (Math.Log10(us) - Math.Log10(lo)) / (Math.Log10(hi) - Math.Log10(lo)) * (w - left - right);
@@ -144,11 +151,18 @@ public static class HtmlReport
             sb.Append(Inv, $"<figure class=\"cdf\" data-operation=\"{OperationName(type)}\"><figcaption>{OperationName(type)}</figcaption>");
             sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
             for (var d = lo; d <= hi * 1.0001; d *= 10)
-                sb.Append(Inv, $"<line class=\"grid\" x1=\"{X(d):0.#}\" x2=\"{X(d):0.#}\" y1=\"{top}\" y2=\"{h - bottom}\"/><text x=\"{X(d):0.#}\" y=\"{h - bottom + 14}\" text-anchor=\"middle\">{d:0.###}</text>");
-            foreach (var f in new[] { 0.0, 0.5, 0.99, 1.0 })
-                sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(f):0.#}\" y2=\"{Y(f):0.#}\"/><text x=\"{left - 4}\" y=\"{Y(f) + 4:0.#}\" text-anchor=\"end\">{f:0.##}</text>");
+            {
+                // The last decade's label ends at the axis end rather than running off the chart.
+                var anchor = d * 10 > hi * 1.0001 ? "end" : "middle";
+                sb.Append(Inv, $"<line class=\"grid\" x1=\"{X(d):0.#}\" x2=\"{X(d):0.#}\" y1=\"{top}\" y2=\"{h - bottom}\"/><text x=\"{X(d):0.#}\" y=\"{h - bottom + 14}\" text-anchor=\"{anchor}\">{d:0.###}</text>");
+            }
+            foreach (var f in new[] { 0.0, 0.5, 1.0 })
+                sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(f):0.#}\" y2=\"{Y(f):0.#}\"/><text x=\"{left - 4}\" y=\"{Y(f) + 4:0.#}\" text-anchor=\"end\">{f:0.#}</text>");
+            // p99 is labelled at the right, where it cannot run into the 1 on the left.
+            sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(0.99):0.#}\" y2=\"{Y(0.99):0.#}\" stroke-dasharray=\"2 2\"/><text x=\"{w - right + 3}\" y=\"{Y(0.99) + 8:0.#}\">p99</text>");
             sb.Append(Inv, $"<text x=\"{(left + w - right) / 2}\" y=\"{h - 4}\" text-anchor=\"middle\">latency µs (log)</text>");
-            foreach (var s in series)
+            sb.Append(Inv, $"<text transform=\"translate(14,{(top + h - bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">share of operations</text>");
+            foreach (var (s, index) in series.Select((s, i) => (s, i)))
             {
                 // A step function, thinned to about 400 points: enough for the eye, small for the file.
                 var step = Math.Max(1, s.Us.Length / 400);
@@ -156,7 +170,9 @@ public static class HtmlReport
                 for (var i = 0; i < s.Us.Length; i += step)
                     path.Append(Inv, $"H{X(s.Us[i]):0.#}V{Y((i + 1.0) / s.Us.Length):0.#}");
                 path.Append(Inv, $"H{X(s.Us[^1]):0.#}V{Y(1):0.#}");
-                sb.Append(Inv, $"<path class=\"line\" stroke=\"{s.Colour}\" d=\"{path}\"><title>{E(s.Policy)}</title></path>");
+                // Every policy after the first is dashed, so that identical curves do not hide each other.
+                var dash = index == 0 ? "" : $" stroke-dasharray=\"{6 + 2 * index} {3 + 2 * index}\"";
+                sb.Append(Inv, $"<path class=\"line\" stroke=\"{s.Colour}\"{dash} d=\"{path}\"><title>{E(s.Policy)}</title></path>");
             }
             sb.Append("</svg><div class=\"legend\">");
             foreach (var s in series)
@@ -208,6 +224,33 @@ public static class HtmlReport
         return "#" + Convert.ToHexStringLower([.. Viridis[i].Zip(Viridis[i + 1], (p, q) => (byte)Math.Round(p + (q - p) * f))]);
     }
 
+    /// <summary>
+    /// What this page was made from, so that a report found later can be reproduced and told
+    /// apart: the build, the run, a hash of the scenario's whole definition (machine, costs,
+    /// platform, workload, seed, duration), and each part that is not in the tables above.
+    /// </summary>
+    private static void RunDetails(StringBuilder sb, Comparison c)
+    {
+        var version = typeof(HtmlReport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var plus = version.IndexOf('+');
+        var build = plus < 0 ? version : $"{version[..plus]}, commit {version[(plus + 1)..Math.Min(version.Length, plus + 13)]}";
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.Scenario.Definition.ToJson())));
+        sb.Append("<h2>How this was run</h2>\n<table class=\"run\">");
+        void Row(string label, string value) => sb.Append(Inv, $"<tr><th>{label}</th><td>{value}</td></tr>");
+        Row("Shootdown", E(build));
+        Row("run id", $"<code>{E(c.RunId)}</code>");
+        Row("engine", E(c.Engine == EngineKind.Reference ? "reference" : $"grains on {c.Silos} silo(s)"));
+        Row("scenario definition", $"SHA-256 <code id=\"definition-hash\">{hash}</code> (machine, costs, platform, workload, seed, duration)");
+        Row("seed", c.Scenario.Seed.ToString(Inv));
+        Row("platform", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Features, DetailJson))}</code>");
+        foreach (var run in c.Runs)
+            Row($"kernel: {E(run.Result.Policy)}", $"<code>{E(SimulationDefinition.PolicyToJson(c.Scenario.Policies.First(p => p.Name == run.Result.Policy)))}</code>");
+        Row("costs", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Costs, DetailJson))}</code>");
+        sb.Append("</table>\n");
+    }
+
+    private static readonly JsonSerializerOptions DetailJson = new() { Converters = { new JsonStringEnumConverter() } };
+
     private static string E(string s) => WebUtility.HtmlEncode(s);
 
     private const string Css = """
@@ -218,6 +261,7 @@ public static class HtmlReport
         table{border-collapse:collapse}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
         th{text-align:left;font-weight:normal}th.sub{padding-left:24px}thead th{font-weight:600;text-align:right}
         tr.gap td{border:none;height:8px}
+        table.run td{text-align:left;max-width:1200px}table.run code{white-space:normal;word-break:break-all}
         .heatmaps,.cdfs{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
         figure{margin:0}figcaption{font-weight:600;margin-bottom:6px}
         svg text{font-size:11px;fill:#50575e}.cell:hover{stroke:#000;stroke-width:1}
