@@ -91,6 +91,16 @@ public sealed class HtmlReportTests
     }
 
     [Fact]
+    public async Task IsolatedCpusWithTheSameNoiseShareOneRow()
+    {
+        var comparison = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference);
+        var rt = comparison.Scenario.Workload.RealtimeCpus;
+        Assert.All(comparison.Runs, run => Assert.Single(rt.Select(cpu => run.Result.Cpus[cpu].StolenNs).Distinct()));
+        var html = HtmlReport.Render(comparison);
+        Assert.Contains($"<tr><th>{CpuList.Format(rt.Order())} ({rt.Length})</th>", html);
+    }
+
+    [Fact]
     public async Task SafetyVerdictsAndCounterexamplesAreInTheReport()
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", "sync-without-flush.yaml")));

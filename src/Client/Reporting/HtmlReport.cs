@@ -9,6 +9,7 @@ using Shootdown.Client.Running;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
+using Shootdown.Scenarios;
 using static Shootdown.Client.Reporting.Headline;
 
 namespace Shootdown.Client.Reporting;
@@ -192,21 +193,23 @@ public static class HtmlReport
             return;
         }
         var m = c.Scenario.Machine;
-        sb.Append("<p class=\"note\">Per isolated CPU, as rtla osnoise top would report it (ns): interrupts, total noise, the most in one osnoise period, the longest single interruption.</p>\n");
-        sb.Append("<table class=\"realtime\"><thead><tr><th rowspan=\"2\">CPU</th>");
+        sb.Append("<p class=\"note\">Per isolated CPU, as rtla osnoise top would report it (ns): interrupts, total noise, the most in one osnoise period, the longest single interruption. CPUs with the same figures under every policy share a row.</p>\n");
+        sb.Append("<table class=\"realtime\"><thead><tr><th rowspan=\"2\">CPUs</th>");
         foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"4\">{E(run.Result.Policy)}</th>");
         sb.Append("</tr><tr>");
         foreach (var _ in c.Runs) sb.Append("<th>IRQ</th><th>Noise</th><th>Max Noise</th><th>Max Single</th>");
         sb.Append("</tr></thead><tbody>\n");
-        foreach (var cpu in rt)
-        {
-            sb.Append(Inv, $"<tr><th>{m.OsIndexOf(cpu)}</th>");
-            foreach (var run in c.Runs)
+        // 256 isolated CPUs usually fall into a handful of distinct rows; one row each would hide them.
+        var rows = rt.GroupBy(cpu => string.Concat(c.Runs.Select(run =>
             {
                 var x = run.Result.Cpus[cpu];
-                sb.Append(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
-            }
-            sb.Append("</tr>\n");
+                return string.Create(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
+            })));
+        foreach (var row in rows)
+        {
+            var cpus = row.ToList();
+            var label = CpuList.Format(cpus.Select(m.OsIndexOf)) + (cpus.Count > 1 ? $" ({cpus.Count})" : "");
+            sb.Append(Inv, $"<tr><th>{label}</th>").Append(row.Key).Append("</tr>\n");
         }
         sb.Append("</tbody></table>\n");
     }
