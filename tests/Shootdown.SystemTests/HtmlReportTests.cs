@@ -91,6 +91,31 @@ public sealed class HtmlReportTests
     }
 
     [Fact]
+    public async Task IpisOverTimeAndPerTargetAddUpToTheResults()
+    {
+        var comparison = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference);
+        var html = HtmlReport.Render(comparison);
+        foreach (var run in comparison.Runs)
+        {
+            var policy = run.Result.Policy;
+            Assert.Contains($"{policy} flush ({run.Result.Ops.Sum(o => o.FlushIpis):N0})</span>", html);
+            Assert.Contains($"{policy} sync ({run.Result.Ops.Sum(o => o.SyncIpis):N0})</span>", html);
+        }
+        // Per target: every CPU is in exactly one row, and the rows' flush and sync add up to TLB and sync csds handled.
+        var table = html[html.IndexOf("<table class=\"targets\"", StringComparison.Ordinal)..];
+        table = table[..table.IndexOf("</table>", StringComparison.Ordinal)];
+        var rows = System.Text.RegularExpressions.Regex.Matches(table, @"<tr><th>([^<(]+?)(?: \((\d+)\))?</th>((?:<td>[\d,]+</td>)+)</tr>");
+        Assert.Equal(comparison.Scenario.Machine.CpuCount, rows.Sum(r => r.Groups[2].Success ? int.Parse(r.Groups[2].Value) : 1));
+        for (var p = 0; p < comparison.Runs.Length; p++)
+        {
+            long Column(int k) => rows.Sum(r => long.Parse(System.Text.RegularExpressions.Regex.Matches(r.Groups[3].Value, @"[\d,]+")[k].Value.Replace(",", ""))
+                                              * (r.Groups[2].Success ? int.Parse(r.Groups[2].Value) : 1));
+            Assert.Equal(comparison.Runs[p].Result.Cpus.Sum(x => x.Tlb), Column(2 * p));
+            Assert.Equal(comparison.Runs[p].Result.Cpus.Sum(x => x.SyncCsdsHandled), Column(2 * p + 1));
+        }
+    }
+
+    [Fact]
     public async Task IsolatedCpusWithTheSameNoiseShareOneRow()
     {
         var comparison = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference);

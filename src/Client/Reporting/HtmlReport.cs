@@ -18,7 +18,8 @@ namespace Shootdown.Client.Reporting;
 /// <c>--report FILE.html</c>: one self-contained page (inline CSS, SVG drawn here, a few lines of
 /// script for tooltips; nothing fetched): the headline, the comparison table, a per-CPU heatmap
 /// of interrupts received laid out by NUMA node and package with the policies side by side, the
-/// initiator-latency CDFs, the real-time noise table, and how the run was made (build, run id,
+/// IPIs over virtual time, flush and sync interrupts per target, the initiator-latency CDFs, the
+/// real-time noise table, and how the run was made (build, run id,
 /// a hash of the scenario's definition, platform, kernel config, costs).
 /// </summary>
 public static class HtmlReport
@@ -40,6 +41,8 @@ public static class HtmlReport
         sb.Append(Inv, $"<p class=\"headline\" id=\"headline\">{E(For(c))}</p>\n");
         Comparison(sb, c);
         Heatmaps(sb, c);
+        IpisOverTime(sb, c);
+        FlushAndSyncPerTarget(sb, c);
         Cdfs(sb, c);
         Realtime(sb, c);
         RunDetails(sb, c);
@@ -199,19 +202,88 @@ public static class HtmlReport
         sb.Append("</tr><tr>");
         foreach (var _ in c.Runs) sb.Append("<th>IRQ</th><th>Noise</th><th>Max Noise</th><th>Max Single</th>");
         sb.Append("</tr></thead><tbody>\n");
-        // 256 isolated CPUs usually fall into a handful of distinct rows; one row each would hide them.
-        var rows = rt.GroupBy(cpu => string.Concat(c.Runs.Select(run =>
-            {
-                var x = run.Result.Cpus[cpu];
-                return string.Create(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
-            })));
-        foreach (var row in rows)
+        GroupedRows(sb, m, rt, cpu => string.Concat(c.Runs.Select(run =>
         {
-            var cpus = row.ToList();
-            var label = CpuList.Format(cpus.Select(m.OsIndexOf)) + (cpus.Count > 1 ? $" ({cpus.Count})" : "");
+            var x = run.Result.Cpus[cpu];
+            return string.Create(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
+        })));
+        sb.Append("</tbody></table>\n");
+    }
+
+    /// <summary>
+    /// One table row per group of CPUs whose cells are the same, labelled with their CPU list: on a
+    /// large machine hundreds of CPUs usually fall into a handful of distinct rows, and one row
+    /// each would hide them.
+    /// </summary>
+    private static void GroupedRows(StringBuilder sb, Machine m, IEnumerable<int> cpus, Func<int, string> cells)
+    {
+        foreach (var row in cpus.GroupBy(cells))
+        {
+            var members = row.ToList();
+            var label = CpuList.Format(members.Select(m.OsIndexOf)) + (members.Count > 1 ? $" ({members.Count})" : "");
             sb.Append(Inv, $"<tr><th>{label}</th>").Append(row.Key).Append("</tr>\n");
         }
+    }
+
+    /// <summary>
+    /// Which interrupts each CPU took: flush csds (flush_tlb_func, TLB in /proc/interrupts) and
+    /// sync csds (tlb_remove_table_smp_sync), per policy. Collateral damage is the sync column on
+    /// CPUs that never ran the process.
+    /// </summary>
+    private static void FlushAndSyncPerTarget(StringBuilder sb, Comparison c)
+    {
+        var m = c.Scenario.Machine;
+        sb.Append("<h2>Flush and sync interrupts per target</h2>\n<p class=\"note\">Csds each CPU ran, by function: flush_tlb_func (the TLB line of /proc/interrupts) and tlb_remove_table_smp_sync. CPUs with the same figures under every policy share a row.</p>\n");
+        sb.Append("<table class=\"targets\"><thead><tr><th rowspan=\"2\">CPUs</th>");
+        foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"2\">{E(run.Result.Policy)}</th>");
+        sb.Append("</tr><tr>");
+        foreach (var _ in c.Runs) sb.Append("<th>flush</th><th>sync</th>");
+        sb.Append("</tr></thead><tbody>\n");
+        GroupedRows(sb, m, Enumerable.Range(0, m.CpuCount), cpu => string.Concat(c.Runs.Select(run =>
+        {
+            var x = run.Result.Cpus[cpu];
+            return string.Create(Inv, $"<td>{x.Tlb:N0}</td><td>{x.SyncCsdsHandled:N0}</td>");
+        })));
         sb.Append("</tbody></table>\n");
+    }
+
+    /// <summary>
+    /// IPIs over virtual time: the flush and sync IPIs of the operations that started in each of
+    /// 60 equal slices of the run, one line per policy and kind (sync dashed).
+    /// </summary>
+    private static void IpisOverTime(StringBuilder sb, Comparison c)
+    {
+        const int bins = 60, w = 720, h = 240, left = 64, right = 16, top = 12, bottom = 36;
+        var duration = Math.Max(1, c.Scenario.DurationNs);
+        var series = c.Runs.SelectMany((run, i) => new[] { (Kind: "flush", Dash: ""), (Kind: "sync", Dash: " stroke-dasharray=\"6 3\"") }.Select(k =>
+        {
+            var counts = new long[bins];
+            foreach (var op in run.Result.Ops)
+                counts[(int)Math.Min(bins - 1, op.StartNs * bins / duration)] += k.Kind == "flush" ? op.FlushIpis : op.SyncIpis;
+            // Earlier policies are drawn wider, so a later policy's identical line does not hide them.
+            return (Label: $"{run.Result.Policy} {k.Kind}", Colour: PolicyColours[i % PolicyColours.Length], k.Dash, Width: 2 + 2 * (c.Runs.Length - 1 - i), Counts: counts);
+        })).ToList();
+        var max = Math.Max(1, series.Max(s => s.Counts.Max()));
+        double X(double bin) => left + bin / bins * (w - left - right);
+        double Y(double v) => top + (1 - v / max) * (h - top - bottom);
+        sb.Append(Inv, $"<h2>IPIs over time</h2>\n<p class=\"note\">IPIs sent by the operations that started in each 1/{bins} of the run ({Us(duration / bins)} µs), flush solid and sync dashed.</p>\n");
+        sb.Append(Inv, $"<figure class=\"ipis-over-time\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+        foreach (var f in new[] { 0.0, 0.5, 1.0 })
+            sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(f * max):0.#}\" y2=\"{Y(f * max):0.#}\"/><text x=\"{left - 4}\" y=\"{Y(f * max) + 4:0.#}\" text-anchor=\"end\">{f * max:N0}</text>");
+        foreach (var f in new[] { 0.0, 0.5, 1.0 })
+            sb.Append(Inv, $"<text x=\"{X(f * bins):0.#}\" y=\"{h - bottom + 14}\" text-anchor=\"{(f == 0 ? "start" : f == 1 ? "end" : "middle")}\">{Us((long)(f * duration))}</text>");
+        sb.Append(Inv, $"<text x=\"{(left + w - right) / 2}\" y=\"{h - 4}\" text-anchor=\"middle\">virtual time µs</text>");
+        sb.Append(Inv, $"<text transform=\"translate(14,{(top + h - bottom) / 2}) rotate(-90)\" text-anchor=\"middle\">IPIs</text>");
+        foreach (var s in series)
+        {
+            var path = new StringBuilder().Append(Inv, $"M{X(0):0.#},{Y(s.Counts[0]):0.#}");
+            for (var b = 0; b < bins; b++) path.Append(Inv, $"V{Y(s.Counts[b]):0.#}H{X(b + 1):0.#}");
+            sb.Append(Inv, $"<path class=\"line\" stroke=\"{s.Colour}\" stroke-width=\"{s.Width}\"{s.Dash} d=\"{path}\"><title>{E(s.Label)}</title></path>");
+        }
+        sb.Append("</svg><div class=\"legend\">");
+        foreach (var s in series)
+            sb.Append(Inv, $"<span class=\"ipis\"><i style=\"background:{s.Colour}\"></i>{E(s.Label)} ({s.Counts.Sum():N0})</span>");
+        sb.Append("</div></figure>\n");
     }
 
     /// <summary>Viridis, sampled at nine stops, as RGB bytes.</summary>
