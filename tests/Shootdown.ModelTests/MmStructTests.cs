@@ -24,8 +24,8 @@ public sealed class MmStructTests
         var mm = new MmStruct(Setup, 0);
         var runner = new EntityRunner(mm, new SyncContract(Setup));
         runner.Deliver([
-            From(2, 1, 100, EventKind.MmCpumaskSet, op: Cpu.ThreadId(0, 0)),
-            From(5, 1, 100, EventKind.MmCpumaskSet, op: Cpu.ThreadId(0, 1)),
+            From(2, 1, 100, EventKind.MmCpumaskSet, op: Scheduler.ThreadId(0, 0)),
+            From(5, 1, 100, EventKind.MmCpumaskSet, op: Scheduler.ThreadId(0, 1)),
             From(5, 2, 200, EventKind.MmCpumaskClear),
             From(9, 1, 300, EventKind.MmFlushBegin, op: 42),
         ], []);
@@ -33,7 +33,7 @@ public sealed class MmStructTests
 
         Assert.Equal(2, mm.TlbGen);
         Assert.Equal([2], mm.Cpumask.Cpus());
-        Assert.Equal(new Dictionary<long, int> { [Cpu.ThreadId(0, 0)] = 2, [Cpu.ThreadId(0, 1)] = 5 }, mm.ThreadCpus);
+        Assert.Equal(new Dictionary<long, int> { [Scheduler.ThreadId(0, 0)] = 2, [Scheduler.ThreadId(0, 1)] = 5 }, mm.ThreadCpus);
 
         var (sent, masks) = runner.TakeSent();
         var e = Assert.Single(sent);

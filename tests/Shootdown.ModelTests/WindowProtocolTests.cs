@@ -58,9 +58,9 @@ public sealed class WindowProtocolTests
         Assert.Equal(EntityTimes.Never, Contract.EarliestOutput(Event(1_000, EventKind.WalkBegin, 2, 2)));
         // db never migrates: its thread events write its mm only; web's may move a thread to another CPU.
         Assert.Equal(new EntityTimes(long.MaxValue, 1_000 + costs.MmContextAccessNs),
-            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 2, 2, op: Cpu.ThreadId(0, 2))));
+            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 2, 2, op: Scheduler.ThreadId(0, 2))));
         Assert.Equal(new EntityTimes(1_000 + costs.MigrationNs, 1_000 + costs.MmContextAccessNs),
-            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 33, 33, op: Cpu.ThreadId(1, 1))));
+            Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 33, 33, op: Scheduler.ThreadId(1, 1))));
         // A csd leaves nothing before its IPI is taken.
         var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdQueued.Flags(Csd.Sync(Cpu.InitMm)) };
         Assert.Equal(EntityTimes.Both(3_000 + costs.InterruptEntryNs + Contract.Lookahead), Contract.EarliestOutput(csd));
@@ -143,9 +143,9 @@ public sealed class WindowProtocolTests
         var runner = new EntityRunner(Setup.CreateEntity(Setup.MmEntityId(0)), Contract);
         runner.Start();
         runner.RunUntil(5_000);
-        runner.Deliver([Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Cpu.ThreadId(0, 0))], []);
+        runner.Deliver([Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 0))], []);
         var error = Assert.Throws<InvalidOperationException>(() =>
-            runner.Deliver([Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Cpu.ThreadId(0, 1))], []));
+            runner.Deliver([Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 1))], []));
         Assert.Contains("earliest-output bound was wrong", error.Message);
     }
 }

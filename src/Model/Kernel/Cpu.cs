@@ -74,9 +74,6 @@ public sealed class Cpu : ISimEntity
     public CpuStats? StatsAtWindowStart => Tracer.StatsAtWindowStart;
     public CpuStats? StatsAtWindowEnd => Tracer.StatsAtWindowEnd;
 
-    /// <summary>Thread ids pack (process, thread index) so an mm can name its threads.</summary>
-    public static long ThreadId(int process, int thread) => Scheduler.ThreadId(process, thread);
-
     public void Start(ISimContext ctx)
     {
         Scheduler.Start(ctx);

@@ -60,10 +60,10 @@ public abstract class FlushBackend
     /// </summary>
     private class NativeIpis(bool riscV) : FlushBackend
     {
-        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, SkipsPreempted: false, ctx);
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, skipsPreempted: false, ctx);
 
-        /// <param name="SkipsPreempted">KVM: vCPUs whose steal-time record says preempted are left to the host.</param>
-        protected void SendIpis(in FlushRequest r, bool SkipsPreempted, ISimContext ctx)
+        /// <param name="skipsPreempted">KVM: vCPUs whose steal-time record says preempted are left to the host.</param>
+        protected void SendIpis(in FlushRequest r, bool skipsPreempted, ISimContext ctx)
         {
             var cpu = r.Cpu;
             var op = r.Op;
@@ -78,14 +78,14 @@ public abstract class FlushBackend
             foreach (var c in r.Mask.Cpus())
             {
                 if (c == cpu.Id) continue;
-                if (SkipsPreempted && preemption.IsPreempted(c, ctx.Now))
+                if (skipsPreempted && preemption.IsPreempted(c, ctx.Now))
                 {
                     dropped++;
                     continue;
                 }
                 targets[count++] = c;
             }
-            r.Outcome(SkipsPreempted ? $"kvm_flush_tlb_multi: {dropped} preempted vCPU(s) left to the host, native_flush_tlb_multi on the rest" : "native_flush_tlb_multi");
+            r.Outcome(skipsPreempted ? $"kvm_flush_tlb_multi: {dropped} preempted vCPU(s) left to the host, native_flush_tlb_multi on the rest" : "native_flush_tlb_multi");
             cpu.Tracer.TlbFlush(ctx.Now, op.Spec.Process, CpuTrace.TracedPages(op.Spec.Pages, op.FullFlush), TlbFlushReason.RemoteSendIpi);
             var start = ctx.Now;
             if (runLocal && cpu.Setup.Policy.FlushLocalBeforeRemote)
@@ -95,7 +95,7 @@ public abstract class FlushBackend
                 cpu.Irqs.LocalFlushUntil = start;
                 runLocal = false;
             }
-            op.Call = cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal, start, op.Trace, op.Interrupted, ctx);
+            cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal, start, op.Trace, op.Interrupted, ctx);
         }
     }
 
@@ -105,7 +105,7 @@ public abstract class FlushBackend
     /// </summary>
     private sealed class KvmPvFlush() : NativeIpis(riscV: false)
     {
-        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, SkipsPreempted: true, ctx);
+        protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, skipsPreempted: true, ctx);
     }
 
     /// <summary>hyperv_flush_tlb_multi() and xen_flush_tlb_multi(): one flush hypercall, no guest IPIs.</summary>

@@ -22,7 +22,6 @@ public sealed class KernelOperation(long serial, int stream, OpStreamSpec spec, 
     /// <summary>The next step of the operation's kernel function (<see cref="KernelOperations.Continue"/>).</summary>
     public int Step { get; set; }
     public OpPhase Phase { get; set; }
-    public SmpCallFunction.Call? Call { get; set; }
 
     // --- the gather's state (struct mmu_gather, as far as the model needs it)
     /// <summary>tlb->freed_tables: the flush must reach lazy CPUs too.</summary>

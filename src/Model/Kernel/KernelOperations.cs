@@ -283,7 +283,8 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     {
         var op = Current;
         var step = new StepDone(in e);
-        if (op.Call is { } call && step.Call != call.Serial) return;
+        // A step-done left over from before the call in flight (its wait was cut short by the call's own).
+        if (cpu.Smp.InFlight is { } call && step.Call != call.Serial) return;
         var stats = cpu.Stats;
         var stolen = stats.StolenNs - op.StolenAtStepStart;
         if (stolen > 0)
@@ -292,12 +293,11 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
             StepDone.Send(ctx, cpu.Id, Math.Max(ctx.Now + stolen, cpu.Irqs.HandlerBusyUntil), step.Call);
             return;
         }
-        if (op.Call is { } done)
+        if (cpu.Smp.InFlight is { } done)
         {
             if (op.Phase == OpPhase.Flush) op.FlushIpis = done.Queued;
             else if (op.Phase == OpPhase.Sync) CountSyncTargets(op, done);
-            cpu.Smp.Release(done);
-            op.Call = null;
+            cpu.Smp.ReleaseInFlight();
         }
         op.Trace?.EndStep(ctx.Now);
         Continue(op, ctx);
@@ -316,9 +316,6 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         }
         op.Collateral = collateral;
     }
-
-    /// <summary>A step that waits only for its own cost (no IPIs): it ends at <paramref name="at"/>.</summary>
-    public static void StepDoneAt(Cpu cpu, long at, ISimContext ctx) => StepDone.Send(ctx, cpu.Id, at);
 
     /// <summary>Records that the table this operation cleared at its start is reused or freed now.</summary>
     public void Retire(KernelOperation op, RetireHazard hazard, bool rcuDeferred, ISimContext ctx)

@@ -27,14 +27,13 @@ public sealed class MmuGather(Cpu cpu)
         var setup = cpu.Setup;
         op.Phase = OpPhase.Sync;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
-        op.Call = null;
         var skipped = setup.Policy.SyncSkippedBecause(setup.Features);
         if (skipped is not null || cpu.Machine.CpuCount == 1)
         {
             op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncOne, ctx.Now);
             op.SyncOutcome = skipped ?? "no other online CPU";
             op.Trace?.Outcome(op.SyncOutcome);
-            KernelOperations.StepDoneAt(cpu, ctx.Now, ctx);
+            StepDone.Send(ctx, cpu.Id, ctx.Now);
             return;
         }
         if (setup.Policy.SyncScope == SyncScope.MmCpumask && op.FlushedMask is null)
@@ -74,7 +73,7 @@ public sealed class MmuGather(Cpu cpu)
         }
         op.Trace?.Outcome(call);
         op.Synced = true;
-        op.Call = cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, op.Trace, op.Interrupted, ctx);
+        cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, op.Trace, op.Interrupted, ctx);
     }
 
     /// <summary>The mm's mm_cpumask, read for a sync scoped to it: the sync goes on.</summary>
@@ -102,13 +101,12 @@ public sealed class MmuGather(Cpu cpu)
         var setup = cpu.Setup;
         op.Phase = OpPhase.SyncRcu;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
-        op.Call = null;
         op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncRcu, ctx.Now);
         var skipped = setup.Policy.SyncSkippedBecause(setup.Features);
         op.SyncOutcome = skipped ?? "synchronize_rcu()";
         op.WaitedGracePeriod = skipped is null;
         op.Trace?.Outcome(op.SyncOutcome);
-        KernelOperations.StepDoneAt(cpu, ctx.Now + (skipped is null ? cpu.Costs.RcuGracePeriodNs : 0), ctx);
+        StepDone.Send(ctx, cpu.Id, ctx.Now + (skipped is null ? cpu.Costs.RcuGracePeriodNs : 0));
     }
 
     /// <summary>

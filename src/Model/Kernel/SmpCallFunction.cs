@@ -108,9 +108,10 @@ public sealed class SmpCallFunction(Cpu cpu)
     /// </para>
     /// <paramref name="targets"/> is a pooled, sorted array of which <paramref name="count"/> are
     /// valid; the call owns it. The sender starts at <paramref name="now"/>, which a local flush
-    /// done first may put after the current time. With no targets the wait is over at once.
+    /// done first may put after the current time. The call is <see cref="InFlight"/> until the
+    /// caller's step ends (<see cref="ReleaseInFlight"/>); with no targets the wait is over at once.
     /// </summary>
-    public Call SmpCallFunctionManyCond(int[] targets, int count, in Csd csd, bool runLocal, long now, OpTraceBuilder? trace,
+    public void SmpCallFunctionManyCond(int[] targets, int count, in Csd csd, bool runLocal, long now, OpTraceBuilder? trace,
         Topology.CpuMask.Builder? interrupted, ISimContext ctx)
     {
         var costs = cpu.Costs;
@@ -168,7 +169,6 @@ public sealed class SmpCallFunction(Cpu cpu)
         var call = new Call(serial, targets, count, machine.CpuCount, t, trace, interrupted);
         InFlight = call;
         if (count == 0) Answered(call, ctx);
-        return call;
     }
 
     /// <summary>Starts a fresh walk over the x2APIC clusters, with this thread's scratch arrays.</summary>
@@ -317,11 +317,11 @@ public sealed class SmpCallFunction(Cpu cpu)
         StepDone.Send(ctx, cpu.Id, done, call.Serial);
     }
 
-    /// <summary>The caller is done with the call: its arrays go back to the pool.</summary>
-    public void Release(Call call)
+    /// <summary>The caller is done with the call in flight (its step has ended): its arrays go back to the pool.</summary>
+    public void ReleaseInFlight()
     {
-        call.Release();
-        if (InFlight == call) InFlight = null;
+        InFlight?.Release();
+        InFlight = null;
     }
 
     /// <summary>

@@ -37,7 +37,6 @@ public sealed class TlbFlush(Cpu cpu)
         op.Phase = OpPhase.Flush;
         op.FlushNs = ctx.Now;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
-        op.Call = null;
         var info = new FlushTlbInfo(cpu.Setup.MmEntityId(op.Spec.Process), op.Spec.Pages, read.NewTlbGen, op.FullFlush, read.TrimCpumask);
         _backend.FlushTlbMmRange(new FlushRequest(cpu, op, info, mask, read.GlobalAsid && !read.AsidTransition), ctx);
     }
@@ -68,7 +67,7 @@ public readonly record struct FlushRequest(Cpu Cpu, KernelOperation Op, FlushTlb
             done += Cpu.Tlb.FlushTlbFunc(Info, Info.NewTlbGen, local: true, done, ctx);
             Cpu.Irqs.LocalFlushUntil = done;
         }
-        KernelOperations.StepDoneAt(Cpu, done, ctx);
+        StepDone.Send(ctx, Cpu.Id, done);
     }
 
     public void Outcome(string outcome) => Op.Trace?.Outcome(outcome, Op.Spec.Pages, Op.FullFlush, Op.FreedTables);

@@ -84,8 +84,6 @@ public readonly struct EventKey : IComparable<EventKey>, IEquatable<EventKey>
         _order = (ulong)kind << (SourceBits + SeqBits) | (ulong)source << SeqBits | (ulong)seq;
     }
 
-    public long Time => _time;
-
     private static void OutOfRange(int source, long seq) =>
         throw new InvalidOperationException($"event key out of range: source {source} (at most {MaxSource}), sequence number {seq} (at most {MaxSeq})");
 
