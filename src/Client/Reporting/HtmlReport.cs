@@ -195,34 +195,31 @@ public static class HtmlReport
             sb.Append("<p class=\"note\">The scenario isolates no real-time CPUs.</p>\n");
             return;
         }
-        var m = c.Scenario.Machine;
         sb.Append("<p class=\"note\">Per isolated CPU, as rtla osnoise top would report it (ns): interrupts, total noise, the most in one osnoise period, the longest single interruption. CPUs with the same figures under every policy share a row.</p>\n");
-        sb.Append("<table class=\"realtime\"><thead><tr><th rowspan=\"2\">CPUs</th>");
-        foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"4\">{E(run.Result.Policy)}</th>");
-        sb.Append("</tr><tr>");
-        foreach (var _ in c.Runs) sb.Append("<th>IRQ</th><th>Noise</th><th>Max Noise</th><th>Max Single</th>");
-        sb.Append("</tr></thead><tbody>\n");
-        GroupedRows(sb, m, rt, cpu => string.Concat(c.Runs.Select(run =>
-        {
-            var x = run.Result.Cpus[cpu];
-            return string.Create(Inv, $"<td>{x.Cal:N0}</td><td>{x.StolenNs:N0}</td><td>{x.MaxPeriodNoiseNs:N0}</td><td>{x.MaxSingleNs:N0}</td>");
-        })));
-        sb.Append("</tbody></table>\n");
+        PerCpuTable(sb, c, "realtime", ["IRQ", "Noise", "Max Noise", "Max Single"], rt, x => [x.Cal, x.StolenNs, x.MaxPeriodNoiseNs, x.MaxSingleNs]);
     }
 
     /// <summary>
-    /// One table row per group of CPUs whose cells are the same, labelled with their CPU list: on a
-    /// large machine hundreds of CPUs usually fall into a handful of distinct rows, and one row
-    /// each would hide them.
+    /// A table of per-CPU figures with a column group per policy, one row per group of CPUs whose
+    /// figures are the same under every policy, labelled with their CPU list: on a large machine
+    /// hundreds of CPUs usually fall into a handful of distinct rows, and one row each would hide them.
     /// </summary>
-    private static void GroupedRows(StringBuilder sb, Machine m, IEnumerable<int> cpus, Func<int, string> cells)
+    private static void PerCpuTable(StringBuilder sb, Comparison c, string cssClass, string[] columns, IEnumerable<int> cpus, Func<CpuCounters, long[]> figures)
     {
-        foreach (var row in cpus.GroupBy(cells))
+        var m = c.Scenario.Machine;
+        sb.Append(Inv, $"<table class=\"{cssClass}\"><thead><tr><th rowspan=\"2\">CPUs</th>");
+        foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"{columns.Length}\">{E(run.Result.Policy)}</th>");
+        sb.Append("</tr><tr>");
+        foreach (var _ in c.Runs) sb.Append(string.Concat(columns.Select(h => $"<th>{E(h)}</th>")));
+        sb.Append("</tr></thead><tbody>\n");
+        var rows = cpus.GroupBy(cpu => string.Concat(c.Runs.SelectMany(run => figures(run.Result.Cpus[cpu])).Select(v => string.Create(Inv, $"<td>{v:N0}</td>"))));
+        foreach (var row in rows)
         {
             var members = row.ToList();
             var label = CpuList.Format(members.Select(m.OsIndexOf)) + (members.Count > 1 ? $" ({members.Count})" : "");
             sb.Append(Inv, $"<tr><th>{label}</th>").Append(row.Key).Append("</tr>\n");
         }
+        sb.Append("</tbody></table>\n");
     }
 
     /// <summary>
@@ -234,17 +231,7 @@ public static class HtmlReport
     {
         var m = c.Scenario.Machine;
         sb.Append("<h2>Flush and sync interrupts per target</h2>\n<p class=\"note\">Csds each CPU ran, by function: flush_tlb_func (the TLB line of /proc/interrupts) and tlb_remove_table_smp_sync. CPUs with the same figures under every policy share a row.</p>\n");
-        sb.Append("<table class=\"targets\"><thead><tr><th rowspan=\"2\">CPUs</th>");
-        foreach (var run in c.Runs) sb.Append(Inv, $"<th colspan=\"2\">{E(run.Result.Policy)}</th>");
-        sb.Append("</tr><tr>");
-        foreach (var _ in c.Runs) sb.Append("<th>flush</th><th>sync</th>");
-        sb.Append("</tr></thead><tbody>\n");
-        GroupedRows(sb, m, Enumerable.Range(0, m.CpuCount), cpu => string.Concat(c.Runs.Select(run =>
-        {
-            var x = run.Result.Cpus[cpu];
-            return string.Create(Inv, $"<td>{x.Tlb:N0}</td><td>{x.SyncCsdsHandled:N0}</td>");
-        })));
-        sb.Append("</tbody></table>\n");
+        PerCpuTable(sb, c, "targets", ["flush", "sync"], Enumerable.Range(0, m.CpuCount), x => [x.Tlb, x.SyncCsdsHandled]);
     }
 
     /// <summary>
