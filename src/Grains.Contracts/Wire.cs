@@ -226,13 +226,14 @@ public readonly record struct CpuCountersSurrogate(
     [property: Id(4)] long SyncCsdsHandled,
     [property: Id(5)] long StolenNs,
     [property: Id(6)] long MaxSingleNs,
-    [property: Id(7)] long MaxPeriodNoiseNs);
+    [property: Id(7)] long MaxPeriodNoiseNs,
+    [property: Id(8)] long IdleExitNs);
 
 [RegisterConverter]
 public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSurrogate>
 {
-    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) => new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs);
-    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) => new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs);
+    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) => new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs);
+    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) => new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs, c.IdleExitNs);
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.OpRecord")]

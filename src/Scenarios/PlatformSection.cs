@@ -6,16 +6,17 @@ namespace Shootdown.Scenarios;
 /// The scenario's <c>platform</c>: what the hardware and hypervisor give the kernel (docs/model.md,
 /// the kernel facts). <c>arch</c> is x86 (default), arm64 or riscv; on x86, <c>flush</c> names the
 /// pv_ops backend (native, kvm, hyperv, xen) and <c>invlpgb</c> the AMD feature; on RISC-V,
-/// <c>riscv_remote_fence</c> is sbi or ipi.
+/// <c>riscv_remote_fence</c> is sbi or ipi. <c>cpuidle</c> names the idle-state table
+/// (<see cref="CpuidleDriver"/>) and <c>cpuidle_latency_limit_us</c> the PM QoS limit.
 /// </summary>
 internal static class PlatformSection
 {
-    public static readonly string[] Fields = ["arch", "flush", "invlpgb", "global_asid_sampling", "riscv_remote_fence"];
+    public static readonly string[] Fields = ["arch", "flush", "invlpgb", "global_asid_sampling", "riscv_remote_fence", "cpuidle", "cpuidle_latency_limit_us"];
 
     public static MachineFeatures Parse(YamlReader root)
     {
         var p = root.Mapping("platform");
-        if (p is null) return MachineFeatures.NativeX86;
+        if (p is null) return MachineFeatures.NativeX86 with { Cpuidle = DefaultCpuidle(MachineFeatures.NativeX86) };
         p.RejectUnknownKeys(Fields);
         var features = new MachineFeatures
         {
@@ -27,9 +28,24 @@ internal static class PlatformSection
             RiscVRemoteFence = p.Choice("riscv_remote_fence", RiscVRemoteFence.Sbi, "value", ("sbi", RiscVRemoteFence.Sbi), ("ipi", RiscVRemoteFence.Ipi)),
         };
         if (features.Inconsistency() is { } problem) throw p.Error(p.Has("invlpgb") ? "invlpgb" : "flush", problem);
+        features = features with
+        {
+            Cpuidle = p.Choice("cpuidle", DefaultCpuidle(features), "cpuidle table", [.. CpuidleDriver.All.Select(d => (d.Name, d))]),
+            CpuidleLatencyLimitNs = p.Number("cpuidle_latency_limit_us", 0, 1_000_000) is { } us ? (long)Math.Round(us * 1000) : null,
+        };
         if (features.Arch != Arch.RiscV && p.Has("riscv_remote_fence")) throw p.Error("riscv_remote_fence", "applies to arch: riscv only");
         return features;
     }
+
+    /// <summary>
+    /// The idle states a scenario gets unless it names them: intel_idle's Sapphire Rapids table on
+    /// native x86, HLT-like WFI on arm64 and RISC-V, none in a guest (docs/model.md: a vCPU's idle
+    /// is the host's to model, and the model does not do it yet).
+    /// </summary>
+    private static CpuidleDriver DefaultCpuidle(MachineFeatures f) =>
+        f.Arch != Arch.X86 ? CpuidleDriver.Halt
+        : f.FlushTlbMulti != FlushTlbMultiBackend.Native ? CpuidleDriver.Off
+        : CpuidleDriver.IntelSpr;
 }
 
 /// <summary>

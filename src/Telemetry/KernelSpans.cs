@@ -99,7 +99,7 @@ public sealed class KernelSpans(SimulationSetup setup, double sampleRatio, strin
             t.SetTag("cpu", target.Cpu);
             t.SetTag("cpu.package", machine.PackageOf(target.Cpu));
             t.SetTag("cpu.numa_node", machine.NodeOf(target.Cpu));
-            t.SetTag("kernel.ipi_arrival_ns", target.IpiArrivalNs);
+            if (target.IpiArrivalNs > 0) t.SetTag("kernel.ipi_arrival_ns", target.IpiArrivalNs);
             t.SetTag("kernel.declined", target.Declined);
             t.SetTag("kernel.coalesced", target.Coalesced);
             if (!target.Declined) t.SetTag("kernel.func_start_ns", target.FuncStartNs);

@@ -234,6 +234,7 @@ public sealed class ClosedFormTests
               icr_write_ns: 40
               ipi_delivery_same_package_ns: 400
               ipi_delivery_per_numa_hop_ns: 0
+              cache_line_same_l3_ns: 1
               cache_line_same_package_ns: 1
               cache_line_per_numa_hop_ns: 0
               mm_context_access_ns: 1

@@ -46,9 +46,17 @@ public sealed class TopologyTests
     {
         var m = SyntheticSpec.Parse("pack:2 numa:1 core:24 pu:2");
         Assert.Equal(CpuRelation.SmtSibling, m.Relation(0, 48));
-        Assert.Equal(CpuRelation.SamePackage, m.Relation(0, 1));
+        Assert.Equal(CpuRelation.SameL3, m.Relation(0, 1));
         Assert.Equal(CpuRelation.RemotePackage, m.Relation(0, 24));
         Assert.Equal(m.CoreOf(5), m.CoreOf(53));
+    }
+
+    [Fact]
+    public void CoresInAnotherL3DomainOfThePackageAreOnlySamePackage()
+    {
+        var m = SyntheticSpec.Parse("pack:1 l3:2 core:4 pu:1");
+        Assert.Equal(CpuRelation.SameL3, m.Relation(0, 1));
+        Assert.Equal(CpuRelation.SamePackage, m.Relation(0, 2));
     }
 
     [Fact]

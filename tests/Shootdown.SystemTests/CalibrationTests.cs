@@ -3,14 +3,14 @@ using Shootdown.Client.Calibration;
 namespace Shootdown.Tests;
 
 /// <summary>
-/// docs/calibration.md: every reproduced ratio stays within its stated tolerance, and the
-/// document shows what the model computes today.
+/// docs/calibration.md: every reproduced ratio stays within its stated tolerance, the model's
+/// defaults are the fit, and the document shows what the model computes today.
 /// </summary>
 public sealed class CalibrationTests
 {
     private static readonly Lazy<IReadOnlyList<CalibrationRow>> Rows = new(() => CalibrationTable.Measure(Sim.ScenarioPath("calibration")));
 
-    private static readonly string[] Ids = ["1a", "1b", "2a", "2b", "3", "4"];
+    private static readonly string[] Ids = ["1a", "1b", "2a", "2b", "3", "4", "5a", "5b", "5c", "5d"];
 
     public static TheoryData<string> RowIds => new(Ids);
 
@@ -25,6 +25,15 @@ public sealed class CalibrationTests
 
     [Fact]
     public void EveryRowIsTested() => Assert.Equal(Ids, Rows.Value.Select(r => r.Id));
+
+    /// <summary>The interrupt path's defaults are its guesses at the scale fitted to row 5a, and no other row is fitted.</summary>
+    [Fact]
+    public void TheDefaultsAreTheFitOfTheOneFittedRow()
+    {
+        var defaults = new Model.Costs.CostModel();
+        Assert.Equal(defaults, CalibrationTable.ScaleInterruptPath(defaults, CalibrationTable.FitInterruptPath(Sim.ScenarioPath("calibration"))));
+        Assert.Equal(["5a"], Rows.Value.Where(r => r.Use == CalibrationUse.Fit).Select(r => r.Id));
+    }
 
     [Fact]
     public void DocumentShowsTheModelsCurrentFigures()

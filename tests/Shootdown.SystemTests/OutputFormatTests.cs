@@ -17,7 +17,7 @@ public sealed class OutputFormatTests
     [Fact]
     public void ProcInterruptsHasX86sLayout()
     {
-        var r = Result(new CpuCounters(0, 12, 5, 0, 0, 0, 0, 0), new CpuCounters(1, 3456789, 0, 0, 0, 0, 0, 0));
+        var r = Result(new CpuCounters(0, 12, 5, 0, 0, 0, 0, 0, 0), new CpuCounters(1, 3456789, 0, 0, 0, 0, 0, 0, 0));
         // show_interrupts(): prec(3)+8 blanks, "CPU%-8d"; arch_show_interrupts(): "%*s: ", "%10u " per CPU, "  " + description.
         Assert.Equal(
             "           CPU0       CPU1       \n" +
@@ -29,7 +29,7 @@ public sealed class OutputFormatTests
     [Fact]
     public void OsnoiseTopHasRtlasColumns()
     {
-        var r = Result(new CpuCounters(0, 0, 0, 0, 0, 0, 0, 0), new CpuCounters(1, 7, 0, 7, 7, 4_200, 700, 2_800));
+        var r = Result(new CpuCounters(0, 0, 0, 0, 0, 0, 0, 0, 0), new CpuCounters(1, 7, 0, 7, 7, 4_200, 700, 2_800, 0));
         var lines = OsnoiseTop.Render(TwoCpus, r, [1], 1_000_000, 250_000).Split('\n');
         Assert.Equal("CPU Period       Runtime        Noise  % CPU Aval   Max Noise   Max Single          IRQ", lines[2]);
         // 4 periods of 250 µs; 4.2 µs of noise in 1 ms leaves 99.58 % of the CPU.

@@ -18,7 +18,8 @@ internal static class CalibrateCommand
             DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("scenarios", "calibration")),
         };
         var markdown = new Option<bool>("--markdown") { Description = "Print the table as docs/calibration.md holds it." };
-        var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown };
+        var fit = new Option<bool>("--fit") { Description = "Fit the free parameter (the interrupt path's scale) to its row, and print the costs it sets beside the model's defaults." };
+        var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown, fit };
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(scenarios)!;
@@ -27,6 +28,18 @@ internal static class CalibrateCommand
                 Console.Error.WriteLine($"shootdown: {dir.FullName}: no such directory (run from the repository root, or give --scenarios)");
                 return 2;
             }
+            if (parse.GetValue(fit))
+            {
+                var scale = CalibrationTable.FitInterruptPath(dir.FullName);
+                var defaults = new Model.Costs.CostModel();
+                var fitted = CalibrationTable.ScaleInterruptPath(defaults, scale);
+                Console.Out.WriteLine($"interrupt path scale: {scale:0.000} (row 5a)");
+                foreach (var (name, guess, _) in CalibrationTable.InterruptPathGuesses)
+                    Console.Out.WriteLine($"  {name}: guess {guess}, fitted {Math.Round(guess * scale)}");
+                if (fitted == defaults) return 0;
+                Console.Error.WriteLine("shootdown: the model's defaults are not the fit: set them in src/Model/Costs/CostModel.cs");
+                return 1;
+            }
             var rows = CalibrationTable.Measure(dir.FullName);
             if (parse.GetValue(markdown))
             {
@@ -34,9 +47,9 @@ internal static class CalibrateCommand
             }
             else
             {
-                var table = new Table().Border(TableBorder.Rounded).AddColumns("#", "quantity", "published", "model", "model ÷ published", "tolerance", "");
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("#", "use", "quantity", "published", "model", "model ÷ published", "tolerance", "");
                 foreach (var r in rows)
-                    table.AddRow(r.Id, Markup.Escape(r.Quantity), r.PublishedText, r.ModelText, r.RatioText, r.ToleranceText, r.WithinTolerance ? "[green]ok[/]" : "[red]out[/]");
+                    table.AddRow(r.Id, r.UseText, Markup.Escape(r.Quantity), r.PublishedText, r.ModelText, r.RatioText, r.ToleranceText, r.WithinTolerance ? "[green]ok[/]" : "[red]out[/]");
                 AnsiConsole.Write(table);
             }
             return rows.All(r => r.WithinTolerance) ? 0 : 1;

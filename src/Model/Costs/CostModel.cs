@@ -19,18 +19,31 @@ public enum ApicMode
 public sealed record CostModel
 {
     // --- IPI delivery, from the ICR write on the sender to the interrupt being raised on the target.
-    /// <summary>GUESS. SMT siblings share the local APIC's core; "~1–3 µs per IPI round trip" [S] bounds the sum.</summary>
-    public long IpiDeliverySmtSiblingNs { get; init; } = 250;
-    /// <summary>GUESS. Same package, over the on-die interconnect.</summary>
-    public long IpiDeliverySamePackageNs { get; init; } = 400;
-    /// <summary>GUESS. Added per NUMA hop (see <see cref="Machine.NumaHops"/>).</summary>
-    public long IpiDeliveryPerNumaHopNs { get; init; } = 300;
+    // The interrupt path's costs (these six) have no published figure each. Their proportions are
+    // a guess; their scale is FIT to calibration row 5a (Amit 2019, one remote flush on Haswell):
+    // each default is its guess × 0.503 (docs/calibration.md; `shootdown calibrate --fit`).
+    /// <summary>FIT (guess 250). SMT siblings share the core's local APIC.</summary>
+    public long IpiDeliverySmtSiblingNs { get; init; } = 126;
+    /// <summary>FIT (guess 400). Same package, over the on-die interconnect.</summary>
+    public long IpiDeliverySamePackageNs { get; init; } = 201;
+    /// <summary>FIT (guess 300). Added per NUMA hop (see <see cref="Machine.NumaHops"/>).</summary>
+    public long IpiDeliveryPerNumaHopNs { get; init; } = 151;
 
     // --- Interrupt handling on the target.
-    /// <summary>GUESS. sysvec_call_function entry: vector dispatch, irq_enter, stack switch.</summary>
-    public long InterruptEntryNs { get; init; } = 300;
-    /// <summary>GUESS. irq_exit and the return to the interrupted context.</summary>
-    public long InterruptExitNs { get; init; } = 200;
+    /// <summary>FIT (guess 300). sysvec_call_function entry: vector dispatch, irq_enter, stack switch.</summary>
+    public long InterruptEntryNs { get; init; } = 151;
+    /// <summary>FIT (guess 200). irq_exit and the return to the interrupted context.</summary>
+    public long InterruptExitNs { get; init; } = 101;
+    /// <summary>
+    /// FIT (guess 150). An interrupt that finds the CPU in user mode: the entry's CR3 switch under
+    /// page-table isolation and back, and on a nohz_full CPU context tracking's user exit and re-entry.
+    /// </summary>
+    public long InterruptFromUserNs { get; init; } = 75;
+    /// <summary>
+    /// GUESS. Waking from idle with the tick stopped: tick_irq_enter() catching jiffies up, and
+    /// reprogramming the tick timer (a TSC-deadline write) on the way back.
+    /// </summary>
+    public long IdleTickNs { get; init; } = 500;
     /// <summary>GUESS. <c>tlb_remove_table_smp_sync()</c> is empty ("Simply deliver the interrupt"): the csd bookkeeping only.</summary>
     public long SyncFunctionNs { get; init; } = 30;
     /// <summary>GUESS. flush_tlb_func's fixed work before any invalidation (loaded_mm and tlb_gen checks).</summary>
@@ -45,19 +58,34 @@ public sealed record CostModel
     public int TlbSinglePageFlushCeiling { get; init; } = 33;
 
     // --- smp_call_function_many_cond() on the sender (kernel/smp.c).
-    /// <summary>GUESS. Per target: csd_lock, the CSD_TYPE_SYNC setup and the llist_add cmpxchg on the target's queue line.</summary>
-    public long CsdSetupPerTargetNs { get; init; } = 50;
+    /// <summary>
+    /// GUESS. Per target, the sender's own stores once it owns the csd's line: func, info,
+    /// CSD_TYPE_SYNC and the trace. The misses around them (cond_func's read of the target's
+    /// cpu_tlbstate, csd_lock() and llist_add()) are cache-line transfers, priced by distance.
+    /// </summary>
+    public long CsdSetupPerTargetNs { get; init; } = 10;
     /// <summary>GUESS. One x2APIC ICR write (a WRMSR, ~100+ cycles).</summary>
     public long IcrWriteNs { get; init; } = 40;
     /// <summary>Whether apic_use_ipi_shorthand is on: every present CPU has booted and no_ipi_broadcast is unset.</summary>
     public bool IpiShorthand { get; init; } = true;
     public ApicMode ApicMode { get; init; } = ApicMode.X2ApicCluster;
 
-    // --- Cache-line transfers: csd_lock_wait() polling a csd the target has just unlocked.
-    /// <summary>GUESS. Within a package (L3 or mesh hop).</summary>
-    public long CacheLineSamePackageNs { get; init; } = 60;
-    /// <summary>GUESS. Added per NUMA hop.</summary>
-    public long CacheLinePerNumaHopNs { get; init; } = 80;
+    // --- Cache-line transfers: a load or a locked RMW of a line another CPU wrote last (the
+    // sender's cond_func read, csd_lock() and llist_add() per target; csd_lock_wait() seeing an
+    // unlock). One-way core-to-core latencies, CAS ping-pong halved, from the
+    // nviennot/core-to-core-latency README (medians).
+    /// <summary>Hyper-threads of one core: 8.1 ns on a Xeon Platinum 8375C (Ice Lake-SP).</summary>
+    public long CacheLineSmtSiblingNs { get; init; } = 8;
+    /// <summary>Cores sharing an L3: 51 ns within one Xeon Platinum 8375C socket (one mesh L3 per socket).</summary>
+    public long CacheLineSameL3Ns { get; init; } = 51;
+    /// <summary>
+    /// Same package, another L3 domain; also the base a NUMA hop adds to. An Intel package has one
+    /// L3, so the default is the in-socket figure (51 ns); an EPYC 7R13 (Milan) measures about
+    /// 107 ns between CCXs against 23 ns within one, and 197 ns socket to socket.
+    /// </summary>
+    public long CacheLineSamePackageNs { get; init; } = 51;
+    /// <summary>Added per NUMA hop: 108 ns socket to socket on a dual Xeon Platinum 8375C, less the 51 ns within a socket.</summary>
+    public long CacheLinePerNumaHopNs { get; init; } = 57;
 
     // --- mm-wide state.
     /// <summary>GUESS. inc_mm_tlb_gen()'s atomic on mm->context.tlb_gen plus reading mm_cpumask; also a cpumask bit set or clear.</summary>
@@ -92,21 +120,31 @@ public sealed record CostModel
     /// <summary>1/HZ: the jiffy that consider_global_asid() samples. HZ=1000.</summary>
     public long JiffyNs { get; init; } = 1_000_000;
 
+    /// <summary>From the ICR write on the sender to the interrupt raised on the target.</summary>
     public long IpiDelivery(Machine m, int from, int to) => m.Relation(from, to) switch
     {
         CpuRelation.Self or CpuRelation.SmtSibling => IpiDeliverySmtSiblingNs,
         _ => IpiDeliverySamePackageNs + m.NumaHops(from, to) * IpiDeliveryPerNumaHopNs,
     };
 
-    public long CacheLineTransfer(Machine m, int from, int to) =>
-        CacheLineSamePackageNs + m.NumaHops(from, to) * CacheLinePerNumaHopNs;
+    /// <summary>How long a line one CPU wrote last takes to reach another: by SMT, L3, package and NUMA distance.</summary>
+    public long CacheLineTransfer(Machine m, int from, int to) => m.Relation(from, to) switch
+    {
+        CpuRelation.Self => 0,
+        CpuRelation.SmtSibling => CacheLineSmtSiblingNs,
+        CpuRelation.SameL3 => CacheLineSameL3Ns,
+        _ => CacheLineSamePackageNs + m.NumaHops(from, to) * CacheLinePerNumaHopNs,
+    };
+
+    /// <summary>The fastest cache-line transfer between two different CPUs.</summary>
+    public long FastestCacheLineNs => Math.Min(CacheLineSmtSiblingNs, Math.Min(CacheLineSameL3Ns, CacheLineSamePackageNs));
 
     /// <summary>
-    /// The smallest delay of any interaction between two entities (a csd's llist_add, an mm
-    /// access, a cache-line transfer, a migration): every write one entity makes to another's
-    /// state lands at least this far in the future.
+    /// The smallest delay of any interaction between two entities (a cache-line transfer, which
+    /// every csd, answer and unlock is, an mm access, a migration): every write one entity makes
+    /// to another's state lands at least this far in the future.
     /// </summary>
-    public long FastestInteractionNs => Math.Min(Math.Min(CsdSetupPerTargetNs, MmContextAccessNs), Math.Min(CacheLineSamePackageNs, MigrationNs));
+    public long FastestInteractionNs => Math.Min(FastestCacheLineNs, Math.Min(MmContextAccessNs, MigrationNs));
 
     /// <summary>Rejects values that would make time run backwards or stall the engine.</summary>
     public void Validate()
@@ -116,9 +154,10 @@ public sealed record CostModel
                      (nameof(IpiDeliverySmtSiblingNs), IpiDeliverySmtSiblingNs), (nameof(IpiDeliverySamePackageNs), IpiDeliverySamePackageNs),
                      (nameof(IpiDeliveryPerNumaHopNs), IpiDeliveryPerNumaHopNs), (nameof(InterruptEntryNs), InterruptEntryNs),
                      (nameof(InterruptExitNs), InterruptExitNs), (nameof(SyncFunctionNs), SyncFunctionNs),
+                     (nameof(InterruptFromUserNs), InterruptFromUserNs), (nameof(IdleTickNs), IdleTickNs),
                      (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),
                      (nameof(FlushTlbFullNs), FlushTlbFullNs), (nameof(IcrWriteNs), IcrWriteNs),
-                     (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs),
+                     (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs), (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs),
                      (nameof(InvlpgbPerPageNs), InvlpgbPerPageNs), (nameof(InvlpgbFullNs), InvlpgbFullNs), (nameof(TlbsyncNs), TlbsyncNs),
                      (nameof(HypercallFlushNs), HypercallFlushNs), (nameof(TlbiPerPageNs), TlbiPerPageNs), (nameof(DsbIshNs), DsbIshNs),
                      (nameof(SbiRemoteFenceNs), SbiRemoteFenceNs), (nameof(RcuGracePeriodNs), RcuGracePeriodNs),
@@ -128,8 +167,9 @@ public sealed record CostModel
         }
         foreach (var (name, value) in new (string, long)[]
                  {
-                     (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs), (nameof(MmContextAccessNs), MmContextAccessNs),
-                     (nameof(CacheLineSamePackageNs), CacheLineSamePackageNs), (nameof(MigrationNs), MigrationNs),
+                     (nameof(CacheLineSmtSiblingNs), CacheLineSmtSiblingNs), (nameof(CacheLineSameL3Ns), CacheLineSameL3Ns),
+                     (nameof(CacheLineSamePackageNs), CacheLineSamePackageNs), (nameof(MmContextAccessNs), MmContextAccessNs),
+                     (nameof(MigrationNs), MigrationNs),
                  })
         {
             // These bound the fastest interaction: zero would let one entity change another's state at the same instant.

@@ -16,7 +16,8 @@ namespace Shootdown.Model.Kernel;
 /// <item><see cref="Ops"/>: the kernel operations this CPU initiates (mm/khugepaged.c, mm/hugetlb.c…);</item>
 /// <item><see cref="Scheduler"/>: kernel/sched as far as the TLB cares;</item>
 /// <item><see cref="Walkers"/>: lockless page-table walkers (mm/gup.c and others);</item>
-/// <item><see cref="Irqs"/>: when this CPU can take an interrupt.</item>
+/// <item><see cref="Irqs"/>: when this CPU can take an interrupt;</item>
+/// <item><see cref="Idle"/>: the idle state it sleeps in when nothing runs (kernel/sched/idle.c, drivers/cpuidle).</item>
 /// </list>
 /// This class routes each event to its piece and runs a csd's func and cond_func, which the
 /// generic smp_call_function code holds as data.
@@ -45,6 +46,7 @@ public sealed class Cpu : ISimEntity
         Ops = new KernelOperations(this, new Prng(setup.Seed, entity, RandomStream.OpArrivals));
         Scheduler = new Scheduler(this, new Prng(setup.Seed, entity, RandomStream.Scheduler));
         Walkers = new LocklessWalkers(this, new Prng(setup.Seed, entity, RandomStream.Walkers));
+        Idle = new CpuIdle(this);
         Tracer = new CpuTrace(this);
     }
 
@@ -64,6 +66,7 @@ public sealed class Cpu : ISimEntity
     public KernelOperations Ops { get; }
     public Scheduler Scheduler { get; }
     public LocklessWalkers Walkers { get; }
+    public CpuIdle Idle { get; }
     public CpuTrace Tracer { get; }
 
     public CpuStats Stats { get; } = new();
@@ -87,8 +90,10 @@ public sealed class Cpu : ISimEntity
         switch (e.Kind)
         {
             case EventKind.CsdQueue: Smp.SmpCallSingleQueue(e, ctx); break;
+            case EventKind.CsdQueueAnswer: Smp.CsdQueueAnswer(e, ctx); break;
             case EventKind.InterruptRaise: Smp.InterruptRaised(ctx); break;
             case EventKind.InterruptDispatch: Smp.InterruptRaised(ctx); break;
+            case EventKind.IdleWake: Smp.IdleWake(e, ctx); break;
             case EventKind.CsdAck: Smp.CsdAnswered(e, ctx); break;
             case EventKind.MmFlushMask: Flush.FlushMaskRead(e, ctx); break;
             case EventKind.MmPmdUnshared: Ops.PmdUnshared(e, ctx); break;
@@ -104,6 +109,19 @@ public sealed class Cpu : ISimEntity
             default: throw new InvalidOperationException($"CPU {Id} cannot handle {e.Kind}");
         }
     }
+
+    /// <summary>
+    /// do_idle() or not: from <paramref name="t"/> this CPU idles when no thread is runnable and
+    /// no operation is in progress, and otherwise leaves idle.
+    /// </summary>
+    public void ReconsiderIdle(long t)
+    {
+        if (Scheduler.HasRunnable || Ops.InProgress) Idle.Leave(t);
+        else Idle.DoIdle(t);
+    }
+
+    /// <summary>Whether an interrupt now finds a workload thread in user mode: one runs, and this CPU is in no kernel operation.</summary>
+    public bool InUserMode => Scheduler.HasRunnable && !Ops.InProgress;
 
     /// <summary>A csd's func (csd->func(csd->info)), here; returns how long it ran.</summary>
     /// <param name="mmTlbGen">mm->context.tlb_gen as a flush_tlb_func() here reads it.</param>
@@ -147,8 +165,8 @@ public sealed class Cpu : ISimEntity
     /// cpumask bit, tlb_gen, a share count). Whatever another entity sends a CPU, the CPU writes
     /// an mm no sooner than <see cref="SimulationSetup.FastestInteractionNs"/> after it. Kernel facts only:
     /// <list type="bullet">
-    /// <item>A csd landing only queues: nothing leaves before its IPI is taken and
-    /// sysvec_call_function has entered, except a declined conditional csd's answer.</item>
+    /// <item>A csd landing only queues and answers the sender, whose loop is over later; only the
+    /// sender's IPI (or its wake of a polling CPU) makes the csd run.</item>
     /// <item>An interrupt acks its csds' senders and may clear a cpumask bit, after the entry.</item>
     /// <item>The scheduler writes the mm it switches to (switch_mm's cpumask bit) and reaches
     /// another CPU only by migrating a thread, which a process without <c>migrate_us</c> never
@@ -165,11 +183,7 @@ public sealed class Cpu : ISimEntity
         switch (e.Kind)
         {
             case EventKind.CsdQueue:
-            {
-                var queued = new CsdQueued(in e);
-                var handled = Math.Max(queued.IpiArrival, e.Time) + costs.InterruptEntryNs + interaction;
-                return queued.Conditional ? new EntityTimes(e.Time + interaction, handled) : EntityTimes.Both(handled);
-            }
+                return new EntityTimes(Math.Max(new CsdQueued(in e).AnswerAt, e.Time + interaction), long.MaxValue);
             case EventKind.InterruptRaise or EventKind.InterruptDispatch:
                 return EntityTimes.Both(e.Time + costs.InterruptEntryNs + interaction);
             case EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive:

@@ -15,16 +15,16 @@ public readonly ref struct CsdQueued(ref readonly SimEvent e)
     public int Sender => _e.Source;
     /// <summary>The smp_call_function_many_cond() this csd belongs to, numbered by its sender.</summary>
     public long Call => _e.Op;
-    /// <summary>When the IPI the sender raised for this csd reaches the target.</summary>
-    public long IpiArrival => _e.X;
+    /// <summary>
+    /// When the sender's loop is over: llist_add()'s answer (and cond_func's) is back at the sender
+    /// by then, and the sender picks the CPUs to IPI from the answers.
+    /// </summary>
+    public long AnswerAt => _e.X;
 
     public Csd Csd => new(
         (_e.Flags & FlagSync) != 0 ? CsdFunc.TlbRemoveTableSmpSync : CsdFunc.FlushTlbFunc,
         (_e.Flags & FlagCondShouldFlush) != 0 ? CsdCond.ShouldFlushTlb : (_e.Flags & FlagCondInWalk) != 0 ? CsdCond.InLocklessWalk : CsdCond.None,
         new FlushTlbInfo(_e.Arg, _e.Flags >> PagesShift, _e.Y, (_e.Flags & FlagFull) != 0, (_e.Flags & FlagTrim) != 0));
-
-    /// <summary>Whether the csd carries a cond_func (its target may decline it).</summary>
-    public bool Conditional => (_e.Flags & (FlagCondShouldFlush | FlagCondInWalk)) != 0;
 
     public static int Flags(in Csd csd) =>
         (csd.Func == CsdFunc.TlbRemoveTableSmpSync ? FlagSync : 0) | (csd.Info.Full ? FlagFull : 0)
@@ -32,14 +32,53 @@ public readonly ref struct CsdQueued(ref readonly SimEvent e)
         | (csd.Info.TrimCpumask ? FlagTrim : 0) | (csd.Info.Pages << PagesShift);
 
     /// <param name="flags">The csd's <see cref="Flags"/>, computed once per call.</param>
-    public static void Send(ISimContext ctx, int target, long landsAt, long call, in Csd csd, int flags, long ipiArrival) =>
-        ctx.Send(target, landsAt, EventKind.CsdQueue, call, csd.Info.Mm, x: ipiArrival, y: csd.Info.NewTlbGen, flags: flags);
+    public static void Send(ISimContext ctx, int target, long landsAt, long call, in Csd csd, int flags, long answerAt) =>
+        ctx.Send(target, landsAt, EventKind.CsdQueue, call, csd.Info.Mm, x: answerAt, y: csd.Info.NewTlbGen, flags: flags);
 }
 
-/// <summary><see cref="EventKind.CsdAck"/>: the target's csd_unlock() (or its cond_func's no) as the sender's csd_lock_wait() sees it.</summary>
+/// <summary>
+/// <see cref="EventKind.CsdQueueAnswer"/>: what the sender's loop learnt about one target:
+/// cond_func said no, or llist_add() found the queue empty (the CPU goes into cfd->cpumask_ipi),
+/// and whether the CPU was polling idle then (send_call_function_single_ipi() reads it).
+/// </summary>
+public readonly ref struct CsdQueueAnswered(ref readonly SimEvent e)
+{
+    private const int FlagDeclined = 1, FlagQueueWasEmpty = 2, FlagPolling = 4;
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public int Target => _e.Source;
+    public long Call => _e.Op;
+    public bool Declined => (_e.Flags & FlagDeclined) != 0;
+    public bool QueueWasEmpty => (_e.Flags & FlagQueueWasEmpty) != 0;
+    public bool Polling => (_e.Flags & FlagPolling) != 0;
+
+    public static void SendDeclined(ISimContext ctx, int sender, long at, long call) =>
+        ctx.Send(sender, at, EventKind.CsdQueueAnswer, call, flags: FlagDeclined);
+
+    public static void SendQueued(ISimContext ctx, int sender, long at, long call, bool queueWasEmpty, bool polling) =>
+        ctx.Send(sender, at, EventKind.CsdQueueAnswer, call, flags: (queueWasEmpty ? FlagQueueWasEmpty : 0) | (polling ? FlagPolling : 0));
+}
+
+/// <summary>
+/// <see cref="EventKind.IdleWake"/>: set_nr_if_polling() on a polling idle CPU, from
+/// send_call_function_single_ipi(), which sends no IPI; sent again to itself once the CPU is out
+/// of its idle state (<see cref="Awake"/>).
+/// </summary>
+public readonly ref struct IdleWoken(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public bool Awake => _e.Flags != 0;
+
+    public static void Send(ISimContext ctx, int cpu, long at) => ctx.Send(cpu, at, EventKind.IdleWake);
+
+    public static void SendAwake(ISimContext ctx, int cpu, long at) => ctx.Send(cpu, at, EventKind.IdleWake, flags: 1);
+}
+
+/// <summary><see cref="EventKind.CsdAck"/>: the target's csd_unlock() as the sender's csd_lock_wait() sees it.</summary>
 public readonly ref struct CsdUnlocked(ref readonly SimEvent e)
 {
-    private const int FlagDeclined = 1, FlagCoalesced = 2;
+    private const int FlagCoalesced = 1;
     private readonly ref readonly SimEvent _e = ref e;
 
     public int Target => _e.Source;
@@ -48,16 +87,11 @@ public readonly ref struct CsdUnlocked(ref readonly SimEvent e)
     public long UnlockedAt => _e.X;
     /// <summary>When the target's handler started the csd's func (for the sender's trace).</summary>
     public long FuncStartedAt => _e.Y;
-    /// <summary>cond_func said no: nothing was queued.</summary>
-    public bool Declined => (_e.Flags & FlagDeclined) != 0;
     /// <summary>The csd joined a non-empty queue, so no new interrupt was raised for it.</summary>
     public bool Coalesced => (_e.Flags & FlagCoalesced) != 0;
 
     public static void SendUnlocked(ISimContext ctx, int sender, long at, long call, long unlockedAt, long funcStartedAt, bool coalesced) =>
         ctx.Send(sender, at, EventKind.CsdAck, call, x: unlockedAt, y: funcStartedAt, flags: coalesced ? FlagCoalesced : 0);
-
-    public static void SendDeclined(ISimContext ctx, int sender, long at, long call) =>
-        ctx.Send(sender, at, EventKind.CsdAck, call, flags: FlagDeclined);
 }
 
 /// <summary><see cref="EventKind.MmFlushMask"/>: flush_tlb_mm_range()'s read of the mm: its new tlb_gen, mm_cpumask (attached) and ASID state.</summary>

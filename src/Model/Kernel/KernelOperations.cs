@@ -27,6 +27,9 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     /// <summary>Tables this CPU's operations cleared and then reused or freed; recorded only when the run checks safety.</summary>
     public List<TableRetire> Retires { get; } = new();
 
+    /// <summary>Whether an operation is in progress on this CPU.</summary>
+    public bool InProgress => _op is not null;
+
     /// <summary>The operation in progress: every reply and step end belongs to it.</summary>
     public KernelOperation Current => _op ?? throw new InvalidOperationException($"CPU {cpu.Id}: no operation in progress");
 
@@ -86,6 +89,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         if (cpu.Tracing is { } tracing && OpTraceSampling.Samples(tracing.SampleRatio, setup.Seed, cpu.Id, op.Serial))
             op.Trace = new OpTraceBuilder(tracing, cpu.Id, op.Serial, spec.Type, spec.Process, setup.MmEntityId(spec.Process), next.Arrival, ctx.Now);
         if (setup.ChecksSafety) op.Interrupted = new CpuMask.Builder(cpu.Machine.CpuCount);
+        cpu.ReconsiderIdle(ctx.Now);
         Continue(op, ctx);
     }
 
@@ -312,7 +316,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         for (var j = 0; j < call.Count; j++)
         {
             var c = call.Targets[j];
-            if (!call.Declined[c] && (mask is null || !mask.Test(c))) collateral++;
+            if (!call.Declined(c) && (mask is null || !mask.Test(c))) collateral++;
         }
         op.Collateral = collateral;
     }
@@ -333,5 +337,6 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         _op = null;
         if (op.Spec.BackToBack) ScheduleNextArrival(op.Stream, ctx, first: false);
         StartNext(ctx);
+        cpu.ReconsiderIdle(ctx.Now);
     }
 }

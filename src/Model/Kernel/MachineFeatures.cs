@@ -78,6 +78,12 @@ public sealed record MachineFeatures
     /// <summary>RISC-V only: SBI remote fence or IPIs.</summary>
     public RiscVRemoteFence RiscVRemoteFence { get; init; } = RiscVRemoteFence.Sbi;
 
+    /// <summary>The idle states an idle CPU sleeps in (<see cref="CpuIdle"/>). Scenarios default by platform (docs/model.md).</summary>
+    public CpuidleDriver Cpuidle { get; init; } = CpuidleDriver.Off;
+
+    /// <summary>The PM QoS CPU latency limit (cpu_latency_qos, /dev/cpu_dma_latency): no state with a longer exit latency is entered.</summary>
+    public long? CpuidleLatencyLimitNs { get; init; }
+
     public static MachineFeatures NativeX86 { get; } = new();
 
     /// <summary>Validates that options belong to the architecture they apply to.</summary>

@@ -23,6 +23,9 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
     private readonly List<SimThread> _runqueue = new();
     private bool _timeslicePending;
 
+    /// <summary>A workload thread runs here (as of the last schedule).</summary>
+    public bool HasRunnable { get; private set; }
+
     /// <summary>Thread ids pack (process, thread index) so an mm can name its threads.</summary>
     public static long ThreadId(int process, int thread) => ((long)process << 32) | (uint)thread;
 
@@ -136,7 +139,7 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
 
     /// <summary>
     /// __schedule(): switch_mm_irqs_off() to the next runnable thread's mm, or enter_lazy_tlb()
-    /// when nothing is runnable.
+    /// and the idle loop when nothing is runnable.
     /// </summary>
     private void Schedule(ISimContext ctx)
     {
@@ -148,6 +151,8 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
             next ??= t;
             runnable++;
         }
+        HasRunnable = next is not null;
+        cpu.ReconsiderIdle(ctx.Now);
         if (next is null)
         {
             cpu.Tlb.EnterLazyTlb(ctx);

@@ -24,52 +24,76 @@ public sealed class SmpCallFunction(Cpu cpu)
         private const int MaxCpus = 1 << 20, ArraysKept = 1024;
         public static readonly ArrayPool<int> Ints = ArrayPool<int>.Create(MaxCpus, ArraysKept);
         public static readonly ArrayPool<long> Longs = ArrayPool<long>.Create(MaxCpus, ArraysKept);
-        public static readonly ArrayPool<bool> Bools = ArrayPool<bool>.Create(MaxCpus, ArraysKept);
+        public static readonly ArrayPool<byte> Bytes = ArrayPool<byte>.Create(MaxCpus, ArraysKept);
+    }
+
+    /// <summary>What the sender's loop learnt about one target (<see cref="Call.Answer"/>).</summary>
+    [Flags]
+    public enum TargetAnswer : byte
+    {
+        None = 0,
+        /// <summary>cond_func said no: no csd was queued.</summary>
+        Declined = 1,
+        /// <summary>llist_add() found the queue empty: the CPU is in cfd->cpumask_ipi.</summary>
+        InCpumaskIpi = 2,
+        /// <summary>The CPU was polling idle (TIF_POLLING_NRFLAG).</summary>
+        Polling = 4,
     }
 
     /// <summary>
-    /// One smp_call_function_many_cond() in flight from this CPU, waiting in csd_lock_wait().
-    /// Each target's answer is kept by CPU number, as the kernel keeps a csd per CPU, so an ack
-    /// needs no lookup. The arrays are pooled (<see cref="Pools"/>).
+    /// One smp_call_function_many_cond() in flight from this CPU: first its loop over the targets,
+    /// whose answers come back at <see cref="LoopEnd"/>; then its IPIs; then csd_lock_wait().
+    /// Each target's answer and unlock time are kept by CPU number, as the kernel keeps a csd per
+    /// CPU, so an ack needs no lookup. The arrays are pooled (<see cref="Pools"/>).
     /// </summary>
     public sealed class Call
     {
-        public Call(long serial, int[] targets, int count, int nrCpus, long waitStart, OpTraceBuilder? trace, Topology.CpuMask.Builder? interrupted)
+        public Call(long serial, int[] targets, int count, int nrCpus, in Csd csd, bool runLocal, long loopEnd, OpTraceBuilder? trace,
+            Topology.CpuMask.Builder? interrupted)
         {
             Serial = serial;
             Targets = targets;
             Count = count;
-            WaitStart = waitStart;
+            Csd = csd;
+            RunLocal = runLocal;
+            LoopEnd = loopEnd;
             Trace = trace;
             Interrupted = interrupted;
             UnlockTime = Pools.Longs.Rent(nrCpus);
-            Declined = Pools.Bools.Rent(nrCpus);
-            for (var j = 0; j < count; j++) Declined[targets[j]] = false;
+            Answer = Pools.Bytes.Rent(nrCpus);
         }
 
         public long Serial { get; }
         /// <summary>The targets in CPU order; the first <see cref="Count"/> entries are valid.</summary>
         public int[] Targets { get; }
         public int Count { get; }
+        public Csd Csd { get; }
+        /// <summary>SCF_RUN_LOCAL: the func also runs here, once the IPIs are sent.</summary>
+        public bool RunLocal { get; }
+        /// <summary>When the loop's last llist_add() is back: every target's answer is in.</summary>
+        public long LoopEnd { get; }
         /// <summary>When each target CPU's csd was unlocked, by CPU number.</summary>
         public long[] UnlockTime { get; }
-        /// <summary>Whether each target CPU's cond_func declined, by CPU number.</summary>
-        public bool[] Declined { get; }
-        public long WaitStart { get; }
+        /// <summary>Each target CPU's <see cref="TargetAnswer"/>, by CPU number.</summary>
+        public byte[] Answer { get; }
+        /// <summary>When csd_lock_wait() starts: after the IPIs and the local func.</summary>
+        public long WaitStart { get; set; }
         /// <summary>The sampled operation this call belongs to, if any.</summary>
         public OpTraceBuilder? Trace { get; }
-        /// <summary>Where the CPUs that took an interrupt for this call are noted, when the run checks safety.</summary>
+        /// <summary>Where the CPUs that ran this call's csd are noted, when the run checks safety.</summary>
         public Topology.CpuMask.Builder? Interrupted { get; }
-        public int Acks { get; set; }
+        public int Answers { get; set; }
         public int DeclinedCount { get; set; }
-        public long LastDeclinedAck { get; set; }
+        public int Acks { get; set; }
         public int Queued => Count - DeclinedCount;
+
+        public bool Declined(int cpu) => (Answer[cpu] & (byte)TargetAnswer.Declined) != 0;
 
         public void Release()
         {
             Pools.Ints.Return(Targets);
             Pools.Longs.Return(UnlockTime);
-            Pools.Bools.Return(Declined);
+            Pools.Bytes.Return(Answer);
         }
     }
 
@@ -89,27 +113,31 @@ public sealed class SmpCallFunction(Cpu cpu)
     private readonly List<QueuedCsd> _callSingleQueue = new();
     private long _callSerial;
 
-    /// <summary>The call this CPU waits on in csd_lock_wait(), if any.</summary>
+    /// <summary>The call this CPU has in flight (its loop, its IPIs, its csd_lock_wait()), if any.</summary>
     public Call? InFlight { get; private set; }
 
     /// <summary>A pooled array for a call's targets; the call owns it once made.</summary>
     public static int[] RentTargets(int capacity) => Pools.Ints.Rent(Math.Max(1, capacity));
 
     /// <summary>
-    /// smp_call_function_many_cond(), wait=1. Per target, in CPU order: the csd setup and
-    /// llist_add (CsdSetupPerTargetNs each). Then the IPIs, by APIC mode: the all-but-self
-    /// shorthand (one ICR write) when the targets plus this CPU are every online CPU, one write
-    /// per x2APIC cluster, or one per CPU. Then, with SCF_RUN_LOCAL, the func here with IRQs off.
-    /// Then csd_lock_wait() on each target in turn (<see cref="CsdLockWaitDone"/>).
+    /// smp_call_function_many_cond(), wait=1: the loop over the targets, in CPU order. Each costs
+    /// the sender cache-line transfers priced by distance (<see cref="CostModel.CacheLineTransfer"/>):
+    /// with a cond_func, its read of the target's cpu_tlbstate; csd_lock() taking back the csd
+    /// line the target unlocked last; the stores into it; and llist_add()'s cmpxchg on the
+    /// target's call_single_queue head, which lands when the sender takes the line and returns
+    /// one transfer later. The target answers whether cond_func passed and whether its queue was
+    /// empty, and the sender has every answer when its loop is over (<see cref="CsdQueueAnswered"/>);
+    /// <see cref="SendCallFunctionIpis"/> goes on from there.
     /// <para>
-    /// The model charges an ICR write for every target. The kernel IPIs only those whose queue
-    /// was empty (cfd->cpumask_ipi) and falls back from the shorthand to a mask send when any was
-    /// not; it learns that from llist_add's return, which the model's sender does not see.
+    /// The kernel's sender skips csd_lock() and llist_add() for a CPU its cond_func rejects; the
+    /// model charges them for every candidate, because the answer is the target's to give and the
+    /// loop's timing cannot wait for it (docs/model.md). cond_func is asked when llist_add() lands,
+    /// two transfers after the kernel reads the CPU's state.
     /// </para>
     /// <paramref name="targets"/> is a pooled, sorted array of which <paramref name="count"/> are
     /// valid; the call owns it. The sender starts at <paramref name="now"/>, which a local flush
     /// done first may put after the current time. The call is <see cref="InFlight"/> until the
-    /// caller's step ends (<see cref="ReleaseInFlight"/>); with no targets the wait is over at once.
+    /// caller's step ends (<see cref="ReleaseInFlight"/>).
     /// </summary>
     public void SmpCallFunctionManyCond(int[] targets, int count, in Csd csd, bool runLocal, long now, OpTraceBuilder? trace,
         Topology.CpuMask.Builder? interrupted, ISimContext ctx)
@@ -117,58 +145,129 @@ public sealed class SmpCallFunction(Cpu cpu)
         var costs = cpu.Costs;
         var machine = cpu.Machine;
         var serial = ++_callSerial;
-        var icrStart = now + count * costs.CsdSetupPerTargetNs;
-        var t = icrStart;
-        var shorthand = costs.IpiShorthand && count == machine.CpuCount - 1;
-        var cluster = !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
-        if (shorthand) t += costs.IcrWriteNs;
-        if (cluster) NewClusterWalk();
+        var conditional = csd.Cond != CsdCond.None;
+        var loopEnd = now;
+        for (var j = 0; j < count; j++) loopEnd += TargetCost(targets[j], conditional);
 
         var flags = CsdQueued.Flags(csd);
-        // send_call_function_ipi_mask() after the last llist_add; the mask is known to the
-        // targets (whose queue was empty), so the trace renderer assembles it from their lines.
-        cpu.Tracer.Event(icrStart, cpu.Id, FtraceEvent.IpiSend, cpu.Tracer.TaskOf(csd.Info.Mm), call: serial, func: csd.Func);
         trace?.BeginCall(csd.Func, now, count);
+        var t = now;
         for (var j = 0; j < count; j++)
         {
-            long depart;
-            if (shorthand)
+            var target = targets[j];
+            var transfer = costs.CacheLineTransfer(machine, cpu.Id, target);
+            var land = t + TargetCost(target, conditional) - transfer;
+            t = land + transfer;
+            CsdQueued.Send(ctx, target, land, serial, csd, flags, loopEnd);
+            trace?.Target(j, target, land);
+        }
+        var call = new Call(serial, targets, count, machine.CpuCount, csd, runLocal, loopEnd, trace, interrupted);
+        InFlight = call;
+        if (count == 0) SendCallFunctionIpis(call, ctx);
+    }
+
+    /// <summary>What one target costs the sender's loop: [cond_func's read,] csd_lock(), the stores, llist_add().</summary>
+    private long TargetCost(int target, bool conditional)
+    {
+        var transfer = cpu.Costs.CacheLineTransfer(cpu.Machine, cpu.Id, target);
+        return (conditional ? transfer : 0) + transfer + cpu.Costs.CsdSetupPerTargetNs + transfer;
+    }
+
+    /// <summary>A target's answer to the loop. With the last one in, the sender sends the IPIs.</summary>
+    public void CsdQueueAnswer(in SimEvent e, ISimContext ctx)
+    {
+        var answer = new CsdQueueAnswered(in e);
+        var call = InFlight;
+        if (call is null || call.Serial != answer.Call) throw new InvalidOperationException($"CPU {cpu.Id}: answer for call {answer.Call} with none in flight");
+        var flags = answer.Declined ? TargetAnswer.Declined
+            : (answer.QueueWasEmpty ? TargetAnswer.InCpumaskIpi : TargetAnswer.None) | (answer.Polling ? TargetAnswer.Polling : TargetAnswer.None);
+        call.Answer[answer.Target] = (byte)flags;
+        if (answer.Declined)
+        {
+            call.DeclinedCount++;
+            call.Trace?.Answer(answer.Target, 0, 0, ctx.Now, declined: true, coalesced: false);
+        }
+        if (++call.Answers == call.Count) SendCallFunctionIpis(call, ctx);
+    }
+
+    /// <summary>
+    /// The end of smp_call_function_many_cond()'s loop: IPIs to cfd->cpumask_ipi only, the CPUs
+    /// whose queue was empty (the others have an interrupt coming that will run this csd too).
+    /// One such CPU takes send_call_function_single_ipi(), which sends nothing to a polling idle
+    /// CPU but sets its need_resched (<see cref="IdleWoken"/>). More take
+    /// send_call_function_ipi_mask(): the all-but-self shorthand (one ICR write) when the mask is
+    /// every other online CPU, else one write per x2APIC cluster in the mask, or one per CPU. Then,
+    /// with SCF_RUN_LOCAL, the func here with IRQs off; then csd_lock_wait() (<see cref="CsdLockWaitDone"/>).
+    /// </summary>
+    private void SendCallFunctionIpis(Call call, ISimContext ctx)
+    {
+        var costs = cpu.Costs;
+        var machine = cpu.Machine;
+        var t = call.LoopEnd;
+        var nrCpus = 0;
+        var lastCpu = -1;
+        for (var j = 0; j < call.Count; j++)
+        {
+            var target = call.Targets[j];
+            if ((call.Answer[target] & (byte)TargetAnswer.InCpumaskIpi) == 0) continue;
+            nrCpus++;
+            lastCpu = target;
+        }
+        var task = cpu.Tracer.TaskOf(call.Csd.Info.Mm);
+        if (nrCpus == 1 && (call.Answer[lastCpu] & (byte)TargetAnswer.Polling) != 0)
+        {
+            // call_function_single_prep_ipi(): set_nr_if_polling() writes the idle task's flags, which the CPU watches.
+            IdleWoken.Send(ctx, lastCpu, t + costs.CacheLineTransfer(machine, cpu.Id, lastCpu));
+        }
+        else if (nrCpus > 0)
+        {
+            cpu.Tracer.Event(t, cpu.Id, FtraceEvent.IpiSend, task, call: call.Serial, func: call.Csd.Func);
+            var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
+            var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
+            if (shorthand || nrCpus == 1) t += costs.IcrWriteNs;
+            if (cluster) NewClusterWalk();
+            for (var j = 0; j < call.Count; j++)
             {
-                depart = t;
-            }
-            else if (cluster)
-            {
-                // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
-                var c = machine.X2ApicClusterIndexOf(targets[j]);
-                if (t_clusterStamp![c] != t_stamp)
+                var target = call.Targets[j];
+                if ((call.Answer[target] & (byte)TargetAnswer.InCpumaskIpi) == 0) continue;
+                long depart;
+                if (shorthand || nrCpus == 1)
+                {
+                    depart = t;
+                }
+                else if (cluster)
+                {
+                    // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
+                    var c = machine.X2ApicClusterIndexOf(target);
+                    if (t_clusterStamp![c] != t_stamp)
+                    {
+                        t += costs.IcrWriteNs;
+                        t_clusterStamp[c] = t_stamp;
+                        t_clusterDepart![c] = t;
+                    }
+                    depart = t_clusterDepart![c];
+                }
+                else
                 {
                     t += costs.IcrWriteNs;
-                    t_clusterStamp[c] = t_stamp;
-                    t_clusterDepart![c] = t;
+                    depart = t;
                 }
-                depart = t_clusterDepart![c];
+                var arrival = depart + costs.IpiDelivery(machine, cpu.Id, target);
+                ctx.Send(target, arrival, EventKind.InterruptRaise);
+                call.Trace?.IpiArrival(j, arrival);
             }
-            else
-            {
-                t += costs.IcrWriteNs;
-                depart = t;
-            }
-            var land = now + (j + 1) * costs.CsdSetupPerTargetNs;
-            var arrival = depart + costs.IpiDelivery(machine, cpu.Id, targets[j]);
-            CsdQueued.Send(ctx, targets[j], land, serial, csd, flags, arrival);
-            trace?.Target(j, targets[j], land, arrival);
         }
-        trace?.IpisSent(t, runLocal);
+        call.Trace?.IpisSent(t, call.RunLocal);
 
-        if (runLocal)
+        if (call.RunLocal)
         {
             // SCF_RUN_LOCAL: the func here, IRQs off, while the remote IPIs are in flight.
-            t += cpu.RunCsdFunc(csd, csd.Info.NewTlbGen, local: true, t, ctx);
+            t += cpu.RunCsdFunc(call.Csd, call.Csd.Info.NewTlbGen, local: true, t, ctx);
             cpu.Irqs.LocalFlushUntil = t;
         }
-        var call = new Call(serial, targets, count, machine.CpuCount, t, trace, interrupted);
-        InFlight = call;
-        if (count == 0) Answered(call, ctx);
+        call.WaitStart = t;
+        // A csd that joined a busy queue may have been run, and acked, before the loop was over.
+        if (call.Acks == call.Queued) Answered(call, ctx);
     }
 
     /// <summary>Starts a fresh walk over the x2APIC clusters, with this thread's scratch arrays.</summary>
@@ -189,10 +288,11 @@ public sealed class SmpCallFunction(Cpu cpu)
     }
 
     /// <summary>
-    /// __smp_call_single_queue(): the sender's llist_add() onto this CPU's call_single_queue lands. A conditional call first
-    /// asks its cond_func about this CPU; a CPU it rejects gets no csd. If the queue was empty the
-    /// sender IPIs this CPU (the IPI arrives at its arrival time); otherwise the pending interrupt
-    /// will drain this csd too, and no new interrupt is raised.
+    /// __smp_call_single_queue(): the sender's llist_add() onto this CPU's call_single_queue lands.
+    /// A conditional call first asks its cond_func about this CPU; a CPU it rejects gets no csd.
+    /// The answer (rejected, or whether the queue was empty, and whether this CPU polls idle) is
+    /// the sender's at the end of its loop. A csd that joins a non-empty queue will be run by the
+    /// interrupt already coming.
     /// </summary>
     public void SmpCallSingleQueue(in SimEvent e, ISimContext ctx)
     {
@@ -200,7 +300,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var csd = queued.Csd;
         if (!cpu.RunCondFunc(csd, ctx.Now))
         {
-            CsdUnlocked.SendDeclined(ctx, queued.Sender, ctx.Now + cpu.Costs.CacheLineTransfer(cpu.Machine, cpu.Id, queued.Sender), queued.Call);
+            CsdQueueAnswered.SendDeclined(ctx, queued.Sender, queued.AnswerAt, queued.Call);
             return;
         }
         var wasEmpty = _callSingleQueue.Count == 0;
@@ -208,37 +308,77 @@ public sealed class SmpCallFunction(Cpu cpu)
         // answer (was the queue empty) decides whether this CPU is in the IPI's mask.
         cpu.Tracer.Event(ctx.Now, queued.Sender, FtraceEvent.CsdQueueCpu, cpu.Tracer.TaskOf(csd.Info.Mm), peer: cpu.Id, call: queued.Call, func: csd.Func, ipi: wasEmpty);
         _callSingleQueue.Add(new QueuedCsd(queued.Call, csd.Info, queued.Sender, csd.Func, Coalesced: !wasEmpty));
-        if (wasEmpty) ctx.Send(cpu.Id, Math.Max(queued.IpiArrival, ctx.Now), EventKind.InterruptRaise);
+        CsdQueueAnswered.SendQueued(ctx, queued.Sender, queued.AnswerAt, queued.Call, wasEmpty, wasEmpty && cpu.Idle.Polling(ctx.Now));
     }
 
     /// <summary>
-    /// The IPI arrives (or a deferred dispatch comes due). It is taken once IRQs are enabled, no
-    /// handler is running and the vCPU is not preempted; a walk that disabled IRQs meanwhile defers it again.
+    /// The IPI arrives (or a deferred dispatch comes due). An idle CPU first leaves its idle
+    /// state (<see cref="CpuIdle.Wake"/>); the interrupt is then taken once IRQs are enabled, no
+    /// handler is running and the vCPU is not preempted; a walk that disabled IRQs meanwhile
+    /// defers it again.
     /// </summary>
     public void InterruptRaised(ISimContext ctx)
     {
-        var start = cpu.Irqs.EnabledFrom(ctx.Now);
+        var exit = cpu.Idle.Wake(ctx.Now);
+        cpu.Stats.IdleExitNs += exit;
+        var start = cpu.Irqs.EnabledFrom(ctx.Now + exit);
         if (start > ctx.Now) ctx.Send(cpu.Id, start, EventKind.InterruptDispatch);
-        else FlushSmpCallFunctionQueue(ctx);
+        else FlushSmpCallFunctionQueue(ctx, fromInterrupt: true);
     }
 
     /// <summary>
-    /// sysvec_call_function -> __flush_smp_call_function_queue(): take the whole queue
-    /// (llist_del_all, then FIFO order), run each func and csd_unlock() it. CAL counts the
-    /// interrupt once however many csds it drains.
+    /// A polling idle CPU sees need_resched, set by send_call_function_single_ipi(): it leaves its
+    /// idle state, and do_idle() runs flush_smp_call_function_queue() with no interrupt. If the
+    /// CPU stopped polling after it answered the sender, set_nr_if_polling() fails in the kernel
+    /// and the sender IPIs it; the model takes the interrupt here.
     /// </summary>
-    private void FlushSmpCallFunctionQueue(ISimContext ctx)
+    public void IdleWake(in SimEvent e, ISimContext ctx)
     {
-        if (_callSingleQueue.Count == 0) return;
-        // llist_del_all(): every csd queued so far is this interrupt's; the queue is empty again
+        if (!new IdleWoken(in e).Awake)
+        {
+            if (!cpu.Idle.Polling(ctx.Now))
+            {
+                InterruptRaised(ctx);
+                return;
+            }
+            var exit = cpu.Idle.Wake(ctx.Now);
+            cpu.Stats.IdleExitNs += exit;
+            if (exit > 0)
+            {
+                IdleWoken.SendAwake(ctx, cpu.Id, ctx.Now + exit);
+                return;
+            }
+        }
+        FlushSmpCallFunctionQueue(ctx, fromInterrupt: false);
+    }
+
+    /// <summary>
+    /// __flush_smp_call_function_queue(): take the whole queue (llist_del_all, then FIFO order),
+    /// run each func and csd_unlock() it. From sysvec_call_function, CAL counts the interrupt once
+    /// however many csds it drains, even none (an earlier handler drained them), and the entry
+    /// and exit cost time; an interrupt that finds the CPU in user mode also pays the way in and
+    /// out of it. From the idle loop, IRQs are off and there is no interrupt to count. A CPU
+    /// that had stopped its tick in idle pays tick_irq_enter() and the tick's reprogramming.
+    /// Either way the CPU goes back to idle afterwards if nothing else runs.
+    /// </summary>
+    private void FlushSmpCallFunctionQueue(ISimContext ctx, bool fromInterrupt)
+    {
+        // llist_del_all(): every csd queued so far is this flush's; the queue is empty again
         // once they have run (nothing can land meanwhile: a csd from another CPU is an event of
         // its own, later), and new csds will raise a new IPI.
         var entries = _callSingleQueue;
         NoteTlbGensSeen(entries);
 
         var stats = cpu.Stats;
-        stats.Cal++;
-        var t = ctx.Now + cpu.Costs.InterruptEntryNs;
+        var costs = cpu.Costs;
+        var t = ctx.Now;
+        if (fromInterrupt)
+        {
+            stats.Cal++;
+            t += costs.InterruptEntryNs;
+            if (cpu.InUserMode) t += costs.InterruptFromUserNs;
+        }
+        if (cpu.Idle.TakeStoppedTick()) t += costs.IdleTickNs;
         var task = cpu.Tracer.CurrentTask;
         foreach (var queued in entries)
         {
@@ -250,13 +390,14 @@ public sealed class SmpCallFunction(Cpu cpu)
             stats.CsdsHandled++;
             if (csd.Func == CsdFunc.TlbRemoveTableSmpSync) stats.SyncCsdsHandled++;
             // csd_unlock(): the sender's csd_lock_wait() sees it one cache-line transfer later.
-            CsdUnlocked.SendUnlocked(ctx, queued.Sender, t + cpu.Costs.CacheLineTransfer(cpu.Machine, cpu.Id, queued.Sender), queued.Call,
+            CsdUnlocked.SendUnlocked(ctx, queued.Sender, t + costs.CacheLineTransfer(cpu.Machine, cpu.Id, queued.Sender), queued.Call,
                 unlockedAt: t, funcStartedAt: funcStart, queued.Coalesced);
         }
         entries.Clear();
-        t += cpu.Costs.InterruptExitNs;
+        if (fromInterrupt) t += costs.InterruptExitNs;
         cpu.Irqs.HandlerBusyUntil = t;
-        cpu.NoteInterruption(ctx.Now, t - ctx.Now);
+        if (fromInterrupt) cpu.NoteInterruption(ctx.Now, t - ctx.Now);
+        cpu.ReconsiderIdle(t);
     }
 
     private readonly List<(int Mm, long TlbGen)> _tlbGenSeen = new();
@@ -288,28 +429,19 @@ public sealed class SmpCallFunction(Cpu cpu)
         return -1;
     }
 
-    /// <summary>A target unlocked its csd (or declined it). When all have answered, csd_lock_wait() is done.</summary>
+    /// <summary>A target unlocked its csd. When all queued csds are unlocked, csd_lock_wait() is done.</summary>
     public void CsdAnswered(in SimEvent e, ISimContext ctx)
     {
         var ack = new CsdUnlocked(in e);
         var call = InFlight;
         if (call is null || call.Serial != ack.Call) throw new InvalidOperationException($"CPU {cpu.Id}: ack for call {ack.Call} with none in flight");
-        call.Trace?.Answer(ack.Target, ack.FuncStartedAt, ack.UnlockedAt, ctx.Now, ack.Declined, ack.Coalesced);
-        if (ack.Declined)
-        {
-            call.Declined[ack.Target] = true;
-            call.DeclinedCount++;
-            call.LastDeclinedAck = Math.Max(call.LastDeclinedAck, ctx.Now);
-        }
-        else
-        {
-            call.UnlockTime[ack.Target] = ack.UnlockedAt;
-            call.Interrupted?.Set(ack.Target);
-        }
-        if (++call.Acks == call.Count) Answered(call, ctx);
+        call.Trace?.Answer(ack.Target, ack.FuncStartedAt, ack.UnlockedAt, ctx.Now, declined: false, ack.Coalesced);
+        call.UnlockTime[ack.Target] = ack.UnlockedAt;
+        call.Interrupted?.Set(ack.Target);
+        if (++call.Acks == call.Queued && call.Answers == call.Count) Answered(call, ctx);
     }
 
-    /// <summary>Every target has answered (or there were none): the caller's step ends when csd_lock_wait() has seen them all.</summary>
+    /// <summary>Every queued csd is unlocked (or none was queued): the caller's step ends when csd_lock_wait() has seen them all.</summary>
     private void Answered(Call call, ISimContext ctx)
     {
         var done = CsdLockWaitDone(call, ctx.Now);
@@ -326,8 +458,7 @@ public sealed class SmpCallFunction(Cpu cpu)
 
     /// <summary>
     /// csd_lock_wait() over the targets in CPU order: each poll waits for that csd's unlock and
-    /// then pays one cache-line transfer from the target. A declined target was only read, during
-    /// the setup loop, and its answer must be back.
+    /// then pays one cache-line transfer from the target. A declined target has no csd to wait on.
     /// </summary>
     private long CsdLockWaitDone(Call call, long now)
     {
@@ -335,9 +466,9 @@ public sealed class SmpCallFunction(Cpu cpu)
         for (var j = 0; j < call.Count; j++)
         {
             var target = call.Targets[j];
-            if (call.Declined[target]) continue;
+            if (call.Declined(target)) continue;
             t = Math.Max(t, call.UnlockTime[target]) + cpu.Costs.CacheLineTransfer(cpu.Machine, target, cpu.Id);
         }
-        return Math.Max(Math.Max(t, call.LastDeclinedAck), now);
+        return Math.Max(t, now);
     }
 }

@@ -20,6 +20,9 @@ public sealed class CpuStats
     /// <summary>Virtual time spent in call-function interrupt handlers, entry to exit.</summary>
     public long StolenNs { get; set; }
 
+    /// <summary>Virtual time spent leaving idle states to run csds (each state's exit latency).</summary>
+    public long IdleExitNs { get; set; }
+
     /// <summary>The longest single interruption.</summary>
     public long MaxSingleNs { get; set; }
 

@@ -8,9 +8,11 @@ using Shootdown.Model.Workload;
 namespace Shootdown.Model.Results;
 
 /// <summary>One CPU's final counters, in the order of the per-CPU result file.</summary>
-public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs, long MaxPeriodNoiseNs)
+public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs, long MaxPeriodNoiseNs,
+    long IdleExitNs)
 {
-    public static CpuCounters From(int cpu, CpuStats s) => new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs);
+    public static CpuCounters From(int cpu, CpuStats s) =>
+        new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs);
 }
 
 /// <summary>Latency figures of one operation type, in virtual nanoseconds.</summary>
@@ -91,7 +93,7 @@ public sealed class PolicyResult
         var inv = CultureInfo.InvariantCulture;
         sb.Append(inv, $"policy {Policy} end {EndNs} events {EventsProcessed}\n");
         foreach (var c in Cpus)
-            sb.Append(inv, $"cpu {c.Cpu} {c.Cal} {c.Tlb} {c.CsdsHandled} {c.SyncCsdsHandled} {c.StolenNs} {c.MaxSingleNs} {c.MaxPeriodNoiseNs}\n");
+            sb.Append(inv, $"cpu {c.Cpu} {c.Cal} {c.Tlb} {c.CsdsHandled} {c.SyncCsdsHandled} {c.StolenNs} {c.MaxSingleNs} {c.MaxPeriodNoiseNs} {c.IdleExitNs}\n");
         foreach (var o in Ops)
             sb.Append(inv, $"op {o.Initiator} {o.Serial} {o.Type} {o.Process} {o.ArrivalNs} {o.StartNs} {o.EndNs} {o.FlushIpis} {o.SyncIpis} {o.CollateralIpis} {o.FullFlush} {o.Synced}\n");
         if (Safety is { } safety)

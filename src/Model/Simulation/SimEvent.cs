@@ -21,8 +21,10 @@ public enum EventKind : byte
     MmCpumaskSnapshot,
     // smp_call_function traffic.
     CsdQueue,
+    CsdQueueAnswer,
     InterruptRaise,
     InterruptDispatch,
+    IdleWake,
     CsdAck,
     // Scheduler.
     ThreadArrive,

@@ -5,6 +5,9 @@ public enum CpuRelation
 {
     Self,
     SmtSibling,
+    /// <summary>Different cores sharing an L3 domain.</summary>
+    SameL3,
+    /// <summary>The same package, another L3 domain (AMD CCXs, Intel sub-NUMA clusters with their own L3).</summary>
     SamePackage,
     RemotePackage,
 }
@@ -113,6 +116,7 @@ public sealed class Machine
     {
         if (a == b) return CpuRelation.Self;
         if (_core[a] == _core[b]) return CpuRelation.SmtSibling;
+        if (_l3[a] == _l3[b]) return CpuRelation.SameL3;
         return _package[a] == _package[b] ? CpuRelation.SamePackage : CpuRelation.RemotePackage;
     }
 

@@ -69,9 +69,10 @@ public sealed record CallTrace(
 }
 
 /// <summary>
-/// One target of a call: when its csd landed on the target's queue, when the IPI arrived, when
-/// the func started and when csd_unlock() ran there, and when the initiator saw the answer.
-/// A declined target has only the landing and the answer.
+/// One target of a call: when its csd landed on the target's queue, when the IPI arrived (0 for a
+/// CPU not in the IPI's mask: its queue was busy, or it was woken without an IPI), when the func
+/// started and when csd_unlock() ran there, and when the initiator saw the answer. A declined
+/// target has only the landing and the answer.
 /// </summary>
 public readonly record struct TargetTrace(
     int Cpu,

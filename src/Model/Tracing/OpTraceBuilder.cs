@@ -40,7 +40,7 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
         _freedTables = freedTables;
     }
 
-    /// <summary>The call's targets are known once its csds are set up; each gets its landing and IPI arrival.</summary>
+    /// <summary>The call's targets are known once its csds are set up; each gets its landing, and its IPI's arrival once the loop is over.</summary>
     public void BeginCall(CsdFunc func, long start, int count)
     {
         _func = func;
@@ -48,8 +48,11 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
         _targets = new TargetTrace[count];
     }
 
-    public void Target(int index, int cpu, long queuedNs, long ipiArrivalNs) =>
-        _targets![index] = new TargetTrace(cpu, queuedNs, ipiArrivalNs, 0, 0, 0, false, false);
+    public void Target(int index, int cpu, long queuedNs) =>
+        _targets![index] = new TargetTrace(cpu, queuedNs, 0, 0, 0, 0, false, false);
+
+    /// <summary>The target at <paramref name="index"/> is in the IPI's mask; its IPI arrives then.</summary>
+    public void IpiArrival(int index, long arrivalNs) => _targets![index] = _targets[index] with { IpiArrivalNs = arrivalNs };
 
     public void IpisSent(long at, bool ranLocal)
     {

@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+
+namespace Shootdown.Model.Kernel;
+
+/// <summary>
+/// One idle state as a cpuidle driver registers it (include/linux/cpuidle.h, struct cpuidle_state).
+/// <see cref="Polls"/>: the CPU keeps TIF_POLLING_NRFLAG set while in it, so a write to its
+/// thread flags wakes it without an interrupt: the POLL state spins on them, and MWAIT states
+/// monitor their cache line (arch/x86/include/asm/mwait.h, mwait_idle_with_hints()). HLT does not.
+/// </summary>
+public sealed record IdleState(string Name, long ExitLatencyNs, long TargetResidencyNs, bool Polls)
+{
+    /// <summary>drivers/cpuidle/poll_state.c, cpuidle_poll_state_init(): state 0, CPUIDLE_FLAG_POLLING.</summary>
+    public static IdleState Poll { get; } = new("POLL", 0, 0, Polls: true);
+
+    public bool IsPollState => ExitLatencyNs == 0 && TargetResidencyNs == 0 && Polls;
+}
+
+/// <summary>
+/// The idle states a CPU can enter, shallowest first, as its cpuidle driver registers them. The
+/// tables are the kernel's own (drivers/idle/intel_idle.c); <see cref="Off"/> keeps idle CPUs
+/// waking at no cost, for a machine whose idle behaviour the run is not about.
+/// </summary>
+public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States)
+{
+    private const long Us = 1_000;
+
+    /// <summary>intel_idle spr_cstates (Sapphire Rapids Xeon): C1 1/1 µs, C1E 2/4 µs, C6 290/800 µs (exit latency/target residency), all MWAIT.</summary>
+    public static CpuidleDriver IntelSpr { get; } = new("spr",
+    [
+        IdleState.Poll,
+        new IdleState("C1", 1 * Us, 1 * Us, Polls: true),
+        new IdleState("C1E", 2 * Us, 4 * Us, Polls: true),
+        new IdleState("C6", 290 * Us, 800 * Us, Polls: true),
+    ]);
+
+    /// <summary>intel_idle skx_cstates (Skylake-SP, Cascade Lake): C1 2/2 µs, C1E 10/20 µs, C6 133/600 µs, all MWAIT.</summary>
+    public static CpuidleDriver IntelSkx { get; } = new("skx",
+    [
+        IdleState.Poll,
+        new IdleState("C1", 2 * Us, 2 * Us, Polls: true),
+        new IdleState("C1E", 10 * Us, 20 * Us, Polls: true),
+        new IdleState("C6", 133 * Us, 600 * Us, Polls: true),
+    ]);
+
+    /// <summary>intel_idle.max_cstate=1 on Sapphire Rapids, as latency-sensitive hosts boot: POLL and C1 only.</summary>
+    public static CpuidleDriver IntelSprMaxCstate1 { get; } = new("spr-max-cstate-1", [IdleState.Poll, IntelSpr.States[1]]);
+
+    /// <summary>idle=poll: the idle loop spins in cpu_idle_poll() and never leaves C0.</summary>
+    public static CpuidleDriver IdlePoll { get; } = new("poll", [IdleState.Poll]);
+
+    /// <summary>GUESS. HLT (default_idle(), acpi_idle's C1, arm64 and RISC-V WFI): about 1 µs out, and it does not poll.</summary>
+    public static CpuidleDriver Halt { get; } = new("halt", [IdleState.Poll, new IdleState("HLT", 1 * Us, 1 * Us, Polls: false)]);
+
+    /// <summary>No idle states modelled: an idle CPU takes an interrupt at once and never polls.</summary>
+    public static CpuidleDriver Off { get; } = new("off", []);
+
+    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, Off];
+}

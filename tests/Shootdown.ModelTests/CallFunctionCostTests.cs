@@ -1,0 +1,189 @@
+using Shootdown.Model.Kernel;
+using Shootdown.Model.Results;
+using Xunit;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// kernel/smp.c's sender, priced by distance, and the IPI it sends only to cfd->cpumask_ipi;
+/// the idle states an interrupt wakes a CPU from (kernel/sched/idle.c, drivers/cpuidle).
+/// Closed forms, each from the difference between two runs that change one thing.
+/// </summary>
+public class CallFunctionCostTests
+{
+    /// <summary>Two packages of two cores, one NUMA hop apart; an op on CPU 0 of a process that runs there.</summary>
+    private static PolicyResult Run(string op, string extra = "", string cpus = "0", string platform = "cpuidle: off") => Sim.Run($"""
+        machine: pack:2 numa:1 core:2 pu:1
+        duration_us: 100
+        platform:
+          {platform}
+        {extra}
+        processes:
+          - name: p
+            cpus: {cpus}
+        operations:
+          - type: {op}
+            process: p
+            cpu: 0
+            at_us: [10]
+        """, KernelPolicy.Baseline);
+
+    private static long Latency(PolicyResult r) => r.Ops.Single().LatencyNs;
+
+    [Fact]
+    public void EachTargetCostsTheSenderItsTransfersByDistance()
+    {
+        // A sync to CPUs 1-3 (no cond_func): csd_lock() and llist_add() in the loop, one more in
+        // csd_lock_wait(). CPUs 2 and 3 are a hop away; 100 ns more per hop is 2·(2 + 1)·100.
+        var near = Latency(Run("sync_without_flush"));
+        var far = Latency(Run("sync_without_flush", "costs:\n  cache_line_per_numa_hop_ns: 157"));
+        Assert.Equal(600, far - near);
+    }
+
+    [Fact]
+    public void CondFuncReadsEachCandidatesTlbStateToo()
+    {
+        // A one-page flush to CPUs 1-3, which run the process: should_flush_tlb() adds one transfer per target.
+        var near = Latency(Run("flush_range\n    pages: 1", cpus: "0-3"));
+        var far = Latency(Run("flush_range\n    pages: 1", "costs:\n  cache_line_per_numa_hop_ns: 157", cpus: "0-3"));
+        Assert.Equal(2 * (3 + 1) * 100, far - near);
+    }
+
+    [Fact]
+    public void OneTargetPollingIdleGetsNoIpi()
+    {
+        // send_call_function_single_ipi(): a CPU idle in an MWAIT state polls its thread flags, so
+        // it is woken by need_resched and runs the csd from the idle loop, with no interrupt.
+        const string twoCpus = "machine: pack:1 core:2 pu:1";
+        PolicyResult Sync(string cpuidle) => Sim.Run($"""
+            {twoCpus}
+            duration_us: 100
+            platform:
+              cpuidle: {cpuidle}
+            processes:
+              - name: p
+                cpus: 0
+            operations:
+              - type: sync_without_flush
+                process: p
+                cpu: 0
+                at_us: [10]
+            """, KernelPolicy.Baseline);
+        var mwait = Sync("spr").Cpus[1];
+        Assert.Equal((0, 1), (mwait.Cal, mwait.SyncCsdsHandled));
+        var halt = Sync("halt").Cpus[1];
+        Assert.Equal((1, 1), (halt.Cal, halt.SyncCsdsHandled));
+    }
+
+    [Fact]
+    public void SeveralTargetsGetTheIpiEvenWhenPolling()
+    {
+        // send_call_function_ipi_mask() does not look at polling: CPUs 1-3 each take the interrupt.
+        var r = Run("sync_without_flush", platform: "cpuidle: spr");
+        Assert.All(r.Cpus.Skip(1), c => Assert.Equal(1, c.Cal));
+    }
+
+    [Fact]
+    public void AnIdleCpuPaysItsStatesExitLatencyAndTheTicksRestart()
+    {
+        // HLT, chosen with no history (an unknown idle time is long): 1 µs out, and the tick the
+        // governor stopped is restarted. Every target waits alike, so the sync is that much later.
+        var awake = Latency(Run("sync_without_flush"));
+        var halted = Run("sync_without_flush", platform: "cpuidle: halt");
+        Assert.Equal(1_000 + 500, Latency(halted) - awake);
+        Assert.All(halted.Cpus.Skip(1), c => Assert.Equal(1_000, c.IdleExitNs));
+        // A PM QoS limit under HLT's exit latency keeps the CPUs polling, tick on: no cost.
+        Assert.Equal(awake, Latency(Run("sync_without_flush", platform: "cpuidle: halt\n  cpuidle_latency_limit_us: 0.5")));
+    }
+
+    [Fact]
+    public void AnInterruptInUserModePaysTheWayInAndOut()
+    {
+        // CPUs 1-3 run a thread of another process in user mode instead of idling.
+        var idle = Latency(Run("sync_without_flush"));
+        var busy = Latency(Sim.Run("""
+            machine: pack:2 numa:1 core:2 pu:1
+            duration_us: 100
+            platform:
+              cpuidle: off
+            processes:
+              - name: p
+                cpus: 0
+              - name: user
+                threads: 3
+                cpus: 1-3
+            operations:
+              - type: sync_without_flush
+                process: p
+                cpu: 0
+                at_us: [10]
+            """, KernelPolicy.Baseline));
+        Assert.Equal(new Model.Costs.CostModel().InterruptFromUserNs, busy - idle);
+    }
+}
+
+/// <summary>drivers/cpuidle/governors/menu.c as <see cref="CpuIdle"/> runs it.</summary>
+public class MenuGovernorTests
+{
+    private static CpuIdle IdleCpu(string cpuidle = "spr")
+    {
+        var scenario = Sim.Parse($"""
+            machine: pack:1 core:2 pu:1
+            duration_us: 100
+            platform:
+              cpuidle: {cpuidle}
+            processes:
+              - name: p
+                cpus: 0
+            """);
+        return new Cpu(scenario.SetupFor(scenario.Policies[0]), 1).Idle;
+    }
+
+    [Fact]
+    public void WithNoHistoryTheDeepestStateIsChosenAndShortIdlePeriodsTeachShallowerOnes()
+    {
+        var idle = IdleCpu();
+        idle.DoIdle(0);
+        Assert.Equal(290_000, idle.Wake(1_000_000));
+        // Eight idle periods of 50 µs: a steady prediction of 50 µs (less C6's exit, which was
+        // large beside the first) picks C1E, whose 4 µs target residency fits and C6's 800 µs does not.
+        var t = 2_000_000L;
+        for (var i = 0; i < 8; i++)
+        {
+            idle.DoIdle(t);
+            idle.Wake(t += 50_000);
+            t += 1_000;
+        }
+        idle.DoIdle(t);
+        Assert.Equal(2_000, idle.Wake(t + 50_000));
+    }
+
+    [Fact]
+    public void UnderATightLatencyLimitTheCpuPollsForGood()
+    {
+        var idle = IdleCpu("spr\n  cpuidle_latency_limit_us: 0.5");
+        idle.DoIdle(0);
+        Assert.True(idle.Polling(10_000_000));
+        Assert.Equal(0, idle.Wake(10_000_000));
+    }
+
+    [Fact]
+    public void PollSpinsForTheNextStatesTargetResidencyThenSleepsInIt()
+    {
+        // Idle periods of 3 µs (halved, as C6's exit latency dwarfs it: 1 µs) and then 0.5 µs (0 µs): a
+        // typical interval of 0 µs.
+        var idle = IdleCpu();
+        var t = 0L;
+        for (var i = 0; i < 8; i++)
+        {
+            idle.DoIdle(t);
+            idle.Wake(t += i == 0 ? 3_000 : 500);
+            t += 100;
+        }
+        idle.DoIdle(t);
+        Assert.True(idle.Polling(t + 500));
+        // Past C1's 1 µs target residency the loop goes round and the CPU is in C1 (MWAIT: still polling its flags).
+        Assert.True(idle.Polling(t + 1_500));
+        Assert.Equal(1_000, idle.Wake(t + 1_500));
+    }
+}
