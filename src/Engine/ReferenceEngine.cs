@@ -35,7 +35,7 @@ public sealed class ReferenceEngine
         _entities = new ISimEntity[setup.EntityCount];
         for (var id = 0; id < setup.EntityCount; id++) _entities[id] = setup.CreateEntity(id, tracing);
         _context = new Context(this, setup.EntityCount);
-        _sent = _buffers.Rent(RunBuffers.Smallest);
+        _sent = _buffers.Rent(RunBuffers.Gathering);
     }
 
     public long EventsProcessed { get; private set; }
@@ -88,14 +88,27 @@ public sealed class ReferenceEngine
             _setup.RealtimeCpus, safety);
     }
 
-    /// <summary>Turns what the last handler sent into one sorted run; its pooled buffer goes with it.</summary>
+    /// <summary>
+    /// Turns what the last handler sent into one sorted run, in a pooled buffer of its own size: most
+    /// handlers send one event (an answer, an ack, an IPI), and a storm keeps millions of those
+    /// waiting, so a run does not keep the larger buffer the sends were gathered in.
+    /// </summary>
     private void FlushSent()
     {
         if (_sentCount == 0) return;
-        var events = _sent;
         var count = _sentCount;
-        _sent = _buffers.Rent(RunBuffers.Smallest);
         _sentCount = 0;
+        SimEvent[] events;
+        if (RunBuffers.SizeFor(count) < _sent.Length)
+        {
+            events = _buffers.Rent(count);
+            Array.Copy(_sent, events, count);
+        }
+        else
+        {
+            events = _sent;
+            _sent = _buffers.Rent(RunBuffers.Gathering);
+        }
         if (!IsSorted(events, count)) Array.Sort(events, 0, count, EventOrder.Instance);
         _runs.Push(new SortedRun(events, count), events[0].Key);
     }
@@ -132,13 +145,17 @@ public sealed class ReferenceEngine
     /// </summary>
     private sealed class RunBuffers
     {
-        public const int Smallest = 16;
+        /// <summary>The buffer a handler's sends are gathered in to begin with.</summary>
+        public const int Gathering = 16;
         private readonly Stack<SimEvent[]>[] _free = Enumerable.Range(0, 31).Select(_ => new Stack<SimEvent[]>()).ToArray();
+
+        /// <summary>The length of the buffer <see cref="Rent"/> gives for <paramref name="size"/> events.</summary>
+        public static int SizeFor(int size) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size);
 
         public SimEvent[] Rent(int size)
         {
-            var bucket = System.Numerics.BitOperations.Log2((uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size));
-            return _free[bucket].TryPop(out var buffer) ? buffer : new SimEvent[1 << bucket];
+            var length = SizeFor(size);
+            return _free[System.Numerics.BitOperations.Log2((uint)length)].TryPop(out var buffer) ? buffer : new SimEvent[length];
         }
 
         public void Return(SimEvent[] buffer) => _free[System.Numerics.BitOperations.Log2((uint)buffer.Length)].Push(buffer);
