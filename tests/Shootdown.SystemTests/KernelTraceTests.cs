@@ -32,6 +32,58 @@ public sealed class KernelTraceTests
         ], ops);
     }
 
+    /// <summary>
+    /// Read by hand, the same capture three ways (the trace file's hex masks, trace-cmd report's
+    /// lists, function_graph's comments): khugepaged's flush IPI to CPUs 0,1,3 and then its sync;
+    /// redis's single-target flush of CPU 4; bash's sync with no flush; and other callers'
+    /// IPIs: irq_work's nohz_full kicks, text_poke's do_sync_core, and an empty mask.
+    /// </summary>
+    [Theory]
+    [InlineData("ipi-only-8cpu.txt", 512, 4, "2 irq_work_queue_on, 1 do_sync_core", 1)]
+    [InlineData("ipi-only-8cpu-trace-cmd.txt", 512, 4, "2 irq_work_queue_on, 1 do_sync_core", 1)]
+    [InlineData("ipi-only-8cpu-function-graph.txt", 1, 0, "1 smp_text_poke_batch_finish", 0)]
+    public void IpiOnlyCapturesGiveTheirThreeOperations(string file, int collapsePages, int byCallsite, string background, int emptyMasks)
+    {
+        var trace = FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", file));
+        Assert.True(trace.FromIpiEvents);
+        // function_graph's header has no #P: the machine is as large as the CPUs the trace names.
+        Assert.Equal(8, trace.CpuCount ?? trace.HighestCpu + 1);
+        var ops = trace.Ops.Select(o => $"{o.TimeNs - 100_000_000_000L}ns cpu{o.Cpu} {o.Type} pages={o.Pages} targets=[{string.Join(",", o.FlushTargets)}]");
+        Assert.Equal([
+            $"102000ns cpu2 CollapseHugePage pages={collapsePages} targets=[0,1,3]",
+            "200000ns cpu5 FlushRange pages=1 targets=[4]",
+            "400000ns cpu1 SyncWithoutFlush pages=1 targets=[]",
+        ], ops);
+        Assert.Equal(byCallsite, trace.ByCallsiteOnly);
+        Assert.Equal(background, string.Join(", ", trace.Background.Select(b => $"{b.Ipis} {b.Caller}")));
+        Assert.Equal(emptyMasks, trace.EmptyMasks);
+    }
+
+    /// <summary>The IPI-only capture replays to the closed forms: 3 + 1 flush IPIs, two syncs to the 7 others under baseline, none patched.</summary>
+    [Fact]
+    public void IpiOnlyCaptureReplaysToClosedForms()
+    {
+        var scenario = FtraceReplay.ToScenario(FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", "ipi-only-8cpu.txt")), null, ["baseline", "patched"]);
+        var results = Sim.RunEveryPolicy(scenario);
+        Assert.Equal((4, 14), (results["baseline"].ByType.Sum(s => s.FlushIpis), results["baseline"].ByType.Sum(s => s.SyncIpis)));
+        Assert.Equal((4, 0), (results["patched"].ByType.Sum(s => s.FlushIpis), results["patched"].ByType.Sum(s => s.SyncIpis)));
+    }
+
+    [Theory]
+    [InlineData("  a-1 [000] ...1. 1.000001: ipi_send_cpumask: cpumask=3 callsite=x+0x1 callback=generic_smp_call_function_single_interrupt\n", "cpumask", "--cpumask-format")]
+    [InlineData("# tracer: nop\n  a-1 [000] ...1. 1.000001: ipi_send_cpumask: cpumask=1g callsite=x+0x1 callback=generic_smp_call_function_single_interrupt\n", "cpumask", "hex bitmap")]
+    [InlineData("cpus=4\n  a-1 [000] 1.000001: ipi_send_cpumask: cpumask=1-x callsite=x+0x1 callback=generic_smp_call_function_single_interrupt\n", "cpumask", "CPU list")]
+    [InlineData("# tracer: nop\n  a-1 [000] ...1. 1.000001: ipi_send_cpumask: cpumask=1 callsite=x\n", "ipi_send_cpumask", "callback")]
+    [InlineData("   2)               |  native_flush_tlb_multi() {\n", "(line)", "funcgraph-abstime")]
+    public void MalformedIpiEventsNameTheFieldAndTheFix(string text, string field, string hint)
+    {
+        var path = Path.Combine(Sim.TempDir(), "bad.txt");
+        File.WriteAllText(path, text);
+        var e = Assert.Throws<ScenarioException>(() => FtraceReplay.Read(path));
+        Assert.Equal(field, e.Field);
+        Assert.Contains(hint, e.Problem);
+    }
+
     /// <summary>On the traced 8 CPUs: 3 + 1 flush IPIs, and a sync to the 7 others twice; patched skips both syncs. On 256 CPUs the flushes are the same and each sync reaches 255.</summary>
     [Theory]
     [InlineData(null, 7)]

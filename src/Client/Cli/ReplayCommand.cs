@@ -14,7 +14,17 @@ internal static class ReplayCommand
 {
     public static Command Create()
     {
-        var trace = new Argument<string>("trace") { Description = "An ftrace text trace with tlb:tlb_flush and csd:csd_queue_cpu events." };
+        var trace = new Argument<string>("trace")
+        {
+            Description = "An ftrace text trace (the trace file, trace-cmd report, or function_graph with funcgraph-abstime) with tlb:tlb_flush and " +
+                          "csd:csd_queue_cpu events, or ipi:ipi_send_cpumask and ipi:ipi_send_cpu alone.",
+        };
+        var cpumaskFormat = new Option<string>("--cpumask-format")
+        {
+            Description = "How ipi_send_cpumask prints masks: hex (the trace file), list (trace-cmd report), or auto (from the file's header).",
+            DefaultValueFactory = _ => "auto",
+        };
+        cpumaskFormat.AcceptOnlyFromAmong("auto", "hex", "list");
         var machine = new Option<string?>("--machine") { Description = "A preset, hwloc synthetic spec or topology file (default: a flat machine of the traced size)." };
         var policies = new Option<string[]>("--policies")
         {
@@ -24,10 +34,11 @@ internal static class ReplayCommand
         engine.AcceptOnlyFromAmong("grains", "reference");
         var emit = new Option<string?>("--emit-scenario") { Description = "Also write the rebuilt scenario as YAML to this file." };
         var json = new Option<bool>("--json") { Description = "Print results.json instead of the table." };
-        var command = new Command("replay", "Replay a captured trace's flushes and syncs on a modelled machine, per policy.") { trace, machine, policies, engine, emit, json };
+        var command = new Command("replay", "Replay a captured trace's flushes and syncs on a modelled machine, per policy.") { trace, cpumaskFormat, machine, policies, engine, emit, json };
         command.SetAction(async (parse, cancellation) =>
         {
-            var captured = FtraceReplay.Read(parse.GetValue(trace)!);
+            var format = parse.GetValue(cpumaskFormat) switch { "hex" => CpumaskFormat.Hex, "list" => CpumaskFormat.List, _ => CpumaskFormat.Auto };
+            var captured = FtraceReplay.Read(parse.GetValue(trace)!, format);
             var scenario = FtraceReplay.ToScenario(captured, parse.GetValue(machine), parse.GetValue(policies)!);
             if (parse.GetValue(emit) is { } yamlPath)
             {
@@ -49,6 +60,12 @@ internal static class ReplayCommand
             Console.Out.WriteLine($"{captured.File}: {captured.Ops.Length:N0} operations on {captured.HighestCpu + 1} CPUs " +
                                   $"({string.Join(", ", captured.Ops.GroupBy(o => o.Type).Select(g => $"{g.Count():N0} {Model.Workload.OpTypeNames.Scenario.NameOf(g.Key)}"))})" +
                                   (captured.OrphanEvents > 0 ? $"; {captured.OrphanEvents:N0} event(s) of operations begun before the trace skipped" : ""));
+            if (captured.FromIpiEvents)
+                Console.Out.WriteLine("  rebuilt from ipi_send events: each flush reaches the CPUs its IPI did (not those whose queue was already busy)" +
+                                      (captured.ByCallsiteOnly > 0 ? $"; {captured.ByCallsiteOnly:N0} IPI(s) told apart by callsite alone" : ""));
+            if (!captured.Background.IsEmpty)
+                Console.Out.WriteLine($"  background, not replayed: {string.Join(", ", captured.Background.Select(b => $"{b.Ipis:N0} {b.Caller}"))}");
+            if (captured.EmptyMasks > 0) Console.Out.WriteLine($"  {captured.EmptyMasks:N0} IPI event(s) with an empty mask skipped");
             ComparisonTable.Write(AnsiConsole.Console, comparison);
             return 0;
         });
