@@ -148,6 +148,41 @@ public sealed class KernelTraceTests
         Assert.Equal(files.Single(f => f.Name == "interrupts-baseline-end.txt").Content, Client.Reporting.ProcInterrupts.Render(scenario.Machine, result));
     }
 
+    /// <summary>
+    /// Two one-page flushes of one mm reach CPUs 2 and 3 together and are drained by one
+    /// interrupt: the first catches the TLB up to the newer generation (a full flush), the second
+    /// finds it current and returns before the tracepoint. Both count in TLB (irq_tlb_count).
+    /// </summary>
+    [Fact]
+    public void AFlushAlreadyCaughtUpReturnsWithoutATracepoint()
+    {
+        var scenario = Sim.Parse("""
+            machine: pack:1 numa:1 core:4 pu:1
+            duration_us: 100
+            policies: [baseline]
+            platform:
+              cpuidle: off
+            processes:
+              - name: p
+                cpus: 0-3
+            operations:
+              - type: flush_range
+                process: p
+                cpus: 0-1
+                pages: 1
+                at_us: [10]
+            """);
+        var (files, results) = FtraceExport.Render(scenario, FtraceWindow.Whole);
+        var lines = files.Single(f => f.Name == "ftrace-baseline.txt").Content.Split('\n');
+        foreach (var cpu in new[] { "[002]", "[003]" })
+        {
+            Assert.Equal(2, lines.Count(l => l.Contains(cpu) && l.Contains("csd_function_entry: func=flush_tlb_func")));
+            Assert.Equal(["pages:-1 reason:remote shootdown (1)"],
+                lines.Where(l => l.Contains(cpu) && l.Contains("tlb_flush:")).Select(l => l[(l.IndexOf("tlb_flush: ", StringComparison.Ordinal) + 11)..]));
+        }
+        Assert.Equal(2, results.Single().Cpus[2].Tlb);
+    }
+
     [Theory]
     [InlineData(new[] { 1, 2, 3 }, 8, "0e")]
     [InlineData(new[] { 0 }, 36, "0,00000001")]

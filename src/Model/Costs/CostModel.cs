@@ -94,8 +94,10 @@ public sealed record CostModel
     public long MigrationNs { get; init; } = 2_000;
 
     // --- Flushes that interrupt no one (docs/model.md, the kernel facts). All GUESS unless noted.
-    /// <summary>GUESS. One INVLPGB per page (or stride) on the initiator; no remote CPU is interrupted.</summary>
-    public long InvlpgbPerPageNs { get; init; } = 60;
+    /// <summary>GUESS. One INVLPGB instruction on the initiator, for up to <see cref="InvlpgbCountMax"/> pages; no remote CPU is interrupted.</summary>
+    public long InvlpgbNs { get; init; } = 60;
+    /// <summary>GUESS. invlpgb_count_max: the pages one INVLPGB covers (CPUID Fn8000_0008_EDX[15:0] + 1; it varies by part).</summary>
+    public int InvlpgbCountMax { get; init; } = 8;
     /// <summary>GUESS. One INVLPGB for the whole PCID.</summary>
     public long InvlpgbFullNs { get; init; } = 120;
     /// <summary>GUESS. TLBSYNC: the initiator waits until every CPU has completed the broadcast invalidation.</summary>
@@ -158,7 +160,7 @@ public sealed record CostModel
                      (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),
                      (nameof(FlushTlbFullNs), FlushTlbFullNs), (nameof(IcrWriteNs), IcrWriteNs),
                      (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs), (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs),
-                     (nameof(InvlpgbPerPageNs), InvlpgbPerPageNs), (nameof(InvlpgbFullNs), InvlpgbFullNs), (nameof(TlbsyncNs), TlbsyncNs),
+                     (nameof(InvlpgbNs), InvlpgbNs), (nameof(InvlpgbFullNs), InvlpgbFullNs), (nameof(TlbsyncNs), TlbsyncNs),
                      (nameof(HypercallFlushNs), HypercallFlushNs), (nameof(TlbiPerPageNs), TlbiPerPageNs), (nameof(DsbIshNs), DsbIshNs),
                      (nameof(SbiRemoteFenceNs), SbiRemoteFenceNs), (nameof(RcuGracePeriodNs), RcuGracePeriodNs),
                  })
@@ -179,6 +181,8 @@ public sealed record CostModel
             throw new ArgumentOutOfRangeException(nameof(LocklessWalkTrackingPercent), LocklessWalkTrackingPercent, "must be between 0 and 1000");
         if (JiffyNs is < 1_000 or > 1_000_000_000)
             throw new ArgumentOutOfRangeException(nameof(JiffyNs), JiffyNs, "must be between 1 µs and 1 s");
+        if (InvlpgbCountMax is < 1 or > 65_536)
+            throw new ArgumentOutOfRangeException(nameof(InvlpgbCountMax), InvlpgbCountMax, "must be between 1 and 65536");
         if (TlbSinglePageFlushCeiling is < 1 or > 1 << 20)
             throw new ArgumentOutOfRangeException(nameof(TlbSinglePageFlushCeiling), TlbSinglePageFlushCeiling, "must be between 1 and 1048576");
     }

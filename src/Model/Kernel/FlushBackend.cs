@@ -12,6 +12,9 @@ namespace Shootdown.Model.Kernel;
 /// </summary>
 public abstract class FlushBackend
 {
+    /// <summary>arch/riscv/mm/tlbflush.c tlb_flush_all_threshold (64): above it, a range flush flushes the whole ASID.</summary>
+    private static bool RiscVFlushesWhole(int pages) => pages > 64;
+
     public static FlushBackend AtBoot(MachineFeatures features) => features.Arch switch
     {
         Arch.Arm64 => new Arm64TlbiBroadcast(),
@@ -26,17 +29,24 @@ public abstract class FlushBackend
         },
     };
 
+    /// <summary>
+    /// Whether a range of <paramref name="pages"/> is flushed whole: x86 above
+    /// tlb_single_page_flush_ceiling (arch/x86/mm/tlb.c); arm64 and RISC-V override it.
+    /// </summary>
+    public virtual bool FlushesWhole(int pages, Costs.CostModel costs) => pages > costs.TlbSinglePageFlushCeiling;
+
     /// <summary>arch/x86/mm/tlb.c flush_tlb_mm_range(), from its read of the mm on.</summary>
     public virtual void FlushTlbMmRange(in FlushRequest r, ISimContext ctx)
     {
         var op = r.Op;
         if (r.Invlpgb)
         {
-            // broadcast_tlb_flush(): INVLPGB per stride (or once for the PCID), then TLBSYNC.
+            // broadcast_tlb_flush(): one INVLPGB per invlpgb_count_max pages (or once for the PCID), then TLBSYNC.
             op.Mechanism = TlbFlushMechanism.Invlpgb;
             r.Outcome("broadcast_tlb_flush: INVLPGB + TLBSYNC, no IPIs");
             var costs = r.Cpu.Costs;
-            r.DoneAfter((op.FullFlush ? costs.InvlpgbFullNs : op.Spec.Pages * costs.InvlpgbPerPageNs) + costs.TlbsyncNs, ctx, flushLocal: false);
+            var invlpgbs = (op.Spec.Pages + costs.InvlpgbCountMax - 1) / costs.InvlpgbCountMax;
+            r.DoneAfter((op.FullFlush ? costs.InvlpgbFullNs : invlpgbs * costs.InvlpgbNs) + costs.TlbsyncNs, ctx, flushLocal: false);
             return;
         }
         if (r.Mask.AnyBut(r.Cpu.Id))
@@ -60,6 +70,8 @@ public abstract class FlushBackend
     /// </summary>
     private class NativeIpis(bool riscV) : FlushBackend
     {
+        public override bool FlushesWhole(int pages, Costs.CostModel costs) => riscV ? RiscVFlushesWhole(pages) : base.FlushesWhole(pages, costs);
+
         protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx) => SendIpis(r, skipsPreempted: false, ctx);
 
         /// <param name="skipsPreempted">KVM: vCPUs whose steal-time record says preempted are left to the host.</param>
@@ -68,7 +80,9 @@ public abstract class FlushBackend
             var cpu = r.Cpu;
             var op = r.Op;
             op.Mechanism = TlbFlushMechanism.Ipi;
-            var conditional = !riscV && !op.FreedTables && op.Spec.FlushTargets is null;
+            // on_each_cpu_mask() for freed tables (lazy CPUs must not walk them speculatively) and
+            // during an ASID transition; else on_each_cpu_cond_mask(should_flush_tlb).
+            var conditional = !riscV && !op.FreedTables && !r.AsidTransition && op.Spec.FlushTargets is null;
             var csd = new Csd(CsdFunc.FlushTlbFunc, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, r.Info);
             var runLocal = r.Mask.Test(cpu.Id) && (!conditional || cpu.Tlb.ShouldFlushTlb(r.Info));
             var targets = SmpCallFunction.RentTargets(r.Mask.NrCpus);
@@ -122,6 +136,8 @@ public abstract class FlushBackend
     /// <summary>arch/riscv/mm/tlbflush.c: sbi_remote_sfence_vma_asid(), no Linux IPIs.</summary>
     private sealed class RiscVSbiRemoteFence : FlushBackend
     {
+        public override bool FlushesWhole(int pages, Costs.CostModel costs) => RiscVFlushesWhole(pages);
+
         protected override void FlushTlbMulti(in FlushRequest r, ISimContext ctx)
         {
             r.Op.Mechanism = TlbFlushMechanism.SbiRemoteFence;
@@ -136,6 +152,11 @@ public abstract class FlushBackend
     /// </summary>
     private sealed class Arm64TlbiBroadcast : FlushBackend
     {
+        /// <summary>MAX_DVM_OPS (PTRS_PER_PTE: 512 with 4K pages): from it on, without FEAT_TLBIRANGE, __flush_tlb_range() flushes the whole ASID.</summary>
+        private const int MaxDvmOps = 512;
+
+        public override bool FlushesWhole(int pages, Costs.CostModel costs) => pages >= MaxDvmOps;
+
         public override void FlushTlbMmRange(in FlushRequest r, ISimContext ctx)
         {
             var op = r.Op;

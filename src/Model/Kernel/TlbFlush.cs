@@ -23,8 +23,8 @@ public sealed class TlbFlush(Cpu cpu)
     }
 
     /// <summary>
-    /// flush_tlb_mm_range(), second half, once the mm has answered. Above
-    /// tlb_single_page_flush_ceiling the range becomes a full flush. Then the backend flushes.
+    /// flush_tlb_mm_range(), second half, once the mm has answered. Above the architecture's
+    /// threshold (<see cref="FlushBackend.FlushesWhole"/>) the range becomes a full flush. Then the backend flushes.
     /// </summary>
     public void FlushMaskRead(in SimEvent e, ISimContext ctx)
     {
@@ -33,12 +33,12 @@ public sealed class TlbFlush(Cpu cpu)
         var mask = ctx.AttachedMask(e);
         if (op.Spec.FlushTargets is { } replayed) mask = ReplayedFlushMask(replayed);
         op.FlushedMask = mask;
-        op.FullFlush = op.Spec.Pages > cpu.Costs.TlbSinglePageFlushCeiling;
+        op.FullFlush = _backend.FlushesWhole(op.Spec.Pages, cpu.Costs);
         op.Phase = OpPhase.Flush;
         op.FlushNs = ctx.Now;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
         var info = new FlushTlbInfo(cpu.Setup.MmEntityId(op.Spec.Process), op.Spec.Pages, read.NewTlbGen, op.FullFlush, read.TrimCpumask);
-        _backend.FlushTlbMmRange(new FlushRequest(cpu, op, info, mask, read.GlobalAsid && !read.AsidTransition), ctx);
+        _backend.FlushTlbMmRange(new FlushRequest(cpu, op, info, mask, read.GlobalAsid && !read.AsidTransition, read.AsidTransition), ctx);
     }
 
     /// <summary>A replayed flush's mask: the captured csd targets, and this CPU (which flushes itself if the mm is loaded here).</summary>
@@ -53,7 +53,8 @@ public sealed class TlbFlush(Cpu cpu)
 
 /// <summary>One flush, as the backend sees it: who flushes, for which operation, what, and to which CPUs.</summary>
 /// <param name="Invlpgb">The mm has a global ASID and no transition is in progress: broadcast_tlb_flush() can flush it.</param>
-public readonly record struct FlushRequest(Cpu Cpu, KernelOperation Op, FlushTlbInfo Info, CpuMask Mask, bool Invlpgb)
+/// <param name="AsidTransition">mm_in_asid_transition(): some CPUs may still run the mm on a per-CPU ASID.</param>
+public readonly record struct FlushRequest(Cpu Cpu, KernelOperation Op, FlushTlbInfo Info, CpuMask Mask, bool Invlpgb, bool AsidTransition)
 {
     /// <summary>
     /// A flush that sends no IPI: done after its own cost, plus flush_tlb_func() here if the mm is

@@ -81,8 +81,8 @@ public sealed class TlbState(Cpu cpu)
         var localTlbGen = _loadedMmTlbGen ?? info.NewTlbGen - 1;
         if (localTlbGen >= info.NewTlbGen)
         {
-            // "goto done": nothing to invalidate, the tracepoint still fires with 0 pages.
-            cpu.Tracer.TlbFlush(at + cost, task, 0, reason);
+            // "The TLB is already up to date in respect to f->new_tlb_gen": an earlier flush drained
+            // with this one caught up. The kernel returns before the tracepoint.
             return cost;
         }
         var target = Math.Max(info.NewTlbGen, mmTlbGen);
