@@ -11,7 +11,8 @@ namespace Shootdown.Scenarios;
 /// </summary>
 internal static class PlatformSection
 {
-    public static readonly string[] Fields = ["arch", "flush", "invlpgb", "global_asid_sampling", "riscv_remote_fence", "cpuidle", "cpuidle_latency_limit_us"];
+    public static readonly string[] Fields =
+        ["arch", "flush", "invlpgb", "global_asid_sampling", "riscv_remote_fence", "kvm_pv_send_ipi", "kvm_hints_realtime", "cpuidle", "cpuidle_latency_limit_us"];
 
     public static MachineFeatures Parse(YamlReader root)
     {
@@ -26,8 +27,11 @@ internal static class PlatformSection
             Invlpgb = p.Boolean("invlpgb") ?? false,
             GlobalAsidSampling = p.Boolean("global_asid_sampling") ?? true,
             RiscVRemoteFence = p.Choice("riscv_remote_fence", RiscVRemoteFence.Sbi, "value", ("sbi", RiscVRemoteFence.Sbi), ("ipi", RiscVRemoteFence.Ipi)),
+            KvmPvSendIpi = p.Boolean("kvm_pv_send_ipi") ?? true,
+            KvmHintsRealtime = p.Boolean("kvm_hints_realtime") ?? false,
         };
-        if (features.Inconsistency() is { } problem) throw p.Error(p.Has("invlpgb") ? "invlpgb" : "flush", problem);
+        if (features.Inconsistency() is { } problem)
+            throw p.Error(p.Has("invlpgb") ? "invlpgb" : p.Has("kvm_hints_realtime") ? "kvm_hints_realtime" : p.Has("kvm_pv_send_ipi") ? "kvm_pv_send_ipi" : "flush", problem);
         features = features with
         {
             Cpuidle = p.Choice("cpuidle", DefaultCpuidle(features), "cpuidle table", [.. CpuidleDriver.All.Select(d => (d.Name, d))]),
@@ -39,11 +43,12 @@ internal static class PlatformSection
 
     /// <summary>
     /// The idle states a scenario gets unless it names them: intel_idle's Sapphire Rapids table on
-    /// native x86, HLT-like WFI on arm64 and RISC-V, none in a guest (docs/model.md: a vCPU's idle
-    /// is the host's to model, and the model does not do it yet).
+    /// native x86, HLT-like WFI on arm64 and RISC-V, cpuidle-haltpoll in a KVM guest, and none in
+    /// a Hyper-V or Xen guest (docs/model.md: not modelled).
     /// </summary>
     private static CpuidleDriver DefaultCpuidle(MachineFeatures f) =>
         f.Arch != Arch.X86 ? CpuidleDriver.Halt
+        : f.KvmGuest ? CpuidleDriver.KvmHaltpoll
         : f.FlushTlbMulti != FlushTlbMultiBackend.Native ? CpuidleDriver.Off
         : CpuidleDriver.IntelSpr;
 }

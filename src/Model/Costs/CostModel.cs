@@ -66,6 +66,16 @@ public sealed record CostModel
     public long CsdSetupPerTargetNs { get; init; } = 10;
     /// <summary>GUESS. One x2APIC ICR write (a WRMSR, ~100+ cycles).</summary>
     public long IcrWriteNs { get; init; } = 40;
+    // --- A KVM guest's IPIs (arch/x86/kernel/kvm.c). All GUESS.
+    /// <summary>GUESS. A guest's x2APIC ICR write without PV send-IPI or IPI virtualization: an MSR-write VM exit and re-entry.</summary>
+    public long VmExitNs { get; init; } = 1_200;
+    /// <summary>GUESS. One KVM_HC_SEND_IPI hypercall: the exit and re-entry, for up to 128 APIC IDs.</summary>
+    public long KvmSendIpiHypercallNs { get; init; } = 1_500;
+    /// <summary>GUESS. The host's delivery to one vCPU inside that hypercall (kvm_apic_set_irq(), a posted interrupt).</summary>
+    public long KvmSendIpiPerTargetNs { get; init; } = 50;
+    /// <summary>GUESS. KVM_HC_SCHED_YIELD: the sender's hypercall, after which the host runs the preempted target.</summary>
+    public long KvmSchedYieldNs { get; init; } = 2_000;
+
     /// <summary>Whether apic_use_ipi_shorthand is on: every present CPU has booted and no_ipi_broadcast is unset.</summary>
     public bool IpiShorthand { get; init; } = true;
     public ApicMode ApicMode { get; init; } = ApicMode.X2ApicCluster;
@@ -157,6 +167,8 @@ public sealed record CostModel
                      (nameof(IpiDeliveryPerNumaHopNs), IpiDeliveryPerNumaHopNs), (nameof(InterruptEntryNs), InterruptEntryNs),
                      (nameof(InterruptExitNs), InterruptExitNs), (nameof(SyncFunctionNs), SyncFunctionNs),
                      (nameof(InterruptFromUserNs), InterruptFromUserNs), (nameof(IdleTickNs), IdleTickNs),
+                     (nameof(VmExitNs), VmExitNs), (nameof(KvmSendIpiHypercallNs), KvmSendIpiHypercallNs),
+                     (nameof(KvmSendIpiPerTargetNs), KvmSendIpiPerTargetNs), (nameof(KvmSchedYieldNs), KvmSchedYieldNs),
                      (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),
                      (nameof(FlushTlbFullNs), FlushTlbFullNs), (nameof(IcrWriteNs), IcrWriteNs),
                      (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs), (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs),

@@ -92,8 +92,9 @@ public sealed class Cpu : ISimEntity
             case EventKind.CsdQueue: Smp.SmpCallSingleQueue(e, ctx); break;
             case EventKind.CsdQueueAnswer: Smp.CsdQueueAnswer(e, ctx); break;
             case EventKind.InterruptRaise: Smp.InterruptRaised(ctx); break;
-            case EventKind.InterruptDispatch: Smp.InterruptRaised(ctx); break;
+            case EventKind.InterruptDispatch: Smp.InterruptDispatched(ctx); break;
             case EventKind.IdleWake: Smp.IdleWake(e, ctx); break;
+            case EventKind.DirectedYield: Smp.DirectedYield(ctx); break;
             case EventKind.CsdAck: Smp.CsdAnswered(e, ctx); break;
             case EventKind.MmFlushMask: Flush.FlushMaskRead(e, ctx); break;
             case EventKind.MmPmdUnshared: Ops.PmdUnshared(e, ctx); break;
@@ -184,7 +185,7 @@ public sealed class Cpu : ISimEntity
         {
             case EventKind.CsdQueue:
                 return new EntityTimes(Math.Max(new CsdQueued(in e).AnswerAt, e.Time + interaction), long.MaxValue);
-            case EventKind.InterruptRaise or EventKind.InterruptDispatch:
+            case EventKind.InterruptRaise or EventKind.InterruptDispatch or EventKind.DirectedYield:
                 return EntityTimes.Both(e.Time + costs.InterruptEntryNs + interaction);
             case EventKind.ThreadSleep or EventKind.ThreadWake or EventKind.ThreadMigrate or EventKind.ThreadArrive:
             {

@@ -43,7 +43,7 @@ public readonly ref struct CsdQueued(ref readonly SimEvent e)
 /// </summary>
 public readonly ref struct CsdQueueAnswered(ref readonly SimEvent e)
 {
-    private const int FlagDeclined = 1, FlagQueueWasEmpty = 2, FlagPolling = 4;
+    private const int FlagDeclined = 1, FlagQueueWasEmpty = 2, FlagPolling = 4, FlagIdle = 8;
     private readonly ref readonly SimEvent _e = ref e;
 
     public int Target => _e.Source;
@@ -51,12 +51,14 @@ public readonly ref struct CsdQueueAnswered(ref readonly SimEvent e)
     public bool Declined => (_e.Flags & FlagDeclined) != 0;
     public bool QueueWasEmpty => (_e.Flags & FlagQueueWasEmpty) != 0;
     public bool Polling => (_e.Flags & FlagPolling) != 0;
+    /// <summary>idle_cpu() was true (kvm_smp_send_call_func_ipi() yields only to a busy vCPU).</summary>
+    public bool Idle => (_e.Flags & FlagIdle) != 0;
 
     public static void SendDeclined(ISimContext ctx, int sender, long at, long call) =>
         ctx.Send(sender, at, EventKind.CsdQueueAnswer, call, flags: FlagDeclined);
 
-    public static void SendQueued(ISimContext ctx, int sender, long at, long call, bool queueWasEmpty, bool polling) =>
-        ctx.Send(sender, at, EventKind.CsdQueueAnswer, call, flags: (queueWasEmpty ? FlagQueueWasEmpty : 0) | (polling ? FlagPolling : 0));
+    public static void SendQueued(ISimContext ctx, int sender, long at, long call, bool queueWasEmpty, bool polling, bool idle) =>
+        ctx.Send(sender, at, EventKind.CsdQueueAnswer, call, flags: (queueWasEmpty ? FlagQueueWasEmpty : 0) | (polling ? FlagPolling : 0) | (idle ? FlagIdle : 0));
 }
 
 /// <summary>

@@ -38,10 +38,14 @@ public sealed class CpuIdle(Cpu cpu)
     /// </summary>
     public void DoIdle(long t)
     {
-        if (_idleSince != NotIdle || Driver.States.IsEmpty) return;
+        if (_idleSince != NotIdle) return;
         _idleSince = t;
+        if (Driver.States.IsEmpty) return;
         _state = MenuSelect(out _tickStopped);
     }
+
+    /// <summary>With no idle states modelled an idle CPU costs nothing to wake and does not poll.</summary>
+    private static readonly IdleState NoIdleState = new("none", 0, 0, Polls: false);
 
     /// <summary>Something runs from <paramref name="t"/>: the idle period, if one began, ends (menu_update()).</summary>
     public void Leave(long t)
@@ -78,6 +82,9 @@ public sealed class CpuIdle(Cpu cpu)
         return stopped;
     }
 
+    /// <summary>idle_cpu(): nothing runs at <paramref name="t"/>.</summary>
+    public bool IsIdle(long t) => _idleSince <= t;
+
     /// <summary>TIF_POLLING_NRFLAG at <paramref name="t"/>: idle in a state that spins on or monitors need_resched.</summary>
     public bool Polling(long t) => _idleSince <= t && StateAt(t).Polls;
 
@@ -89,6 +96,7 @@ public sealed class CpuIdle(Cpu cpu)
     private IdleState StateAt(long t)
     {
         var states = Driver.States;
+        if (states.IsEmpty) return NoIdleState;
         var state = states[_state];
         if (!state.IsPollState || _state + 1 >= states.Length) return state;
         var next = states[_state + 1];

@@ -52,8 +52,15 @@ public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States
     /// <summary>GUESS. HLT (default_idle(), acpi_idle's C1, arm64 and RISC-V WFI): about 1 µs out, and it does not poll.</summary>
     public static CpuidleDriver Halt { get; } = new("halt", [IdleState.Poll, new IdleState("HLT", 1 * Us, 1 * Us, Polls: false)]);
 
+    /// <summary>
+    /// GUESS. A KVM guest with cpuidle-haltpoll: it polls for up to guest_halt_poll_ns (200 µs by
+    /// default, drivers/cpuidle/governors/haltpoll.c) and then halts; an IPI to a halted vCPU waits
+    /// for the host to wake the vCPU's thread and enter it again, about 10 µs.
+    /// </summary>
+    public static CpuidleDriver KvmHaltpoll { get; } = new("kvm-haltpoll", [IdleState.Poll, new IdleState("HLT (vCPU)", 10 * Us, 200 * Us, Polls: false)]);
+
     /// <summary>No idle states modelled: an idle CPU takes an interrupt at once and never polls.</summary>
     public static CpuidleDriver Off { get; } = new("off", []);
 
-    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, Off];
+    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, KvmHaltpoll, Off];
 }

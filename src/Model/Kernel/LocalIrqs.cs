@@ -44,6 +44,25 @@ public sealed class LocalIrqs
     /// <summary>The step-2 what-if's per-CPU "inside a lockless walk" flag, as its cond_func reads it.</summary>
     public bool InLocklessWalk(long now) => WalkFrom <= now && now < WalkUntil;
 
+    private long _yieldedAt = long.MinValue, _yieldedWindowEnd = long.MinValue;
+
+    /// <summary>
+    /// KVM_HC_SCHED_YIELD from a sender: the host runs this vCPU from <paramref name="at"/>,
+    /// cutting short the preemption it was in.
+    /// </summary>
+    public void DirectedYield(long at)
+    {
+        _yieldedAt = at;
+        _yieldedWindowEnd = _setup.Preemption.RunningFrom(_cpu, at);
+    }
+
+    /// <summary>The first time at or after <paramref name="t"/> at which the vCPU runs: the host's schedule, less what a directed yield cut short.</summary>
+    private long RunningFrom(long t)
+    {
+        var resumed = _setup.Preemption.RunningFrom(_cpu, t);
+        return resumed == _yieldedWindowEnd && t >= _yieldedAt ? t : resumed;
+    }
+
     /// <summary>The first time at or after <paramref name="t"/> at which this CPU can take an interrupt.</summary>
     public long EnabledFrom(long t)
     {
@@ -51,7 +70,7 @@ public sealed class LocalIrqs
         for (var guard = 0; guard < 64; guard++)
         {
             var start = Math.Max(t, Math.Max(HandlerBusyUntil, Math.Max(LocalFlushUntil, WalkUntil)));
-            start = _setup.Preemption.RunningFrom(_cpu, start);
+            start = RunningFrom(start);
             for (var i = 0; i < irqOff.Length; i++)
                 start = PeriodicWindow.SkipPast(start, _irqOffPhase[i], irqOff[i].PeriodNs, irqOff[i].DurationNs);
             if (start == t) return t;

@@ -78,6 +78,25 @@ public sealed record MachineFeatures
     /// <summary>RISC-V only: SBI remote fence or IPIs.</summary>
     public RiscVRemoteFence RiscVRemoteFence { get; init; } = RiscVRemoteFence.Sbi;
 
+    /// <summary>
+    /// KVM guests (flush: kvm): KVM_FEATURE_PV_SEND_IPI, so call-function IPIs go out as
+    /// KVM_HC_SEND_IPI hypercalls (arch/x86/kernel/kvm.c kvm_send_ipi_mask()) instead of ICR
+    /// writes that each exit to the host.
+    /// </summary>
+    public bool KvmPvSendIpi { get; init; } = true;
+
+    /// <summary>
+    /// KVM guests: KVM_HINTS_REALTIME, the host's promise of dedicated pCPUs. The guest then uses
+    /// native_flush_tlb_multi() (pv_tlb_flush_supported() is false) and no KVM_HC_SCHED_YIELD.
+    /// </summary>
+    public bool KvmHintsRealtime { get; init; }
+
+    /// <summary>Whether this is a KVM guest (its IPIs and idle go through the host).</summary>
+    public bool KvmGuest => Arch == Arch.X86 && FlushTlbMulti == FlushTlbMultiBackend.KvmPv;
+
+    /// <summary>pv_sched_yield_supported(): the sender yields its pCPU to a preempted target (kvm_smp_send_call_func_ipi()).</summary>
+    public bool KvmPvSchedYield => KvmGuest && !KvmHintsRealtime;
+
     /// <summary>The idle states an idle CPU sleeps in (<see cref="CpuIdle"/>). Scenarios default by platform (docs/model.md).</summary>
     public CpuidleDriver Cpuidle { get; init; } = CpuidleDriver.Off;
 
@@ -89,5 +108,6 @@ public sealed record MachineFeatures
     /// <summary>Validates that options belong to the architecture they apply to.</summary>
     public string? Inconsistency() =>
         Arch != Arch.X86 && (Invlpgb || FlushTlbMulti != FlushTlbMultiBackend.Native) ? "INVLPGB and the pv flush backends are x86 options"
+        : !KvmGuest && (KvmHintsRealtime || !KvmPvSendIpi) ? "kvm_hints_realtime and kvm_pv_send_ipi apply to flush: kvm (a KVM guest) only"
         : null;
 }

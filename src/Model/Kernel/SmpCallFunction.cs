@@ -38,6 +38,8 @@ public sealed class SmpCallFunction(Cpu cpu)
         InCpumaskIpi = 2,
         /// <summary>The CPU was polling idle (TIF_POLLING_NRFLAG).</summary>
         Polling = 4,
+        /// <summary>The CPU was idle (idle_cpu()).</summary>
+        Idle = 8,
     }
 
     /// <summary>
@@ -180,7 +182,8 @@ public sealed class SmpCallFunction(Cpu cpu)
         var call = InFlight;
         if (call is null || call.Serial != answer.Call) throw new InvalidOperationException($"CPU {cpu.Id}: answer for call {answer.Call} with none in flight");
         var flags = answer.Declined ? TargetAnswer.Declined
-            : (answer.QueueWasEmpty ? TargetAnswer.InCpumaskIpi : TargetAnswer.None) | (answer.Polling ? TargetAnswer.Polling : TargetAnswer.None);
+            : (answer.QueueWasEmpty ? TargetAnswer.InCpumaskIpi : TargetAnswer.None) | (answer.Polling ? TargetAnswer.Polling : TargetAnswer.None)
+              | (answer.Idle ? TargetAnswer.Idle : TargetAnswer.None);
         call.Answer[answer.Target] = (byte)flags;
         if (answer.Declined)
         {
@@ -209,7 +212,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         for (var j = 0; j < call.Count; j++)
         {
             var target = call.Targets[j];
-            if ((call.Answer[target] & (byte)TargetAnswer.InCpumaskIpi) == 0) continue;
+            if (!InCpumaskIpi(call, target)) continue;
             nrCpus++;
             lastCpu = target;
         }
@@ -222,40 +225,9 @@ public sealed class SmpCallFunction(Cpu cpu)
         else if (nrCpus > 0)
         {
             cpu.Tracer.Event(t, cpu.Id, FtraceEvent.IpiSend, task, call: call.Serial, func: call.Csd.Func);
-            var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
-            var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
-            if (shorthand || nrCpus == 1) t += costs.IcrWriteNs;
-            if (cluster) NewClusterWalk();
-            for (var j = 0; j < call.Count; j++)
-            {
-                var target = call.Targets[j];
-                if ((call.Answer[target] & (byte)TargetAnswer.InCpumaskIpi) == 0) continue;
-                long depart;
-                if (shorthand || nrCpus == 1)
-                {
-                    depart = t;
-                }
-                else if (cluster)
-                {
-                    // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
-                    var c = machine.X2ApicClusterIndexOf(target);
-                    if (t_clusterStamp![c] != t_stamp)
-                    {
-                        t += costs.IcrWriteNs;
-                        t_clusterStamp[c] = t_stamp;
-                        t_clusterDepart![c] = t;
-                    }
-                    depart = t_clusterDepart![c];
-                }
-                else
-                {
-                    t += costs.IcrWriteNs;
-                    depart = t;
-                }
-                var arrival = depart + costs.IpiDelivery(machine, cpu.Id, target);
-                ctx.Send(target, arrival, EventKind.InterruptRaise);
-                call.Trace?.IpiArrival(j, arrival);
-            }
+            var features = cpu.Setup.Features;
+            t = features.KvmGuest && features.KvmPvSendIpi ? KvmSendIpiMask(call, t, ctx) : SendIpiMask(call, nrCpus, t, ctx);
+            if (nrCpus > 1 && features.KvmPvSchedYield) t = KvmSchedYield(call, t, ctx);
         }
         call.Trace?.IpisSent(t, call.RunLocal);
 
@@ -268,6 +240,123 @@ public sealed class SmpCallFunction(Cpu cpu)
         call.WaitStart = t;
         // A csd that joined a busy queue may have been run, and acked, before the loop was over.
         if (call.Acks == call.Queued) Answered(call, ctx);
+    }
+
+    /// <summary>Whether the target is in cfd->cpumask_ipi.</summary>
+    private static bool InCpumaskIpi(Call call, int target) => (call.Answer[target] & (byte)TargetAnswer.InCpumaskIpi) != 0;
+
+    /// <summary>
+    /// arch/x86/kernel/apic: native_send_call_func_ipi() (the all-but-self shorthand when the mask
+    /// is every other online CPU), __x2apic_send_IPI_mask() (one ICR write per cluster met), or
+    /// one write per CPU; x2apic_send_IPI() for one. In a KVM guest without PV send-IPI each write
+    /// exits to the host. Returns when the sender is done writing.
+    /// </summary>
+    private long SendIpiMask(Call call, int nrCpus, long t, ISimContext ctx)
+    {
+        var costs = cpu.Costs;
+        var machine = cpu.Machine;
+        var icrWrite = cpu.Setup.Features.KvmGuest ? costs.VmExitNs : costs.IcrWriteNs;
+        {
+            var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
+            var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
+            if (shorthand || nrCpus == 1) t += icrWrite;
+            if (cluster) NewClusterWalk();
+            for (var j = 0; j < call.Count; j++)
+            {
+                var target = call.Targets[j];
+                if (!InCpumaskIpi(call, target)) continue;
+                long depart;
+                if (shorthand || nrCpus == 1)
+                {
+                    depart = t;
+                }
+                else if (cluster)
+                {
+                    // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
+                    var c = machine.X2ApicClusterIndexOf(target);
+                    if (t_clusterStamp![c] != t_stamp)
+                    {
+                        t += icrWrite;
+                        t_clusterStamp[c] = t_stamp;
+                        t_clusterDepart![c] = t;
+                    }
+                    depart = t_clusterDepart![c];
+                }
+                else
+                {
+                    t += icrWrite;
+                    depart = t;
+                }
+                RaiseIpi(call, j, depart, ctx);
+            }
+        }
+        return t;
+    }
+
+    /// <summary>The IPI leaves at <paramref name="depart"/> for the call's <paramref name="index"/>-th target.</summary>
+    private void RaiseIpi(Call call, int index, long depart, ISimContext ctx)
+    {
+        var target = call.Targets[index];
+        var arrival = depart + cpu.Costs.IpiDelivery(cpu.Machine, cpu.Id, target);
+        ctx.Send(target, arrival, EventKind.InterruptRaise);
+        call.Trace?.IpiArrival(index, arrival);
+    }
+
+    /// <summary>KVM_IPI_CLUSTER_SIZE: the APIC IDs one KVM_HC_SEND_IPI bitmap covers (2 × BITS_PER_LONG).</summary>
+    private const int KvmIpiClusterSize = 128;
+
+    /// <summary>
+    /// arch/x86/kernel/kvm.c kvm_send_ipi_mask() -> __send_ipi_mask(): a bitmap of APIC IDs from the
+    /// lowest in it, one KVM_HC_SEND_IPI hypercall each time an ID falls outside the 128 it covers
+    /// (and one for the last). The host delivers each hypercall's IPIs before it returns.
+    /// </summary>
+    private long KvmSendIpiMask(Call call, long t, ISimContext ctx)
+    {
+        var costs = cpu.Costs;
+        var machine = cpu.Machine;
+        var first = 0;
+        var count = 0;
+        var min = 0;
+        for (var j = 0; j <= call.Count; j++)
+        {
+            var end = j == call.Count;
+            var target = end ? -1 : call.Targets[j];
+            if (!end && !InCpumaskIpi(call, target)) continue;
+            var apicId = end ? 0 : machine.ApicIdOf(target);
+            if (count > 0 && (end || apicId < min || apicId >= min + KvmIpiClusterSize))
+            {
+                t += costs.KvmSendIpiHypercallNs + count * costs.KvmSendIpiPerTargetNs;
+                for (var k = first; k < j; k++)
+                    if (InCpumaskIpi(call, call.Targets[k])) RaiseIpi(call, k, t, ctx);
+                count = 0;
+            }
+            if (end) break;
+            if (count++ == 0)
+            {
+                first = j;
+                min = apicId;
+            }
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// kvm_smp_send_call_func_ipi(): after the IPIs, the first target that is not idle and whose
+    /// steal-time record says preempted gets the sender's pCPU (KVM_HC_SCHED_YIELD), so it runs
+    /// and takes its interrupt now rather than when the host would have run it.
+    /// </summary>
+    private long KvmSchedYield(Call call, long t, ISimContext ctx)
+    {
+        var preemption = cpu.Setup.Preemption;
+        for (var j = 0; j < call.Count; j++)
+        {
+            var target = call.Targets[j];
+            if (!InCpumaskIpi(call, target) || (call.Answer[target] & (byte)TargetAnswer.Idle) != 0 || !preemption.IsPreempted(target, t)) continue;
+            t += cpu.Costs.KvmSchedYieldNs;
+            ctx.Send(target, t, EventKind.DirectedYield);
+            break;
+        }
+        return t;
     }
 
     /// <summary>Starts a fresh walk over the x2APIC clusters, with this thread's scratch arrays.</summary>
@@ -308,7 +397,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         // answer (was the queue empty) decides whether this CPU is in the IPI's mask.
         cpu.Tracer.Event(ctx.Now, queued.Sender, FtraceEvent.CsdQueueCpu, cpu.Tracer.TaskOf(csd.Info.Mm), peer: cpu.Id, call: queued.Call, func: csd.Func, ipi: wasEmpty);
         _callSingleQueue.Add(new QueuedCsd(queued.Call, csd.Info, queued.Sender, csd.Func, Coalesced: !wasEmpty));
-        CsdQueueAnswered.SendQueued(ctx, queued.Sender, queued.AnswerAt, queued.Call, wasEmpty, wasEmpty && cpu.Idle.Polling(ctx.Now));
+        CsdQueueAnswered.SendQueued(ctx, queued.Sender, queued.AnswerAt, queued.Call, wasEmpty, wasEmpty && cpu.Idle.Polling(ctx.Now), cpu.Idle.IsIdle(ctx.Now));
     }
 
     /// <summary>
@@ -319,11 +408,39 @@ public sealed class SmpCallFunction(Cpu cpu)
     /// </summary>
     public void InterruptRaised(ISimContext ctx)
     {
+        // The APIC holds one pending interrupt per vector: a second IPI before it is taken merges.
+        if (_interruptPending) return;
+        _interruptPending = true;
+        DispatchPending(ctx);
+    }
+
+    /// <summary>A deferred dispatch comes due: the pending interrupt, if it still is, is taken once it can be.</summary>
+    public void InterruptDispatched(ISimContext ctx)
+    {
+        if (_interruptPending) DispatchPending(ctx);
+    }
+
+    /// <summary>KVM_HC_SCHED_YIELD reached this vCPU: the host runs it now, and a pending interrupt may be taken.</summary>
+    public void DirectedYield(ISimContext ctx)
+    {
+        cpu.Irqs.DirectedYield(ctx.Now);
+        if (_interruptPending) DispatchPending(ctx);
+    }
+
+    private bool _interruptPending;
+
+    private void DispatchPending(ISimContext ctx)
+    {
         var exit = cpu.Idle.Wake(ctx.Now);
         cpu.Stats.IdleExitNs += exit;
         var start = cpu.Irqs.EnabledFrom(ctx.Now + exit);
-        if (start > ctx.Now) ctx.Send(cpu.Id, start, EventKind.InterruptDispatch);
-        else FlushSmpCallFunctionQueue(ctx, fromInterrupt: true);
+        if (start > ctx.Now)
+        {
+            ctx.Send(cpu.Id, start, EventKind.InterruptDispatch);
+            return;
+        }
+        _interruptPending = false;
+        FlushSmpCallFunctionQueue(ctx, fromInterrupt: true);
     }
 
     /// <summary>

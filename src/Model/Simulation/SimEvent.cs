@@ -25,6 +25,7 @@ public enum EventKind : byte
     InterruptRaise,
     InterruptDispatch,
     IdleWake,
+    DirectedYield,
     CsdAck,
     // Scheduler.
     ThreadArrive,
