@@ -25,7 +25,7 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         "safety/invlpgb.yaml",
         "safety/kvm-pv.yaml",
         "safety/sync-without-flush.yaml",
-        "safety/pae-kswapd.yaml",
+        "safety/pae-kswapd-stalled.yaml",
         "safety/rcu-walkers.yaml",
         "safety/rcu-walkers-ipi-fallback.yaml",
         "inline:storm",
