@@ -139,7 +139,8 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     /// tlb_flush_unshared_tables(): tlb_flush_mmu_tlbonly() with unshared_tables set (upstream
     /// passes tlb->freed_tables, false here; the series passes wake_lazy_cpus), then the sync:
     /// since David Hildenbrand's fix only when the table is fully unshared, every time before it.
-    /// The remaining owner may then reuse the table.
+    /// The remaining owner may reuse the table once the last sharer has left: that is when a
+    /// walker of any sharer, begun before its own process dropped the table, must be gone.
     /// </summary>
     private void HugePmdUnshare(KernelOperation op, ISimContext ctx)
     {
@@ -173,7 +174,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
                 else Continue(op, ctx);
                 return;
             default:
-                if (op.FullyUnshared) Retire(op, RetireHazard.IrqOffWalkers, rcuDeferred: false, ctx);
+                Retire(op, RetireHazard.IrqOffWalkers, rcuDeferred: false, ctx, setup.HugetlbOwnerOf(op.Spec.Process), freesTable: op.FullyUnshared);
                 Finish(op, ctx);
                 return;
         }
@@ -321,12 +322,16 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         op.Collateral = collateral;
     }
 
-    /// <summary>Records that the table this operation cleared at its start is reused or freed now.</summary>
-    public void Retire(KernelOperation op, RetireHazard hazard, bool rcuDeferred, ISimContext ctx)
+    /// <summary>
+    /// Records that the table this operation cleared at its start is reused or freed now; for a
+    /// hugetlb sharer that leaves a table others still share, that it was cleared here
+    /// (<paramref name="freesTable"/> false) and is reused when the last sharer of <paramref name="share"/> leaves.
+    /// </summary>
+    public void Retire(KernelOperation op, RetireHazard hazard, bool rcuDeferred, ISimContext ctx, int share = -1, bool freesTable = true)
     {
         if (op.Interrupted is null) return;
         Retires.Add(new TableRetire(cpu.Id, op.Serial, op.Spec.Type, op.Spec.Process, op.Start, ctx.Now, hazard, rcuDeferred,
-            op.Mechanism, op.FlushNs, op.FlushedMask, op.Interrupted.ToMask(), op.SyncOutcome));
+            op.Mechanism, op.FlushNs, op.FlushedMask, op.Interrupted.ToMask(), op.SyncOutcome, share, freesTable));
     }
 
     public void Finish(KernelOperation op, ISimContext ctx)

@@ -32,14 +32,30 @@ public static class SafetyChecker
             for (var i = FirstClearAfter(ordered, walk.StartNs); i < ordered.Length && ordered[i].ClearNs < walk.EndNs; i++)
             {
                 var r = ordered[i];
-                if (r.Process != walk.Process || r.RcuDeferred || !Endangers(r.Hazard, walk.Kind) || walk.EndNs <= r.RetireNs) continue;
+                if (r.Process != walk.Process || r.RcuDeferred || !Endangers(r.Hazard, walk.Kind)) continue;
+                // A hugetlb sharer that left a table others share endangers its walkers only once the last sharer leaves.
+                var reused = r.FreesTable ? r : LastSharerLeaves(ordered, i);
+                if (reused is null || walk.EndNs <= reused.RetireNs) continue;
                 count++;
                 if (violations.Count < SafetyReport.MaxListed)
-                    violations.Add(new Violation(r.RetireNs, walk.Cpu, walk.Kind, walk.StartNs, walk.EndNs, r.Initiator, r.Serial, r.Op, r.Process,
-                        setup.Policy.Name, Why(setup, walk, r)));
+                {
+                    var why = Why(setup, walk, r);
+                    if (!r.FreesTable) why += $"; the last sharer left at {reused.RetireNs / 1000.0:0.0} µs (CPU {reused.Initiator}), and the owner may reuse the table";
+                    violations.Add(new Violation(reused.RetireNs, walk.Cpu, walk.Kind, walk.StartNs, walk.EndNs, r.Initiator, r.Serial, r.Op, r.Process,
+                        setup.Policy.Name, why));
+                }
             }
         }
         return new CpuSafety(walks.Count, count, violations.ToImmutable());
+    }
+
+    /// <summary>The unshare, at or after <paramref name="sharerLeft"/>, by which the last sharer of the same table leaves; null if none in the run.</summary>
+    private static TableRetire? LastSharerLeaves(ImmutableArray<TableRetire> ordered, int sharerLeft)
+    {
+        var share = ordered[sharerLeft].Share;
+        for (var j = sharerLeft + 1; j < ordered.Length; j++)
+            if (ordered[j].Share == share && ordered[j].FreesTable) return ordered[j];
+        return null;
     }
 
     private static int FirstClearAfter(ImmutableArray<TableRetire> ordered, long t)

@@ -34,6 +34,9 @@ public enum RetireHazard
 /// before it (IRQs-off sections are RCU read-side sections too): those are safe by construction.
 /// <see cref="Interrupted"/> holds the CPUs that took an interrupt for this operation after the
 /// clear (flush or sync); <see cref="FlushMask"/> the mm_cpumask the flush read, if it read one.
+/// A hugetlb sharer that drops a table others still map clears it but frees nothing
+/// (<see cref="FreesTable"/> false): its walkers' table is reused once the last sharer of the same
+/// <see cref="Share"/> (the owner's process) leaves.
 /// </summary>
 public sealed record TableRetire(
     int Initiator,
@@ -48,7 +51,9 @@ public sealed record TableRetire(
     long FlushNs,
     CpuMask? FlushMask,
     CpuMask Interrupted,
-    string Sync);
+    string Sync,
+    int Share = -1,
+    bool FreesTable = true);
 
 /// <summary>A walker still inside its walk when the table it may have loaded was reused or freed.</summary>
 public sealed record Violation(
