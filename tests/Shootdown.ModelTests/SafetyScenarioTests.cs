@@ -80,6 +80,29 @@ public sealed class SafetyScenarioTests
         Assert.Equal(patched.Violations.Select(v => (v.Cpu, v.WalkStartNs, v.OpSerial)), noRcu["baseline"].Safety!.Violations.Select(v => (v.Cpu, v.WalkStartNs, v.OpSerial)));
     }
 
+    /// <summary>
+    /// Peter Zijlstra's point, audited over the model's real callers: every collapse, hugetlb unshare,
+    /// munmap fallback and retract_page_tables() that reaches the sync has flushed the mm first
+    /// (pmdp_collapse_flush(), tlb_flush_unshared_tables() or the intermediate tlb_flush_mmu() before it,
+    /// tlb_table_invalidate()), so only the what-if caller syncs with no flush.
+    /// </summary>
+    [Theory]
+    [InlineData("native-x86.yaml")]
+    [InlineData("rcu-walkers-ipi-fallback.yaml")]
+    [InlineData("pae-kswapd-stalled.yaml")]
+    [InlineData("hugetlb-sharers-kvm.yaml")]
+    [InlineData("sync-without-flush.yaml")]
+    public void EveryRealCallerFlushesBeforeItsSync(string file)
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", file)));
+        var setup = scenario.SetupFor(scenario.Policies.Single(p => p.Name == "baseline"));
+        var engine = new Engine.ReferenceEngine(setup);
+        engine.Run();
+        var retires = engine.Cpus.SelectMany(c => c.Retires).Where(r => r.Sync != "no sync on this path").ToList();
+        Assert.NotEmpty(retires);
+        Assert.All(retires, r => Assert.Equal(r.Op == OpType.SyncWithoutFlush, r.Flush == Model.Kernel.TlbFlushMechanism.None));
+    }
+
     [Fact]
     public void ScenariosWithoutWalkersHaveNoSafetyReport()
     {
