@@ -18,6 +18,23 @@ public static partial class ParseErrors
             : message;
     }
 
+    /// <summary>
+    /// The one error worth the line when the parser reports several: a token it did not recognise
+    /// also makes it say that a required command or argument is missing, which only repeats the
+    /// cause; the error naming the first unrecognised token is the cause.
+    /// </summary>
+    public static ParseError Primary(ParseResult parse)
+    {
+        var errors = parse.Errors;
+        if (errors.Count > 1 && parse.UnmatchedTokens.Count > 0)
+        {
+            var token = parse.UnmatchedTokens[0];
+            foreach (var error in errors)
+                if (error.Message.Contains($"'{token}'", StringComparison.Ordinal)) return error;
+        }
+        return errors[0];
+    }
+
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
 }

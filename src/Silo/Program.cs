@@ -100,7 +100,7 @@ root.SetAction(async (parse, cancellation) =>
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
-    foreach (var error in parsed.Errors) Console.Error.WriteLine($"shootdown-silo: {ParseErrors.OneLine(error)}");
+    Console.Error.WriteLine($"shootdown-silo: {ParseErrors.OneLine(ParseErrors.Primary(parsed))}");
     return 2;
 }
 return await parsed.InvokeAsync();

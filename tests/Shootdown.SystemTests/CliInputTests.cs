@@ -49,6 +49,16 @@ public sealed class CliInputTests
         Assert.Contains("--scale: 8192 CPUs is not a whole number of packages of 48 CPUs (try 8160 or 8208)", scaled.Err);
     }
 
+    /// <summary>An unknown command or option is one line naming the token, not a second line about what is then missing.</summary>
+    [Theory]
+    [InlineData(new[] { "frobnicate" }, "shootdown: Unrecognized command or argument 'frobnicate'.\n")]
+    [InlineData(new[] { "presets", "--bogus" }, "shootdown: Unrecognized command or argument '--bogus'.\n")]
+    public void AnUnknownTokenIsOneLineNamingIt(string[] args, string expected)
+    {
+        var (exit, stdout, stderr) = Cli.Shootdown(args);
+        Assert.Equal((2, "", expected), (exit, stdout, stderr));
+    }
+
     [Fact]
     public void TheCliExitsTwoWithOneLineAndWritesNothing()
     {

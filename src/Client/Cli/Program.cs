@@ -22,7 +22,7 @@ root.Options.Add(ConsoleOutput.PlainOption);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.OneLine(error))}");
+    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.OneLine(ParseErrors.Primary(parse)))}");
     return 2;
 }
 ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));
