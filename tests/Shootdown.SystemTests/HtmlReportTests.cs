@@ -61,6 +61,45 @@ public sealed class HtmlReportTests
         Assert.Contains($"0 to {max:N0}", html);
     }
 
+    /// <summary>
+    /// 80 packages of 2 CPUs: past 64 groups the map is one cell per group on a grid whose rows
+    /// name their first CPU, and a click on a group opens its CPUs (every CPU's cell is there).
+    /// </summary>
+    [Fact]
+    public async Task ALargeMachineMapsGroupsAndOpensAGroupsCpusOnAClick()
+    {
+        var dir = Sim.TempDir();
+        var scenario = Path.Combine(dir, "wide.yaml");
+        File.WriteAllText(scenario, """
+            machine: pack:80 numa:1 core:2 pu:1
+            duration_us: 200
+            processes:
+              - name: p
+                cpus: 0-3
+            operations:
+              - type: collapse_huge_page
+                process: p
+                cpu: 4
+                at_us: [10]
+            """);
+        var report = Path.Combine(dir, "report.html");
+        var (exit, _, err) = Cli.Shootdown("run", scenario, "--engine", "reference", "--report", report);
+        Assert.True(exit == 0, err);
+        await using var browser = await HeadlessChromium.LaunchAsync();
+        await browser.NavigateAsync(new Uri(report).AbsoluteUri);
+        var maps = (await browser.EvaluateAsync(
+            "JSON.stringify([...document.querySelectorAll('.heatmap')].map(h => [h.querySelectorAll('.group-cell').length, h.querySelectorAll('.cell').length, " +
+            "h.querySelectorAll('.overview text.axis').length, h.querySelector('.overview text.axis').textContent]))"))!.GetValue<string>();
+        // 80 groups on a 9-wide grid: 9 rows, the first labelled CPU 0.
+        Assert.Equal("[[80,160,9,\"CPU 0\"],[80,160,9,\"CPU 0\"]]", maps);
+        var opened = (await browser.EvaluateAsync(
+            "(() => { const map = document.querySelector('.heatmap'); map.querySelector('.group-cell[data-group=\"5\"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); " +
+            "return JSON.stringify([[...map.querySelectorAll('.detail')].filter(d => !d.hidden).map(d => d.dataset.group), " +
+            "map.querySelector('.detail[data-group=\"5\"]').querySelectorAll('.cell').length, map.querySelector('.drill-title').textContent]); })()"))!.GetValue<string>();
+        Assert.Equal("[[\"5\"],2,\"node 5, package 5: CPUs 10–11\"]", opened);
+        Assert.Empty(browser.Errors);
+    }
+
     [Fact]
     public async Task TheReportSaysHowItWasMade()
     {

@@ -78,25 +78,56 @@ public static class HtmlReport
     }
 
     /// <summary>
-    /// One SVG per policy. CPUs are grouped by NUMA node, then package, each group a block of
-    /// cells in CPU order (SMT siblings are usually apart in Linux numbering: the block shows
-    /// the kernel's view), labelled "node N · package P" or, when small, "nN pP". One colour scale for all policies, logarithmic, so a quiet policy looks quiet.
+    /// One map per policy. CPUs are grouped by NUMA node, then package. On a machine of up to
+    /// <see cref="PerCpuGroupsMax"/> groups each group is a block of cells in CPU order (SMT
+    /// siblings are usually apart in Linux numbering: the block shows the kernel's view), labelled
+    /// "node N · package P" or, when small, "nN pP". On a larger one each group is one cell,
+    /// coloured by its CPUs' mean, on a grid whose rows are labelled with their first CPU; clicking
+    /// a group opens its per-CPU cells below. One colour scale for all policies, logarithmic, so a
+    /// quiet policy looks quiet.
     /// </summary>
     private static void Heatmaps(StringBuilder sb, Comparison c)
     {
         var m = c.Scenario.Machine;
         var max = c.Runs.Max(r => r.Result.Cpus.Max(x => x.Cal));
+        var groups = Enumerable.Range(0, m.CpuCount).GroupBy(cpu => (Node: m.NodeOf(cpu), Package: m.PackageOf(cpu)))
+            .OrderBy(g => g.Key.Node).ThenBy(g => g.Key.Package).Select(g => (g.Key, Cpus: g.ToList())).ToList();
+        var overview = groups.Count > PerCpuGroupsMax;
         sb.Append("<h2>Interrupts received per CPU</h2>\n");
-        sb.Append(Inv, $"<p class=\"note\">Call-function interrupts taken (CAL in /proc/interrupts) by each CPU, grouped by NUMA node and package. " +
-                       $"Colour scale is logarithmic, 0 to {max:N0}, shared by every policy; grey is none. Hover a cell for its counters.</p>\n");
+        var grouping = overview ? string.Create(Inv, $": one cell per group ({groups.Count} groups), coloured by its CPUs' mean; click a group for its CPUs") : "";
+        sb.Append(Inv, $"<p class=\"note\">Call-function interrupts taken (CAL in /proc/interrupts) by each CPU, grouped by NUMA node and package{grouping}. " +
+                       $"Colour scale is logarithmic, 0 to {max:N0} per CPU, shared by every policy; grey is none. Hover a cell for its counters.</p>\n");
         sb.Append("<div class=\"scale\"><span>0</span>");
         for (var i = 0; i <= 10; i++) sb.Append(Inv, $"<i style=\"background:{Colour(i / 10.0)}\"></i>");
         sb.Append(Inv, $"<span>{max:N0}</span></div>\n<div class=\"heatmaps\">\n");
-        var groups = Enumerable.Range(0, m.CpuCount).GroupBy(cpu => (Node: m.NodeOf(cpu), Package: m.PackageOf(cpu)))
-            .OrderBy(g => g.Key.Node).ThenBy(g => g.Key.Package).Select(g => (g.Key, Cpus: g.ToList())).ToList();
+        foreach (var run in c.Runs)
+        {
+            var r = run.Result;
+            sb.Append(Inv, $"<figure class=\"heatmap\" data-policy=\"{E(r.Policy)}\"><figcaption>{E(r.Policy)}: {N(r.TotalInterrupts)} interrupts</figcaption>");
+            if (overview)
+            {
+                GroupOverview(sb, m, groups, r, max);
+                sb.Append("<div class=\"drill\"><p class=\"note drill-title\"></p>");
+                for (var g = 0; g < groups.Count; g++) PerCpuBlocks(sb, m, [groups[g]], r, max, $" class=\"detail\" data-group=\"{g}\" hidden");
+                sb.Append("</div>");
+            }
+            else
+            {
+                PerCpuBlocks(sb, m, groups, r, max, "");
+            }
+            sb.Append("</figure>\n");
+        }
+        sb.Append("</div>\n");
+    }
+
+    /// <summary>Above this many (node, package) groups the map shows one cell per group, with the CPUs a click away.</summary>
+    private const int PerCpuGroupsMax = 64;
+
+    /// <summary>The groups as blocks of per-CPU cells, flowing left to right within about 640 px.</summary>
+    private static void PerCpuBlocks(StringBuilder sb, Machine m, IReadOnlyList<((int Node, int Package) Key, List<int> Cpus)> groups, PolicyResult r, long max, string svgAttributes)
+    {
         var cell = m.CpuCount <= 256 ? 14 : m.CpuCount <= 2048 ? 8 : 5;
-        // Each (node, package) group is a block of cells; blocks flow left to right, then down,
-        // within about 640 px, so hundreds of small packages still make a compact map.
+        if (groups.Count == 1) cell = 14;
         var largest = groups.Max(g => g.Cpus.Count);
         var columns = Math.Min(largest, Math.Max(8, 640 / cell));
         var blockWidth = Math.Max(columns * cell, 64);
@@ -106,33 +137,50 @@ public static class HtmlReport
         var rows = (groups.Count + perRow - 1) / perRow;
         var width = Math.Min(groups.Count, perRow) * (blockWidth + gap) - gap;
         var height = rows * (blockHeight + gap) - gap;
-        foreach (var run in c.Runs)
+        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\"{svgAttributes} width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
+        for (var g = 0; g < groups.Count; g++)
         {
-            var r = run.Result;
-            var body = new StringBuilder();
-            for (var g = 0; g < groups.Count; g++)
+            var (key, cpus) = groups[g];
+            var (x0, y0) = (g % perRow * (blockWidth + gap), g / perRow * (blockHeight + gap));
+            var node = m.NodeOsIndexOf(key.Node);
+            var label = blockWidth >= 150 ? $"node {node} · package {key.Package} · {cpus.Count} CPUs" : $"n{node} p{key.Package}";
+            sb.Append(Inv, $"<text class=\"group\" x=\"{x0}\" y=\"{y0 + 11}\">{label}</text>");
+            for (var i = 0; i < cpus.Count; i++)
             {
-                var (key, cpus) = groups[g];
-                var (x0, y0) = (g % perRow * (blockWidth + gap), g / perRow * (blockHeight + gap));
-                var node = m.NodeOsIndexOf(key.Node);
-                var label = blockWidth >= 150 ? $"node {node} · package {key.Package} · {cpus.Count} CPUs" : $"n{node} p{key.Package}";
-                body.Append(Inv, $"<text class=\"group\" x=\"{x0}\" y=\"{y0 + 11}\">{label}</text>");
-                for (var i = 0; i < cpus.Count; i++)
-                {
-                    var cpu = cpus[i];
-                    var x = r.Cpus[cpu];
-                    var fill = x.Cal == 0 ? "#e4e4e4" : Colour(Math.Log(x.Cal + 1) / Math.Log(max + 1));
-                    body.Append(Inv, $"<rect class=\"cell\" x=\"{x0 + i % columns * cell}\" y=\"{y0 + labelHeight + i / columns * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{fill}\" " +
-                                     $"data-cpu=\"{m.OsIndexOf(cpu)}\" data-node=\"{node}\" data-package=\"{key.Package}\" data-cal=\"{x.Cal}\" " +
-                                     $"data-tlb=\"{x.Tlb}\" data-csds=\"{x.CsdsHandled}\" data-stolen=\"{x.StolenNs}\"/>");
-                }
+                var cpu = cpus[i];
+                var x = r.Cpus[cpu];
+                sb.Append(Inv, $"<rect class=\"cell\" x=\"{x0 + i % columns * cell}\" y=\"{y0 + labelHeight + i / columns * cell}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"{Fill(x.Cal, max)}\" " +
+                                 $"data-cpu=\"{m.OsIndexOf(cpu)}\" data-node=\"{node}\" data-package=\"{key.Package}\" data-cal=\"{x.Cal}\" " +
+                                 $"data-tlb=\"{x.Tlb}\" data-csds=\"{x.CsdsHandled}\" data-stolen=\"{x.StolenNs}\"/>");
             }
-            sb.Append(Inv, $"<figure class=\"heatmap\" data-policy=\"{E(r.Policy)}\"><figcaption>{E(r.Policy)}: {N(r.TotalInterrupts)} interrupts</figcaption>");
-            sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
-            sb.Append(body).Append("</svg></figure>\n");
         }
-        sb.Append("</div>\n");
+        sb.Append("</svg>");
     }
+
+    /// <summary>One cell per group on a grid, rows labelled with their first CPU (the CPU axis).</summary>
+    private static void GroupOverview(StringBuilder sb, Machine m, IReadOnlyList<((int Node, int Package) Key, List<int> Cpus)> groups, PolicyResult r, long max)
+    {
+        const int cell = 22, axis = 70;
+        var perRow = (int)Math.Ceiling(Math.Sqrt(groups.Count));
+        var rows = (groups.Count + perRow - 1) / perRow;
+        var (width, height) = (axis + perRow * cell, rows * cell);
+        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"overview\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var (key, cpus) = groups[g];
+            var (col, row) = (g % perRow, g / perRow);
+            if (col == 0) sb.Append(Inv, $"<text class=\"axis\" x=\"{axis - 6}\" y=\"{row * cell + 15}\" text-anchor=\"end\">CPU {m.OsIndexOf(cpus[0])}</text>");
+            var cals = cpus.Select(cpu => r.Cpus[cpu].Cal).ToList();
+            var first = m.OsIndexOf(cpus[0]);
+            var last = m.OsIndexOf(cpus[^1]);
+            sb.Append(Inv, $"<rect class=\"group-cell\" x=\"{axis + col * cell}\" y=\"{row * cell}\" width=\"{cell - 2}\" height=\"{cell - 2}\" fill=\"{Fill((long)Math.Round(cals.Average()), max)}\" " +
+                             $"data-group=\"{g}\" data-node=\"{m.NodeOsIndexOf(key.Node)}\" data-package=\"{key.Package}\" data-cpus=\"{first}–{last}\" " +
+                             $"data-count=\"{cpus.Count}\" data-cal=\"{cals.Sum()}\" data-max=\"{cals.Max()}\"/>");
+        }
+        sb.Append("</svg>");
+    }
+
+    private static string Fill(long cal, long max) => cal == 0 ? "#e4e4e4" : Colour(Math.Log(cal + 1) / Math.Log(max + 1));
 
     /// <summary>Latency CDFs, one chart per operation type, one line per policy, on a log µs axis.</summary>
     private static void Cdfs(StringBuilder sb, Comparison c)
@@ -326,7 +374,7 @@ public static class HtmlReport
         table.run td{text-align:left;max-width:1200px}table.run code{white-space:normal;word-break:break-all}
         .heatmaps,.cdfs{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
         figure{margin:0}figcaption{font-weight:600;margin-bottom:6px}
-        svg text{font-size:11px;fill:#50575e}.cell:hover{stroke:#000;stroke-width:1}
+        svg text{font-size:11px;fill:#50575e}.cell:hover,.group-cell:hover{stroke:#000;stroke-width:1}.group-cell{cursor:pointer}
         .grid{stroke:#e4e4e4}.line{fill:none;stroke-width:2}
         .scale{display:flex;align-items:center;gap:2px;margin-bottom:10px}.scale i{display:inline-block;width:22px;height:12px}.scale span{margin:0 6px}
         .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
@@ -338,12 +386,22 @@ public static class HtmlReport
           var tip = document.getElementById('tip');
           document.querySelectorAll('.heatmap').forEach(function (map) {
             var policy = map.getAttribute('data-policy');
+            map.addEventListener('click', function (e) {
+              var g = e.target;
+              if (!g.classList || !g.classList.contains('group-cell')) return;
+              map.querySelectorAll('.detail').forEach(function (d) { d.hidden = d.getAttribute('data-group') !== g.dataset.group; });
+              map.querySelector('.drill-title').textContent = 'node ' + g.dataset.node + ', package ' + g.dataset.package + ': CPUs ' + g.dataset.cpus;
+            });
             map.addEventListener('mousemove', function (e) {
               var c = e.target;
-              if (!c.classList || !c.classList.contains('cell')) { tip.style.display = 'none'; return; }
               var d = c.dataset;
-              tip.textContent = policy + ': CPU ' + d.cpu + ' (node ' + d.node + ', package ' + d.package + '): ' + d.cal + ' interrupts, '
-                + d.csds + ' csds, TLB ' + d.tlb + ', ' + (d.stolen / 1000).toFixed(1) + ' µs stolen';
+              if (c.classList && c.classList.contains('group-cell')) {
+                tip.textContent = policy + ': node ' + d.node + ', package ' + d.package + ', CPUs ' + d.cpus + ': ' + d.cal + ' interrupts, at most '
+                  + d.max + ' on one CPU (click for each CPU)';
+              } else if (c.classList && c.classList.contains('cell')) {
+                tip.textContent = policy + ': CPU ' + d.cpu + ' (node ' + d.node + ', package ' + d.package + '): ' + d.cal + ' interrupts, '
+                  + d.csds + ' csds, TLB ' + d.tlb + ', ' + (d.stolen / 1000).toFixed(1) + ' µs stolen';
+              } else { tip.style.display = 'none'; return; }
               tip.style.left = (e.clientX + 12) + 'px';
               tip.style.top = (e.clientY + 12) + 'px';
               tip.style.display = 'block';
