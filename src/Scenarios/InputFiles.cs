@@ -7,11 +7,16 @@ namespace Shootdown.Scenarios;
 /// Reads an input file (scenario, include, topology, trace) with a bounded reader: regular files
 /// only, refused before opening if they are a directory, a FIFO, a device or a socket (opening a
 /// FIFO would block until a writer came; a device never ends), and a byte cap enforced while
-/// reading rather than trusted from the length (which is 0 for special files). Problems go to
-/// <c>fail</c>, which locates them: at the file itself, or at the field that named it.
+/// reading rather than trusted from the length (which is 0 for special files). The one exception
+/// is asked for by name: <see cref="StandardInput"/> (<c>-</c>) reads standard input, a pipe as
+/// often as not, under the same cap. Problems go to <c>fail</c>, which locates them: at the file
+/// itself, or at the field that named it.
 /// </summary>
 public static class InputFiles
 {
+    /// <summary>The name that reads standard input, as command-line tools take it.</summary>
+    public const string StandardInput = "-";
+
     /// <param name="what">What the file is, for the size message: "a scenario", "a topology file".</param>
     public static string ReadText(string path, long maxBytes, string what, Func<string, ScenarioException> fail)
     {
@@ -62,6 +67,7 @@ public static class InputFiles
 
     private static Stream OpenRegular(string path, long maxBytes, string what, Func<string, ScenarioException> fail)
     {
+        if (path == StandardInput) return new CappedStream(Console.OpenStandardInput(), maxBytes, () => fail(TooLarge(null, maxBytes, what)));
         if (Directory.Exists(path)) throw fail("is a directory, not a file");
         if (!File.Exists(path)) throw fail("no such file");
         if (UnixFileKind.Of(path) is { } kind and not UnixFileKind.Kind.Regular)
@@ -78,8 +84,9 @@ public static class InputFiles
         }
     }
 
-    private static string TooLarge(long? length, long maxBytes, string what) =>
-        $"{(length is { } n ? $"{n:N0} bytes" : "more than that")} is larger than the {maxBytes:N0}-byte limit for {what}";
+    private static string TooLarge(long? length, long maxBytes, string what) => length is { } n
+        ? $"{n:N0} bytes is larger than the {maxBytes:N0}-byte limit for {what}"
+        : $"larger than the {maxBytes:N0}-byte limit for {what}";
 
     /// <summary>A read-only stream that refuses to go past a byte cap, whatever the file's length said.</summary>
     private sealed class CappedStream(Stream inner, long cap, Func<Exception> tooLarge) : Stream

@@ -49,6 +49,27 @@ public sealed class CliInputTests
         Assert.Contains("--scale: 8192 CPUs is not a whole number of packages of 48 CPUs (try 8160 or 8208)", scaled.Err);
     }
 
+    /// <summary>
+    /// `-` reads standard input, under the same byte cap as a file: a scenario piped in runs to
+    /// the digests of the same file; a stream past the cap is one line; an error names the line in `-`.
+    /// </summary>
+    [Fact]
+    public void DashReadsABoundedScenarioFromStandardInput()
+    {
+        var text = File.ReadAllText(Sim.ScenarioPath("small-64.yaml"));
+        var (exit, stdout, stderr) = Cli.ShootdownWithInput(text, "run", "-", "--engine", "reference");
+        Assert.True(exit == 0, stderr);
+        var (_, fileOut, _) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference");
+        Assert.Equal(fileOut.Split('\n').Where(l => l.StartsWith("digest ", StringComparison.Ordinal)), stdout.Split('\n').Where(l => l.StartsWith("digest ", StringComparison.Ordinal)));
+
+        (exit, _, stderr) = Cli.ShootdownWithInput(new string('a', 2 << 20), "validate", "-");
+        Assert.Equal((2, "shootdown: -:0:0: (file): larger than the 1,048,576-byte limit for a scenario\n"), (exit, stderr));
+
+        (exit, _, stderr) = Cli.ShootdownWithInput("name: x\nmachine: small-64\nduration_us: -5\n", "validate", "-");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("shootdown: -:3:14: duration_us: ", stderr);
+    }
+
     /// <summary>An unknown command or option is one line naming the token, not a second line about what is then missing.</summary>
     [Theory]
     [InlineData(new[] { "frobnicate" }, "shootdown: Unrecognized command or argument 'frobnicate'.\n")]

@@ -17,7 +17,7 @@ internal static class ReplayCommand
         var trace = new Argument<string>("trace")
         {
             Description = "An ftrace text trace (the trace file, trace-cmd report, or function_graph with funcgraph-abstime) with tlb:tlb_flush and " +
-                          "csd:csd_queue_cpu events, or ipi:ipi_send_cpumask and ipi:ipi_send_cpu alone.",
+                          "csd:csd_queue_cpu events, or ipi:ipi_send_cpumask and ipi:ipi_send_cpu alone; - for standard input.",
         };
         var cpumaskFormat = new Option<string>("--cpumask-format")
         {

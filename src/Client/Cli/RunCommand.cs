@@ -20,7 +20,7 @@ internal static class RunCommand
 
     public static Command Create()
     {
-        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (see scenarios/)." };
+        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (see scenarios/), or - for standard input." };
         var engine = new Option<string>("--engine") { Description = "grains (every CPU and mm a grain) or reference (the sequential oracle).", DefaultValueFactory = _ => "grains" };
         engine.AcceptOnlyFromAmong("grains", "reference");
         var silos = NumberOptions.Int("--silos", "Embedded silos to start in this process (1-16).", 1, 1, 16);

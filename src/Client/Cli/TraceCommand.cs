@@ -16,7 +16,7 @@ internal static class TraceCommand
 {
     public static Command Create()
     {
-        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (not a sweep)." };
+        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (not a sweep), or - for standard input." };
         var outDir = new Option<string>("--out") { Description = "Directory for ftrace-POLICY.txt and interrupts-POLICY-{start,end}.txt.", Required = true };
         var from = new Option<double>("--from-us") { Description = "Start of the traced window, in virtual µs.", DefaultValueFactory = _ => 0 };
         var to = new Option<double?>("--to-us") { Description = "End of the traced window, in virtual µs (default: the end of the run)." };

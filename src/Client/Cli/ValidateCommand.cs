@@ -8,7 +8,7 @@ internal static class ValidateCommand
 {
     public static Command Create()
     {
-        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file." };
+        var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file, or - for standard input." };
         var command = new Command("validate", "Check a scenario file without running it; errors name file, line, column and field.") { scenario };
         command.SetAction(parse =>
         {
