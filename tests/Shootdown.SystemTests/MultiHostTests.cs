@@ -86,6 +86,30 @@ public sealed class MultiHostTests
         Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(result));
     }
 
+    /// <summary>
+    /// The only silo lost mid-run leaves nothing to recover on: the run ends with a cluster fault,
+    /// which the CLI prints as one line (<see cref="ClusterFaults.OneLine"/>), not Orleans' exception.
+    /// </summary>
+    [Fact]
+    public async Task LosingTheOnlySiloEndsTheRunWithOneLine()
+    {
+        await using var cluster = await NamespaceCluster.UpAsync(silos: 1);
+        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        var killed = false;
+        var progress = new SynchronousProgress(p =>
+        {
+            if (killed || p.Coordinator is null || p.VirtualTimeNs < 0.4 * p.DurationNs) return;
+            killed = true;
+            cluster.Kill(cluster.Silos[0].Silo);
+        });
+        var fault = await Assert.ThrowsAnyAsync<Exception>(() => simulator.RunAsync(Khugepaged, progress));
+        Assert.True(killed);
+        var line = ClusterFaults.OneLine(fault);
+        Assert.True(line is not null, fault.ToString());
+        Assert.DoesNotContain('\n', line);
+        Assert.Matches("^the cluster (could not finish the run|did not answer in time): ", line);
+    }
+
     private sealed class SynchronousProgress(Action<RunProgressInfo> report) : IProgress<RunProgressInfo>
     {
         public void Report(RunProgressInfo value) => report(value);

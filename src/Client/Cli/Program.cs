@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Shootdown.Client.Cli;
+using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
@@ -43,17 +44,9 @@ catch (TelemetryConfigurationException e)
     Console.Error.WriteLine($"shootdown: {TerminalText.Escape(e.Message)}");
     return 2;
 }
-catch (Orleans.Runtime.OrleansException e)
+catch (Exception e) when (ClusterFaults.OneLine(e) is { } line)
 {
-    // The cluster failed the run beyond what recovery covers (every silo lost, the only gateway
-    // gone): one line, not Orleans' exception with its stack.
-    Console.Error.WriteLine($"shootdown: the cluster could not finish the run: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
-    return 1;
-}
-catch (TimeoutException e)
-{
-    // A grain call the cluster did not answer (a silo lost mid-call, or one overloaded): one line.
-    Console.Error.WriteLine($"shootdown: the cluster did not answer in time: {e.Message.Split('\n')[0].Trim()}");
+    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(line)}");
     return 1;
 }
 catch (OperationCanceledException)
