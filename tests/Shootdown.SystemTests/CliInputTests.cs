@@ -70,6 +70,26 @@ public sealed class CliInputTests
         Assert.StartsWith("shootdown: -:3:14: duration_us: ", stderr);
     }
 
+    /// <summary>Ctrl-C mid-run: one line, exit 130, and nothing in --out (results are written only whole, at the end).</summary>
+    [Fact]
+    public async Task ACancelledRunSaysSoAndLeavesNothing()
+    {
+        var output = Path.Combine(Sim.TempDir(), "out");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), "run", Sim.ScenarioPath("storm-8192.yaml"), "--engine", "reference", "--out", output })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.False(p.HasExited, "the storm finished before it could be cancelled");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", $"{p.Id}"])!) await kill.WaitForExitAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(limit.Token);
+        Assert.Equal((130, "shootdown: cancelled\n"), (p.ExitCode, await stderr));
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+    }
+
     /// <summary>An unknown command or option is one line naming the token, not a second line about what is then missing.</summary>
     [Theory]
     [InlineData(new[] { "frobnicate" }, "shootdown: Unrecognized command or argument 'frobnicate'.\n")]
