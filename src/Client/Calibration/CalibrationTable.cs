@@ -179,9 +179,10 @@ public static class CalibrationTable
             realWith / realWithout, (realWithout + published * addedLatencyS) / realWithout, "0.00", 0.35, 1.25,
             "The model serialises the exits as i_mmap_rwsem does and adds each sync's latency to the run: " +
             $"{addedLatencyS * 1e6:0.0} µs per unshare, against {(realWith - realWithout) / published * 1e6:0.0} µs published " +
-            "(if every unshare is serialised). The sender's per-target costs (csd setup, the csd_lock_wait cache-line " +
-            "transfers) are GUESSes: no published per-IPI figure was found for large hosts, and this row " +
-            "says they are about 3× too low for that machine, or that more than the sync was serialised.");
+            "(if every unshare is serialised). The sender's per-target cache-line transfers are cited core-to-core " +
+            "latencies and the interrupt path is fitted on a Haswell desktop (row 5a); IPI delivery across sockets " +
+            "is that fit's scaled guess, not a measurement. The rest is either slower delivery on that host or more " +
+            "than the sync serialised.");
         yield return new("1b", CalibrationUse.Validation, "fork/exit storm, 196 cores: sys time with ÷ without per-unshare sync", source, "fork-exit-196.yaml",
             sysWith / sysWithout, (sysWithout + published * addedCpuS) / sysWithout, "0.00", 0.5, 1.25,
             $"Model CPU time per unshare: the initiator's wait plus every receiver's handler, {addedCpuS * 1e6:0.0} µs, against " +
