@@ -149,7 +149,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var serial = ++_callSerial;
         var conditional = csd.Cond != CsdCond.None;
         var loopEnd = now;
-        for (var j = 0; j < count; j++) loopEnd += TargetCost(targets[j], conditional);
+        for (var j = 0; j < count; j++) loopEnd += TargetCost(costs.CacheLineTransfer(machine, cpu.Id, targets[j]), conditional);
 
         var flags = CsdQueued.Flags(csd);
         trace?.BeginCall(csd.Func, now, count);
@@ -158,7 +158,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         {
             var target = targets[j];
             var transfer = costs.CacheLineTransfer(machine, cpu.Id, target);
-            var land = t + TargetCost(target, conditional) - transfer;
+            var land = t + TargetCost(transfer, conditional) - transfer;
             t = land + transfer;
             CsdQueued.Send(ctx, target, land, serial, csd, flags, loopEnd);
             trace?.Target(j, target, land);
@@ -168,12 +168,12 @@ public sealed class SmpCallFunction(Cpu cpu)
         if (count == 0) SendCallFunctionIpis(call, ctx);
     }
 
-    /// <summary>What one target costs the sender's loop: [cond_func's read,] csd_lock(), the stores, llist_add().</summary>
-    private long TargetCost(int target, bool conditional)
-    {
-        var transfer = cpu.Costs.CacheLineTransfer(cpu.Machine, cpu.Id, target);
-        return (conditional ? transfer : 0) + transfer + cpu.Costs.CsdSetupPerTargetNs + transfer;
-    }
+    /// <summary>
+    /// What one target costs the sender's loop: [cond_func's read,] csd_lock(), the stores,
+    /// llist_add(); <paramref name="transfer"/> is one cache-line transfer to the target.
+    /// </summary>
+    private long TargetCost(long transfer, bool conditional) =>
+        (conditional ? transfer : 0) + transfer + cpu.Costs.CsdSetupPerTargetNs + transfer;
 
     /// <summary>A target's answer to the loop. With the last one in, the sender sends the IPIs.</summary>
     public void CsdQueueAnswer(in SimEvent e, ISimContext ctx)
