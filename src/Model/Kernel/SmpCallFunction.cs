@@ -256,39 +256,37 @@ public sealed class SmpCallFunction(Cpu cpu)
         var costs = cpu.Costs;
         var machine = cpu.Machine;
         var icrWrite = cpu.Setup.Features.KvmGuest ? costs.VmExitNs : costs.IcrWriteNs;
+        var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
+        var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
+        if (shorthand || nrCpus == 1) t += icrWrite;
+        if (cluster) NewClusterWalk();
+        for (var j = 0; j < call.Count; j++)
         {
-            var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
-            var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
-            if (shorthand || nrCpus == 1) t += icrWrite;
-            if (cluster) NewClusterWalk();
-            for (var j = 0; j < call.Count; j++)
+            var target = call.Targets[j];
+            if (!InCpumaskIpi(call, target)) continue;
+            long depart;
+            if (shorthand || nrCpus == 1)
             {
-                var target = call.Targets[j];
-                if (!InCpumaskIpi(call, target)) continue;
-                long depart;
-                if (shorthand || nrCpus == 1)
-                {
-                    depart = t;
-                }
-                else if (cluster)
-                {
-                    // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
-                    var c = machine.X2ApicClusterIndexOf(target);
-                    if (t_clusterStamp![c] != t_stamp)
-                    {
-                        t += icrWrite;
-                        t_clusterStamp[c] = t_stamp;
-                        t_clusterDepart![c] = t;
-                    }
-                    depart = t_clusterDepart![c];
-                }
-                else
+                depart = t;
+            }
+            else if (cluster)
+            {
+                // __x2apic_send_IPI_mask(): walk the mask in CPU order, one write per cluster met.
+                var c = machine.X2ApicClusterIndexOf(target);
+                if (t_clusterStamp![c] != t_stamp)
                 {
                     t += icrWrite;
-                    depart = t;
+                    t_clusterStamp[c] = t_stamp;
+                    t_clusterDepart![c] = t;
                 }
-                RaiseIpi(call, j, depart, ctx);
+                depart = t_clusterDepart![c];
             }
+            else
+            {
+                t += icrWrite;
+                depart = t;
+            }
+            RaiseIpi(call, j, depart, ctx);
         }
         return t;
     }
