@@ -27,8 +27,12 @@ public sealed record Scenario(
 /// <summary>One point of a sweep: the values it gave the swept parameters, and the scenario they make.</summary>
 public sealed record SweepPoint(ImmutableArray<string> Values, Scenario Scenario);
 
-/// <summary>A scenario file: one scenario, or a sweep's points (parameters are the swept paths).</summary>
-public sealed record ScenarioFile(string Path, ImmutableArray<string> SweepParameters, ImmutableArray<SweepPoint> Points)
+/// <summary>
+/// A scenario file: one scenario, or a sweep's points (parameters are the swept paths), and the
+/// command-line overrides put into it.
+/// </summary>
+public sealed record ScenarioFile(string Path, ImmutableArray<string> SweepParameters, ImmutableArray<SweepPoint> Points,
+    ImmutableArray<ScenarioOverride> Overrides = default)
 {
     public bool IsSweep => !SweepParameters.IsEmpty;
 }

@@ -45,29 +45,38 @@ public static class ScenarioLoader
             : file.Points[0].Scenario;
     }
 
-    /// <summary>A scenario file, expanded into its sweep points (one point when it has no sweep).</summary>
-    public static ScenarioFile Load(string path)
+    /// <summary>A scenario file, expanded into its sweep points (one point when it has no sweep), with <paramref name="overrides"/> put in first.</summary>
+    public static ScenarioFile Load(string path, IReadOnlyList<ScenarioOverride>? overrides = null)
     {
-        return ParseFile(path, InputFiles.ReadText(path, MaxFileBytes, "a scenario", InputFiles.AtFile(path)));
+        return ParseFile(path, InputFiles.ReadText(path, MaxFileBytes, "a scenario", InputFiles.AtFile(path)), overrides);
     }
 
-    /// <summary>Parses scenario text (with its sweep, if any). Includes resolve relative to <paramref name="file"/>.</summary>
-    public static ScenarioFile ParseFile(string file, string text)
+    /// <summary>
+    /// Parses scenario text (with its sweep, if any). Includes resolve relative to <paramref name="file"/>.
+    /// Each override replaces its field in the document before anything is read, so it is checked
+    /// as the file's own value would be, and every sweep point gets it.
+    /// </summary>
+    public static ScenarioFile ParseFile(string file, string text, IReadOnlyList<ScenarioOverride>? overrides = null)
     {
+        overrides ??= [];
         if (text.Length > MaxFileBytes)
             throw new ScenarioException(file, 0, 0, "(file)", $"larger than the {MaxFileBytes:N0}-byte limit for a scenario");
         var root = YamlReader.LoadDocument(file, text);
         var sweep = Sweep.Read(new YamlReader(file, root, ""));
-        if (sweep is null) return new ScenarioFile(file, [], [new SweepPoint([], Parse(file, root))]);
+        IReadOnlyCollection<string> swept = sweep is null ? [] : sweep.Parameters;
+        ScenarioOverride.Apply(overrides, root, swept);
+        if (sweep is null)
+            return new ScenarioFile(file, [], [new SweepPoint([], ScenarioOverride.Located(overrides, () => Parse(file, root)))], [.. overrides]);
         var points = ImmutableArray.CreateBuilder<SweepPoint>(sweep.Count);
         for (var i = 0; i < sweep.Count; i++)
         {
             // Each point parses its own copy of the document with the swept values put in place.
             var copy = YamlReader.LoadDocument(file, text);
+            ScenarioOverride.Apply(overrides, copy, swept);
             var values = sweep.Apply(copy, i);
-            points.Add(new SweepPoint(values, sweep.Located(i, () => Parse(file, copy))));
+            points.Add(new SweepPoint(values, ScenarioOverride.Located(overrides, () => sweep.Located(i, () => Parse(file, copy)))));
         }
-        return new ScenarioFile(file, sweep.Parameters, points.MoveToImmutable());
+        return new ScenarioFile(file, sweep.Parameters, points.MoveToImmutable(), [.. overrides]);
     }
 
     /// <summary>Parses one scenario (no sweep) from text.</summary>

@@ -19,7 +19,7 @@ internal sealed class Sweep
     private readonly List<Parameter> _parameters;
 
     /// <summary>One swept path: its text, its parsed segments, the sweep key that names it (for errors) and its values.</summary>
-    private sealed record Parameter(string Path, List<(string Name, int? Index)> Segments, YamlNode KeyNode, List<YamlNode> Values);
+    private sealed record Parameter(string Path, YamlPath Target, YamlNode KeyNode, List<YamlNode> Values);
 
     private Sweep(string file, List<Parameter> parameters)
     {
@@ -42,8 +42,8 @@ internal sealed class Sweep
         {
             var path = ((YamlScalarNode)key).Value!;
             var field = $"sweep.{path}";
-            var segments = ParsePath(root, key, field, path);
-            if (path.Split('.')[0].Split('[')[0] is "sweep" or "name")
+            var target = YamlPath.TryParse(path) ?? throw root.Error(key, field, $"'{path}' is not a path like {YamlPath.Example}");
+            if (target.Top is "sweep" or "name")
                 throw root.Error(key, field, "this field cannot be swept");
             var values = value switch
             {
@@ -55,7 +55,7 @@ internal sealed class Sweep
             if (values.Count > MaxPoints) throw root.Error(value, field, $"{values.Count} points; a sweep has at most {MaxPoints}");
             if (parameters.Count > 0 && values.Count != parameters[0].Values.Count)
                 throw root.Error(value, field, $"has {values.Count} values but {parameters[0].Path} has {parameters[0].Values.Count}; swept parameters move in lockstep");
-            parameters.Add(new Parameter(path, segments, key, values));
+            parameters.Add(new Parameter(path, target, key, values));
         }
         return new Sweep(root.File, parameters);
     }
@@ -66,39 +66,9 @@ internal sealed class Sweep
         document.Children.Remove(new YamlScalarNode("sweep"));
         var root = new YamlReader(_file, document, "");
         var shown = ImmutableArray.CreateBuilder<string>(_parameters.Count);
-        foreach (var (path, segments, key, values) in _parameters)
+        foreach (var (path, target, key, values) in _parameters)
         {
-            YamlNode parent = document;
-            var walked = "";
-            for (var s = 0; s < segments.Count; s++)
-            {
-                var (name, index) = segments[s];
-                walked = walked.Length == 0 ? name : $"{walked}.{name}";
-                if (parent is not YamlMappingNode map)
-                    throw root.Error(key, $"sweep.{path}", $"'{walked}' is not inside a mapping in the scenario");
-                var last = s == segments.Count - 1;
-                var keyNode = new YamlScalarNode(name);
-                if (last && index is null)
-                {
-                    map.Children[keyNode] = values[i];
-                    break;
-                }
-                if (!map.Children.TryGetValue(keyNode, out var child))
-                    throw root.Error(key, $"sweep.{path}", $"the scenario has no '{walked}' to vary");
-                if (index is { } k)
-                {
-                    if (child is not YamlSequenceNode seq || k >= seq.Children.Count)
-                        throw root.Error(key, $"sweep.{path}", $"the scenario has no '{walked}[{k}]'");
-                    if (last)
-                    {
-                        seq.Children[k] = values[i];
-                        break;
-                    }
-                    child = seq.Children[k];
-                    walked += $"[{k}]";
-                }
-                parent = child;
-            }
+            if (target.Set(document, values[i]) is { } problem) throw root.Error(key, $"sweep.{path}", problem);
             shown.Add(Show(values[i]));
         }
         return shown.MoveToImmutable();
@@ -119,29 +89,6 @@ internal sealed class Sweep
             throw new ScenarioException(at.Item1, at.Item2, at.Item3, e.Field, $"{e.Problem} (sweep point {i + 1}: {point})");
         }
     }
-
-    private static List<(string Name, int? Index)> ParsePath(YamlReader root, YamlNode at, string field, string path)
-    {
-        var segments = new List<(string, int?)>();
-        foreach (var part in path.Split('.'))
-        {
-            var open = part.IndexOf('[');
-            if (open < 0)
-            {
-                if (!IsName(part)) throw root.Error(at, field, $"'{path}' is not a path like machine.scale or operations[0].rate_per_s");
-                segments.Add((part, null));
-                continue;
-            }
-            var name = part[..open];
-            if (!IsName(name) || !part.EndsWith(']') ||
-                !int.TryParse(part.AsSpan(open + 1, part.Length - open - 2), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
-                throw root.Error(at, field, $"'{path}' is not a path like machine.scale or operations[0].rate_per_s");
-            segments.Add((name, index));
-        }
-        return segments;
-    }
-
-    private static bool IsName(string s) => s.Length > 0 && s.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_');
 
     private static List<YamlNode> Range(YamlReader r)
     {
