@@ -47,6 +47,18 @@ public interface ICpuGrain : ISimEntityGrain
 public interface IMmGrain : ISimEntityGrain;
 
 /// <summary>
+/// Says how many cores the silo it lives on has: a farm of independent runs gives each silo as
+/// many runs at once as it has cores. Placed like a partition, by the slot in its key
+/// (<see cref="PartitionKeys.OnSilo"/>).
+/// </summary>
+[Alias("shootdown.ISiloCoresGrain")]
+public interface ISiloCoresGrain : IGrainWithIntegerCompoundKey
+{
+    [Alias("ProcessorCount")]
+    Task<int> ProcessorCount();
+}
+
+/// <summary>
 /// Drives one partition of a run's entities, on the silo that hosts them: one call from the
 /// coordinator per window, one call per due entity, and one batch per other partition that its
 /// entities sent to. Keyed by (partition index, <see cref="PartitionKeys"/> extension).
@@ -125,6 +137,9 @@ public interface IRunGrain : IGrainWithStringKey
 /// </summary>
 public static class PartitionKeys
 {
+    /// <summary>The key extension of a grain that must live on the home-th silo (in address order), such as <see cref="ISiloCoresGrain"/>.</summary>
+    public static string OnSilo(string name, int home) => $"{name}#0@{home}";
+
     public static string Extension(RunSpec spec, int partition) =>
         spec.Home < 0 ? $"{spec.RunKey}#{partition}" : $"{spec.RunKey}#{partition}@{spec.Home}";
 

@@ -227,13 +227,18 @@ public readonly record struct CpuCountersSurrogate(
     [property: Id(5)] long StolenNs,
     [property: Id(6)] long MaxSingleNs,
     [property: Id(7)] long MaxPeriodNoiseNs,
-    [property: Id(8)] long IdleExitNs);
+    [property: Id(8)] long IdleExitNs,
+    [property: Id(9)] long EntryExitNs,
+    [property: Id(10)] long HandlerNs);
 
 [RegisterConverter]
 public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSurrogate>
 {
-    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) => new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs);
-    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) => new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs, c.IdleExitNs);
+    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) =>
+        new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs);
+
+    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) =>
+        new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs, c.IdleExitNs, c.EntryExitNs, c.HandlerNs);
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.OpRecord")]
@@ -249,14 +254,22 @@ public readonly record struct OpRecordSurrogate(
     [property: Id(8)] int SyncIpis,
     [property: Id(9)] int CollateralIpis,
     [property: Id(10)] bool FullFlush,
-    [property: Id(11)] bool Synced);
+    [property: Id(11)] bool Synced,
+    [property: Id(12)] long LoopNs,
+    [property: Id(13)] long IpiSendNs,
+    [property: Id(14)] long LocalFuncNs,
+    [property: Id(15)] long WaitNs);
 
 [RegisterConverter]
 public sealed class OpRecordConverter : IConverter<OpRecord, OpRecordSurrogate>
 {
     public OpRecord ConvertFromSurrogate(in OpRecordSurrogate s) =>
-        new(s.Initiator, s.Serial, (OpType)s.Type, s.Process, s.ArrivalNs, s.StartNs, s.EndNs, s.FlushIpis, s.SyncIpis, s.CollateralIpis, s.FullFlush, s.Synced);
+        new(s.Initiator, s.Serial, (OpType)s.Type, s.Process, s.ArrivalNs, s.StartNs, s.EndNs, s.FlushIpis, s.SyncIpis, s.CollateralIpis, s.FullFlush, s.Synced)
+        {
+            Time = new InitiatorTime(s.LoopNs, s.IpiSendNs, s.LocalFuncNs, s.WaitNs),
+        };
 
     public OpRecordSurrogate ConvertToSurrogate(in OpRecord o) =>
-        new(o.Initiator, o.Serial, (int)o.Type, o.Process, o.ArrivalNs, o.StartNs, o.EndNs, o.FlushIpis, o.SyncIpis, o.CollateralIpis, o.FullFlush, o.Synced);
+        new(o.Initiator, o.Serial, (int)o.Type, o.Process, o.ArrivalNs, o.StartNs, o.EndNs, o.FlushIpis, o.SyncIpis, o.CollateralIpis, o.FullFlush, o.Synced,
+            o.Time.LoopNs, o.Time.IpiSendNs, o.Time.LocalFuncNs, o.Time.WaitNs);
 }

@@ -40,6 +40,35 @@ public class CallFunctionCostTests
         Assert.Equal(600, far - near);
     }
 
+    /// <summary>
+    /// Where the sender's time goes: the 600 ns that the farther targets add fall into the loop
+    /// (csd_lock() and llist_add(): 2·2·100) and csd_lock_wait() (2·100), nothing else moves.
+    /// </summary>
+    [Fact]
+    public void TheLoopAndTheWaitTakeTheTransfersTheyPayFor()
+    {
+        var near = Run("sync_without_flush").Ops.Single();
+        var far = Run("sync_without_flush", "costs:\n  cache_line_per_numa_hop_ns: 157").Ops.Single();
+        Assert.Equal(400, far.Time.LoopNs - near.Time.LoopNs);
+        Assert.Equal(200, far.Time.WaitNs - near.Time.WaitNs);
+        Assert.Equal((near.Time.IpiSendNs, near.Time.LocalFuncNs), (far.Time.IpiSendNs, far.Time.LocalFuncNs));
+        Assert.Equal(near.LatencyNs - near.Time.CallsNs, far.LatencyNs - far.Time.CallsNs);
+    }
+
+    /// <summary>Every CPU's stolen time is its interrupts' way in and out plus their handlers, on a busy run with idle, user-mode and RT CPUs.</summary>
+    [Fact]
+    public void StolenTimeSplitsIntoEntryExitAndHandlers()
+    {
+        var scenario = Scenarios.ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        foreach (var r in Sim.RunEveryPolicy(scenario).Values)
+        {
+            Assert.All(r.Cpus, c => Assert.Equal(c.StolenNs, c.EntryExitNs + c.HandlerNs));
+            Assert.Contains(r.Cpus, c => c.HandlerNs > 0 && c.EntryExitNs > 0);
+            Assert.All(r.Ops, o => Assert.InRange(o.Time.CallsNs, 0, o.LatencyNs));
+            Assert.All(r.Ops, o => Assert.True(o.Time.LoopNs >= 0 && o.Time.IpiSendNs >= 0 && o.Time.LocalFuncNs >= 0 && o.Time.WaitNs >= 0));
+        }
+    }
+
     [Fact]
     public void CondFuncReadsEachCandidatesTlbStateToo()
     {

@@ -24,11 +24,16 @@ public sealed class CliInputTests
                                             "\nsweep:\n  machine.scale: [32, 64]\n");
         var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--engine", "reference", "--out", Path.Combine(dir, "out"));
         Assert.True(exit == 0, stderr);
-        Assert.Contains("ipis_baseline_over_patched", stdout);
+        // The terminal table: one row per point and policy, within 100 columns.
+        var lines = stdout.TrimEnd('\n').Split('\n');
+        Assert.All(lines, l => Assert.True(l.Length <= 100, $"{l.Length} columns: {l}"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\s+2\s+64\s+baseline\s"));
         var csv = File.ReadAllLines(Path.Combine(dir, "out", "sweep.csv"));
-        Assert.Equal(3, csv.Length);
-        Assert.StartsWith("point,machine.scale,cpus,baseline_ipis", csv[0]);
-        Assert.StartsWith("2,64,64,", csv[2]);
+        Assert.Equal(5, csv.Length);
+        Assert.StartsWith("point,machine.scale,cpus,policy,replicates,ipis_sent,ipis_sent_low,ipis_sent_high,collateral_ipis", csv[0]);
+        Assert.StartsWith("2,64,64,patched,1,", csv[4]);
+        // Each point's results.json records the values it was run with.
+        Assert.Contains("\"machine.scale\": \"64\"", File.ReadAllText(Path.Combine(dir, "out", "point-02", "results.json")));
         Assert.True(File.Exists(Path.Combine(dir, "out", "point-02", "interrupts-patched.txt")));
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "out"), ".shootdown-staging*"));
         var asCsv = Cli.Shootdown("run", scenario, "--engine", "reference", "--csv");

@@ -89,7 +89,8 @@ public sealed class CliTests
         var farmed = Shootdown("run", sweep, "--silos", "2", "--csv", "--farm");
         Assert.True(sequential.Exit == 0, sequential.Err);
         Assert.True(farmed.Exit == 0, farmed.Err);
-        Assert.Equal(4, sequential.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        // A header, then one row per point and policy.
+        Assert.Equal(7, sequential.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal(sequential.Out, farmed.Out);
         // Each run is kept on one silo, and both silos took runs.
         var placed = farmed.Err.Split('\n').Where(l => l.StartsWith("shootdown: farm: point ")).ToList();

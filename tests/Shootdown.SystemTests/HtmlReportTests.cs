@@ -177,3 +177,63 @@ public sealed class HtmlReportTests
         Assert.DoesNotContain("Lockless-walker safety", HtmlReport.Render(await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml")), EngineKind.Reference)));
     }
 }
+
+/// <summary>The reports of replicates and of sweeps, rendered by headless Chromium.</summary>
+public sealed class ReplicateReportTests
+{
+    /// <summary>
+    /// A sweep of two points, three replicates each: one chart per figure, a line per policy
+    /// through every point, and a band of visible height where the replicates disagree.
+    /// </summary>
+    [Fact]
+    public async Task ASweepReportPlotsEachFigureWithItsIntervalBand()
+    {
+        var dir = Sim.TempDir();
+        var scenario = Sim.Write(dir, "s.yaml", File.ReadAllText(Sim.ScenarioPath("small-64.yaml")) + "\nsweep:\n  operations[0].rate_per_s: [2000, 8000]\n");
+        var report = Path.Combine(dir, "sweep.html");
+        var (exit, stdout, err) = Cli.Shootdown("run", scenario, "--engine", "reference", "--seeds", "3", "--report", report);
+        Assert.True(exit == 0, err);
+        Assert.All(stdout.TrimEnd('\n').Split('\n'), l => Assert.True(l.Length <= 100, l));
+        await using var browser = await HeadlessChromium.LaunchAsync();
+        await browser.NavigateAsync(new Uri(report).AbsoluteUri);
+        var charts = (await browser.EvaluateAsync(
+            "JSON.stringify([...document.querySelectorAll('figure.sweep-chart')].map(f => [f.dataset.figure, f.querySelectorAll('polyline.line').length, " +
+            "f.querySelectorAll('circle.point').length, Math.round(f.querySelector('svg').getBoundingClientRect().width)]))"))!.GetValue<string>();
+        Assert.Contains("[\"collateral_ipis\",2,4,520]", charts);
+        Assert.Contains("[\"ipis_sent\",2,4,520]", charts);
+        Assert.Contains("[\"collapse.latency_mean_us\",2,4,520]", charts);
+        // The baseline's collateral IPIs differ between seeds: its band has height on the page.
+        var band = (await browser.EvaluateAsync(
+            "(() => { const b = document.querySelector('figure[data-figure=\"collateral_ipis\"] polygon.band[data-policy=\"baseline\"]').getBoundingClientRect(); return b.height > 2 && b.width > 100; })()"))!
+            .GetValue<bool>();
+        Assert.True(band);
+        var (_, _, pixels) = Png.Decode(await browser.ScreenshotPngAsync());
+        Assert.True(pixels.Distinct().Count() > 20, $"{pixels.Distinct().Count()} distinct colours");
+        Assert.True(pixels.GroupBy(p => p).Max(g => g.Count()) < 0.97 * pixels.Length, "one colour covers the screenshot");
+        Assert.Empty(browser.Errors);
+    }
+
+    [Fact]
+    public async Task AReplicatedRunsReportHasIntervalsAndHistograms()
+    {
+        var dir = Sim.TempDir();
+        var report = Path.Combine(dir, "r.html");
+        var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--seeds", "6", "--report", report);
+        Assert.True(exit == 0, err);
+        await using var browser = await HeadlessChromium.LaunchAsync();
+        await browser.NavigateAsync(new Uri(report).AbsoluteUri);
+        var note = (await browser.EvaluateAsync("document.getElementById('interval-note').innerText"))!.GetValue<string>();
+        Assert.Equal("median over 6 replicates [95 % interval for the median, distribution-free].", note);
+        // The collateral row shows a median and its interval under the baseline.
+        var cell = (await browser.EvaluateAsync(
+            "[...document.querySelectorAll('table.comparison tr')].find(r => r.querySelector('th')?.innerText === 'collateral IPIs').querySelectorAll('td')[0].innerText"))!.GetValue<string>();
+        Assert.Matches(@"^[\d,]+ \[[\d,]+–[\d,]+\]$", cell);
+        // Histogram bars stand on the page with a height, and each legend names its n.
+        var bars = (await browser.EvaluateAsync(
+            "[...document.querySelectorAll('#hist-interrupts-per-cpu rect.bar')].filter(r => r.getBoundingClientRect().height > 0).length"))!.GetValue<int>();
+        Assert.True(bars >= 2, $"{bars} bars");
+        var legend = (await browser.EvaluateAsync("document.querySelector('#hist-interrupts-per-cpu .legend').innerText"))!.GetValue<string>();
+        Assert.Contains("baseline (n=384)", legend);
+        Assert.Empty(browser.Errors);
+    }
+}

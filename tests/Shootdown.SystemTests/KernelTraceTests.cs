@@ -149,6 +149,55 @@ public sealed class KernelTraceTests
     }
 
     /// <summary>
+    /// The timeline for Perfetto: every arrow starts inside its sender's loop and ends where the
+    /// target ran the csd; each CPU's interrupts and csd funcs match its counters; the
+    /// initiator's call splits into loop, sends and csd_lock_wait, as OpRecord.Time says.
+    /// </summary>
+    [Fact]
+    public void TheTimelineDrawsEveryCsdFromItsSenderToItsTarget()
+    {
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var (files, results) = FtraceExport.Render(scenario, FtraceWindow.Whole);
+        using var json = System.Text.Json.JsonDocument.Parse(files.Single(f => f.Name == "timeline.json").Content);
+        var events = json.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
+        string S(System.Text.Json.JsonElement e, string p) => e.GetProperty(p).GetString()!;
+        var processes = events.Where(e => S(e, "ph") == "M" && S(e, "name") == "process_name").Select(e => e.GetProperty("args").GetProperty("name").GetString());
+        Assert.Equal(["baseline", "patched"], processes);
+        for (var p = 0; p < results.Length; p++)
+        {
+            var pid = p + 1;
+            var mine = events.Where(e => e.GetProperty("pid").GetInt32() == pid).ToList();
+            var slices = mine.Where(e => S(e, "ph") == "X").ToList();
+            Assert.All(slices, e => Assert.True(e.GetProperty("dur").GetDouble() >= 0));
+            var result = results[p];
+            // One slice per interrupt taken, one per csd func run, on its CPU.
+            for (var cpu = 0; cpu < 64; cpu++)
+            {
+                Assert.Equal(result.Cpus[cpu].Cal, slices.Count(e => S(e, "name") == "sysvec_call_function" && e.GetProperty("tid").GetInt32() == cpu));
+                Assert.Equal(result.Cpus[cpu].CsdsHandled, slices.Count(e => S(e, "cat") == "csd" && S(e, "name") != "flush_smp_call_function_queue (idle loop)" && e.GetProperty("tid").GetInt32() == cpu));
+            }
+            // Arrows: one per csd run, each start and finish paired by id, the finish at a csd func's start on the target.
+            var starts = mine.Where(e => S(e, "ph") == "s").ToDictionary(e => e.GetProperty("id").GetInt64());
+            var finishes = mine.Where(e => S(e, "ph") == "f").ToList();
+            Assert.Equal(result.Cpus.Sum(c => c.CsdsHandled), finishes.Count);
+            foreach (var f in finishes)
+            {
+                var s = starts[f.GetProperty("id").GetInt64()];
+                Assert.True(s.GetProperty("ts").GetDouble() <= f.GetProperty("ts").GetDouble());
+                Assert.Contains(slices, x => S(x, "cat") == "csd" && x.GetProperty("tid").GetInt32() == f.GetProperty("tid").GetInt32()
+                                             && x.GetProperty("ts").GetDouble() == f.GetProperty("ts").GetDouble());
+                Assert.Contains(slices, x => S(x, "name") == "loop: csd_lock, llist_add" && x.GetProperty("tid").GetInt32() == s.GetProperty("tid").GetInt32()
+                                             && x.GetProperty("ts").GetDouble() <= s.GetProperty("ts").GetDouble()
+                                             && s.GetProperty("ts").GetDouble() <= x.GetProperty("ts").GetDouble() + x.GetProperty("dur").GetDouble());
+            }
+            // The loops on the timeline add up to the operations' loop time.
+            var loops = slices.Where(e => S(e, "name") == "loop: csd_lock, llist_add").Sum(e => (long)Math.Round(e.GetProperty("dur").GetDouble() * 1000));
+            Assert.Equal(result.Ops.Sum(o => o.Time.LoopNs), loops);
+        }
+        Assert.Contains(events, e => S(e, "ph") == "X" && S(e, "cat") == "idle");
+    }
+
+    /// <summary>
     /// Two one-page flushes of one mm reach CPUs 2 and 3 together and are drained by one
     /// interrupt: the first catches the TLB up to the newer generation (a full flush), the second
     /// finds it current and returns before the tracepoint. Both count in TLB (irq_tlb_count).

@@ -36,6 +36,14 @@ public sealed class MultiHostTests
         Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(await little));
         // The grain engine spread over all three hosts.
         Assert.All((await big).Runs, r => Assert.Equal(3, r.Engine!.Silos));
+
+        // Twelve replicates farmed over the cluster: every host ran some, each run on one host,
+        // and each replicate is the reference run of its seed.
+        var replicates = await first.RunReplicatesAsync(small, 12);
+        var hosts = replicates.Replicates.SelectMany(c => c.Runs).Select(r => Assert.Single(r.Placement!.PartitionSilos.Distinct())).Distinct().ToList();
+        Assert.Equal(cluster.Silos.Select(s => s.Silo.ToString()).Order(), hosts.Order());
+        foreach (var replicate in replicates.Replicates)
+            Assert.Equal(Digests(await ShootdownRunner.RunAsync(replicate.Scenario, EngineKind.Reference)), Digests(replicate));
     }
 
     [Theory]

@@ -57,7 +57,7 @@ public sealed class OutputFormatTests
             """);
         var c = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
         var files = ResultFiles.Render(c).ToDictionary(f => f.Name, f => f.Content);
-        Assert.Equal(["results.json", "cpus.csv", "interrupts-baseline.txt", "osnoise-baseline.txt", "interrupts-patched.txt", "osnoise-patched.txt"], files.Keys);
+        Assert.Equal(["results.json", "summary.csv", "cpus.csv", "interrupts-baseline.txt", "osnoise-baseline.txt", "interrupts-patched.txt", "osnoise-patched.txt"], files.Keys);
 
         var csv = files["cpus.csv"].TrimEnd('\n').Split('\n');
         Assert.Equal(CpuCsv.Header, csv[0]);

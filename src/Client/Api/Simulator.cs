@@ -59,6 +59,19 @@ public sealed class Simulator : IAsyncDisposable
         ShootdownRunner.RunAllAsync(scenarios, _engine, _embedded?.SiloCount ?? 0,
             (IGrainFactory?)_embedded?.GrainFactory ?? _connection?.Client, progress, cancellation, options: options);
 
+    /// <summary>
+    /// The scenario under <paramref name="seeds"/> seeds (its own first, then derived ones), run
+    /// side by side: over this process's cores on the reference engine, over every silo's cores on
+    /// grains. Each replicate is the run <c>--seed S</c> would give.
+    /// </summary>
+    public async Task<ReplicateSet> RunReplicatesAsync(Scenario scenario, int seeds, IProgress<RunProgressInfo>? progress = null,
+        CancellationToken cancellation = default, GrainEngineOptions? options = null)
+    {
+        var file = new ScenarioFile("", [], [new SweepPoint([], scenario)]);
+        var comparisons = await RunAllAsync(ReplicateSet.Expand(file, seeds), progress, cancellation, (options ?? GrainEngineOptions.Default) with { Farm = true });
+        return ReplicateSet.Group(file, seeds, comparisons)[0];
+    }
+
     /// <summary>Writes a comparison's result files (results.json, cpus.csv, interrupts and osnoise) into <paramref name="dir"/>.</summary>
     public static void WriteResults(string dir, Comparison comparison) => ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));
 

@@ -66,7 +66,7 @@ internal static class ReplayCommand
             if (!captured.Background.IsEmpty)
                 Console.Out.WriteLine($"  background, not replayed: {string.Join(", ", captured.Background.Select(b => $"{b.Ipis:N0} {b.Caller}"))}");
             if (captured.EmptyMasks > 0) Console.Out.WriteLine($"  {captured.EmptyMasks:N0} IPI event(s) with an empty mask skipped");
-            ComparisonTable.Write(AnsiConsole.Console, comparison);
+            ComparisonTable.Write(AnsiConsole.Console, ReplicateSet.Of(comparison));
             return 0;
         });
         return command;

@@ -10,8 +10,9 @@ using Spectre.Console;
 namespace Shootdown.Client.Cli;
 
 /// <summary>
-/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--partitions N] [--json|--csv] [--out DIR] [--report FILE.html]</c>
-/// plus the telemetry flags. A scenario with a sweep runs every point and prints one row per point.
+/// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--partitions N] [--seeds N] [--seed S] [--duration T]
+/// [--set PATH=VALUE]… [--json|--csv] [--out DIR] [--report FILE.html]</c> plus the telemetry flags. A scenario with a
+/// sweep runs every point and prints one row per point and policy; with <c>--seeds</c>, every point N times.
 /// </summary>
 internal static class RunCommand
 {
@@ -47,22 +48,43 @@ internal static class RunCommand
         {
             Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
         };
+        var seeds = NumberOptions.Int("--seeds",
+            $"Run N replicates: the scenario's seed and N-1 seeds derived from it, side by side over the cores (1-{ReplicateSeeds.Max}). " +
+            "Every figure becomes a median with its 95 % interval; rerun any replicate alone with --seed S.", 1, 1, ReplicateSeeds.Max);
+        var seed = new Option<string?>("--seed") { Description = "Run under this seed instead of the scenario's (the same as --set seed=S)." };
+        var duration = new Option<string?>("--duration") { Description = "Virtual time to simulate, with a unit: 500us, 200ms, 2s (the same as --set duration_us=…)." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Replace a scenario field by its YAML path, checked as in the file: --set machine.scale=2048, " +
+                          "--set operations[0].rate_per_s=500, --set 'realtime_cpus=[0, 1]'. Repeatable; recorded in results.json.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var hist = new Option<bool>("--hist")
+        {
+            Description = "After the table, print log2 histograms (as bpftrace's hist()) of each operation's latency and of the interrupts each CPU took, pooled over replicates.",
+        };
         var telemetryFlags = new TelemetryFlags();
         var clusterFlags = new ClusterFlags();
 
-        var command = new Command("run", "Run a scenario under each of its policies and compare them.") { scenario, engine, silos, partitions, farm, checkpointWindows, checkpointSeconds, json, csv, outDir, report };
+        var command = new Command("run", "Run a scenario under each of its policies and compare them.")
+            { scenario, engine, silos, partitions, seeds, seed, duration, set, hist, farm, checkpointWindows, checkpointSeconds, json, csv, outDir, report };
         foreach (var option in clusterFlags.All.Concat(telemetryFlags.All)) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
-            var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
+            var overrides = (parse.GetValue(set) ?? []).Select(o => ScenarioOverride.Parse(o)).ToList();
+            if (parse.GetValue(seed) is { } seedText) overrides.Add(ScenarioOverride.Seed(seedText));
+            if (parse.GetValue(duration) is { } durationText) overrides.Add(ScenarioOverride.Duration(durationText));
+            var file = ScenarioLoader.Load(parse.GetValue(scenario)!, overrides);
+            var replicates = parse.GetValue(seeds);
+            var seedDirs = replicates == 1 ? [] : file.Points.SelectMany(p => ReplicateSeeds.Derive(p.Scenario.Seed, replicates)).Select(s => $"seed-{s}").ToHashSet();
             if (parse.GetValue(outDir) is { } target
-                && (ResultFiles.CannotWriteInto(target) ?? ResultFiles.StaleResults(target, file.IsSweep ? file.Points.Length : 0)) is { } why)
+                && (ResultFiles.CannotWriteInto(target) ?? ResultFiles.StaleResults(target, file.IsSweep ? file.Points.Length : 0, seedDirs)) is { } why)
             {
                 // Checked before a possibly long run, so a bad --out costs nothing and writes nothing.
                 Console.Error.WriteLine($"shootdown: --out {target}: {why}");
                 return 2;
             }
-            if (parse.GetValue(report) is { } html && ReportProblem(html, file.IsSweep) is { } problem)
+            if (parse.GetValue(report) is { } html && ReportProblem(html) is { } problem)
             {
                 Console.Error.WriteLine($"shootdown: --report {html}: {problem}");
                 return 2;
@@ -73,6 +95,11 @@ internal static class RunCommand
             if (asJson && asCsv)
             {
                 Console.Error.WriteLine("shootdown: --json and --csv cannot go together");
+                return 2;
+            }
+            if (parse.GetValue(hist) && (asJson || asCsv || file.IsSweep))
+            {
+                Console.Error.WriteLine("shootdown: --hist prints under a scenario's table; it cannot go with --json, --csv or a sweep");
                 return 2;
             }
             var partitionCount = parse.GetValue(partitions);
@@ -105,12 +132,8 @@ internal static class RunCommand
             }
             await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
             if (cluster is not null && connection is null) return 1;
-            var farmed = parse.GetValue(farm);
-            if (farmed && kind == EngineKind.Reference)
-            {
-                Console.Error.WriteLine("shootdown: --farm spreads runs over the grain engine's silos; it cannot go with --engine reference");
-                return 2;
-            }
+            // Replicates are independent runs: they always go side by side.
+            var farmed = parse.GetValue(farm) || replicates > 1;
             if (kind == EngineKind.Reference && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
             {
                 Console.Error.WriteLine("shootdown: checkpoints are the grain engine's; they cannot go with --engine reference");
@@ -126,32 +149,42 @@ internal static class RunCommand
             var showProgress = !asJson && !asCsv && !ConsoleOutput.Plain;
             using var pipeline = TelemetryPipeline.Start(telemetry);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var comparisons = await RunWithProgress(file, kind, parse.GetValue(silos), options, connection?.Client, showProgress, telemetry.SampleRatio,
-                cancellation);
+            var scenarios = ReplicateSet.Expand(file, replicates);
+            var comparisons = await RunWithProgress(file, scenarios, replicates, kind, parse.GetValue(silos), options, connection?.Client, showProgress,
+                telemetry.SampleRatio, cancellation);
             // Said on standard error, so that a farmed run's standard output is the sequential one's.
-            if (farmed) FarmReport.Write(Console.Error, comparisons, clock.Elapsed);
+            if (farmed) FarmReport.Write(Console.Error, comparisons, clock.Elapsed, perRun: parse.GetValue(farm));
             // Flushed before the results are printed, so the last spans are already in the dashboard.
             if (pipeline is not null) Console.Error.WriteLine($"shootdown: {pipeline.Shutdown()}");
             var dir = parse.GetValue(outDir);
+            var provenance = Provenance.OfThisProcess(file.Overrides);
+            var sets = ReplicateSet.Group(file, replicates, comparisons);
             if (file.IsSweep)
             {
-                var rows = file.Points.Select((p, i) => new SweepReport.Row(p.Values, comparisons[i])).ToList();
+                var rows = file.Points.Select((p, i) => new SweepReport.Row(i, p.Values, sets[i])).ToList();
                 var sweepCsv = SweepReport.Csv(file, rows);
+                ResultFiles.SweepPosition Position(int i) => new(i, file.SweepParameters, file.Points[i].Values);
                 if (dir is not null)
-                    ResultFiles.WriteAll(dir, comparisons.SelectMany((c, i) => ResultFiles.Render(c).Select(f => ($"point-{i + 1:00}/{f.Name}", f.Content)))
+                    ResultFiles.WriteAll(dir, sets.SelectMany((set, i) => ResultFiles.Render(set, provenance, Position(i)).Select(f => ($"point-{i + 1:00}/{f.Name}", f.Content)))
                         .Prepend(("sweep.csv", sweepCsv)));
-                if (asJson) Console.Out.WriteLine($"[{string.Join(",\n", comparisons.Select(ResultFiles.ToJson))}]");
+                if (parse.GetValue(report) is { } sweepReport)
+                    ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(sweepReport))!, [(Path.GetFileName(sweepReport), SweepHtml.Render(file, rows, provenance))]);
+                if (asJson) Console.Out.WriteLine($"[{string.Join(",\n", sets.Select((set, i) => ResultFiles.ToJson(set, provenance, Position(i))))}]");
                 else if (asCsv) Console.Out.Write(sweepCsv);
-                else SweepReport.Write(AnsiConsole.Console, file, rows);
+                else SweepReport.Write(Console.Out, file, rows);
                 return 0;
             }
-            var comparison = comparisons[0];
-            if (dir is not null) ResultFiles.WriteAll(dir, ResultFiles.Render(comparison));
+            var result = sets[0];
+            if (dir is not null) ResultFiles.WriteAll(dir, ResultFiles.Render(result, provenance));
             if (parse.GetValue(report) is { } reportPath)
-                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(reportPath))!, [(Path.GetFileName(reportPath), HtmlReport.Render(comparison))]);
-            if (asJson) Console.Out.WriteLine(ResultFiles.ToJson(comparison));
-            else if (asCsv) Console.Out.Write(CpuCsv.Render(comparison));
-            else ComparisonTable.Write(AnsiConsole.Console, comparison);
+                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(reportPath))!, [(Path.GetFileName(reportPath), HtmlReport.Render(result, provenance))]);
+            if (asJson) Console.Out.WriteLine(ResultFiles.ToJson(result, provenance));
+            else if (asCsv) Console.Out.Write(result.Count == 1 ? CpuCsv.Render(result.First) : ResultFiles.SummaryCsv(result));
+            else
+            {
+                ComparisonTable.Write(AnsiConsole.Console, result);
+                if (parse.GetValue(hist)) Console.Out.Write("\n" + TerminalHistograms.Render(result));
+            }
             return 0;
         });
         return command;
@@ -162,9 +195,8 @@ internal static class RunCommand
     /// is. It replaces an earlier report, but nothing else: a directory, or a file that is not
     /// HTML (a scenario, say), is refused rather than overwritten.
     /// </summary>
-    private static string? ReportProblem(string path, bool sweep)
+    private static string? ReportProblem(string path)
     {
-        if (sweep) return "a sweep has one result per point; use --out for sweeps";
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) return "is a directory; give a file name";
         if (File.Exists(full) && Path.GetExtension(full).ToLowerInvariant() is not (".html" or ".htm"))
@@ -185,10 +217,9 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, EngineKind kind, int silos, GrainEngineOptions options,
-        IGrainFactory? grains, bool showProgress, double traceSampleRatio, CancellationToken cancellation)
+    private static async Task<ImmutableArray<Comparison>> RunWithProgress(ScenarioFile file, IReadOnlyList<Scenario> scenarios, int replicates, EngineKind kind,
+        int silos, GrainEngineOptions options, IGrainFactory? grains, bool showProgress, double traceSampleRatio, CancellationToken cancellation)
     {
-        var scenarios = file.Points.Select(p => p.Scenario).ToList();
         var tracing = RunTracing.New(traceSampleRatio);
         if (!showProgress)
         {
@@ -205,12 +236,13 @@ internal static class RunCommand
             .StartAsync(async ctx =>
             {
                 var tasks = new Dictionary<(int, string), ProgressTask>();
-                for (var i = 0; i < file.Points.Length; i++)
+                for (var i = 0; i < scenarios.Count; i++)
                 {
-                    var point = file.Points[i];
+                    var point = file.Points[i / replicates];
                     var label = file.IsSweep ? $"{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))} " : "";
-                    foreach (var p in point.Scenario.Policies)
-                        tasks[(i, p.Name)] = ctx.AddTask(Markup.Escape($"{label}{p.Name}: virtual time"), maxValue: point.Scenario.DurationNs);
+                    if (replicates > 1) label += $"seed {scenarios[i].Seed} ";
+                    foreach (var p in scenarios[i].Policies)
+                        tasks[(i, p.Name)] = ctx.AddTask(Markup.Escape($"{label}{p.Name}: virtual time"), maxValue: scenarios[i].DurationNs);
                 }
                 var progress = new InlineProgress<RunProgressInfo>(p =>
                 {

@@ -1,34 +1,67 @@
 using System.Globalization;
 using Shootdown.Client.Running;
 using Shootdown.Model.Results;
+using Shootdown.Model.Statistics;
 using Spectre.Console;
 using static Shootdown.Client.Reporting.Headline;
 
 namespace Shootdown.Client.Reporting;
 
-/// <summary>The side-by-side comparison, one column per policy.</summary>
+/// <summary>
+/// The side-by-side comparison, one column per policy: of one run, its figures; over replicates,
+/// each figure's median with its 95 % interval, and latency percentiles pooled over every
+/// replicate's operations.
+/// </summary>
 public static class ComparisonTable
 {
-    public static void Write(IAnsiConsole console, Comparison c)
+    public static void Write(IAnsiConsole console, ReplicateSet set)
     {
+        var c = set.First;
         var m = c.Scenario.Machine;
+        var seeds = set.Count == 1 ? $"seed {c.Scenario.Seed}" : $"{set.Count} seeds ({SeedList(set)})";
         console.MarkupLine($"[bold]{Markup.Escape(c.Scenario.Name)}[/]: {m.CpuCount} CPUs, {m.PackageCount} packages, {m.NodeCount} NUMA nodes " +
-                           $"({Markup.Escape(c.Scenario.Machine.Name)}), {Us(c.Scenario.DurationNs)} µs, seed {c.Scenario.Seed}, " +
+                           $"({Markup.Escape(c.Scenario.Machine.Name)}), {Us(c.Scenario.DurationNs)} µs, {seeds}, " +
                            $"engine {c.Engine.ToString().ToLowerInvariant()}{(c.Silos > 0 ? $" on {c.Silos} embedded silo(s)" : c.Engine == EngineKind.Grains ? " on a running cluster" : "")}");
+        if (set.Count > 1) console.WriteLine(IntervalNote(set.Count));
 
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");
-        foreach (var run in c.Runs) table.AddColumn(new TableColumn($"[bold]{run.Result.Policy}[/]").RightAligned());
-        foreach (var row in Rows(c))
+        foreach (var policy in set.Policies) table.AddColumn(new TableColumn($"[bold]{Markup.Escape(policy)}[/]").RightAligned());
+        foreach (var row in Rows(set))
         {
             if (row is null) table.AddEmptyRow();
             else table.AddRow(new[] { row.Bold ? $"{row.Indent}[bold]{Markup.Escape(row.Label)}[/]{Markup.Escape(row.Suffix)}" : Markup.Escape(row.Indent + row.Label + row.Suffix) }
                 .Concat(row.Cells.Select(Markup.Escape)).ToArray());
         }
         console.Write(table);
-        console.MarkupLine($"[bold]{Markup.Escape(For(c))}[/]");
-        foreach (var line in SafetyLines(c)) console.WriteLine(line);
-        foreach (var run in c.Runs)
-            console.WriteLine($"digest {run.Result.Policy} {run.Result.Digest}");
+        if (PercentileNote(set) is { } note) console.WriteLine(note);
+        console.MarkupLine($"[bold]{Markup.Escape(For(set))}[/]");
+        if (set.Count == 1)
+        {
+            foreach (var line in SafetyLines(c)) console.WriteLine(line);
+            foreach (var run in c.Runs) console.WriteLine($"digest {run.Result.Policy} {run.Result.Digest}");
+            return;
+        }
+        // One line per replicate: its seed (rerun it alone with --seed) and each policy's digest.
+        foreach (var r in set.Replicates)
+            console.WriteLine($"seed {r.Scenario.Seed,-10} {string.Join("  ", r.Runs.Select(run => $"{run.Result.Policy} {run.Result.Digest[..16]}"))}");
+    }
+
+    /// <summary>The seeds, elided in the middle past eight.</summary>
+    public static string SeedList(ReplicateSet set) =>
+        set.Count <= 8 ? string.Join(", ", set.Seeds) : $"{string.Join(", ", set.Seeds.Take(4))}, …, {set.Seeds[^1]}";
+
+    /// <summary>How to read a cell over replicates.</summary>
+    public static string IntervalNote(int replicates) => replicates >= MedianEstimate.MinReplicatesForInterval
+        ? $"median over {replicates} replicates [95 % interval for the median, distribution-free]"
+        : $"median over {replicates} replicates (range: fewer than {MedianEstimate.MinReplicatesForInterval} replicates give no 95 % interval)";
+
+    /// <summary>Said under the table when a percentile was left out for too few samples.</summary>
+    public static string? PercentileNote(ReplicateSet set)
+    {
+        var pooled = Figures.OperationTypes(set).SelectMany(t => set.Policies.Select((_, p) => PooledLatency.Of(set, p, t))).OfType<PooledLatency>().ToList();
+        if (pooled.All(p => p.P99Ns is not null)) return null;
+        return $"– : too few operations for that percentile (p50 needs {Percentiles.MinSamples(0.5)}, p99 {Percentiles.MinSamples(0.99)}); read the max" +
+               (set.Count > 1 ? $". Percentiles pool all {set.Count} replicates' operations." : ".");
     }
 
     /// <summary>Each policy's safety verdict, and its first violations as counterexamples.</summary>
@@ -53,39 +86,32 @@ public static class ComparisonTable
     public sealed record ComparisonRow(string Indent, string Label, bool Bold, string Suffix, IReadOnlyList<string> Cells);
 
     /// <summary>The table's rows, shared by the terminal and the HTML report; null marks a gap between groups.</summary>
-    public static IEnumerable<ComparisonRow?> Rows(Comparison c)
+    public static IEnumerable<ComparisonRow?> Rows(ReplicateSet set)
     {
-        var results = c.Runs.Select(r => r.Result).ToList();
-        ComparisonRow Row(string label, Func<PolicyResult, string> cell, bool bold = false, string suffix = "", string indent = "") =>
-            new(indent, label, bold, suffix, results.Select(cell).ToList());
+        var policies = Enumerable.Range(0, set.Policies.Count).ToList();
+        ComparisonRow Row(Figure f, string label, string suffix = "") =>
+            new(f.Sub ? "  " : "", label, f.Bold, suffix, [.. policies.Select(p => f.Cell(f.Over(set, p), set.Count))]);
 
-        foreach (var type in results.SelectMany(r => r.ByType.Select(s => s.Type)).Distinct().Order())
+        foreach (var type in Figures.OperationTypes(set))
         {
-            LatencySummary? S(PolicyResult r) => r.ByType.FirstOrDefault(s => s.Type == type);
-            yield return Row(OperationName(type), r => N(S(r)?.Count ?? 0), bold: true, suffix: " count");
-            yield return Row("latency mean / p50 µs", r => S(r) is { } s ? $"{Us(s.MeanNs)} / {Us(s.P50Ns)}" : "-", indent: "  ");
-            yield return Row("latency p99 / max µs", r => S(r) is { } s ? $"{Us(s.P99Ns)} / {Us(s.MaxNs)}" : "-", indent: "  ");
-            yield return Row("flush IPIs / sync IPIs", r => S(r) is { } s ? $"{N(s.FlushIpis)} / {N(s.SyncIpis)}" : "-", indent: "  ");
+            var figures = Figures.OfOperation(type);
+            yield return Row(figures[0], OperationName(type), " count");
+            yield return Row(figures[1], figures[1].Label);
+            yield return new ComparisonRow("  ", "latency p50 / p99 µs", false, "",
+                [.. policies.Select(p => PooledLatency.Of(set, p, type)?.Cell() ?? "-")]);
+            foreach (var f in figures.Skip(2)) yield return Row(f, f.Label);
+            yield return new ComparisonRow("  ", $"{string.Join("/", TimeBreakdown.OperationParts)} %", false, "",
+                [.. policies.Select(p => TimeBreakdown.Of(set, p, type) is { } b ? TimeBreakdown.Shares(b.PartsNs) : "-")]);
         }
         yield return null;
-        yield return Row("IPIs sent (csds queued)", r => N(r.TotalIpis));
-        yield return Row("interrupts taken (sum of CAL)", r => N(r.TotalInterrupts));
-        yield return Row("TLB (sum)", r => N(r.Cpus.Sum(x => x.Tlb)));
-        yield return Row("collateral IPIs", r => N(r.CollateralIpis), bold: true);
-        yield return Row("CPU time stolen µs", r => Us(r.Cpus.Sum(x => x.StolenNs)));
-        if (results[0].Realtime.Cpus > 0)
-        {
-            yield return Row($"RT CPUs ({results[0].Realtime.Cpus}) interrupts", r => N(r.Realtime.Interrupts));
-            yield return Row("RT noise total / max single µs", r => $"{Us(r.Realtime.NoiseNs)} / {Us(r.Realtime.MaxSingleNs)}");
-            yield return Row("RT % CPU available", r => r.Realtime.CpuAvailablePercent.ToString("0.00000", CultureInfo.InvariantCulture));
-        }
-        if (results[0].Safety is not null)
-        {
-            yield return Row("lockless walks checked", r => N(r.Safety!.Walks));
-            yield return Row("tables retired (RCU-deferred)", r => $"{N(r.Safety!.Retires)} ({N(r.Safety.RcuDeferredRetires)})");
-            yield return Row("safety violations", r => N(r.Safety!.ViolationCount), bold: true);
-        }
-        yield return Row("events", r => N(r.EventsProcessed));
-        yield return Row("digest", r => r.Digest[..16]);
+        foreach (var f in Figures.Totals(set)) yield return Row(f, f.Label);
+        yield return new ComparisonRow("", $"targets: {string.Join("/", TimeBreakdown.TargetParts)} %", false, "",
+            [.. policies.Select(p => TimeBreakdown.Shares(TimeBreakdown.OfTargets(set, p).PartsNs))]);
+        if (set.Scenario.Workload.RealtimeCpus.Length > 0)
+            yield return new ComparisonRow("", "RT noise: entry+exit/handler %", false, "",
+                [.. policies.Select(p => TimeBreakdown.Shares(TimeBreakdown.OfTargets(set, p, set.Scenario.Workload.RealtimeCpus).PartsNs[1..]))]);
+        yield return null;
+        foreach (var f in Figures.Rates(set)) yield return Row(f, f.Label);
+        if (set.Count == 1) yield return new ComparisonRow("", "digest", false, "", [.. set.First.Runs.Select(r => r.Result.Digest[..16])]);
     }
 }

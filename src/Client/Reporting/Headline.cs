@@ -7,30 +7,47 @@ namespace Shootdown.Client.Reporting;
 /// <summary>The one sentence a kernel developer reads first.</summary>
 public static class Headline
 {
-    public static string For(Comparison c)
+    /// <summary>
+    /// Each other policy against the first: collateral IPIs, the key operation's latency (p99 where
+    /// the pooled samples support it, else the max, with n), and the real-time CPUs' interrupts.
+    /// Over replicates every figure is a median with its interval, as in the table.
+    /// </summary>
+    public static string For(ReplicateSet set)
     {
-        if (c.Runs.Length < 2) return Describe(c.Runs[0]);
-        var baseline = c.Runs[0].Result;
+        if (set.Policies.Count < 2) return Describe(set);
+        var collateral = Figures.Totals(set).First(f => f.Key == "collateral_ipis");
+        var rt = Figures.Totals(set).FirstOrDefault(f => f.Key == "rt_interrupts");
+        string Cell(Figure f, int policy) => f.Cell(f.Over(set, policy), set.Count);
         var parts = new List<string>();
-        foreach (var other in c.Runs.Skip(1).Select(r => r.Result))
+        for (var other = 1; other < set.Policies.Count; other++)
         {
-            var sentence = $"{other.Policy}: {N(other.CollateralIpis)} collateral IPIs vs {N(baseline.CollateralIpis)} in {baseline.Policy}";
-            var type = KeyOperation(baseline);
-            if (type is { } t)
+            var sentence = $"{set.Policies[other]}: {Cell(collateral, other)} collateral IPIs vs {Cell(collateral, 0)} in {set.Policies[0]}";
+            if (KeyOperation(set.First.Runs[0].Result) is { } t
+                && PooledLatency.Of(set, 0, t) is { } a && PooledLatency.Of(set, other, t) is { } b)
             {
-                var a = baseline.ByType.First(s => s.Type == t);
-                var b = other.ByType.FirstOrDefault(s => s.Type == t);
-                if (b is not null) sentence += $"; {OperationName(t)} p99 {Us(b.P99Ns)} µs vs {Us(a.P99Ns)} µs";
+                sentence += a.P99Ns is { } pa && b.P99Ns is { } pb
+                    ? $"; {OperationName(t)} p99 {Us(pb)} µs vs {Us(pa)} µs (n={N(b.N)} and {N(a.N)})"
+                    : $"; {OperationName(t)} max {Us(b.MaxNs)} µs vs {Us(a.MaxNs)} µs (n={N(b.N)} and {N(a.N)}, too few for a p99)";
             }
-            if (baseline.Realtime.Cpus > 0)
-                sentence += $"; real-time CPUs took {N(other.Realtime.Interrupts)} interrupts vs {N(baseline.Realtime.Interrupts)}";
+            if (rt is not null) sentence += $"; real-time CPUs took {Cell(rt, other)} interrupts vs {Cell(rt, 0)}";
             parts.Add(sentence);
         }
         return string.Join(". ", parts) + ".";
     }
 
-    private static string Describe(PolicyRun run) =>
-        $"{run.Result.Policy}: {N(run.Result.TotalIpis)} IPIs sent, {N(run.Result.CollateralIpis)} collateral.";
+    /// <summary>One run's headline.</summary>
+    public static string For(Comparison c) => For(ReplicateSet.Of(c));
+
+    /// <summary>An operation type's tail latency as far as its samples support: "p99 X µs", else "max X µs (n=N)".</summary>
+    public static string Tail(Model.Results.LatencySummary s) =>
+        s.P99Ns is { } p99 ? $"p99 {Us(p99)} µs" : $"max {Us(s.MaxNs)} µs (n={N(s.Count)})";
+
+    private static string Describe(ReplicateSet set)
+    {
+        var totals = Figures.Totals(set);
+        string Cell(string key) => totals.First(f => f.Key == key) is var f ? f.Cell(f.Over(set, 0), set.Count) : "";
+        return $"{set.Policies[0]}: {Cell("ipis_sent")} IPIs sent, {Cell("collateral_ipis")} collateral.";
+    }
 
     /// <summary>The operation with a sync, if any: that is where the policies differ.</summary>
     public static OpType? KeyOperation(Model.Results.PolicyResult r) =>

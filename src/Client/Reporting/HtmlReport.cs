@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Shootdown.Client.Running;
 using Shootdown.Model.Results;
+using Shootdown.Model.Statistics;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Scenarios;
@@ -25,10 +26,11 @@ namespace Shootdown.Client.Reporting;
 public static class HtmlReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly string[] PolicyColours = ["#d1495b", "#00798c", "#edae49", "#66a182", "#2e4057", "#8d96a3"];
+    internal static readonly string[] PolicyColours = ["#d1495b", "#00798c", "#edae49", "#66a182", "#2e4057", "#8d96a3"];
 
-    public static string Render(Comparison c)
+    public static string Render(ReplicateSet set, Provenance provenance)
     {
+        var c = set.First;
         var m = c.Scenario.Machine;
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -36,30 +38,41 @@ public static class HtmlReport
         sb.Append("<style>").Append(Css).Append("</style></head><body>\n");
         sb.Append(Inv, $"<h1>{E(c.Scenario.Name)}</h1>\n");
         if (c.Scenario.Description.Length > 0) sb.Append(Inv, $"<p class=\"description\">{E(c.Scenario.Description)}</p>\n");
+        var seeds = set.Count == 1 ? $"seed {c.Scenario.Seed}" : $"{set.Count} replicates (seeds {ComparisonTable.SeedList(set)})";
         sb.Append(Inv, $"<p class=\"machine\">{m.CpuCount:N0} CPUs, {m.PackageCount} packages, {m.NodeCount} NUMA nodes ({E(m.Name)}); " +
-                       $"{Us(c.Scenario.DurationNs)} µs of virtual time; seed {c.Scenario.Seed}; engine {c.Engine.ToString().ToLowerInvariant()}</p>\n");
-        sb.Append(Inv, $"<p class=\"headline\" id=\"headline\">{E(For(c))}</p>\n");
-        Comparison(sb, c);
+                       $"{Us(c.Scenario.DurationNs)} µs of virtual time; {seeds}; engine {c.Engine.ToString().ToLowerInvariant()}</p>\n");
+        sb.Append(Inv, $"<p class=\"headline\" id=\"headline\">{E(For(set))}</p>\n");
+        Comparison(sb, set);
+        Histograms(sb, set);
+        WhereTheTimeGoes(sb, set);
+        if (set.Count > 1)
+            sb.Append(Inv, $"<p class=\"note\" id=\"one-replicate\">The per-CPU views below show one replicate, the first (seed {c.Scenario.Seed}); the latency CDFs pool all {set.Count}.</p>\n");
         Heatmaps(sb, c);
         IpisOverTime(sb, c);
         FlushAndSyncPerTarget(sb, c);
-        Cdfs(sb, c);
+        Cdfs(sb, set);
         Realtime(sb, c);
-        RunDetails(sb, c);
+        RunDetails(sb, set, provenance);
         sb.Append("<div id=\"tip\" role=\"tooltip\"></div>\n<script>").Append(Script).Append("</script>\n</body></html>\n");
         return sb.ToString();
     }
 
-    private static void Comparison(StringBuilder sb, Comparison c)
+    /// <summary>A plain run's report, made inside a program.</summary>
+    public static string Render(Comparison c) => Render(ReplicateSet.Of(c), Provenance.InProcess);
+
+    private static void Comparison(StringBuilder sb, ReplicateSet set)
     {
-        sb.Append("<h2>Comparison</h2>\n<table class=\"comparison\"><thead><tr><th></th>");
-        foreach (var run in c.Runs) sb.Append(Inv, $"<th>{E(run.Result.Policy)}</th>");
+        var c = set.First;
+        sb.Append("<h2>Comparison</h2>\n");
+        if (set.Count > 1) sb.Append(Inv, $"<p class=\"note\" id=\"interval-note\">{E(ComparisonTable.IntervalNote(set.Count))}.</p>\n");
+        sb.Append("<table class=\"comparison\"><thead><tr><th></th>");
+        foreach (var policy in set.Policies) sb.Append(Inv, $"<th>{E(policy)}</th>");
         sb.Append("</tr></thead><tbody>\n");
-        foreach (var row in ComparisonTable.Rows(c))
+        foreach (var row in ComparisonTable.Rows(set))
         {
             if (row is null)
             {
-                sb.Append(Inv, $"<tr class=\"gap\"><td colspan=\"{c.Runs.Length + 1}\"></td></tr>\n");
+                sb.Append(Inv, $"<tr class=\"gap\"><td colspan=\"{set.Policies.Count + 1}\"></td></tr>\n");
                 continue;
             }
             var label = row.Bold ? $"<b>{E(row.Label)}</b>{E(row.Suffix)}" : E(row.Label + row.Suffix);
@@ -68,13 +81,128 @@ public static class HtmlReport
             sb.Append("</tr>\n");
         }
         sb.Append("</tbody></table>\n");
-        foreach (var run in c.Runs) sb.Append(Inv, $"<p class=\"digest\">digest {E(run.Result.Policy)} <code>{run.Result.Digest}</code></p>\n");
+        if (ComparisonTable.PercentileNote(set) is { } note) sb.Append(Inv, $"<p class=\"note\" id=\"percentile-note\">{E(note)}</p>\n");
+        foreach (var r in set.Replicates)
+        foreach (var run in r.Runs)
+            sb.Append(Inv, $"<p class=\"digest\">{(set.Count > 1 ? $"seed {r.Scenario.Seed} " : "")}digest {E(run.Result.Policy)} <code>{run.Result.Digest}</code></p>\n");
         if (c.Runs.Any(r => r.Result.Safety is not null))
         {
             sb.Append("<h2>Lockless-walker safety</h2>\n<ul class=\"safety\">\n");
             foreach (var line in ComparisonTable.SafetyLines(c, perPolicy: 10)) sb.Append(Inv, $"<li>{E(line.Trim())}</li>\n");
             sb.Append("</ul>\n");
         }
+    }
+
+    /// <summary>
+    /// Log2 histograms, as bpftrace's hist() buckets them, pooled over every replicate: operation
+    /// latency per type, and call-function interrupts per CPU. Bars of the policies stand side by
+    /// side in each bucket; the y axis counts samples.
+    /// </summary>
+    private static void Histograms(StringBuilder sb, ReplicateSet set)
+    {
+        sb.Append("<h2>Distributions</h2>\n<p class=\"note\">Power-of-two buckets (bpftrace's hist()), pooled over every replicate. " +
+                  "Latency counts operations by their virtual ns; interrupts count CPUs by how many interrupts each took.</p>\n<div class=\"cdfs\">\n");
+        foreach (var type in Figures.OperationTypes(set))
+            HistogramChart(sb, $"{OperationName(type)} latency (ns)", $"latency-{OperationName(type)}",
+                set.Policies.Select((_, p) => Log2Histogram.Of(set.Replicates.SelectMany(c => c.Runs[p].Result.Ops.Where(o => o.Type == type).Select(o => o.LatencyNs)))).ToList(),
+                set.Policies, "operations");
+        HistogramChart(sb, "interrupts per CPU", "interrupts-per-cpu",
+            set.Policies.Select((_, p) => Log2Histogram.Of(set.Replicates.SelectMany(c => c.Runs[p].Result.Cpus.Select(x => x.Cal)))).ToList(),
+            set.Policies, "CPUs");
+        sb.Append("</div>\n");
+    }
+
+    /// <summary>
+    /// Stacked bars, one per policy: each operation type's mean latency split into its parts, and
+    /// the CPUs' time spent for interrupts (all CPUs, then the real-time ones) split likewise.
+    /// Each chart has one µs scale for its bars, so the policies compare by length.
+    /// </summary>
+    private static void WhereTheTimeGoes(StringBuilder sb, ReplicateSet set)
+    {
+        sb.Append("<h2>Where the time goes</h2>\n<p class=\"note\">Initiator: the sender's loop over the targets (cond_func, csd_lock(), llist_add()), " +
+                  "the IPI sends, the func run locally (SCF_RUN_LOCAL), csd_lock_wait(), and the rest of the operation (a flush before the IPIs, " +
+                  "an RCU grace period, interrupts it took); mean per operation, pooled over replicates. Targets: idle-state exits, interrupt " +
+                  "entry and exit, handlers; summed over the CPUs, per run.</p>\n");
+        string[] partColours = ["#2e4057", "#edae49", "#66a182", "#d1495b", "#8d96a3"];
+        foreach (var type in Figures.OperationTypes(set))
+            StackedBars(sb, $"time-{OperationName(type)}", $"{OperationName(type)}: mean latency µs", TimeBreakdown.OperationParts,
+                set.Policies.Select((policy, p) => (policy, TimeBreakdown.Of(set, p, type)?.PartsNs)).ToList(), partColours);
+        StackedBars(sb, "time-targets", "all CPUs: µs per run", TimeBreakdown.TargetParts,
+            set.Policies.Select((policy, p) => (policy, (double[]?)TimeBreakdown.OfTargets(set, p).PartsNs)).ToList(), partColours);
+        var rt = set.Scenario.Workload.RealtimeCpus;
+        if (rt.Length > 0)
+            StackedBars(sb, "time-realtime", $"real-time CPUs ({rt.Length}): µs per run", TimeBreakdown.TargetParts,
+                set.Policies.Select((policy, p) => (policy, (double[]?)TimeBreakdown.OfTargets(set, p, rt).PartsNs)).ToList(), partColours);
+    }
+
+    private static void StackedBars(StringBuilder sb, string id, string title, string[] parts, IReadOnlyList<(string Policy, double[]? Ns)> bars, string[] colours)
+    {
+        var most = bars.Max(b => b.Ns?.Sum() ?? 0);
+        if (most <= 0) return;
+        const int w = 640, barHeight = 22, left = 90, right = 90;
+        var h = bars.Count * (barHeight + 8) + 8;
+        sb.Append(Inv, $"<figure class=\"stacked\" id=\"{E(id)}\"><figcaption>{E(title)}</figcaption>");
+        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+        for (var b = 0; b < bars.Count; b++)
+        {
+            var y = 8 + b * (barHeight + 8);
+            sb.Append(Inv, $"<text x=\"{left - 6}\" y=\"{y + 15}\" text-anchor=\"end\">{E(bars[b].Policy)}</text>");
+            if (bars[b].Ns is not { } ns) continue;
+            double x = left;
+            for (var k = 0; k < ns.Length; k++)
+            {
+                var width = ns[k] / most * (w - left - right);
+                if (width > 0)
+                    sb.Append(Inv, $"<rect class=\"part\" data-part=\"{E(parts[k])}\" data-policy=\"{E(bars[b].Policy)}\" x=\"{x:0.##}\" y=\"{y}\" width=\"{width:0.##}\" height=\"{barHeight}\" " +
+                                   $"fill=\"{colours[k % colours.Length]}\"><title>{E(bars[b].Policy)}: {E(parts[k])} {ns[k] / 1e3:N1} µs ({100 * ns[k] / ns.Sum():0}%)</title></rect>");
+                x += width;
+            }
+            sb.Append(Inv, $"<text x=\"{x + 6:0.#}\" y=\"{y + 15}\">{ns.Sum() / 1e3:N1} µs</text>");
+        }
+        sb.Append("</svg><div class=\"legend\">");
+        for (var k = 0; k < parts.Length; k++) sb.Append(Inv, $"<span><i style=\"background:{colours[k % colours.Length]}\"></i>{E(parts[k])}</span>");
+        sb.Append("</div></figure>\n");
+    }
+
+    private static void HistogramChart(StringBuilder sb, string title, string id, IReadOnlyList<Log2Histogram> histograms, IReadOnlyList<string> policies, string unit)
+    {
+        var buckets = histograms.SelectMany(h => h.Buckets().Select(b => (b.Low, b.High))).Distinct().OrderBy(b => b.Low).ToList();
+        if (buckets.Count == 0) return;
+        // The union of the policies' ranges, gaps included, so the x axis is one power of two per step.
+        var lows = Enumerable.Range(0, 64).Select(k => k == 0 ? 0L : 1L << (k - 1)).Where(l => l >= buckets[0].Low && l <= buckets[^1].Low).ToList();
+        var counts = histograms.Select(h => h.Buckets().ToDictionary(b => b.Low, b => b.Count)).ToList();
+        var most = counts.Max(d => d.Values.DefaultIfEmpty(0).Max());
+        const int h = 220, left = 56, bottom = 44, top = 12, right = 12;
+        var slot = Math.Max(18, Math.Min(44, 640 / lows.Count));
+        var w = left + right + slot * lows.Count;
+        var bar = (slot - 4.0) / histograms.Count;
+        double Y(double v) => top + (1 - v / most) * (h - top - bottom);
+        sb.Append(Inv, $"<figure class=\"histogram\" id=\"hist-{E(id)}\"><figcaption>{E(title)}</figcaption>");
+        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+        foreach (var f in new[] { 0.0, 0.5, 1.0 })
+            sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(f * most):0.#}\" y2=\"{Y(f * most):0.#}\"/><text x=\"{left - 4}\" y=\"{Y(f * most) + 4:0.#}\" text-anchor=\"end\">{f * most:N0}</text>");
+        for (var i = 0; i < lows.Count; i++)
+        {
+            var x0 = left + i * slot + 2;
+            for (var p = 0; p < histograms.Count; p++)
+            {
+                var n = counts[p].GetValueOrDefault(lows[i]);
+                if (n == 0) continue;
+                sb.Append(Inv, $"<rect class=\"bar\" x=\"{x0 + p * bar:0.#}\" y=\"{Y(n):0.#}\" width=\"{Math.Max(1, bar - 1):0.#}\" height=\"{Y(0) - Y(n):0.#}\" " +
+                               $"fill=\"{PolicyColours[p % PolicyColours.Length]}\"><title>{E(policies[p])}: {n:N0} {unit} in {E(BucketLabel(lows[i]))}</title></rect>");
+            }
+            // Every other label where the buckets are narrow, so the labels do not overlap.
+            if (slot >= 30 || i % 2 == 0)
+                sb.Append(Inv, $"<text x=\"{x0 + (slot - 4) / 2.0:0.#}\" y=\"{h - bottom + 14}\" text-anchor=\"middle\">{E(Short(lows[i]))}</text>");
+        }
+        sb.Append(Inv, $"<text x=\"{(left + w - right) / 2}\" y=\"{h - 6}\" text-anchor=\"middle\">bucket from (log2)</text>");
+        sb.Append("</svg><div class=\"legend\">");
+        for (var p = 0; p < histograms.Count; p++)
+            sb.Append(Inv, $"<span><i style=\"background:{PolicyColours[p % PolicyColours.Length]}\"></i>{E(policies[p])} (n={histograms[p].Total:N0})</span>");
+        sb.Append("</div></figure>\n");
+
+        static string BucketLabel(long low) => low <= 1 ? $"[{low}]" : $"[{low:N0}, {2 * low:N0})";
+        static string Short(long v) => v >= 1L << 30 ? $"{v >> 30}G" : v >= 1L << 20 ? $"{v >> 20}M" : v >= 1L << 10 ? $"{v >> 10}K" : v.ToString(Inv);
     }
 
     /// <summary>
@@ -183,17 +311,17 @@ public static class HtmlReport
     private static string Fill(long cal, long max) => cal == 0 ? "#e4e4e4" : Colour(Math.Log(cal + 1) / Math.Log(max + 1));
 
     /// <summary>Latency CDFs, one chart per operation type, one line per policy, on a log µs axis.</summary>
-    private static void Cdfs(StringBuilder sb, Comparison c)
+    private static void Cdfs(StringBuilder sb, ReplicateSet set)
     {
         sb.Append("<h2>Initiator latency</h2>\n<p class=\"note\">Share of operations finished within a given virtual time, from the operation's start to its end on the initiating CPU.</p>\n<div class=\"cdfs\">\n");
-        var types = c.Runs.SelectMany(r => r.Result.ByType.Select(s => s.Type)).Distinct().Order();
-        foreach (var type in types)
+        foreach (var type in Figures.OperationTypes(set))
         {
-            var series = c.Runs.Select((run, i) =>
+            var series = set.Policies.Select((policy, i) =>
             {
-                var ns = run.Result.Ops.Where(o => o.Type == type).Select(o => Math.Max(o.LatencyNs, 1)).Order().ToArray();
-                return (run.Result.Policy, Colour: PolicyColours[i % PolicyColours.Length], Us: ns.Select(v => v / 1e3).ToArray(),
-                    P99Us: ns.Length == 0 ? 0 : LatencySummary.Percentile(ns, 0.99) / 1e3);
+                var ns = set.Replicates.SelectMany(c => c.Runs[i].Result.Ops).Where(o => o.Type == type).Select(o => Math.Max(o.LatencyNs, 1)).Order().ToArray();
+                var p99 = Percentiles.NearestRank(ns, 0.99);
+                return (Policy: policy, Colour: PolicyColours[i % PolicyColours.Length], Us: ns.Select(v => v / 1e3).ToArray(),
+                    Tail: ns.Length == 0 ? "" : p99 is { } v ? $"p99 {v / 1e3:0.0} µs" : $"max {ns[^1] / 1e3:0.0} µs, too few for a p99");
             }).Where(s => s.Us.Length > 0).ToList();
             const int w = 480, h = 260, left = 56, bottom = 36, top = 12, right = 32;
             var lo = Math.Pow(10, Math.Floor(Math.Log10(series.Min(s => s.Us[0]))));
@@ -228,7 +356,7 @@ public static class HtmlReport
             }
             sb.Append("</svg><div class=\"legend\">");
             foreach (var s in series)
-                sb.Append(Inv, $"<span><i style=\"background:{s.Colour}\"></i>{E(s.Policy)} (n={s.Us.Length:N0}, p99 {s.P99Us:0.0} µs)</span>");
+                sb.Append(Inv, $"<span><i style=\"background:{s.Colour}\"></i>{E(s.Policy)} (n={s.Us.Length:N0}, {s.Tail})</span>");
             sb.Append("</div></figure>\n");
         }
         sb.Append("</div>\n");
@@ -339,19 +467,19 @@ public static class HtmlReport
     /// apart: the build, the run, a hash of the scenario's whole definition (machine, costs,
     /// platform, workload, seed, duration), and each part that is not in the tables above.
     /// </summary>
-    private static void RunDetails(StringBuilder sb, Comparison c)
+    private static void RunDetails(StringBuilder sb, ReplicateSet set, Provenance provenance)
     {
-        var version = typeof(HtmlReport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        var plus = version.IndexOf('+');
-        var build = plus < 0 ? version : $"{version[..plus]}, commit {version[(plus + 1)..Math.Min(version.Length, plus + 13)]}";
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.Scenario.Definition.ToJson())));
+        var c = set.First;
+        var build = Provenance.Commit is { } commit ? $"{Provenance.Version}, commit {commit[..Math.Min(12, commit.Length)]}" : Provenance.Version;
         sb.Append("<h2>How this was run</h2>\n<table class=\"run\">");
         void Row(string label, string value) => sb.Append(Inv, $"<tr><th>{label}</th><td>{value}</td></tr>");
         Row("Shootdown", E(build));
+        if (provenance.CommandLine.Length > 0) Row("command", $"<code id=\"command-line\">{E(provenance.CommandLine)}</code>");
+        if (!provenance.Overrides.IsEmpty) Row("overrides", $"<code>{E(string.Join("  ", provenance.Overrides))}</code>");
         Row("run id", $"<code>{E(c.RunId)}</code>");
         Row("engine", E(c.Engine == EngineKind.Reference ? "reference" : $"grains on {c.Silos} silo(s)"));
-        Row("scenario definition", $"SHA-256 <code id=\"definition-hash\">{hash}</code> (machine, costs, platform, workload, seed, duration)");
-        Row("seed", c.Scenario.Seed.ToString(Inv));
+        Row("scenario definition", $"SHA-256 <code id=\"definition-hash\">{Provenance.DefinitionHash(set.Scenario)}</code> (machine, costs, platform, workload, seed, duration)");
+        Row(set.Count == 1 ? "seed" : "seeds", E(string.Join(", ", set.Seeds)));
         Row("platform", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Features, DetailJson))}</code>");
         foreach (var run in c.Runs)
             Row($"kernel: {E(run.Result.Policy)}", $"<code>{E(SimulationDefinition.PolicyToJson(c.Scenario.Policies.First(p => p.Name == run.Result.Policy)))}</code>");
@@ -361,9 +489,9 @@ public static class HtmlReport
 
     private static readonly JsonSerializerOptions DetailJson = new() { Converters = { new JsonStringEnumConverter() } };
 
-    private static string E(string s) => WebUtility.HtmlEncode(s);
+    internal static string E(string s) => WebUtility.HtmlEncode(s);
 
-    private const string Css = """
+    internal const string Css = """
         body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px 32px;color:#1d2327;background:#fff;max-width:1800px}
         h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
         .headline{font-size:16px;font-weight:600;background:#f4f7fb;border-left:4px solid #00798c;padding:8px 12px}
@@ -375,7 +503,7 @@ public static class HtmlReport
         .heatmaps,.cdfs{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
         figure{margin:0}figcaption{font-weight:600;margin-bottom:6px}
         svg text{font-size:11px;fill:#50575e}.cell:hover,.group-cell:hover{stroke:#000;stroke-width:1}.group-cell{cursor:pointer}
-        .grid{stroke:#e4e4e4}.line{fill:none;stroke-width:2}
+        .grid{stroke:#e4e4e4}.bar:hover{stroke:#000}.line{fill:none;stroke-width:2}
         .scale{display:flex;align-items:center;gap:2px;margin-bottom:10px}.scale i{display:inline-block;width:22px;height:12px}.scale span{margin:0 6px}
         .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
         #tip{position:fixed;display:none;background:#1d2327;color:#fff;padding:4px 8px;border-radius:3px;font-size:12px;pointer-events:none}

@@ -1,73 +1,145 @@
-using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Shootdown.Client.Running;
-using Shootdown.Model.Results;
+using Shootdown.Model.Statistics;
+using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
-using Spectre.Console;
 using static Shootdown.Client.Reporting.Headline;
 
 namespace Shootdown.Client.Reporting;
 
 /// <summary>
-/// One row per sweep point: the swept values, the machine size, and per policy the IPIs sent,
-/// collateral IPIs, the key operation's p99 latency and the real-time CPUs' interrupts, then
-/// the first policy's figures over the second's (baseline/patched in the usual order).
+/// A sweep's results, one row per point and policy: the swept values, the machine size, and the
+/// figures that move with them (IPIs sent, collateral IPIs, interrupts per CPU per second, the
+/// real-time CPUs' interrupts, each a median with its interval over the point's replicates, and
+/// the key operation's pooled latency percentiles). The CSV has every column in full; the terminal
+/// table fits 100 columns.
 /// </summary>
 public static class SweepReport
 {
-    public sealed record Row(ImmutableArray<string> Values, Comparison Comparison);
+    /// <summary>One point: its swept values and its replicates.</summary>
+    public sealed record Row(int Point, IReadOnlyList<string> Values, ReplicateSet Set);
 
-    public static IReadOnlyList<string> Columns(ScenarioFile file, IReadOnlyList<string> policies)
-    {
-        var columns = new List<string> { "point" };
-        columns.AddRange(file.SweepParameters);
-        columns.Add("cpus");
-        foreach (var p in policies)
-            columns.AddRange([$"{p}_ipis", $"{p}_collateral_ipis", $"{p}_p99_us", $"{p}_rt_interrupts"]);
-        if (policies.Count >= 2) columns.AddRange([$"ipis_{policies[0]}_over_{policies[1]}", $"p99_{policies[0]}_over_{policies[1]}"]);
-        return columns;
-    }
+    /// <summary>The figures a sweep follows, by their keys in <see cref="Figures"/>.</summary>
+    public static readonly string[] FigureKeys = ["ipis_sent", "collateral_ipis", "interrupts_per_cpu_per_s", "rt_interrupts"];
 
-    public static IReadOnlyList<string> Cells(int point, Row row)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var results = row.Comparison.Runs.Select(r => r.Result).ToList();
-        var cells = new List<string> { (point + 1).ToString(inv) };
-        cells.AddRange(row.Values);
-        cells.Add(row.Comparison.Scenario.Machine.CpuCount.ToString(inv));
-        foreach (var r in results)
-            cells.AddRange([r.TotalIpis.ToString(inv), r.CollateralIpis.ToString(inv), (KeyP99(r) / 1000.0).ToString("0.0", inv), r.Realtime.Interrupts.ToString(inv)]);
-        if (results.Count >= 2)
-            cells.AddRange([Ratio(results[0].TotalIpis, results[1].TotalIpis), Ratio(KeyP99(results[0]), KeyP99(results[1]))]);
-        return cells;
-    }
+    /// <summary>The figure of <paramref name="key"/> at one point (null where the point has none, such as RT figures without RT CPUs).</summary>
+    public static Figure? FigureOf(ReplicateSet set, string key) => Figures.All(set).FirstOrDefault(f => f.Key == key);
+
+    /// <summary>The operation whose latency the sweep follows: the one the policies differ on, at the first point.</summary>
+    public static OpType? KeyType(IReadOnlyList<Row> rows) => rows.Select(r => KeyOperation(r.Set.First.Runs[0].Result)).FirstOrDefault(t => t is not null);
 
     public static string Csv(ScenarioFile file, IReadOnlyList<Row> rows)
     {
+        var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendJoin(',', Columns(file, Policies(rows)).Select(Quote)).Append('\n');
-        for (var i = 0; i < rows.Count; i++) sb.AppendJoin(',', Cells(i, rows[i]).Select(Quote)).Append('\n');
+        var columns = new List<string> { "point" };
+        columns.AddRange(file.SweepParameters);
+        columns.AddRange(["cpus", "policy", "replicates"]);
+        foreach (var key in FigureKeys) columns.AddRange([key, $"{key}_low", $"{key}_high"]);
+        columns.AddRange(["operation", "latency_n", "latency_p50_us", "latency_p99_us", "latency_max_us"]);
+        sb.AppendJoin(',', columns.Select(Quote)).Append('\n');
+        var type = KeyType(rows);
+        foreach (var row in rows)
+        for (var p = 0; p < row.Set.Policies.Count; p++)
+        {
+            var cells = new List<string> { (row.Point + 1).ToString(inv) };
+            cells.AddRange(row.Values);
+            cells.AddRange([row.Set.Scenario.Machine.CpuCount.ToString(inv), row.Set.Policies[p], row.Set.Count.ToString(inv)]);
+            foreach (var key in FigureKeys)
+            {
+                var e = FigureOf(row.Set, key)?.Over(row.Set, p);
+                cells.AddRange(e is null ? ["", "", ""] : [e.Median.ToString("R", inv), e.Low.ToString("R", inv), e.High.ToString("R", inv)]);
+            }
+            var latency = type is { } t ? PooledLatency.Of(row.Set, p, t) : null;
+            cells.AddRange(latency is null
+                ? [type is { } tt ? OperationName(tt) : "", "0", "", "", ""]
+                : [OperationName(latency.Type), latency.N.ToString(inv), Us(latency.P50Ns), Us(latency.P99Ns), Us(latency.MaxNs)]);
+            sb.AppendJoin(',', cells.Select(Quote)).Append('\n');
+        }
         return sb.ToString();
+
+        static string Us(long? ns) => ns is { } v ? (v / 1000.0).ToString("R", CultureInfo.InvariantCulture) : "";
     }
 
-    public static void Write(IAnsiConsole console, ScenarioFile file, IReadOnlyList<Row> rows)
+    /// <summary>The terminal's table width.</summary>
+    public const int Width = 100;
+
+    /// <summary>
+    /// The sweep in the terminal: plain columns two spaces apart, one row per point and policy.
+    /// The first swept parameter stands for the point (others move in lockstep and are in the
+    /// CSV); counts are shortened to three digits (k, M), which the CSV does not do.
+    /// </summary>
+    public static void Write(TextWriter output, ScenarioFile file, IReadOnlyList<Row> rows)
     {
-        var first = rows[0].Comparison;
-        console.MarkupLine($"[bold]{Markup.Escape(first.Scenario.Name)}[/]: sweep of {Markup.Escape(string.Join(", ", file.SweepParameters))}, " +
-                           $"{rows.Count} points, engine {first.Engine.ToString().ToLowerInvariant()}");
-        var table = new Table().Border(TableBorder.Rounded);
-        foreach (var column in Columns(file, Policies(rows))) table.AddColumn(new TableColumn(Markup.Escape(column)).RightAligned());
-        for (var i = 0; i < rows.Count; i++) table.AddRow(Cells(i, rows[i]).Select(Markup.Escape).ToArray());
-        console.Write(table);
+        var first = rows[0].Set;
+        var lockstep = file.SweepParameters.Length > 1 ? $" (with {string.Join(", ", file.SweepParameters.Skip(1))} in lockstep)" : "";
+        foreach (var line in Wrap($"{first.Scenario.Name}: sweep of {file.SweepParameters[0]}{lockstep}, {rows.Count} points, " +
+                                  $"engine {first.First.Engine.ToString().ToLowerInvariant()}"))
+            output.WriteLine(line);
+        if (first.Count > 1) output.WriteLine(ComparisonTable.IntervalNote(first.Count));
+        var type = KeyType(rows);
+        var hasRt = first.Scenario.Workload.RealtimeCpus.Length > 0;
+        var header = new List<string> { "point", Shorten(file.SweepParameters[0], 14), "policy", "collateral IPIs", "irqs/s per CPU" };
+        if (type is { } t0) header.Add($"{OperationName(t0)} µs");
+        if (hasRt) header.Add("RT irqs");
+        var table = new List<string[]> { header.ToArray() };
+        foreach (var row in rows)
+        for (var p = 0; p < row.Set.Policies.Count; p++)
+        {
+            string Cell(string key) => FigureOf(row.Set, key) is { } f ? Compact(f, f.Over(row.Set, p), row.Set.Count) : "-";
+            var cells = new List<string>
+            {
+                p == 0 ? (row.Point + 1).ToString(CultureInfo.InvariantCulture) : "",
+                p == 0 ? Shorten(row.Values[0], 14) : "",
+                row.Set.Policies[p], Cell("collateral_ipis"), Cell("interrupts_per_cpu_per_s"),
+            };
+            if (type is { } t)
+                cells.Add(PooledLatency.Of(row.Set, p, t) is { } l ? l.P99Ns is { } p99 ? $"p99 {Us(p99)}" : $"max {Us(l.MaxNs)}" : "-");
+            if (hasRt) cells.Add(Cell("rt_interrupts"));
+            table.Add(cells.ToArray());
+        }
+        var widths = Enumerable.Range(0, header.Count).Select(i => table.Max(r => r[i].Length)).ToArray();
+        foreach (var r in table)
+            output.WriteLine(string.Join("  ", r.Select((cell, i) => i is 1 or 2 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))).TrimEnd());
+        if (type is { } tt)
+            output.WriteLine($"{OperationName(tt)} µs: p99 pooled over replicates from {Percentiles.MinSamples(0.99)} operations, else max; n in sweep.csv");
     }
 
-    private static List<string> Policies(IReadOnlyList<Row> rows) => rows[0].Comparison.Runs.Select(r => r.Result.Policy).ToList();
+    /// <summary>A cell of the terminal table: like <see cref="Figure.Cell"/>, with counts shortened to three digits.</summary>
+    private static string Compact(Figure f, MedianEstimate? e, int replicates)
+    {
+        if (e is null) return "-";
+        string Short(double v) => f.Unit is FigureUnit.Count or FigureUnit.PerSecond && Math.Abs(v) >= 1000 ? ThreeDigits(v) : f.Format(v);
+        if (e.N == 1 && replicates == 1 || e.Low == e.High && e.N == replicates) return Short(e.Median);
+        var (open, close) = e.HasInterval ? ("[", "]") : ("(", ")");
+        return $"{Short(e.Median)} {open}{Short(e.Low)}–{Short(e.High)}{close}";
+    }
 
-    /// <summary>The p99 of the operation the policies differ on (see <see cref="Headline"/>), or 0 without operations.</summary>
-    private static long KeyP99(PolicyResult r) => KeyOperation(r) is { } t ? r.ByType.First(s => s.Type == t).P99Ns : 0;
+    private static string ThreeDigits(double v)
+    {
+        var (scaled, suffix) = Math.Abs(v) >= 1e9 ? (v / 1e9, "G") : Math.Abs(v) >= 1e6 ? (v / 1e6, "M") : (v / 1e3, "k");
+        return scaled.ToString(Math.Abs(scaled) >= 100 ? "0" : Math.Abs(scaled) >= 10 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + suffix;
+    }
 
-    private static string Ratio(long a, long b) => b == 0 ? (a == 0 ? "1.00" : "inf") : ((double)a / b).ToString("0.00", CultureInfo.InvariantCulture);
+    /// <summary>Breaks <paramref name="text"/> at spaces into lines of at most <see cref="Width"/> columns.</summary>
+    private static IEnumerable<string> Wrap(string text)
+    {
+        var line = new StringBuilder();
+        foreach (var word in text.Split(' '))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > Width)
+            {
+                yield return line.ToString();
+                line.Clear().Append("  ");
+            }
+            if (line.Length > 0 && line.ToString() != "  ") line.Append(' ');
+            line.Append(word);
+        }
+        if (line.Length > 0) yield return line.ToString();
+    }
+
+    private static string Shorten(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
     private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
 }

@@ -55,10 +55,12 @@ public sealed record RunTracing(double SampleRatio, string RunId)
 }
 
 /// <summary>
-/// How the grain engine runs: <see cref="Partitions"/> partitions per run (0: one per core of each
-/// silo it spans); with <see cref="Farm"/>, a sweep's points and the policies side by side, one run
-/// per silo; and with <see cref="Checkpoints"/>, global checkpoints that a run resumes from when it
-/// loses a silo (without, it starts again from virtual time 0).
+/// How the engines run: <see cref="Partitions"/> partitions per grain-engine run (0: one per core
+/// of each silo it spans); with <see cref="Farm"/>, independent runs (a sweep's points, the
+/// policies, replicates) side by side, one per core: on the reference engine over this process's
+/// cores, on grains over every silo's cores, each run kept on its silo with one partition unless
+/// <see cref="Partitions"/> says otherwise; and with <see cref="Checkpoints"/>, global checkpoints
+/// that a grain-engine run resumes from when it loses a silo (without, it starts again from virtual time 0).
 /// </summary>
 public sealed record GrainEngineOptions(int Partitions = 0, bool Farm = false, CheckpointPolicy? Checkpoints = null)
 {
@@ -82,10 +84,10 @@ public static class ShootdownRunner
     /// <summary>
     /// Runs several scenarios (a sweep's points), on one embedded cluster when one is needed. With
     /// a telemetry pipeline listening, the run is one engine trace and operations are traced at
-    /// the tracing's sample ratio; without one, nothing is. On grains, the points' policies run
-    /// one after another, each spread over every silo; with <see cref="GrainEngineOptions.Farm"/>, they run
-    /// concurrently, one per silo, each kept on its silo. Either way the results come back in
-    /// point and policy order, and are the same.
+    /// the tracing's sample ratio; without one, nothing is. The points' policies run one after
+    /// another (on grains each spread over every silo); with <see cref="GrainEngineOptions.Farm"/>,
+    /// side by side, one per core. Either way the results come back in point and policy order,
+    /// and are the same.
     /// </summary>
     public static async Task<ImmutableArray<Comparison>> RunAllAsync(IReadOnlyList<Scenario> scenarios, EngineKind engine, int silos = 1,
         IGrainFactory? grains = null, IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default,
@@ -94,31 +96,43 @@ public static class ShootdownRunner
         options ??= GrainEngineOptions.Default;
         tracing ??= RunTracing.New();
         using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
+        var jobs = scenarios.SelectMany((s, point) => s.Policies.Select((_, policy) => (Point: point, Policy: policy))).ToList();
+        var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
         if (engine == EngineKind.Reference)
         {
-            return scenarios.Select((s, point) => new Comparison(s, engine, 0,
-                s.Policies.Select(p => RunReference(s, p, point, progress, cancellation, tracing)).ToImmutableArray(), tracing.RunId)).ToImmutableArray();
+            // Side by side over this process's cores when farmed; the runs share nothing but the
+            // (thread-safe) progress and telemetry sinks.
+            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = options.Farm ? Environment.ProcessorCount : 1, CancellationToken = cancellation },
+                (job, token) =>
+                {
+                    var scenario = scenarios[job.Point];
+                    runs[job.Point][job.Policy] = RunReference(scenario, scenario.Policies[job.Policy], job.Point, progress, token, tracing);
+                    return ValueTask.CompletedTask;
+                });
+            return [.. scenarios.Select((s, point) => new Comparison(s, engine, 0, [.. runs[point]], tracing.RunId))];
         }
         await using var cluster = grains is null ? await EmbeddedCluster.StartAsync(silos, cancellation) : null;
         var factory = grains ?? cluster!.GrainFactory;
-        var jobs = scenarios.SelectMany((s, point) => s.Policies.Select((_, policy) => (Point: point, Policy: policy))).ToList();
-        var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
-        async Task RunJob((int Point, int Policy) job, int home) =>
+        async Task RunJob((int Point, int Policy) job, int home, GrainEngineOptions shape) =>
             runs[job.Point][job.Policy] = await RunPolicyOnGrainsAsync(scenarios[job.Point], scenarios[job.Point].Policies[job.Policy], factory,
-                job.Point, progress, cancellation, tracing, options, home);
+                job.Point, progress, cancellation, tracing, shape, home);
         if (!options.Farm)
         {
-            foreach (var job in jobs) await RunJob(job, home: -1);
+            foreach (var job in jobs) await RunJob(job, home: -1, options);
         }
         else
         {
-            // One worker per silo, each keeping its runs on its own silo (its home) and taking the
-            // next run when it finishes one: the runs are independent, so only the pace changes.
+            // One worker per core of each silo, each keeping its runs on its own silo (its home)
+            // and taking the next run when it finishes one: the runs are independent, so only the
+            // pace changes. A farmed run drives its entities with one partition: its core is busy.
             var hosts = (await factory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+            var cores = await Task.WhenAll(Enumerable.Range(0, hosts)
+                .Select(home => factory.GetGrain<ISiloCoresGrain>(0, PartitionKeys.OnSilo("cores", home)).ProcessorCount()));
+            var shape = options with { Partitions = options.Partitions > 0 ? options.Partitions : 1 };
             var queue = new ConcurrentQueue<(int Point, int Policy)>(jobs);
-            await Task.WhenAll(Enumerable.Range(0, hosts).Select(async home =>
+            await Task.WhenAll(Enumerable.Range(0, hosts).SelectMany(home => Enumerable.Repeat(home, cores[home])).Select(async home =>
             {
-                while (queue.TryDequeue(out var job)) await RunJob(job, home);
+                while (queue.TryDequeue(out var job)) await RunJob(job, home, shape);
             }));
         }
         return [.. scenarios.Select((s, point) => new Comparison(s, EngineKind.Grains, cluster is null ? 0 : silos, [.. runs[point]], tracing.RunId))];

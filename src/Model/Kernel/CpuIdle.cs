@@ -51,7 +51,12 @@ public sealed class CpuIdle(Cpu cpu)
     public void Leave(long t)
     {
         if (_idleSince == NotIdle) return;
-        if (t > _idleSince) MenuUpdate(StateAt(t), t - _idleSince);
+        if (t > _idleSince)
+        {
+            var state = StateAt(t);
+            MenuUpdate(state, t - _idleSince);
+            cpu.Tracer.Slice(_idleSince, t, Tracing.TimelineSlice.Idle, state.Name);
+        }
         _idleSince = NotIdle;
     }
 
@@ -65,6 +70,7 @@ public sealed class CpuIdle(Cpu cpu)
         if (_idleSince > t) return 0;
         var state = StateAt(t);
         MenuUpdate(state, t - _idleSince);
+        cpu.Tracer.Slice(_idleSince, t + state.ExitLatencyNs, Tracing.TimelineSlice.Idle, state.Name, state.ExitLatencyNs);
         _idleSince = NotIdle;
         _wokeWithTickStopped = _tickStopped;
         return state.ExitLatencyNs;

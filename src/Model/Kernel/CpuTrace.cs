@@ -15,6 +15,9 @@ public sealed class CpuTrace(Cpu cpu)
     /// <summary>Tracepoint records this CPU wrote (csd_queue_cpu lines for its senders included).</summary>
     public List<FtraceRecord> Records { get; } = new();
 
+    /// <summary>Spans of this CPU's own time for the timeline export (interrupts, idle periods), overlapping the recorded window.</summary>
+    public List<TimelineRecord> Slices { get; } = new();
+
     /// <summary>/proc/interrupts as of the trace window's start and end (the first event at or after each; the final counters if none).</summary>
     public CpuStats? StatsAtWindowStart { get; private set; }
     public CpuStats? StatsAtWindowEnd { get; private set; }
@@ -38,6 +41,13 @@ public sealed class CpuTrace(Cpu cpu)
     {
         if (cpu.Setup.Ftrace is not { } window || !window.Contains(at)) return;
         Records.Add(new FtraceRecord(at, onCpu, ev, task, peer, call, func, pages, reason, ipi, cpu.Id, _seq++));
+    }
+
+    /// <summary>This CPU spent [<paramref name="start"/>, <paramref name="end"/>) in <paramref name="kind"/>; kept if the run records a window that overlaps it.</summary>
+    public void Slice(long start, long end, TimelineSlice kind, string? state = null, long exitNs = 0)
+    {
+        if (cpu.Setup.Ftrace is not { } window || end < window.FromNs || start >= window.ToNs || end <= start) return;
+        Slices.Add(new TimelineRecord(start, end, cpu.Id, kind, state, exitNs));
     }
 
     /// <summary>tlb:tlb_flush is an x86 tracepoint (arch/x86/mm/tlb.c).</summary>

@@ -48,6 +48,8 @@ public sealed class KernelOperation(long serial, int stream, OpStreamSpec spec, 
     public bool WaitedGracePeriod { get; set; }
     /// <summary>CPUs that took an interrupt for this operation; kept only when the run checks safety.</summary>
     public CpuMask.Builder? Interrupted { get; set; }
+    /// <summary>Where this operation's time went in its calls so far.</summary>
+    public Results.InitiatorTime Time { get; set; }
     /// <summary>Set when the operation is sampled for tracing.</summary>
     public OpTraceBuilder? Trace { get; set; }
     /// <summary>Handler time this CPU had stolen when the current step began; interrupts taken meanwhile delay the step.</summary>

@@ -302,6 +302,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         {
             if (op.Phase == OpPhase.Flush) op.FlushIpis = done.Queued;
             else if (op.Phase == OpPhase.Sync) CountSyncTargets(op, done);
+            op.Time += done.Time;
             cpu.Smp.ReleaseInFlight();
         }
         op.Trace?.EndStep(ctx.Now);
@@ -337,7 +338,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     public void Finish(KernelOperation op, ISimContext ctx)
     {
         Completed.Add(new OpRecord(cpu.Id, op.Serial, op.Spec.Type, op.Spec.Process, op.Arrival, op.Start, ctx.Now,
-            op.FlushIpis, op.SyncIpis, op.Collateral, op.FullFlush, op.Synced));
+            op.FlushIpis, op.SyncIpis, op.Collateral, op.FullFlush, op.Synced) { Time = op.Time });
         op.Trace?.Finish(ctx.Now);
         _op = null;
         if (op.Spec.BackToBack) ScheduleNextArrival(op.Stream, ctx, first: false);

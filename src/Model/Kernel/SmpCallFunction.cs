@@ -50,10 +50,11 @@ public sealed class SmpCallFunction(Cpu cpu)
     /// </summary>
     public sealed class Call
     {
-        public Call(long serial, int[] targets, int count, int nrCpus, in Csd csd, bool runLocal, long loopEnd, OpTraceBuilder? trace,
+        public Call(long serial, int[] targets, int count, int nrCpus, in Csd csd, bool runLocal, long start, long loopEnd, OpTraceBuilder? trace,
             Topology.CpuMask.Builder? interrupted)
         {
             Serial = serial;
+            Start = start;
             Targets = targets;
             Count = count;
             Csd = csd;
@@ -72,8 +73,14 @@ public sealed class SmpCallFunction(Cpu cpu)
         public Csd Csd { get; }
         /// <summary>SCF_RUN_LOCAL: the func also runs here, once the IPIs are sent.</summary>
         public bool RunLocal { get; }
+        /// <summary>When the loop began.</summary>
+        public long Start { get; }
         /// <summary>When the loop's last llist_add() is back: every target's answer is in.</summary>
         public long LoopEnd { get; }
+        /// <summary>When the sender was done sending IPIs (the loop's end if it sent none).</summary>
+        public long IpisSent { get; set; }
+        /// <summary>When csd_lock_wait() saw the last unlock.</summary>
+        public long WaitDone { get; set; }
         /// <summary>When each target CPU's csd was unlocked, by CPU number.</summary>
         public long[] UnlockTime { get; }
         /// <summary>Each target CPU's <see cref="TargetAnswer"/>, by CPU number.</summary>
@@ -90,6 +97,9 @@ public sealed class SmpCallFunction(Cpu cpu)
         public int Queued => Count - DeclinedCount;
 
         public bool Declined(int cpu) => (Answer[cpu] & (byte)TargetAnswer.Declined) != 0;
+
+        /// <summary>Where the sender's time went in this call, once csd_lock_wait() is done.</summary>
+        public Results.InitiatorTime Time => new(LoopEnd - Start, IpisSent - LoopEnd, WaitStart - IpisSent, WaitDone - WaitStart);
 
         public void Release()
         {
@@ -163,7 +173,7 @@ public sealed class SmpCallFunction(Cpu cpu)
             CsdQueued.Send(ctx, target, land, serial, csd, flags, loopEnd);
             trace?.Target(j, target, land);
         }
-        var call = new Call(serial, targets, count, machine.CpuCount, csd, runLocal, loopEnd, trace, interrupted);
+        var call = new Call(serial, targets, count, machine.CpuCount, csd, runLocal, now, loopEnd, trace, interrupted);
         InFlight = call;
         if (count == 0) SendCallFunctionIpis(call, ctx);
     }
@@ -229,7 +239,8 @@ public sealed class SmpCallFunction(Cpu cpu)
             t = features.KvmGuest && features.KvmPvSendIpi ? KvmSendIpiMask(call, t, ctx) : SendIpiMask(call, nrCpus, t, ctx);
             if (nrCpus > 1 && features.KvmPvSchedYield) t = KvmSchedYield(call, t, ctx);
         }
-        call.Trace?.IpisSent(t, call.RunLocal);
+        call.Trace?.IpisSent(call.LoopEnd, t, call.RunLocal);
+        call.IpisSent = t;
 
         if (call.RunLocal)
         {
@@ -494,6 +505,7 @@ public sealed class SmpCallFunction(Cpu cpu)
             if (cpu.InUserMode) t += costs.InterruptFromUserNs;
         }
         if (cpu.Idle.TakeStoppedTick()) t += costs.IdleTickNs;
+        var funcsStart = t;
         var task = cpu.Tracer.CurrentTask;
         foreach (var queued in entries)
         {
@@ -509,9 +521,17 @@ public sealed class SmpCallFunction(Cpu cpu)
                 unlockedAt: t, funcStartedAt: funcStart, queued.Coalesced);
         }
         entries.Clear();
+        var funcs = t - funcsStart;
         if (fromInterrupt) t += costs.InterruptExitNs;
         cpu.Irqs.HandlerBusyUntil = t;
-        if (fromInterrupt) cpu.NoteInterruption(ctx.Now, t - ctx.Now);
+        cpu.Tracer.Slice(ctx.Now, t, fromInterrupt ? TimelineSlice.Interrupt : TimelineSlice.IdleLoopCsds);
+        if (fromInterrupt)
+        {
+            cpu.NoteInterruption(ctx.Now, t - ctx.Now);
+            // Where the stolen time went: the way in and out, and the funcs.
+            stats.HandlerNs += funcs;
+            stats.EntryExitNs += t - ctx.Now - funcs;
+        }
         cpu.ReconsiderIdle(t);
     }
 
@@ -560,6 +580,7 @@ public sealed class SmpCallFunction(Cpu cpu)
     private void Answered(Call call, ISimContext ctx)
     {
         var done = CsdLockWaitDone(call, ctx.Now);
+        call.WaitDone = done;
         call.Trace?.CallDone(done);
         StepDone.Send(ctx, cpu.Id, done, call.Serial);
     }

@@ -23,11 +23,34 @@ public sealed class CpuStats
     /// <summary>Virtual time spent leaving idle states to run csds (each state's exit latency).</summary>
     public long IdleExitNs { get; set; }
 
+    /// <summary>
+    /// The part of <see cref="StolenNs"/> spent getting in and out of call-function interrupts:
+    /// entry, the way in from user mode, a stopped tick's restart, exit.
+    /// </summary>
+    public long EntryExitNs { get; set; }
+
+    /// <summary>The part of <see cref="StolenNs"/> spent in csd funcs (flush_tlb_func, the sync's empty func): StolenNs = EntryExitNs + HandlerNs.</summary>
+    public long HandlerNs { get; set; }
+
     /// <summary>The longest single interruption.</summary>
     public long MaxSingleNs { get; set; }
 
     /// <summary>osnoise's Max Noise: the most noise in any one osnoise period (<c>WorkloadSpec.OsnoisePeriodNs</c>).</summary>
     public long MaxPeriodNoiseNs { get; set; }
+}
+
+/// <summary>
+/// Where an initiator's time went in its smp_call_function_many_cond() calls (kernel/smp.c):
+/// the loop over the targets (cond_func, csd_lock(), llist_add()), the IPI sends, the func run
+/// here with SCF_RUN_LOCAL, and csd_lock_wait(). The rest of the operation's latency is its own
+/// steps: a flush done here before the IPIs, an RCU grace period, interrupts it took.
+/// </summary>
+public readonly record struct InitiatorTime(long LoopNs, long IpiSendNs, long LocalFuncNs, long WaitNs)
+{
+    public long CallsNs => LoopNs + IpiSendNs + LocalFuncNs + WaitNs;
+
+    public static InitiatorTime operator +(InitiatorTime a, InitiatorTime b) =>
+        new(a.LoopNs + b.LoopNs, a.IpiSendNs + b.IpiSendNs, a.LocalFuncNs + b.LocalFuncNs, a.WaitNs + b.WaitNs);
 }
 
 /// <summary>One completed kernel operation, with what it cost its initiator and the machine.</summary>
@@ -46,4 +69,7 @@ public sealed record OpRecord(
     bool Synced)
 {
     public long LatencyNs => EndNs - StartNs;
+
+    /// <summary>Where the initiator's time went in its calls; the digest leaves it out, since the timeline it is read from is in it already.</summary>
+    public InitiatorTime Time { get; init; }
 }

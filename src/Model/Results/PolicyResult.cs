@@ -3,32 +3,35 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Shootdown.Model.Safety;
+using Shootdown.Model.Statistics;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Results;
 
 /// <summary>One CPU's final counters, in the order of the per-CPU result file.</summary>
+/// <see cref="EntryExitNs"/> and <see cref="HandlerNs"/> split <see cref="StolenNs"/>; the digest
+/// leaves them out, since their sum is in it.
 public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs, long MaxPeriodNoiseNs,
-    long IdleExitNs)
+    long IdleExitNs, long EntryExitNs = 0, long HandlerNs = 0)
 {
     public static CpuCounters From(int cpu, CpuStats s) =>
-        new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs);
+        new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs);
 }
 
-/// <summary>Latency figures of one operation type, in virtual nanoseconds.</summary>
-public sealed record LatencySummary(OpType Type, int Count, double MeanNs, long P50Ns, long P99Ns, long MaxNs, long FlushIpis, long SyncIpis, long CollateralIpis)
+/// <summary>
+/// Latency figures of one operation type, in virtual nanoseconds. <see cref="Count"/> is the
+/// sample size; a percentile the samples cannot support is null (<see cref="Percentiles"/>:
+/// p50 from 2 samples, p99 from 100), and only <see cref="MaxNs"/> is then reported.
+/// </summary>
+public sealed record LatencySummary(OpType Type, int Count, double MeanNs, long? P50Ns, long? P99Ns, long MaxNs, long FlushIpis, long SyncIpis, long CollateralIpis)
 {
     public static LatencySummary Of(OpType type, IReadOnlyList<OpRecord> ops)
     {
-        if (ops.Count == 0) return new(type, 0, 0, 0, 0, 0, 0, 0, 0);
+        if (ops.Count == 0) return new(type, 0, 0, null, null, 0, 0, 0, 0);
         var sorted = ops.Select(o => o.LatencyNs).Order().ToArray();
-        return new(type, ops.Count, sorted.Average(), Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted[^1],
+        return new(type, ops.Count, sorted.Average(), Percentiles.NearestRank(sorted, 0.50), Percentiles.NearestRank(sorted, 0.99), sorted[^1],
             ops.Sum(o => (long)o.FlushIpis), ops.Sum(o => (long)o.SyncIpis), ops.Sum(o => (long)o.CollateralIpis));
     }
-
-    /// <summary>Nearest-rank percentile.</summary>
-    public static long Percentile(long[] sorted, double p) =>
-        sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
 /// <summary>osnoise-style disruption of the isolated real-time CPUs.</summary>

@@ -53,6 +53,20 @@ public readonly record struct FtraceRecord(
     int Recorder,
     int Seq);
 
+/// <summary>What a CPU's time went to, for the timeline export (beside the tracepoints).</summary>
+public enum TimelineSlice
+{
+    /// <summary>sysvec_call_function: from the interrupt's arrival to its exit (entry, csd funcs, exit).</summary>
+    Interrupt,
+    /// <summary>do_idle()'s flush_smp_call_function_queue(): csds run from the idle loop, woken without an interrupt.</summary>
+    IdleLoopCsds,
+    /// <summary>An idle period in one cpuidle state, to the wake-up (its exit latency is <see cref="TimelineRecord.ExitNs"/>).</summary>
+    Idle,
+}
+
+/// <summary>A span of one CPU's time: <paramref name="State"/> names an idle state; <paramref name="ExitNs"/> is its exit latency paid on waking.</summary>
+public readonly record struct TimelineRecord(long StartNs, long EndNs, int Cpu, TimelineSlice Kind, string? State, long ExitNs);
+
 /// <summary>Which part of a run to record: events at or after <see cref="FromNs"/> and before <see cref="ToNs"/>.</summary>
 public sealed record FtraceWindow(long FromNs, long ToNs)
 {

@@ -51,11 +51,12 @@ public sealed record StepTrace(
 
 /// <summary>
 /// kernel/smp.c smp_call_function_many_cond() with wait=1: from the first csd setup to the end
-/// of csd_lock_wait(), and every target.
+/// of the loop over the targets, the IPIs sent, the end of csd_lock_wait(), and every target.
 /// </summary>
 public sealed record CallTrace(
     CsdFunc Func,
     long StartNs,
+    long LoopEndNs,
     long IpisSentNs,
     bool RanLocal,
     long WaitDoneNs,

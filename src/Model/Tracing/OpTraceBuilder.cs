@@ -19,7 +19,7 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
     private int _pages;
     private bool _full, _freedTables;
     private CsdFunc _func;
-    private long _callStart, _ipisSent, _waitDone;
+    private long _callStart, _loopEnd, _ipisSent, _waitDone;
     private bool _ranLocal;
     private TargetTrace[]? _targets;
 
@@ -54,8 +54,9 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
     /// <summary>The target at <paramref name="index"/> is in the IPI's mask; its IPI arrives then.</summary>
     public void IpiArrival(int index, long arrivalNs) => _targets![index] = _targets[index] with { IpiArrivalNs = arrivalNs };
 
-    public void IpisSent(long at, bool ranLocal)
+    public void IpisSent(long loopEnd, long at, bool ranLocal)
     {
+        _loopEnd = loopEnd;
         _ipisSent = at;
         _ranLocal = ranLocal;
     }
@@ -78,7 +79,7 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
 
     public void EndStep(long now)
     {
-        var call = _targets is null ? null : new CallTrace(_func, _callStart, _ipisSent, _ranLocal, _waitDone, ImmutableCollectionsMarshal.AsImmutableArray(_targets));
+        var call = _targets is null ? null : new CallTrace(_func, _callStart, _loopEnd, _ipisSent, _ranLocal, _waitDone, ImmutableCollectionsMarshal.AsImmutableArray(_targets));
         _steps.Add(new StepTrace(_kind, _stepStart, now, _outcome, _pages, _full, _freedTables, call));
         _targets = null;
         NoteCarrier();
