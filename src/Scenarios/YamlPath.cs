@@ -49,8 +49,10 @@ internal sealed class YamlPath
 
     /// <summary>
     /// Puts <paramref name="value"/> at this path in <paramref name="document"/>. The last field
-    /// may be new (a seed the file leaves to its default); every field and list item on the way
-    /// must exist. Returns why it could not, or null.
+    /// may be new (a seed the file leaves to its default), and so may a mapping on the way
+    /// (<c>platform.cpuidle</c> in a scenario with no <c>platform:</c>); a list item must exist.
+    /// What is put in is read like the file's own, so a new field still has to be one the format
+    /// knows. Returns why it could not, or null.
     /// </summary>
     public string? Set(YamlMappingNode document, YamlNode value)
     {
@@ -68,7 +70,11 @@ internal sealed class YamlPath
                 map.Children[keyNode] = value;
                 return null;
             }
-            if (!map.Children.TryGetValue(keyNode, out var child)) return $"the scenario has no '{walked}'";
+            if (!map.Children.TryGetValue(keyNode, out var child))
+            {
+                if (index is not null) return $"the scenario has no '{walked}'";
+                map.Children[keyNode] = child = new YamlMappingNode();
+            }
             if (index is { } k)
             {
                 if (child is not YamlSequenceNode seq || k >= seq.Children.Count) return $"the scenario has no '{walked}[{k}]'";

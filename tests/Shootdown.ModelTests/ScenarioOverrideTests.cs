@@ -26,12 +26,14 @@ public sealed class ScenarioOverrideTests
     public void OverridesReplaceFieldsAddMissingOnesAndAreRecorded()
     {
         var file = Load(Text, ScenarioOverride.Parse("operations[0].rate_per_s=250"), ScenarioOverride.Seed("7"), ScenarioOverride.Duration("5ms"),
-            ScenarioOverride.Parse("realtime_cpus=60-61"));
+            ScenarioOverride.Parse("realtime_cpus=60-61"), ScenarioOverride.Parse("platform.cpuidle=poll"));
         var s = file.Points[0].Scenario;
         Assert.Equal((7UL, 5_000_000L), (s.Seed, s.DurationNs));
         Assert.Equal([60, 61], s.Workload.RealtimeCpus.ToArray());
+        // A mapping the file does not have is made on the way: the scenario had no platform section.
+        Assert.Equal("poll", s.Features.Cpuidle.Name);
         Assert.Equal(250, s.Workload.Operations[0].RatePerSecond);
-        Assert.Equal(["operations[0].rate_per_s=250", "seed=7", "duration_us=5000", "realtime_cpus=60-61"], file.Overrides.Select(o => o.ToString()));
+        Assert.Equal(["operations[0].rate_per_s=250", "seed=7", "duration_us=5000", "realtime_cpus=60-61", "platform.cpuidle=poll"], file.Overrides.Select(o => o.ToString()));
     }
 
     [Theory]
@@ -52,6 +54,7 @@ public sealed class ScenarioOverrideTests
             Refused(Text, ScenarioOverride.Parse("operations[3].cpu=1")).Message);
         Assert.Equal("--set realtime_cpus=[60, 61]: realtime_cpus: must be a CPU list like 0-3,8",
             Refused(Text, ScenarioOverride.Parse("realtime_cpus=[60, 61]")).Message);
+        Assert.StartsWith("--set platform.colour=red: platform.colour: unknown field", Refused(Text, ScenarioOverride.Parse("platform.colour=red")).Message);
         Assert.StartsWith("--set colour=red: colour: unknown field", Refused(Text, ScenarioOverride.Parse("colour=red")).Message);
         Assert.Equal("--duration 5: duration_us: expected a number with a unit: ns, us (or µs), ms or s, as in 200ms",
             Assert.Throws<ScenarioException>(() => ScenarioOverride.Duration("5")).Message);

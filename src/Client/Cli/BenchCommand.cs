@@ -33,10 +33,12 @@ internal static class BenchCommand
     {
         var caseOption = new Option<string[]>("--case")
         {
-            Description = "sparse, storm, storm-65536 or all (repeatable).", DefaultValueFactory = _ => ["sparse", "storm"],
+            Description = $"sparse, storm, storm-65536, all (those three), or {ReplicatesBench.Case} (run --seeds {ReplicatesBench.Seeds} farmed against " +
+                          "the same runs one after another) (repeatable).",
+            DefaultValueFactory = _ => ["sparse", "storm"],
             AllowMultipleArgumentsPerToken = true,
         };
-        caseOption.AcceptOnlyFromAmong([.. Cases.Select(c => c.Case), "all"]);
+        caseOption.AcceptOnlyFromAmong([.. Cases.Select(c => c.Case), "all", ReplicatesBench.Case]);
         var engineOption = new Option<string>("--engine") { Description = "grains, reference or both.", DefaultValueFactory = _ => "both" };
         engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
         var repeat = NumberOptions.Int("--repeat", "Runs per measurement (at least 1); the median is reported.", 3, 1, 1000);
@@ -66,7 +68,10 @@ internal static class BenchCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var dir = parse.GetValue(scenarios) ?? FindScenarios();
-            if (parse.GetValue(single) is { } one) return await MeasureOnce(dir, Child.Parse(one), cancellation);
+            if (parse.GetValue(single) is { } one)
+                return one.StartsWith(ReplicatesBench.Case + ":", StringComparison.Ordinal)
+                    ? await ReplicatesBench.MeasureOnce(dir, one, parse.GetValue(silos), cancellation)
+                    : await MeasureOnce(dir, Child.Parse(one), cancellation);
             var picked = parse.GetValue(caseOption)!;
             var cases = Cases.Where(c => picked.Contains("all") || picked.Contains(c.Case)).Select(c => c.Case).ToList();
             var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
@@ -76,6 +81,12 @@ internal static class BenchCommand
             var coreCounts = parse.GetValue(cores) is { Length: > 0 } list ? list.Distinct().Order().Select(c => (int?)c).ToList() : [null];
             var ratio = parse.GetValue(sample);
             Console.WriteLine(MachineDescription());
+            if (picked.Contains(ReplicatesBench.Case))
+            {
+                await ReplicatesBench.Run(dir, engines, parse.GetValue(repeat),
+                    async (what, token) => await RunChildLine(dir, what, null, parse.GetValue(silos), token), cancellation);
+                if (cases.Count == 0) return 0;
+            }
             var measured = new List<(Child What, Sample Median, long PeakBytes, long Dropped)>();
             foreach (var name in cases)
             {
@@ -157,22 +168,27 @@ internal static class BenchCommand
         public double CallsPerIpi => Ipis == 0 ? 0 : (double)GrainCalls / Ipis;
     }
 
-    private static async Task<Sample> RunChild(string dir, Child child, CancellationToken cancellation)
+    private static async Task<Sample> RunChild(string dir, Child child, CancellationToken cancellation) =>
+        JsonSerializer.Deserialize<Sample>(await RunChildLine(dir, child.ToString(), child.Cores, child.Silos, cancellation, child.Label))!;
+
+    /// <summary>Runs <c>bench --single WHAT</c> in a child process (pinned to <paramref name="cores"/> cores) and returns its last line.</summary>
+    private static async Task<string> RunChildLine(string dir, string what, int? cores, int silos, CancellationToken cancellation, string? label = null)
     {
         var self = Environment.ProcessPath!.EndsWith("shootdown", StringComparison.Ordinal)
             ? [Environment.ProcessPath!]
             : new[] { Environment.ProcessPath!, typeof(BenchCommand).Assembly.Location };
         // taskset sets the affinity before the runtime starts, so Environment.ProcessorCount, the
         // thread pool, Server GC's heaps and the default partition count all follow it.
-        var argv = child.Cores is { } n ? ["taskset", "--cpu-list", $"0-{n - 1}", .. self] : self;
+        var argv = cores is { } n ? ["taskset", "--cpu-list", $"0-{n - 1}", .. self] : self;
         var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in argv.Skip(1).Concat(["bench", "--scenarios", dir, "--single", child.ToString()])) psi.ArgumentList.Add(a);
+        foreach (var a in argv.Skip(1).Concat(["bench", "--scenarios", dir, "--silos", silos.ToString(CultureInfo.InvariantCulture), "--single", what]))
+            psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
         var output = process.StandardOutput.ReadToEndAsync(cancellation);
         var error = process.StandardError.ReadToEndAsync(cancellation);
         await process.WaitForExitAsync(cancellation);
-        if (process.ExitCode != 0) throw new InvalidOperationException($"bench {child.Label} failed: {(await error).Trim()}");
-        return JsonSerializer.Deserialize<Sample>((await output).Trim().Split('\n')[^1])!;
+        if (process.ExitCode != 0) throw new InvalidOperationException($"bench {label ?? what} failed: {(await error).Trim()}");
+        return (await output).Trim().Split('\n')[^1];
     }
 
     /// <summary>

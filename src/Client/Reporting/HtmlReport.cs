@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -17,11 +15,12 @@ namespace Shootdown.Client.Reporting;
 
 /// <summary>
 /// <c>--report FILE.html</c>: one self-contained page (inline CSS, SVG drawn here, a few lines of
-/// script for tooltips; nothing fetched): the headline, the comparison table, a per-CPU heatmap
-/// of interrupts received laid out by NUMA node and package with the policies side by side, the
+/// script for tooltips; nothing fetched): the headline, the comparison table (medians and
+/// intervals over replicates), log2 histograms, where the time goes, a per-CPU heatmap of
+/// interrupts received laid out by NUMA node and package with the policies side by side, the
 /// IPIs over virtual time, flush and sync interrupts per target, the initiator-latency CDFs, the
-/// real-time noise table, and how the run was made (build, run id,
-/// a hash of the scenario's definition, platform, kernel config, costs).
+/// real-time noise table, and how the run was made (build, command line, run id,
+/// a hash of the scenario's definition, seeds, platform, kernel config, costs).
 /// </summary>
 public static class HtmlReport
 {
@@ -470,10 +469,9 @@ public static class HtmlReport
     private static void RunDetails(StringBuilder sb, ReplicateSet set, Provenance provenance)
     {
         var c = set.First;
-        var build = Provenance.Commit is { } commit ? $"{Provenance.Version}, commit {commit[..Math.Min(12, commit.Length)]}" : Provenance.Version;
         sb.Append("<h2>How this was run</h2>\n<table class=\"run\">");
         void Row(string label, string value) => sb.Append(Inv, $"<tr><th>{label}</th><td>{value}</td></tr>");
-        Row("Shootdown", E(build));
+        Row("Shootdown", E(Provenance.Build));
         if (provenance.CommandLine.Length > 0) Row("command", $"<code id=\"command-line\">{E(provenance.CommandLine)}</code>");
         if (!provenance.Overrides.IsEmpty) Row("overrides", $"<code>{E(string.Join("  ", provenance.Overrides))}</code>");
         Row("run id", $"<code>{E(c.RunId)}</code>");

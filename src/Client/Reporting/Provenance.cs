@@ -35,6 +35,9 @@ public sealed record Provenance(string CommandLine, ImmutableArray<ScenarioOverr
     /// <summary>The commit this build was made from, when the build knew it.</summary>
     public static string? Commit => InformationalVersion.IndexOf('+') is var plus and >= 0 ? InformationalVersion[(plus + 1)..] : null;
 
+    /// <summary>The build as a report names it: "0.1.0, commit 1a2b3c4d5e6f".</summary>
+    public static string Build => Commit is { } c ? $"{Version}, commit {c[..Math.Min(12, c.Length)]}" : Version;
+
     public static string DefinitionHash(Scenario scenario) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scenario.Definition.ToJson())));
 

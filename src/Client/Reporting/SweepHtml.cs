@@ -45,7 +45,7 @@ public static class SweepHtml
         sb.Append("</div>\n");
         sb.Append("<h2>How this was run</h2>\n<table class=\"run\">");
         void Row(string label, string value) => sb.Append(Inv, $"<tr><th>{label}</th><td>{value}</td></tr>");
-        Row("Shootdown", E(Provenance.Commit is { } c ? $"{Provenance.Version}, commit {c[..Math.Min(12, c.Length)]}" : Provenance.Version));
+        Row("Shootdown", E(Provenance.Build));
         if (provenance.CommandLine.Length > 0) Row("command", $"<code id=\"command-line\">{E(provenance.CommandLine)}</code>");
         if (!provenance.Overrides.IsEmpty) Row("overrides", $"<code>{E(string.Join("  ", provenance.Overrides))}</code>");
         foreach (var row in rows)

@@ -80,7 +80,8 @@ public static class SweepReport
         if (first.Count > 1) output.WriteLine(ComparisonTable.IntervalNote(first.Count));
         var type = KeyType(rows);
         var hasRt = first.Scenario.Workload.RealtimeCpus.Length > 0;
-        var header = new List<string> { "point", Shorten(file.SweepParameters[0], 14), "policy", "collateral IPIs", "irqs/s per CPU" };
+        // The swept field's own name heads its column (machine.scale: scale); the title names the whole path.
+        var header = new List<string> { "point", Shorten(file.SweepParameters[0].Split('.')[^1], 14), "policy", "collateral IPIs", "irqs/s per CPU" };
         if (type is { } t0) header.Add($"{OperationName(t0)} µs");
         if (hasRt) header.Add("RT irqs");
         var table = new List<string[]> { header.ToArray() };
@@ -110,16 +111,19 @@ public static class SweepReport
     private static string Compact(Figure f, MedianEstimate? e, int replicates)
     {
         if (e is null) return "-";
-        string Short(double v) => f.Unit is FigureUnit.Count or FigureUnit.PerSecond && Math.Abs(v) >= 1000 ? ThreeDigits(v) : f.Format(v);
+        string Short(double v) => f.Unit is FigureUnit.Count or FigureUnit.PerSecond ? ThreeDigits(v) : f.Format(v);
         if (e.N == 1 && replicates == 1 || e.Low == e.High && e.N == replicates) return Short(e.Median);
         var (open, close) = e.HasInterval ? ("[", "]") : ("(", ")");
         return $"{Short(e.Median)} {open}{Short(e.Low)}–{Short(e.High)}{close}";
     }
 
+    /// <summary>Three significant digits, with k, M or G from a thousand up: 162k, 1.28k, 62.5, 0.875.</summary>
     private static string ThreeDigits(double v)
     {
-        var (scaled, suffix) = Math.Abs(v) >= 1e9 ? (v / 1e9, "G") : Math.Abs(v) >= 1e6 ? (v / 1e6, "M") : (v / 1e3, "k");
-        return scaled.ToString(Math.Abs(scaled) >= 100 ? "0" : Math.Abs(scaled) >= 10 ? "0.0" : "0.00", CultureInfo.InvariantCulture) + suffix;
+        if (v == 0) return "0";
+        var (scaled, suffix) = Math.Abs(v) >= 1e9 ? (v / 1e9, "G") : Math.Abs(v) >= 1e6 ? (v / 1e6, "M") : Math.Abs(v) >= 1e3 ? (v / 1e3, "k") : (v, "");
+        var format = Math.Abs(scaled) >= 100 ? "0" : Math.Abs(scaled) >= 10 ? "0.0" : Math.Abs(scaled) >= 1 ? "0.00" : "0.000";
+        return scaled.ToString(format, CultureInfo.InvariantCulture) + suffix;
     }
 
     /// <summary>Breaks <paramref name="text"/> at spaces into lines of at most <see cref="Width"/> columns.</summary>
