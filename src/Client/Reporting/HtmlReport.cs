@@ -124,13 +124,13 @@ public static class HtmlReport
                   "entry and exit, handlers; summed over the CPUs, per run.</p>\n");
         string[] partColours = ["#2e4057", "#edae49", "#66a182", "#d1495b", "#8d96a3"];
         foreach (var type in Figures.OperationTypes(set))
-            StackedBars(sb, $"time-{OperationName(type)}", $"{OperationName(type)}: mean latency µs", TimeBreakdown.OperationParts,
+            StackedBars(sb, $"time-{OperationName(type)}", $"{OperationName(type)}: mean latency", TimeBreakdown.OperationParts,
                 set.Policies.Select((policy, p) => (policy, TimeBreakdown.Of(set, p, type)?.PartsNs)).ToList(), partColours);
-        StackedBars(sb, "time-targets", "all CPUs: µs per run", TimeBreakdown.TargetParts,
+        StackedBars(sb, "time-targets", "all CPUs: time spent for interrupts, per run", TimeBreakdown.TargetParts,
             set.Policies.Select((policy, p) => (policy, (double[]?)TimeBreakdown.OfTargets(set, p).PartsNs)).ToList(), partColours);
         var rt = set.Scenario.Workload.RealtimeCpus;
         if (rt.Length > 0)
-            StackedBars(sb, "time-realtime", $"real-time CPUs ({rt.Length}): µs per run", TimeBreakdown.TargetParts,
+            StackedBars(sb, "time-realtime", $"real-time CPUs ({rt.Length}): time spent for interrupts, per run", TimeBreakdown.TargetParts,
                 set.Policies.Select((policy, p) => (policy, (double[]?)TimeBreakdown.OfTargets(set, p, rt).PartsNs)).ToList(), partColours);
     }
 
@@ -138,7 +138,7 @@ public static class HtmlReport
     {
         var most = bars.Max(b => b.Ns?.Sum() ?? 0);
         if (most <= 0) return;
-        const int w = 640, barHeight = 22, left = 90, right = 90;
+        const int w = 660, barHeight = 22, left = 90, right = 110;
         var h = bars.Count * (barHeight + 8) + 8;
         sb.Append(Inv, $"<figure class=\"stacked\" id=\"{E(id)}\"><figcaption>{E(title)}</figcaption>");
         sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
@@ -153,15 +153,19 @@ public static class HtmlReport
                 var width = ns[k] / most * (w - left - right);
                 if (width > 0)
                     sb.Append(Inv, $"<rect class=\"part\" data-part=\"{E(parts[k])}\" data-policy=\"{E(bars[b].Policy)}\" x=\"{x:0.##}\" y=\"{y}\" width=\"{width:0.##}\" height=\"{barHeight}\" " +
-                                   $"fill=\"{colours[k % colours.Length]}\"><title>{E(bars[b].Policy)}: {E(parts[k])} {ns[k] / 1e3:N1} µs ({100 * ns[k] / ns.Sum():0}%)</title></rect>");
+                                   $"fill=\"{colours[k % colours.Length]}\"><title>{E(bars[b].Policy)}: {E(parts[k])} {Duration(ns[k])} ({100 * ns[k] / ns.Sum():0}%)</title></rect>");
                 x += width;
             }
-            sb.Append(Inv, $"<text x=\"{x + 6:0.#}\" y=\"{y + 15}\">{ns.Sum() / 1e3:N1} µs</text>");
+            sb.Append(Inv, $"<text x=\"{x + 6:0.#}\" y=\"{y + 15}\">{Duration(ns.Sum())}</text>");
         }
         sb.Append("</svg><div class=\"legend\">");
         for (var k = 0; k < parts.Length; k++) sb.Append(Inv, $"<span><i style=\"background:{colours[k % colours.Length]}\"></i>{E(parts[k])}</span>");
         sb.Append("</div></figure>\n");
     }
+
+    /// <summary>Virtual ns in the unit that keeps the figure short: µs, ms or s.</summary>
+    private static string Duration(double ns) =>
+        ns >= 1e10 ? $"{ns / 1e9:N2} s" : ns >= 1e7 ? $"{ns / 1e6:N1} ms" : $"{ns / 1e3:N1} µs";
 
     private static void HistogramChart(StringBuilder sb, string title, string id, IReadOnlyList<Log2Histogram> histograms, IReadOnlyList<string> policies, string unit)
     {
@@ -501,7 +505,7 @@ public static class HtmlReport
         .heatmaps,.cdfs{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start}
         figure{margin:0}figcaption{font-weight:600;margin-bottom:6px}
         svg text{font-size:11px;fill:#50575e}.cell:hover,.group-cell:hover{stroke:#000;stroke-width:1}.group-cell{cursor:pointer}
-        .grid{stroke:#e4e4e4}.bar:hover{stroke:#000}.line{fill:none;stroke-width:2}
+        .grid{stroke:#e4e4e4}.bar:hover{stroke:#000}figure.stacked{margin-bottom:18px}.line{fill:none;stroke-width:2}
         .scale{display:flex;align-items:center;gap:2px;margin-bottom:10px}.scale i{display:inline-block;width:22px;height:12px}.scale span{margin:0 6px}
         .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
         #tip{position:fixed;display:none;background:#1d2327;color:#fff;padding:4px 8px;border-radius:3px;font-size:12px;pointer-events:none}

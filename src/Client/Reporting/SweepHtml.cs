@@ -82,16 +82,15 @@ public static class SweepHtml
         const int w = 520, h = 280, left = 64, bottom = 44, top = 14, right = 20;
         var points = policies.Select((_, p) => rows.Select((r, i) => (I: i, V: value(r.Set, p), Hollow: hollow?.Invoke(r.Set, p) ?? false)).Where(v => v.V is not null)
             .Select(v => (v.I, v.V!.Value, v.Hollow)).ToList()).ToList();
-        var top99 = points.SelectMany(s => s.SelectMany(v => new[] { v.Value.Median, v.Value.High })).Where(double.IsFinite).DefaultIfEmpty(0).Max();
-        var yMax = top99 <= 0 ? 1 : top99 * 1.08;
+        var highest = points.SelectMany(s => s.SelectMany(v => new[] { v.Value.Median, v.Value.High })).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        var (yMax, step) = NiceAxis(highest);
         var (x0, x1) = (Enumerable.Range(0, rows.Count).Min(axis.Position), Enumerable.Range(0, rows.Count).Max(axis.Position));
         double X(int i) => rows.Count == 1 || x1 == x0 ? (left + w - right) / 2.0 : left + (axis.Position(i) - x0) / (x1 - x0) * (w - left - right);
         double Y(double v) => top + (1 - v / yMax) * (h - top - bottom);
         sb.Append(Inv, $"<figure class=\"sweep-chart\" data-figure=\"{E(key)}\"><figcaption>{E(title)}</figcaption>");
         sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
-        foreach (var f in new[] { 0.0, 0.25, 0.5, 0.75, 1.0 })
+        for (var v = 0.0; v <= yMax * 1.0001; v += step)
         {
-            var v = f * yMax;
             sb.Append(Inv, $"<line class=\"grid\" x1=\"{left}\" x2=\"{w - right}\" y1=\"{Y(v):0.#}\" y2=\"{Y(v):0.#}\"/>" +
                            $"<text x=\"{left - 4}\" y=\"{Y(v) + 4:0.#}\" text-anchor=\"end\">{Tick(v)}</text>");
         }
@@ -129,6 +128,16 @@ public static class SweepHtml
         for (var p = 0; p < policies.Count; p++)
             sb.Append(Inv, $"<span><i style=\"background:{PolicyColours[p % PolicyColours.Length]}\"></i>{E(policies[p])}</span>");
         sb.Append("</div></figure>\n");
+    }
+
+    /// <summary>An axis from 0 to a round number at or above <paramref name="highest"/>, in 3 to 6 steps of 1, 2 or 5 × 10ᵏ.</summary>
+    private static (double Max, double Step) NiceAxis(double highest)
+    {
+        if (highest <= 0) return (1, 0.25);
+        var raw = highest / 5;
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        var step = new[] { 1.0, 2, 5, 10 }.Select(m => m * magnitude).First(s => s >= raw);
+        return (Math.Ceiling(highest / step) * step, step);
     }
 
     private static string Tick(double v) =>
