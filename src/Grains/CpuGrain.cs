@@ -8,7 +8,7 @@ namespace Shootdown.Grains;
 /// One simulated CPU, on the silo of the partition that drives it. Its last call ends it: the
 /// collect, or the safety check when the run has walkers, so that ending a run costs no call of its own.
 /// </summary>
-[PartitionPlacement]
+[PartitionPlacement, KeepAlive]
 public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), ICpuGrain
 {
     public Task<CpuReport> Collect()
@@ -29,5 +29,5 @@ public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog
 }
 
 /// <summary>One process address space: mm_cpumask, tlb_gen and the shared PMD table count.</summary>
-[PartitionPlacement]
+[PartitionPlacement, KeepAlive]
 public sealed class MmGrain(SimulationCatalog catalog) : SimEntityGrain(catalog), IMmGrain;

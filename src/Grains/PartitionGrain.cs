@@ -10,9 +10,10 @@ namespace Shootdown.Grains;
 /// <summary>
 /// One partition of a run (see <see cref="PartitionWindows"/>), placed with its entities. Per
 /// window: one call from the coordinator, one call per due entity carrying the events that
-/// waited for it, and one batch per other partition its entities sent to.
+/// waited for it, and one batch per other partition its entities sent to. Kept in memory until
+/// its run ends it, however long no window needs it (<see cref="RunLease"/>).
 /// </summary>
-[PartitionPlacement]
+[PartitionPlacement, KeepAlive]
 public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints) : Grain, IPartitionGrain
 {
     private string _runKey = "";

@@ -11,7 +11,9 @@ namespace Shootdown.Grains;
 /// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
 /// partitions), and each partition reduces its entities' frontiers to one.
 /// </summary>
-public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints) : Grain, IRunGrain
+[KeepAlive]
+public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints,
+    Microsoft.Extensions.Options.IOptions<RunLeaseOptions> lease) : RunLease(lease), IRunGrain
 {
     private RunSpec? _spec;
     private WindowScheduler? _windows;
@@ -180,8 +182,24 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         if (_spec is not null) catalog.Release(_spec.RunKey);
         _spec = null;
         _windows = null;
+        Ended();
         DeactivateOnIdle();
         return Task.CompletedTask;
+    }
+
+    /// <summary>A run its client has not called for a lease: its partitions end their entities, and the coordinator goes.</summary>
+    protected override async Task Expire()
+    {
+        var partitions = _partitions;
+        await Abandon();
+        try
+        {
+            await Task.WhenAll(partitions.Select(p => p.Abandon()));
+        }
+        catch (Exception)
+        {
+            // A partition whose silo is gone has nothing to free; the others end on their own lease.
+        }
     }
 
     public async Task<RunReport> Collect()
@@ -211,6 +229,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         await checkpoints.Delete([.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>()
             .SelectMany(c => CheckpointKeys.Parts(c.RunKey, c.Number, c.Partitions))]);
         catalog.Release(spec.RunKey);
+        Ended();
         DeactivateOnIdle();
         return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), SafetyJson.Report(safety));
     }

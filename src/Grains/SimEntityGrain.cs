@@ -8,6 +8,9 @@ namespace Shootdown.Grains;
 /// <summary>
 /// What CPU and mm grains share: an <see cref="EntityRunner"/> around one model object. The grain
 /// only forwards: its partition hands it the events that waited for it, and takes back what it sent.
+/// Its state lives only here, so the grain is kept in memory until its run ends it (the classes
+/// are <c>[KeepAlive]</c>; see <see cref="RunLease"/>): a CPU no event reaches for an hour of a
+/// long run must still be there to be collected.
 /// </summary>
 public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
 {

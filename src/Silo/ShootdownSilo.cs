@@ -30,9 +30,18 @@ public static class ShootdownSilo
         // Grain calls join their caller's trace (Microsoft.Orleans.Application spans); with no
         // listener, Orleans starts no activity and this costs nothing.
         silo.AddActivityPropagation();
-        silo.Configure<MessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(10));
+        // SiloMessagingOptions, not their MessagingOptions base: Orleans binds options by their own
+        // type, and configuring the base leaves the 30 s default in force.
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
         return silo;
     }
+
+    /// <summary>
+    /// How long a grain call may take, on silos and clients alike. A coordinator's call advances a
+    /// run by up to a few hundred windows, and one window of a large storm routes millions of
+    /// events in one turn; Orleans' 30 s default would fail valid runs that are merely long.
+    /// </summary>
+    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>
     /// A silo as <paramref name="settings"/> place it. Ports are the caller's, so several

@@ -27,6 +27,22 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// </summary>
     public static async Task<ClusterConnection> ConnectAsync(ClusterAddress address, CancellationToken cancellation = default)
     {
+        var host = BuildClient(address);
+        try
+        {
+            await host.StartAsync(cancellation);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+        return new ClusterConnection(host);
+    }
+
+    /// <summary>The client's host, configured and not yet started (tests read its effective options).</summary>
+    public static IHost BuildClient(ClusterAddress address)
+    {
         var builder = Host.CreateApplicationBuilder();
         // The CLI reports a failed connection in one line of its own; Orleans' retries would print stack traces.
         builder.Logging.ClearProviders();
@@ -43,7 +59,8 @@ public sealed class ClusterConnection : IAsyncDisposable
                 o.ServiceId = ShootdownSilo.ServiceId;
                 o.ClusterId = address.ClusterId;
             });
-            client.Configure<MessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(10));
+            // ClientMessagingOptions, not their MessagingOptions base: options are bound by their own type.
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ShootdownSilo.ResponseTimeout);
             // A gateway that died is dropped from the list at once rather than after a minute, so
             // a run that recovers from a lost silo reconnects through the survivors.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
@@ -55,17 +72,7 @@ public sealed class ClusterConnection : IAsyncDisposable
                 return true;
             });
         });
-        var host = builder.Build();
-        try
-        {
-            await host.StartAsync(cancellation);
-        }
-        catch
-        {
-            host.Dispose();
-            throw;
-        }
-        return new ClusterConnection(host);
+        return builder.Build();
     }
 
     /// <summary>Why a connection failed, in one line a person can act on.</summary>
