@@ -112,6 +112,10 @@ up() {
     kill -0 "$!" 2>/dev/null || die "redis-server did not start on port $redis_port: $(tail -n 1 "$state/redis.log")"
     sleep 0.1
   done
+  # One checkpoint key for every silo: each seals the checkpoint parts it writes to Redis with
+  # it, and refuses a part sealed with another (or changed since).
+  head -c 32 /dev/urandom > "$state/checkpoint.key"
+  chmod 600 "$state/checkpoint.key"
   local tls_args=() i
   if $tls; then
     "$here/make-dev-cert.sh" "$state/cluster.pfx" >/dev/null
@@ -135,7 +139,7 @@ up() {
     fi
     [ ${#tls_args[@]} -gt 0 ] && security=("${tls_args[@]}")
     setsid "${prefix[@]}" dotnet "$dll" --cluster-id "$cluster_id" --redis "$redis_host:$redis_port" \
-      --listen "$addr" --silo-port "$silo_port" --gateway-port "$gateway_port" "${security[@]}" \
+      --listen "$addr" --silo-port "$silo_port" --gateway-port "$gateway_port" --checkpoint-key "$state/checkpoint.key" "${security[@]}" \
       > "$state/silo-$i.log" 2>&1 < /dev/null &
     echo "$! silo $addr:$silo_port gateway=$addr:$gateway_port" >> "$state/pids"
   done

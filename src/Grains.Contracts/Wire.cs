@@ -273,3 +273,11 @@ public sealed class OpRecordConverter : IConverter<OpRecord, OpRecordSurrogate>
         new(o.Initiator, o.Serial, (int)o.Type, o.Process, o.ArrivalNs, o.StartNs, o.EndNs, o.FlushIpis, o.SyncIpis, o.CollateralIpis, o.FullFlush, o.Synced,
             o.Time.LoopNs, o.Time.IpiSendNs, o.Time.LocalFuncNs, o.Time.WaitNs);
 }
+
+/// <summary>
+/// A checkpoint part was refused on restore (changed, cut short, another build's or another
+/// cluster's, or not the part asked for): the client restarts the policy from virtual time 0
+/// rather than resume from it. Crosses the wire, so it is a declared type.
+/// </summary>
+[GenerateSerializer, Alias("shootdown.CheckpointRefusedFault")]
+public sealed class CheckpointRefusedFault(string message) : Exception(message);

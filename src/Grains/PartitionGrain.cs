@@ -14,7 +14,7 @@ namespace Shootdown.Grains;
 /// its run ends it, however long no window needs it (<see cref="RunLease"/>).
 /// </summary>
 [PartitionPlacement, KeepAlive]
-public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints) : Grain, IPartitionGrain
+public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints, CheckpointKey key) : Grain, IPartitionGrain
 {
     private string _runKey = "";
     private PartitionWindows? _windows;
@@ -53,15 +53,28 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var states = await BoundedFanout.Call(members, id => _members[id].Snapshot());
         _entityCalls += members.Count;
         var (waiting, masks) = Windows.Waiting();
-        await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition), new PartitionCheckpoint(waiting, masks, [.. members], states).Encode());
+        var part = new PartitionCheckpoint(waiting, masks, [.. members], states).Encode();
+        await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition),
+            CheckpointSeal.Seal(part, new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes));
     }
 
     public async Task<PartitionReport> Restore(CheckpointRef from)
     {
-        var key = CheckpointKeys.Part(from.RunKey, from.Number, Windows.Partition);
-        var part = PartitionCheckpoint.Decode(await checkpoints.Get(key) ?? throw new InvalidOperationException($"checkpoint part {key} is missing"));
-        if (!part.Entities.SequenceEqual(Windows.Members))
-            throw new InvalidOperationException($"checkpoint part {key} holds other entities than partition {Windows.Partition} of {from.Partitions}");
+        var id = new CheckpointIdentity(from.RunKey, from.Number, Windows.Partition);
+        PartitionCheckpoint part;
+        try
+        {
+            var stored = await checkpoints.Get(CheckpointKeys.Part(from.RunKey, from.Number, Windows.Partition))
+                         ?? throw new CheckpointRefusedException($"checkpoint part {id} refused: it is missing from the store");
+            // Opened (whole, unchanged, this build's, the part asked for) before anything in it is decoded.
+            part = PartitionCheckpoint.Decode(CheckpointSeal.Open(stored, id, key.Bytes));
+            if (!part.Entities.SequenceEqual(Windows.Members))
+                throw new CheckpointRefusedException($"checkpoint part {id} refused: it holds other entities than partition {Windows.Partition} of {from.Partitions}");
+        }
+        catch (CheckpointRefusedException e)
+        {
+            throw new CheckpointRefusedFault(e.Message);
+        }
         var members = Windows.Members;
         var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i]));
         _entityCalls += members.Count;

@@ -26,11 +26,16 @@ var kubernetes = new Option<bool>("--kubernetes")
     Description = "Run as a pod of deploy/k8s: the cluster id and this pod's address come from the environment the manifests set " +
                   "(Microsoft.Orleans.Hosting.Kubernetes), the ports listen on every interface, and a silo whose pod is gone is declared dead at once.",
 };
+var checkpointKey = new Option<string?>("--checkpoint-key")
+{
+    Description = "A file of at least 32 random bytes that every silo of the cluster is given: checkpoint parts in Redis are sealed with it, " +
+                  "and a part sealed with another key is refused (default: a key derived from the cluster id, which detects corruption but not a writer who knows the id).",
+};
 var dashboardHost = AddressOption("--dashboard-host", "The address the dashboard listens on; loopback unless you mean to expose it.", "127.0.0.1");
 
 var root = new RootCommand("shootdown-silo: one Shootdown silo.")
 {
-    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, kubernetes, dashboardPort, dashboardHost,
+    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, kubernetes, dashboardPort, dashboardHost, checkpointKey,
 };
 root.SetAction(async (parse, cancellation) =>
 {
@@ -62,6 +67,19 @@ root.SetAction(async (parse, cancellation) =>
             return 2;
         }
     }
+    Shootdown.Engine.Checkpoints.CheckpointKey? key = null;
+    if (parse.GetValue(checkpointKey) is { } keyPath)
+    {
+        try
+        {
+            key = Shootdown.Engine.Checkpoints.CheckpointKey.FromFile(keyPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"shootdown-silo: --checkpoint-key {keyPath}: {e.Message}");
+            return 2;
+        }
+    }
     var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
     var advertiseAddress = parse.GetValue(advertise) is { } a ? IPAddress.Parse(a) : listenAddress;
     var cluster = parse.GetValue(clusterId)!;
@@ -81,7 +99,8 @@ root.SetAction(async (parse, cancellation) =>
         advertiseAddress,
         certificate,
         parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null,
-        parse.GetValue(kubernetes));
+        parse.GetValue(kubernetes),
+        key);
     using var pipeline = TelemetryPipeline.Start(telemetry);
     using var host = ShootdownSilo.BuildSilo(settings, LogLevel.Warning);
     if (await SiloStart.TryStartAsync(host, settings, cancellation) is { } problem)
@@ -91,6 +110,9 @@ root.SetAction(async (parse, cancellation) =>
     }
     Console.Error.WriteLine($"shootdown-silo: joined cluster '{settings.ClusterId}' as silo {settings.SiloEndpoint}, gateway {settings.GatewayEndpoint}" +
                             $" ({(settings.Membership is Membership.Redis m ? $"Redis {m}" : "localhost clustering")}{(certificate is null ? "" : ", TLS")})");
+    if (settings.Membership is Membership.Redis && key is null)
+        Console.Error.WriteLine("shootdown-silo: no --checkpoint-key: checkpoint parts are sealed with a key derived from the cluster id, " +
+                                "which detects a changed or cut part but not a writer who knows the id");
     if (settings.Dashboard is { } dashboard) Console.Error.WriteLine($"shootdown-silo: Orleans Dashboard at http://{dashboard}{ShootdownSilo.DashboardPath}/");
     await host.WaitForShutdownAsync(cancellation);
     if (pipeline is not null) Console.Error.WriteLine($"shootdown-silo: {pipeline.Shutdown()}");

@@ -9,6 +9,7 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Dashboard;
 using Shootdown.Grains;
+using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -25,6 +26,8 @@ public static class ShootdownSilo
         silo.Services.AddSingleton<SimulationCatalog>();
         // Unless the host keeps checkpoints somewhere sturdier (Redis), they live in this process.
         silo.Services.TryAddSingleton<ICheckpointStore, ProcessCheckpointStore>();
+        // ...and are sealed with this process's own key, unless the host shares one with other processes.
+        silo.Services.TryAddSingleton(CheckpointKey.Process);
         // A run's partition grain and the entities it drives share a silo.
         silo.AddPlacementDirector<PartitionPlacement, PartitionPlacementDirector>();
         // Grain calls join their caller's trace (Microsoft.Orleans.Application spans); with no
@@ -88,6 +91,8 @@ public static class ShootdownSilo
                 case Membership.Redis redis:
                     silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(redis));
                     silo.Services.AddSingleton<ICheckpointStore>(_ => new RedisCheckpointStore(redis));
+                    // Parts in Redis are read by other processes' silos: the key is the cluster's.
+                    silo.Services.AddSingleton(settings.CheckpointKey ?? CheckpointKey.FromClusterId(settings.ClusterId));
                     silo.Configure<ClusterOptions>(o =>
                     {
                         o.ServiceId = ServiceId;

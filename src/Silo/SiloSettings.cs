@@ -38,7 +38,8 @@ public sealed record SiloSettings(
     IPAddress Advertise,
     X509Certificate2? Certificate = null,
     IPEndPoint? Dashboard = null,
-    bool Kubernetes = false)
+    bool Kubernetes = false,
+    Engine.Checkpoints.CheckpointKey? CheckpointKey = null)
 {
     /// <summary>A silo of an embedded cluster: loopback, localhost membership, no TLS.</summary>
     public static SiloSettings Loopback(string clusterId, int siloPort, int gatewayPort, int primarySiloPort, IPEndPoint? dashboard = null) =>

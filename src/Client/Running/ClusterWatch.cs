@@ -7,7 +7,9 @@ namespace Shootdown.Client.Running;
 /// active, and when one that was active at the start is no longer (membership declared it dead),
 /// it cancels <see cref="Lost"/> and names the silo. Calls on the run wait on that token, so a run
 /// whose coordinator died with its silo (whose answer would never come) fails as soon as the
-/// cluster knows, not after the ten-minute response timeout.
+/// cluster knows, not after the ten-minute response timeout. When no silo answers at all for
+/// <see cref="UnreachableAfter"/> (the only silo died: there is no one left to declare it dead),
+/// it cancels <see cref="Lost"/> too, with <see cref="Unreachable"/> set.
 /// </summary>
 internal sealed class ClusterWatch : IAsyncDisposable
 {
@@ -32,6 +34,12 @@ internal sealed class ClusterWatch : IAsyncDisposable
 
     /// <summary>The silo that was lost, once <see cref="Lost"/> is cancelled.</summary>
     public SiloAddress? LostSilo { get; private set; }
+
+    /// <summary>How long no silo may answer before the cluster counts as gone: long enough to ride out a pause or a failover.</summary>
+    public static readonly TimeSpan UnreachableAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>Set when <see cref="Lost"/> was cancelled because no silo answered for <see cref="UnreachableAfter"/>.</summary>
+    public bool Unreachable { get; private set; }
 
     /// <summary>The silos active at the start that are still active.</summary>
     public int Survivors { get; private set; }
@@ -77,12 +85,20 @@ internal sealed class ClusterWatch : IAsyncDisposable
 
     private async Task WatchAsync()
     {
+        var lastAnswer = System.Diagnostics.Stopwatch.StartNew();
         while (!_stop.IsCancellationRequested)
         {
             try
             {
                 await Task.Delay(Poll, _stop.Token);
+                if (lastAnswer.Elapsed > UnreachableAfter)
+                {
+                    Unreachable = true;
+                    _lost.Cancel();
+                    return;
+                }
                 var active = await _management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, _stop.Token);
+                lastAnswer.Restart();
                 var gone = _start.FirstOrDefault(s => !active.ContainsKey(s));
                 Survivors = _start.Count(active.ContainsKey);
                 if (gone is null) continue;

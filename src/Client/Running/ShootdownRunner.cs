@@ -170,21 +170,23 @@ public static class ShootdownRunner
     private static readonly TimeSpan LossPatience = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Runs a policy on grains. When membership declares a silo dead mid-run (the coordinator's
+    /// Runs a policy on grains (from <paramref name="resumeFrom"/>, a checkpoint of an earlier run
+    /// of it, when given). When membership declares a silo dead mid-run (the coordinator's
     /// included), the broken run's grains are dropped and the run resumes on the surviving silos
     /// from the latest checkpoint it reported (from virtual time 0 without one); the result is a
-    /// pure function of (scenario, seed), so it is the same. Any other failure is the run's own and is thrown.
+    /// pure function of (scenario, seed), so it is the same. A checkpoint whose part is refused on
+    /// restore (changed, cut short, another build's or cluster's) is not resumed from: the policy
+    /// starts again from virtual time 0, and says so. Any other failure is the run's own and is thrown.
     /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null,
-        int home = -1)
+        int home = -1, CheckpointRef? resumeFrom = null)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
         options ??= GrainEngineOptions.Default;
         var recoveries = ImmutableArray.CreateBuilder<string>();
-        CheckpointRef? resumeFrom = null;
         while (true)
         {
             // The run key names the grains; it never enters the model, so it cannot change a result.
@@ -204,8 +206,20 @@ public static class ShootdownRunner
                 progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
                 return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable(), Placement = placement };
             }
+            catch (CheckpointRefusedFault refused) when (resumeFrom is not null && recoveries.Count < MaxRecoveries)
+            {
+                // A part that fails its check is never restored; virtual time 0 is always sound.
+                await AbandonAsync(grains, spec, resumeFrom.Partitions);
+                resumeFrom = null;
+                var line = $"{policy.Name}: {refused.Message}; restarted from virtual time 0";
+                recoveries.Add(line);
+                progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
+            }
             catch (Exception failure) when (!cancellation.IsCancellationRequested && recoveries.Count < MaxRecoveries)
             {
+                // No silo left to resume on: the cluster fault, in the words ClusterFaults gives it.
+                if (watch.Unreachable)
+                    throw new TimeoutException($"no silo of the cluster answered for {ClusterWatch.UnreachableAfter.TotalSeconds:0} s", failure);
                 var lost = await watch.LossBehindAsync(LossPatience);
                 // A message the cluster could not deliver, with no silo declared dead since the start,
                 // went to a silo that was dead before the run began; anything else is the run's own.
