@@ -122,7 +122,8 @@ public sealed record EngineStats(
     [property: Id(2)] long Windows,
     [property: Id(3)] long CoordinatorCalls,
     [property: Id(4)] long EntityCalls,
-    [property: Id(5)] long BatchCalls)
+    [property: Id(5)] long BatchCalls,
+    [property: Id(6)] int CheckpointsSkipped = 0)
 {
     public long GrainCalls => CoordinatorCalls + EntityCalls + BatchCalls;
 }
@@ -281,3 +282,10 @@ public sealed class OpRecordConverter : IConverter<OpRecord, OpRecordSurrogate>
 /// </summary>
 [GenerateSerializer, Alias("shootdown.CheckpointRefusedFault")]
 public sealed class CheckpointRefusedFault(string message) : Exception(message);
+
+/// <summary>
+/// The checkpoint store failed (Redis unreachable, paused, restarted): a declared fault the
+/// coordinator can catch and the client can read, where Redis's own exception types cannot cross the wire.
+/// </summary>
+[GenerateSerializer, Alias("shootdown.CheckpointStoreFault")]
+public sealed class CheckpointStoreFault(string message) : Exception(message);

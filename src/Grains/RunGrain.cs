@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Shootdown.Engine;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Safety;
@@ -13,7 +14,7 @@ namespace Shootdown.Grains;
 /// </summary>
 [KeepAlive]
 public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints,
-    Microsoft.Extensions.Options.IOptions<RunLeaseOptions> lease) : RunLease(lease), IRunGrain
+    Microsoft.Extensions.Options.IOptions<RunLeaseOptions> lease, ILogger<RunGrain> logger) : RunLease(lease), IRunGrain
 {
     private RunSpec? _spec;
     private WindowScheduler? _windows;
@@ -30,6 +31,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     private CheckpointRef? _previous;
     private long _windowsBefore;
     private int _windowsSinceCheckpoint;
+    private int _checkpointsSkipped;
     // Wall time only decides at which window barrier a checkpoint is taken. Taking one reads
     // state and changes none, so no result depends on it (the resume tests compare digests).
     private readonly Stopwatch _sinceCheckpoint = new();
@@ -138,19 +140,47 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     private async Task TakeCheckpoint()
     {
         var number = (_checkpoint?.Number ?? 0) + 1;
-        await EngineSpans.InDetachedSpan("engine.checkpoint", async span =>
+        try
         {
-            span?.SetTag("shootdown.policy", _spec!.Policy);
-            span?.SetTag("engine.checkpoint", number);
-            await Task.WhenAll(_partitions.Select(p => p.Checkpoint(number)));
-            return 0;
-        });
+            await EngineSpans.InDetachedSpan("engine.checkpoint", async span =>
+            {
+                span?.SetTag("shootdown.policy", _spec!.Policy);
+                span?.SetTag("engine.checkpoint", number);
+                await Task.WhenAll(_partitions.Select(p => p.Checkpoint(number)));
+                return 0;
+            });
+        }
+        catch (CheckpointStoreFault fault)
+        {
+            // A checkpoint that cannot be written is skipped: the run goes on, and a lost silo
+            // would resume from the last complete one (or time 0). Its parts that were written
+            // expire with the store's other keys.
+            _coordinatorCalls += _partitions.Length;
+            _checkpointsSkipped++;
+            logger.LogWarning("{Policy}: checkpoint {Number} skipped: {Fault}", _spec!.Policy, number, fault.Message);
+            _windowsSinceCheckpoint = 0;
+            _sinceCheckpoint.Restart();
+            return;
+        }
         _coordinatorCalls += _partitions.Length;
         var dropped = _previous;
         (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, _virtualTime));
-        if (dropped is not null) await checkpoints.Delete(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
+        if (dropped is not null) await DeleteParts(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
         _windowsSinceCheckpoint = 0;
         _sinceCheckpoint.Restart();
+    }
+
+    /// <summary>Drops checkpoint parts no one will resume from; a store that fails to is no reason to fail the run (the parts expire).</summary>
+    private async Task DeleteParts(IReadOnlyList<string> keys)
+    {
+        try
+        {
+            await checkpoints.Delete(keys);
+        }
+        catch (CheckpointStoreFault fault)
+        {
+            logger.LogWarning("{Policy}: old checkpoint parts left to expire: {Fault}", _spec?.Policy, fault.Message);
+        }
     }
 
     /// <summary>Windows this policy has run, before a resume included.</summary>
@@ -175,7 +205,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
 
     private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, Windows, _coordinatorCalls,
         final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
-        final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0));
+        final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0), _checkpointsSkipped);
 
     public Task Abandon()
     {
@@ -226,7 +256,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             _coordinatorCalls += _partitions.Length;
             return (collected, safety, calls);
         });
-        await checkpoints.Delete([.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>()
+        await DeleteParts([.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>()
             .SelectMany(c => CheckpointKeys.Parts(c.RunKey, c.Number, c.Partitions))]);
         catalog.Release(spec.RunKey);
         Ended();

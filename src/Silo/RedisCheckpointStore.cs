@@ -1,3 +1,4 @@
+using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using StackExchange.Redis;
 
@@ -8,18 +9,60 @@ namespace Shootdown.Silo;
 /// is stored in pieces of at most <see cref="PieceBytes"/> (a storm on 8192 CPUs has parts of
 /// hundreds of MB, and Redis takes at most 512 MB a value and a few seconds a command), under
 /// KEY/0, KEY/1, ... with their count under KEY. Each expires after a day, so a run abandoned
-/// with its client leaves nothing behind for long.
+/// with its client leaves nothing behind for long. Redis trouble is a <see cref="CheckpointStoreFault"/>
+/// (which crosses the wire; Redis's exceptions do not), and a connection that could not be made
+/// is tried again on the next call rather than kept failed for good.
 /// </summary>
 public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointStore, IDisposable
 {
     private const int PieceBytes = 16 << 20;
     private static readonly TimeSpan Expiry = TimeSpan.FromDays(1);
 
-    private readonly Lazy<Task<ConnectionMultiplexer>> _connection = new(() => ConnectionMultiplexer.ConnectAsync(ShootdownSilo.RedisOptions(redis)));
+    private readonly Lock _gate = new();
+    private Task<ConnectionMultiplexer>? _connection;
 
-    private async Task<IDatabase> Database() => (await _connection.Value).GetDatabase();
+    private async Task<IDatabase> Database()
+    {
+        Task<ConnectionMultiplexer> connecting;
+        lock (_gate)
+        {
+            // A first connection that failed is not kept: the next call connects again. Once made,
+            // the multiplexer reconnects by itself.
+            if (_connection is null || _connection.IsFaulted || _connection.IsCanceled)
+                _connection = ConnectionMultiplexer.ConnectAsync(ShootdownSilo.RedisOptions(redis));
+            connecting = _connection;
+        }
+        return (await connecting).GetDatabase();
+    }
 
-    public async Task Put(string key, byte[] value)
+    /// <summary>Runs a store operation; Redis trouble becomes one declared fault naming the store and the cause.</summary>
+    private async Task<T> Guarded<T>(string what, Func<Task<T>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            throw new CheckpointStoreFault($"checkpoint store (Redis at {redis}): {what}: {e.GetBaseException().Message.Split('\n')[0].Trim()}");
+        }
+    }
+
+    public Task Put(string key, byte[] value) => Guarded("write", async () =>
+    {
+        await PutPieces(key, value);
+        return 0;
+    });
+
+    public Task<byte[]?> Get(string key) => Guarded("read", () => GetPieces(key));
+
+    public Task Delete(IReadOnlyList<string> keys) => Guarded("delete", async () =>
+    {
+        await DeleteParts(keys);
+        return 0;
+    });
+
+    private async Task PutPieces(string key, byte[] value)
     {
         var db = await Database();
         var pieces = Math.Max(1, (value.Length + PieceBytes - 1) / PieceBytes);
@@ -32,7 +75,7 @@ public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointSt
         await db.StringSetAsync(key, pieces, Expiry);
     }
 
-    public async Task<byte[]?> Get(string key)
+    private async Task<byte[]?> GetPieces(string key)
     {
         var db = await Database();
         if (await db.StringGetAsync(key) is not { HasValue: true } count) return null;
@@ -45,7 +88,7 @@ public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointSt
         return whole.ToArray();
     }
 
-    public async Task Delete(IReadOnlyList<string> keys)
+    private async Task DeleteParts(IReadOnlyList<string> keys)
     {
         var db = await Database();
         foreach (var key in keys)
@@ -57,6 +100,6 @@ public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointSt
 
     public void Dispose()
     {
-        if (_connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully) _connection.Value.Result.Dispose();
+        if (_connection is { IsCompletedSuccessfully: true } made) made.Result.Dispose();
     }
 }

@@ -160,6 +160,7 @@ public static class ResultFiles
         coordinator = r.Placement?.Coordinator,
         partition_silos = r.Placement?.PartitionSilos.ToArray(),
         recoveries = r.Engine is null ? null : r.Recoveries.IsDefault ? Array.Empty<string>() : r.Recoveries.ToArray(),
+        checkpoints_skipped = r.Engine?.CheckpointsSkipped,
         windows = r.Engine?.Windows,
         events_per_window = r.Engine is { Windows: > 0 } e ? (double)r.Result.EventsProcessed / e.Windows : (double?)null,
         grain_calls = r.Engine?.GrainCalls,

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Shootdown.Client.Running;
+using Shootdown.Grains;
+using Shootdown.Grains.Checkpoints;
+using Shootdown.Scenarios;
+using Shootdown.Silo;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// A checkpoint store in trouble: a checkpoint it cannot take is skipped and the run goes on to
+/// the reference digest; Redis down, back, killed and back again is one declared fault per
+/// failed call, and the store works again once Redis does.
+/// </summary>
+public sealed class CheckpointStoreTests
+{
+    /// <summary>A store whose every write fails, as Redis paused or gone would make it.</summary>
+    private sealed class FailingStore : ICheckpointStore
+    {
+        public Task Put(string key, byte[] value) => throw new CheckpointStoreFault("checkpoint store (test): write: no connection is active");
+        public Task<byte[]?> Get(string key) => Task.FromResult<byte[]?>(null);
+        public Task Delete(IReadOnlyList<string> keys) => Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ACheckpointTheStoreCannotTakeIsSkippedAndTheRunGoesOn()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.AddSingleton<ICheckpointStore, FailingStore>();
+            silo.AddShootdown();
+        });
+        await using var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+        var policy = scenario.Policies[0];
+        var run = await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, policy, cluster.Client,
+            options: new GrainEngineOptions(Partitions: 2, Checkpoints: new CheckpointPolicy(Windows: 3, WallMs: 0)));
+        Assert.Equal(ShootdownRunner.RunReference(scenario, policy).Result.Digest, run.Result.Digest);
+        Assert.True(run.Engine!.CheckpointsSkipped > 1, $"{run.Engine.CheckpointsSkipped} checkpoints skipped");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static Process Redis(int port)
+    {
+        var redis = Process.Start(new ProcessStartInfo("redis-server", ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                probe.Connect(IPAddress.Loopback, port);
+                return redis;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+        redis.Kill();
+        throw new InvalidOperationException($"redis-server did not listen on {port}");
+    }
+
+    /// <summary>Writes until the store takes the value (Redis back: the connection is made anew, or re-made by the multiplexer).</summary>
+    private static async Task PutOnceRedisIsBack(ICheckpointStore store, string key, byte[] value)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await store.Put(key, value);
+                return;
+            }
+            catch (CheckpointStoreFault) when (attempt < 20)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RedisDownBackKilledAndBackIsAFaultEachTimeAndThenWorks()
+    {
+        var port = FreePort();
+        using var store = new RedisCheckpointStore(new Membership.Redis(new DnsEndPoint("127.0.0.1", port)));
+        byte[] value = [1, 2, 3];
+        var fault = await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
+        Assert.StartsWith($"checkpoint store (Redis at 127.0.0.1:{port}): write: ", fault.Message);
+        Assert.DoesNotContain('\n', fault.Message);
+
+        var redis = Redis(port);
+        try
+        {
+            // The failed first connection is not kept: the store connects again.
+            await PutOnceRedisIsBack(store, "k", value);
+            Assert.Equal(value, await store.Get("k"));
+            redis.Kill();
+            await redis.WaitForExitAsync();
+            await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
+            redis = Redis(port);
+            // Restarted empty: the store works again, and the old key is gone with the old Redis.
+            await PutOnceRedisIsBack(store, "k2", value);
+            Assert.Equal(value, await store.Get("k2"));
+            Assert.Null(await store.Get("k"));
+        }
+        finally
+        {
+            if (!redis.HasExited) redis.Kill();
+        }
+    }
+}
