@@ -19,7 +19,10 @@ var listen = AddressOption("--listen", "The address the silo and gateway ports a
 var advertise = AddressOption("--advertise", "The address other silos and clients reach this silo at (default: --listen).", null);
 var tlsCert = ClusterOptionsText.TlsCertificateOption(
     $"Encrypt and authenticate every connection with this cluster certificate (PKCS#12 with its key; password in ${ClusterTls.PasswordVariable}).");
-var insecure = new Option<bool>("--insecure") { Description = "Allow a non-loopback --listen without TLS: anyone who reaches the ports can join or run." };
+var insecure = new Option<bool>("--insecure")
+{
+    Description = "Allow a non-loopback --listen without TLS (anyone who reaches the ports can join or run), and a non-loopback --dashboard-host (the dashboard has no login).",
+};
 var dashboardPort = NumberOptions.OptionalPort("--dashboard-port", $"Serve the Orleans Dashboard on this port, at {ShootdownSilo.DashboardPath}.");
 var kubernetes = new Option<bool>("--kubernetes")
 {
@@ -133,6 +136,9 @@ string? SettingsProblem(ParseResult parse)
 {
     var listenAddress = IPAddress.Parse(parse.GetValue(listen)!);
     var hasRedis = parse.GetValue(redis) is not null;
+    // The Orleans Dashboard has no login: whoever reaches it sees every grain and can read the cluster's state.
+    if (parse.GetValue(dashboardPort) is not null && !IPAddress.IsLoopback(IPAddress.Parse(parse.GetValue(dashboardHost)!)) && !parse.GetValue(insecure))
+        return $"--dashboard-host {parse.GetValue(dashboardHost)} is beyond loopback and the dashboard has no login: give --insecure to serve it there anyway, or reach it through an SSH tunnel";
     if (parse.GetValue(kubernetes))
     {
         if (!hasRedis) return "--kubernetes keeps membership in Redis: give --redis HOST:PORT (the manifests' redis service)";

@@ -161,6 +161,16 @@ public sealed class CliTests
         Assert.Equal(line, stderr.Trim());
     }
 
+    /// <summary>The Aspire dashboard runs without a login: beyond loopback only when asked with --insecure.</summary>
+    [Fact]
+    public void ADashboardBeyondLoopbackNeedsInsecure()
+    {
+        var (exit, _, stderr) = Shootdown("dashboard", "--host", "0.0.0.0");
+        Assert.Equal(2, exit);
+        Assert.Equal("shootdown: --host 0.0.0.0 is beyond loopback and the dashboard runs without a login: " +
+                     "give --insecure to serve it there anyway, or reach it through an SSH tunnel", stderr.Trim());
+    }
+
     [Fact]
     public void AnUnwritableOutDirectoryIsBadInputAndNothingRuns()
     {

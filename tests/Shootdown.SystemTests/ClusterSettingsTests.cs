@@ -38,6 +38,9 @@ public sealed class ClusterSettingsTests
     [InlineData("shootdown-silo: --cluster-id 'a/b' must be 1 to 64 letters, digits, '.', '_' or '-'", "--cluster-id", "a/b")]
     [InlineData("shootdown-silo: --listen 'ten' is not an IP address", "--listen", "ten")]
     [InlineData("shootdown-silo: --tls-cert /nonexistent.pfx: no such file", "--tls-cert", "/nonexistent.pfx")]
+    [InlineData("shootdown-silo: --dashboard-host 0.0.0.0 is beyond loopback and the dashboard has no login: give --insecure to serve it there anyway, or reach it through an SSH tunnel",
+        "--dashboard-port", "18080", "--dashboard-host", "0.0.0.0")]
+    [InlineData("shootdown-silo: --checkpoint-key /nonexistent.key: Could not find file '/nonexistent.key'.", "--checkpoint-key", "/nonexistent.key")]
     public void BadSiloArgumentsExitTwoWithOneLine(string expected, params string[] args)
     {
         var (exit, _, stderr) = Silo(args);

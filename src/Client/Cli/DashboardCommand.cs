@@ -22,12 +22,22 @@ internal static class DashboardCommand
         var ui = NumberOptions.Port("--port", "The dashboard's web UI.", 18888);
         var grpc = NumberOptions.Port("--otlp-grpc-port", "OTLP over gRPC.", 18889);
         var http = NumberOptions.Port("--otlp-http-port", "OTLP over HTTP.", 18890);
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Allow a --host beyond loopback: the dashboard runs without a login, so whoever reaches it sees and sends telemetry.",
+        };
         var command = new Command("dashboard", "Start the Aspire dashboard (from its NuGet package, no Docker) to view a run's traces and metrics.")
         {
-            host, ui, grpc, http,
+            host, ui, grpc, http, insecure,
         };
         command.SetAction(async (parse, cancellation) =>
         {
+            if (!IPAddress.IsLoopback(IPAddress.Parse(parse.GetValue(host)!)) && !parse.GetValue(insecure))
+            {
+                Console.Error.WriteLine($"shootdown: --host {parse.GetValue(host)} is beyond loopback and the dashboard runs without a login: " +
+                                        "give --insecure to serve it there anyway, or reach it through an SSH tunnel");
+                return 2;
+            }
             if (AspireDashboard.Unavailable() is { } why)
             {
                 Console.Error.WriteLine($"shootdown: cannot start the Aspire dashboard: {why}");
