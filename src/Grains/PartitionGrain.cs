@@ -61,20 +61,20 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
     public async Task<PartitionReport> Restore(CheckpointRef from)
     {
         var id = new CheckpointIdentity(from.RunKey, from.Number, Windows.Partition);
+        var stored = await checkpoints.Get(CheckpointKeys.Part(from.RunKey, from.Number, Windows.Partition))
+                     ?? throw new CheckpointRefusedFault($"checkpoint part {id} refused: it is missing from the store");
         PartitionCheckpoint part;
         try
         {
-            var stored = await checkpoints.Get(CheckpointKeys.Part(from.RunKey, from.Number, Windows.Partition))
-                         ?? throw new CheckpointRefusedException($"checkpoint part {id} refused: it is missing from the store");
             // Opened (whole, unchanged, this build's, the part asked for) before anything in it is decoded.
             part = PartitionCheckpoint.Decode(CheckpointSeal.Open(stored, id, key.Bytes));
-            if (!part.Entities.SequenceEqual(Windows.Members))
-                throw new CheckpointRefusedException($"checkpoint part {id} refused: it holds other entities than partition {Windows.Partition} of {from.Partitions}");
         }
         catch (CheckpointRefusedException e)
         {
             throw new CheckpointRefusedFault(e.Message);
         }
+        if (!part.Entities.SequenceEqual(Windows.Members))
+            throw new CheckpointRefusedFault($"checkpoint part {id} refused: it holds other entities than partition {Windows.Partition} of {from.Partitions}");
         var members = Windows.Members;
         var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i]));
         _entityCalls += members.Count;

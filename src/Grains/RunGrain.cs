@@ -140,6 +140,25 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     private async Task TakeCheckpoint()
     {
         var number = (_checkpoint?.Number ?? 0) + 1;
+        var written = await WriteCheckpoint(number);
+        _coordinatorCalls += _partitions.Length;
+        if (written)
+        {
+            var dropped = _previous;
+            (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, _virtualTime));
+            if (dropped is not null) await DeleteParts(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
+        }
+        _windowsSinceCheckpoint = 0;
+        _sinceCheckpoint.Restart();
+    }
+
+    /// <summary>
+    /// Every partition writes its part. A checkpoint the store cannot take is skipped: the run goes
+    /// on, and a lost silo would resume from the last complete one (or time 0); the parts that were
+    /// written expire with the store's other keys.
+    /// </summary>
+    private async Task<bool> WriteCheckpoint(int number)
+    {
         try
         {
             await EngineSpans.InDetachedSpan("engine.checkpoint", async span =>
@@ -149,25 +168,14 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
                 await Task.WhenAll(_partitions.Select(p => p.Checkpoint(number)));
                 return 0;
             });
+            return true;
         }
         catch (CheckpointStoreFault fault)
         {
-            // A checkpoint that cannot be written is skipped: the run goes on, and a lost silo
-            // would resume from the last complete one (or time 0). Its parts that were written
-            // expire with the store's other keys.
-            _coordinatorCalls += _partitions.Length;
             _checkpointsSkipped++;
             logger.LogWarning("{Policy}: checkpoint {Number} skipped: {Fault}", _spec!.Policy, number, fault.Message);
-            _windowsSinceCheckpoint = 0;
-            _sinceCheckpoint.Restart();
-            return;
+            return false;
         }
-        _coordinatorCalls += _partitions.Length;
-        var dropped = _previous;
-        (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, _virtualTime));
-        if (dropped is not null) await DeleteParts(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
-        _windowsSinceCheckpoint = 0;
-        _sinceCheckpoint.Restart();
     }
 
     /// <summary>Drops checkpoint parts no one will resume from; a store that fails to is no reason to fail the run (the parts expire).</summary>
@@ -228,7 +236,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         }
         catch (Exception)
         {
-            // A partition whose silo is gone has nothing to free; the others end on their own lease.
+            // A partition whose silo is gone has nothing left to free.
         }
     }
 

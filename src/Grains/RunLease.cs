@@ -18,6 +18,11 @@ public abstract class RunLease(IOptions<RunLeaseOptions> options) : Grain, IInco
 {
     private TimeSpan Length { get; } = options.Value.Length;
 
+    /// <summary>How often the lease is checked: a quarter of it, at most a minute.</summary>
+    private TimeSpan CheckEvery => TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, Length.Ticks / 4));
+
+    // Wall time since the run's last call: it only decides when an abandoned run's grains are
+    // freed, never what a live run computes, so no result depends on it.
     private readonly Stopwatch _silence = new();
     private IGrainTimer? _timer;
     private bool _ended;
@@ -38,8 +43,7 @@ public abstract class RunLease(IOptions<RunLeaseOptions> options) : Grain, IInco
             if (!_ended && context.InterfaceMethod?.DeclaringType is { } called && called.IsAssignableFrom(GetType()))
             {
                 _silence.Restart();
-                var every = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, Length.Ticks / 4));
-                _timer ??= this.RegisterGrainTimer(Check, every, every);
+                _timer ??= this.RegisterGrainTimer(Check, CheckEvery, CheckEvery);
             }
         }
     }

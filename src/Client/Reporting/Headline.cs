@@ -45,7 +45,11 @@ public static class Headline
     private static string Describe(ReplicateSet set)
     {
         var totals = Figures.Totals(set);
-        string Cell(string key) => totals.First(f => f.Key == key) is var f ? f.Cell(f.Over(set, 0), set.Count) : "";
+        string Cell(string key)
+        {
+            var f = totals.First(t => t.Key == key);
+            return f.Cell(f.Over(set, 0), set.Count);
+        }
         return $"{set.Policies[0]}: {Cell("ipis_sent")} IPIs sent, {Cell("collateral_ipis")} collateral.";
     }
 

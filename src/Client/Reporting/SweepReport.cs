@@ -126,21 +126,20 @@ public static class SweepReport
         return scaled.ToString(format, CultureInfo.InvariantCulture) + suffix;
     }
 
-    /// <summary>Breaks <paramref name="text"/> at spaces into lines of at most <see cref="Width"/> columns.</summary>
+    /// <summary>Breaks <paramref name="text"/> at spaces into lines of at most <see cref="Width"/> columns, the later ones indented.</summary>
     private static IEnumerable<string> Wrap(string text)
     {
-        var line = new StringBuilder();
+        var line = "";
         foreach (var word in text.Split(' '))
         {
             if (line.Length > 0 && line.Length + 1 + word.Length > Width)
             {
-                yield return line.ToString();
-                line.Clear().Append("  ");
+                yield return line;
+                line = " ";
             }
-            if (line.Length > 0 && line.ToString() != "  ") line.Append(' ');
-            line.Append(word);
+            line = line.Length == 0 ? word : $"{line} {word}";
         }
-        if (line.Length > 0) yield return line.ToString();
+        if (line.Length > 0) yield return line;
     }
 
     private static string Shorten(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
