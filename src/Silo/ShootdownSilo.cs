@@ -90,6 +90,7 @@ public static class ShootdownSilo
                     break;
                 case Membership.Redis redis:
                     silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(redis));
+                    RestoringMembershipTable.Decorate(silo.Services);
                     silo.Services.AddSingleton<ICheckpointStore>(_ => new RedisCheckpointStore(redis));
                     // Parts in Redis are read by other processes' silos: the key is the cluster's.
                     silo.Services.AddSingleton(settings.CheckpointKey ?? CheckpointKey.FromClusterId(settings.ClusterId));
@@ -119,6 +120,9 @@ public static class ShootdownSilo
                 // probes (they are answered by system targets, not grains).
                 o.ProbeTimeout = TimeSpan.FromSeconds(1);
                 o.NumMissedProbesLimit = 3;
+                // The table is read every few seconds (one HGETALL on Redis), so a silo finds a lost
+                // table soon after Redis comes back.
+                o.TableRefreshTimeout = MembershipRefresh;
             });
             if (settings.Certificate is { } certificate) silo.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             silo.AddShootdown();
@@ -140,6 +144,9 @@ public static class ShootdownSilo
     };
 
     public static readonly TimeSpan RedisConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a silo reads the membership table.</summary>
+    public static readonly TimeSpan MembershipRefresh = TimeSpan.FromSeconds(5);
 
     private static string FormatHost(IPEndPoint endpoint) =>
         endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : endpoint.ToString();

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Shootdown.Client.Running;
@@ -45,35 +43,6 @@ public sealed class CheckpointStoreTests
         Assert.True(run.Engine!.CheckpointsSkipped > 1, $"{run.Engine.CheckpointsSkipped} checkpoints skipped");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static Process Redis(int port)
-    {
-        var redis = Process.Start(new ProcessStartInfo("redis-server", ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, port);
-                return redis;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-        redis.Kill();
-        throw new InvalidOperationException($"redis-server did not listen on {port}");
-    }
-
     /// <summary>Writes until the store takes the value (Redis back: the connection is made anew, or re-made by the multiplexer).</summary>
     private static async Task PutOnceRedisIsBack(ICheckpointStore store, string key, byte[] value)
     {
@@ -94,31 +63,23 @@ public sealed class CheckpointStoreTests
     [Fact]
     public async Task RedisDownBackKilledAndBackIsAFaultEachTimeAndThenWorks()
     {
-        var port = FreePort();
+        var port = EmbeddedCluster.FreePorts(1)[0];
         using var store = new RedisCheckpointStore(new Membership.Redis(new DnsEndPoint("127.0.0.1", port)));
         byte[] value = [1, 2, 3];
         var fault = await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
         Assert.StartsWith($"checkpoint store (Redis at 127.0.0.1:{port}): write: ", fault.Message);
         Assert.DoesNotContain('\n', fault.Message);
 
-        var redis = Redis(port);
-        try
-        {
-            // The failed first connection is not kept: the store connects again.
-            await PutOnceRedisIsBack(store, "k", value);
-            Assert.Equal(value, await store.Get("k"));
-            redis.Kill();
-            await redis.WaitForExitAsync();
-            await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
-            redis = Redis(port);
-            // Restarted empty: the store works again, and the old key is gone with the old Redis.
-            await PutOnceRedisIsBack(store, "k2", value);
-            Assert.Equal(value, await store.Get("k2"));
-            Assert.Null(await store.Get("k"));
-        }
-        finally
-        {
-            if (!redis.HasExited) redis.Kill();
-        }
+        using var redis = new RedisServer(port);
+        // The failed first connection is not kept: the store connects again.
+        await PutOnceRedisIsBack(store, "k", value);
+        Assert.Equal(value, await store.Get("k"));
+        redis.Kill();
+        await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
+        redis.Restart();
+        // Restarted empty: the store works again, and the old key is gone with the old Redis.
+        await PutOnceRedisIsBack(store, "k2", value);
+        Assert.Equal(value, await store.Get("k2"));
+        Assert.Null(await store.Get("k"));
     }
 }

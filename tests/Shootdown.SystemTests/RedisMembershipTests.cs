@@ -1,0 +1,125 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Shootdown.Client.Running;
+using Shootdown.Grains;
+using Shootdown.Scenarios;
+using Shootdown.Silo;
+using StackExchange.Redis;
+
+namespace Shootdown.Tests;
+
+/// <summary>
+/// A cluster whose Redis goes away: killed and restarted empty, or paused. The silos rejoin the
+/// table they lost, a run in flight ends in the reference digest, and the cluster serves the
+/// next run, to the client it had and to a new one.
+/// </summary>
+public sealed class RedisMembershipTests
+{
+    private static readonly Scenario Small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
+
+    private sealed class Cluster : IAsyncDisposable
+    {
+        public required RedisServer Redis { get; init; }
+        public required string Id { get; init; }
+        public required List<IHost> Silos { get; init; }
+
+        public static async Task<Cluster> StartAsync(RedisServer redis, int silos)
+        {
+            var id = $"redis-{Guid.NewGuid():N}";
+            var ports = EmbeddedCluster.FreePorts(2 * silos);
+            var hosts = new List<IHost>();
+            for (var i = 0; i < silos; i++)
+            {
+                var host = ShootdownSilo.BuildSilo(new SiloSettings(id, new Membership.Redis(redis.Endpoint), ports[2 * i], ports[2 * i + 1],
+                    IPAddress.Loopback, IPAddress.Loopback));
+                await host.StartAsync();
+                hosts.Add(host);
+            }
+            return new Cluster { Redis = redis, Id = id, Silos = hosts };
+        }
+
+        public ClusterAddress Address => new(Id, new Membership.Redis(Redis.Endpoint), []);
+
+        /// <summary>The silos the Redis table lists as active, as a client reading gateways sees them.</summary>
+        public async Task<int> ActiveRowsAsync()
+        {
+            try
+            {
+                await using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { Redis.Endpoint }, ConnectTimeout = 1000 });
+                var rows = await redis.GetDatabase().HashGetAllAsync($"{ShootdownSilo.ServiceId}/members/{Id}");
+                return rows.Count(r => r.Name != "Version" && r.Value.ToString().Contains($"\"Status\":{(int)Orleans.Runtime.SiloStatus.Active},"));
+            }
+            catch (RedisException)
+            {
+                return 0;
+            }
+        }
+
+        public async Task WaitForActiveRowsAsync(int silos, TimeSpan patience)
+        {
+            var deadline = DateTime.UtcNow + patience;
+            int rows;
+            while ((rows = await ActiveRowsAsync()) < silos)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{rows} of {silos} silos listed active in Redis after {patience.TotalSeconds:0} s");
+                await Task.Delay(250);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var silo in Silos)
+            {
+                try
+                {
+                    await silo.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+                }
+                catch (Exception)
+                {
+                    // A silo that stopped itself, or cannot reach Redis to say it leaves: it is going anyway.
+                }
+                silo.Dispose();
+            }
+        }
+    }
+
+    private static async Task AssertReferenceDigest(IGrainFactory grains, CheckpointPolicy? checkpoints = null)
+    {
+        var policy = Small.Policies[0];
+        var run = await ShootdownRunner.RunPolicyOnGrainsAsync(Small, policy, grains, options: new GrainEngineOptions(Partitions: 2, Checkpoints: checkpoints));
+        Assert.Equal(ShootdownRunner.RunReference(Small, policy).Result.Digest, run.Result.Digest);
+    }
+
+    [Fact]
+    public async Task RedisRestartedEmptyTheSilosRejoinAndServeTheNextRun()
+    {
+        using var redis = new RedisServer();
+        await using var cluster = await Cluster.StartAsync(redis, silos: 2);
+        await cluster.WaitForActiveRowsAsync(2, TimeSpan.FromSeconds(30));
+        await using var client = await ClusterConnection.ConnectAsync(cluster.Address);
+        await AssertReferenceDigest(client.Client);
+
+        redis.Restart();
+        await cluster.WaitForActiveRowsAsync(2, ShootdownSilo.MembershipRefresh * 3);
+        Assert.All(cluster.Silos, s => Assert.False(s.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested));
+        await AssertReferenceDigest(client.Client);
+        await using var another = await ClusterConnection.ConnectAsync(cluster.Address);
+        await AssertReferenceDigest(another.Client);
+    }
+
+    [Fact]
+    public async Task RedisPausedMidRunTheRunEndsInTheReferenceDigestAndTheNextRunToo()
+    {
+        using var redis = new RedisServer();
+        await using var cluster = await Cluster.StartAsync(redis, silos: 2);
+        await cluster.WaitForActiveRowsAsync(2, TimeSpan.FromSeconds(30));
+        await using var client = await ClusterConnection.ConnectAsync(cluster.Address);
+        var pause = redis.PauseAsync(TimeSpan.FromSeconds(10));
+        // Checkpoints every window go to the paused Redis: each that cannot be written is skipped.
+        await AssertReferenceDigest(client.Client, new CheckpointPolicy(Windows: 1, WallMs: 0));
+        await pause;
+        await AssertReferenceDigest(client.Client, new CheckpointPolicy(Windows: 1, WallMs: 0));
+        await cluster.WaitForActiveRowsAsync(2, ShootdownSilo.MembershipRefresh * 3);
+    }
+}
