@@ -25,7 +25,43 @@ public sealed record Scenario(
 }
 
 /// <summary>One point of a sweep: the values it gave the swept parameters, and the scenario they make.</summary>
-public sealed record SweepPoint(ImmutableArray<string> Values, Scenario Scenario);
+/// <remarks>
+/// A sweep's points are parsed when the file is loaded (so a bad point fails the load) and then
+/// held only weakly: a 1,000-point sweep of 65,536-CPU machines would otherwise hold gigabytes of
+/// scenarios nobody is using. A point collected meanwhile is parsed again from its own document,
+/// to the same scenario.
+/// </remarks>
+public sealed class SweepPoint
+{
+    private readonly Func<Scenario>? _parse;
+    private readonly WeakReference<Scenario>? _weak;
+    private readonly Scenario? _held;
+
+    /// <summary>A point held for as long as the file is (a scenario without a sweep).</summary>
+    public SweepPoint(ImmutableArray<string> values, Scenario scenario) => (Values, _held) = (values, scenario);
+
+    /// <summary>A point parsed now and again whenever it was collected.</summary>
+    public SweepPoint(ImmutableArray<string> values, Func<Scenario> parse)
+    {
+        Values = values;
+        _parse = parse;
+        _weak = new WeakReference<Scenario>(parse());
+    }
+
+    public ImmutableArray<string> Values { get; }
+
+    public Scenario Scenario
+    {
+        get
+        {
+            if (_held is not null) return _held;
+            if (_weak!.TryGetTarget(out var scenario)) return scenario;
+            scenario = _parse!();
+            _weak.SetTarget(scenario);
+            return scenario;
+        }
+    }
+}
 
 /// <summary>
 /// A scenario file: one scenario, or a sweep's points (parameters are the swept paths), and the

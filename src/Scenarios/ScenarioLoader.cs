@@ -74,7 +74,8 @@ public static class ScenarioLoader
             var copy = YamlReader.LoadDocument(file, text);
             ScenarioOverride.Apply(overrides, copy, swept);
             var values = sweep.Apply(copy, i);
-            points.Add(new SweepPoint(values, ScenarioOverride.Located(overrides, () => sweep.Located(i, () => Parse(file, copy)))));
+            var point = i;
+            points.Add(new SweepPoint(values, () => ScenarioOverride.Located(overrides, () => sweep.Located(point, () => Parse(file, copy)))));
         }
         return new ScenarioFile(file, sweep.Parameters, points.MoveToImmutable(), [.. overrides]);
     }

@@ -18,11 +18,15 @@ internal static class Cli
         Dotnet(AppContext.BaseDirectory, [Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), .. args], null, input);
 
     /// <summary><c>dotnet ARGS</c> in a child process, with its exit code and output.</summary>
-    public static (int Exit, string Out, string Err) Dotnet(string workingDirectory, string[] args, Dictionary<string, string>? environment = null, string? input = null)
+    public static (int Exit, string Out, string Err) Dotnet(string workingDirectory, string[] args, Dictionary<string, string>? environment = null, string? input = null) =>
+        Run("dotnet", args, workingDirectory, environment, input);
+
+    /// <summary><paramref name="program"/> in a child process, with its exit code and output.</summary>
+    public static (int Exit, string Out, string Err) Run(string program, string[] args, string? workingDirectory = null, Dictionary<string, string>? environment = null, string? input = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(program)
         {
-            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment ?? []) psi.Environment[name] = value;

@@ -16,6 +16,57 @@ public sealed class CliInputTests
         }
     }
 
+    /// <summary>
+    /// Ten million broadcasts to 65,536 CPUs: valid, and far beyond any machine's memory. Refused
+    /// before it starts, in one line naming the field, by run (exit 2) and by validate (exit 1);
+    /// it used to grow until the runtime aborted with "Out of memory.".
+    /// </summary>
+    [Fact]
+    public void ARunThatCannotFitIsRefusedBeforeItStartsNamingTheField()
+    {
+        var dir = Sim.TempDir();
+        var scenario = Sim.Write(dir, "huge.yaml", """
+            name: huge
+            machine:
+              synthetic: "pack:512 numa:1 core:64 pu:2"
+            duration_us: 1000000
+            processes:
+              - name: db
+                cpus: 0-63
+            operations:
+              - type: collapse_huge_page
+                process: db
+                cpu: 64
+                rate_per_s: 10000000
+            """);
+        foreach (var engine in new[] { "reference", "grains" })
+        {
+            var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--engine", engine, "--plain");
+            Assert.Equal(2, exit);
+            Assert.Equal("", stdout);
+            Assert.Matches(@"^shootdown: \S+huge\.yaml: operations\[0\]\.rate_per_s: collapse_huge_page operations need about [\d.]+ TB; about [\d.]+ TB in all, " +
+                           @"and this process may use [\d.]+ GB \(lower it, or run on a larger machine\)\n$", stderr);
+        }
+        var check = Cli.Shootdown("validate", scenario);
+        Assert.Equal(1, check.Exit);
+        Assert.StartsWith("ok: huge: 65536 CPUs", check.Out);
+        Assert.Matches(@"^shootdown: \S+huge\.yaml: operations\[0\]\.rate_per_s: .* TB; .*\n$", check.Err);
+    }
+
+    /// <summary>
+    /// The progress bars on a terminal (util-linux's <c>script</c> gives the CLI one): each shows
+    /// the virtual time simulated per second of wall time, the time elapsed and the time remaining.
+    /// </summary>
+    [Fact]
+    public void TheProgressBarsShowARateAndTheTimeRemaining()
+    {
+        var command = $"dotnet {Path.Combine(AppContext.BaseDirectory, "shootdown.dll")} run {Sim.ScenarioPath("storm-8192.yaml")} --engine reference";
+        var (exit, stdout, stderr) = Cli.Run("script", ["-qec", command, "/dev/null"]);
+        Assert.True(exit == 0, stderr);
+        var plain = Regex.Replace(stdout, @"\x1b\[[0-9;?]*[A-Za-z]", "");
+        Assert.Matches(@"(baseline|patched): virtual time .* \d+% +\d+\.\d (ns|µs|ms|s)/s virtual \d\d:\d\d:\d\d \d\d:\d\d:\d\d", plain);
+    }
+
     [Fact]
     public void ASweepRunFromTheCliPrintsItsTableAndWritesCsvAndEveryPoint()
     {

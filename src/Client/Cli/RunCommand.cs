@@ -130,10 +130,17 @@ internal static class RunCommand
                 Console.Error.WriteLine("shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine reference");
                 return 2;
             }
-            await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
-            if (cluster is not null && connection is null) return 1;
             // Replicates are independent runs: they always go side by side.
             var farmed = parse.GetValue(farm) || replicates > 1;
+            // Estimated from the scenario before anything starts: a run that cannot fit is refused now, not aborted later.
+            if (Admission.Refusal(file, replicates, kind, onCluster: cluster is not null, farmed, Admission.AvailableBytes) is { } tooLarge)
+            {
+                Console.Error.WriteLine($"shootdown: {file.Path}: {tooLarge}");
+                return 2;
+            }
+            if (Admission.LongRun(file) is { } longRun) Console.Error.WriteLine($"shootdown: {file.Path}: {longRun}");
+            await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
+            if (cluster is not null && connection is null) return 1;
             if (kind == EngineKind.Reference && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
             {
                 Console.Error.WriteLine("shootdown: checkpoints are the grain engine's; they cannot go with --engine reference");
@@ -232,7 +239,7 @@ internal static class RunCommand
         }
         var result = ImmutableArray<Comparison>.Empty;
         await AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new VirtualRateColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
             {
                 var tasks = new Dictionary<(int, string), ProgressTask>();

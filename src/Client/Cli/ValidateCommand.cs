@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 
 namespace Shootdown.Client.Cli;
@@ -9,7 +10,7 @@ internal static class ValidateCommand
     public static Command Create()
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file, or - for standard input." };
-        var command = new Command("validate", "Check a scenario file without running it; errors name file, line, column and field.") { scenario };
+        var command = new Command("validate", "Check a scenario file without running it, and estimate each run's events and memory; errors name file, line, column and field.") { scenario };
         command.SetAction(parse =>
         {
             var file = ScenarioLoader.Load(parse.GetValue(scenario)!);
@@ -17,8 +18,16 @@ internal static class ValidateCommand
             {
                 var s = point.Scenario;
                 var where = file.IsSweep ? $" [{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))}]" : "";
+                var estimate = RunEstimate.Of(s);
                 Console.Out.WriteLine($"ok: {s.Name}{where}: {s.Machine.CpuCount} CPUs ({s.Machine.Name}), {s.Workload.Processes.Length} processes, " +
-                                      $"{s.Workload.Operations.Length} operation streams, {s.DurationNs / 1000.0:0.###} µs, policies {string.Join(", ", s.Policies.Select(p => p.Name))}");
+                                      $"{s.Workload.Operations.Length} operation streams, {s.DurationNs / 1000.0:0.###} µs, policies {string.Join(", ", s.Policies.Select(p => p.Name))}; " +
+                                      estimate.Describe());
+                if (estimate.Admit(Admission.AvailableBytes) is { } refusal)
+                {
+                    // Valid, but a run of it would be refused here: said as run would say it, and the check fails.
+                    Console.Error.WriteLine($"shootdown: {file.Path}{where}: {refusal}");
+                    return 1;
+                }
             }
             return 0;
         });
