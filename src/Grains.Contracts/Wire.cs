@@ -13,7 +13,10 @@ namespace Shootdown.Grains;
 /// for its spans only, the tracing ratio, the run's id and the scenario's name; how many
 /// partitions to drive it with (0: one per core of each silo it spans); and its home: the slot
 /// of the one silo (in address order, mod the silo count) that holds all its partitions and
-/// entities, or -1 to spread them over every silo. Farmed sweeps give each run a home.
+/// entities, or -1 to spread them over every silo. Farmed sweeps give each run a home. A run
+/// resumed from a broken one's checkpoint (<c>ResumeFrom</c>) also names the checkpoint before it
+/// (<c>Fallback</c>, kept as well), which the client resumes from if ResumeFrom's parts are
+/// refused; the new run drops both once it has two of its own.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunSpec")]
 public sealed record RunSpec(
@@ -27,7 +30,8 @@ public sealed record RunSpec(
     [property: Id(7)] int Partitions = 0,
     [property: Id(8)] int Home = -1,
     [property: Id(9)] CheckpointPolicy? Checkpoints = null,
-    [property: Id(10)] CheckpointRef? ResumeFrom = null);
+    [property: Id(10)] CheckpointRef? ResumeFrom = null,
+    [property: Id(11)] CheckpointRef? Fallback = null);
 
 /// <summary>
 /// When the coordinator takes a global checkpoint at a window barrier: every

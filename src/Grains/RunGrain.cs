@@ -76,7 +76,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         if (spec.ResumeFrom is { } resumed)
         {
             // The broken run kept the checkpoint before this one too: it is dropped with the next.
-            (_checkpoint, _previous) = (resumed, resumed.Number > 1 ? resumed with { Number = resumed.Number - 1 } : null);
+            (_checkpoint, _previous) = (resumed, spec.Fallback ?? (resumed.Number > 1 ? resumed with { Number = resumed.Number - 1 } : null));
             (_virtualTime, _windowsBefore) = (resumed.VirtualTimeNs, resumed.Windows);
         }
         _sinceCheckpoint.Restart();
@@ -191,6 +191,10 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         }
     }
 
+    /// <summary>The parts of the (at most two) checkpoints this run keeps, inherited ones included.</summary>
+    private IReadOnlyList<string> KeptParts() =>
+        [.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>().SelectMany(c => CheckpointKeys.Parts(c.RunKey, c.Number, c.Partitions))];
+
     /// <summary>Windows this policy has run, before a resume included.</summary>
     private long Windows => _windowsBefore + (_windows?.Windows ?? 0);
 
@@ -225,10 +229,15 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         return Task.CompletedTask;
     }
 
-    /// <summary>A run its client has not called for a lease: its partitions end their entities, and the coordinator goes.</summary>
+    /// <summary>
+    /// A run its client has not called for a lease: its partitions end their entities, the
+    /// coordinator goes, and its checkpoints with it, since no client will resume from them.
+    /// (A run its client abandons after losing a silo keeps them: the next run resumes from them.)
+    /// </summary>
     protected override async Task Expire()
     {
         var partitions = _partitions;
+        await DeleteParts(KeptParts());
         await Abandon();
         try
         {
@@ -264,8 +273,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             _coordinatorCalls += _partitions.Length;
             return (collected, safety, calls);
         });
-        await DeleteParts([.. new[] { _checkpoint, _previous }.OfType<CheckpointRef>()
-            .SelectMany(c => CheckpointKeys.Parts(c.RunKey, c.Number, c.Partitions))]);
+        await DeleteParts(KeptParts());
         catalog.Release(spec.RunKey);
         Ended();
         DeactivateOnIdle();

@@ -6,6 +6,7 @@ using Orleans.Hosting;
 using Orleans.TestingHost;
 using Shootdown.Client.Running;
 using Shootdown.Grains;
+using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
@@ -67,16 +68,21 @@ public sealed class GrainLifetimeTests
         Assert.Equal(ShootdownRunner.RunReference(Small, policy).Result.Digest, result.Digest);
     }
 
-    /// <summary>A client that begins a run and goes: after the lease the run is abandoned, its coordinator and partitions forget it.</summary>
+    /// <summary>A client that begins a run and goes: after the lease the run is abandoned, its coordinator and partitions forget it, and its checkpoints are deleted.</summary>
     [Fact]
     public async Task ARunItsClientLeftEndsAfterTheLease()
     {
         await using var cluster = await Cluster(collectionAge: TimeSpan.FromMinutes(15), lease: TimeSpan.FromSeconds(2));
-        var spec = Spec(Small.Policies[0]);
+        var spec = Spec(Small.Policies[0]) with { Checkpoints = new CheckpointPolicy(Windows: 1, WallMs: 0) };
         var run = cluster.Client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
-        await run.Advance(1);
+        var taken = (await run.Advance(1)).Checkpoint!;
+        var parts = CheckpointKeys.Parts(taken.RunKey, taken.Number, taken.Partitions);
+        var store = new ProcessCheckpointStore();
+        Assert.All(parts, key => Assert.NotNull(store.Get(key).Result));
         await Task.Delay(TimeSpan.FromSeconds(4));
+        // No client will resume it: its checkpoints went with it.
+        foreach (var key in parts) Assert.Null(await store.Get(key));
         var coordinator = await Assert.ThrowsAsync<InvalidOperationException>(() => run.Advance(1));
         Assert.Equal("Begin first", coordinator.Message);
         var partition = cluster.Client.GetGrain<IPartitionGrain>(0, PartitionKeys.Extension(spec, 0));

@@ -176,11 +176,13 @@ public static class ShootdownRunner
     /// from the latest checkpoint it reported (from virtual time 0 without one); the result is a
     /// pure function of (scenario, seed), so it is the same. A checkpoint whose part is refused on
     /// restore (changed, cut short, another build's or cluster's) is not resumed from: the policy
-    /// starts again from virtual time 0, and says so. Any other failure is the run's own and is thrown.
+    /// resumes from the checkpoint before it (the broken run kept two; <paramref name="fallback"/>
+    /// when resuming by hand), else starts again from virtual time 0, and says so. Any other
+    /// failure is the run's own and is thrown.
     /// </summary>
     public static async Task<PolicyRun> RunPolicyOnGrainsAsync(Scenario scenario, KernelPolicy policy, IGrainFactory grains, int point = 0,
         IProgress<RunProgressInfo>? progress = null, CancellationToken cancellation = default, RunTracing? tracing = null, GrainEngineOptions? options = null,
-        int home = -1, CheckpointRef? resumeFrom = null)
+        int home = -1, CheckpointRef? resumeFrom = null, CheckpointRef? fallback = null)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
@@ -191,15 +193,18 @@ public static class ShootdownRunner
         {
             // The run key names the grains; it never enters the model, so it cannot change a result.
             var spec = new RunSpec($"{Guid.NewGuid():N}/{policy.Name}", scenario.Definition.ToJson(), SimulationDefinition.PolicyToJson(policy), policy.Name,
-                tracing.SampleRatio, tracing.RunId, scenario.Name, options.Partitions, home, options.Checkpoints, resumeFrom);
+                tracing.SampleRatio, tracing.RunId, scenario.Name, options.Partitions, home, options.Checkpoints, resumeFrom, fallback);
             await using var watch = await ClusterWatch.StartAsync(grains, cancellation);
             var reached = new RunProgress(0, false, new EngineStats(0, 0, 0, 0, 0, 0));
+            // The two checkpoints the run keeps, as it reports them: where to resume, and where if that one is refused.
+            var (latest, previous) = (resumeFrom, fallback);
             RunPlacement? placement = null;
             try
             {
                 var report = await RunOnceAsync(spec, grains, watch.Lost, (where, p) =>
                 {
                     (placement, reached) = (where, p);
+                    if (p.Checkpoint is { } taken && taken != latest) (previous, latest) = (latest, taken);
                     progress?.Report(new RunProgressInfo(point, policy.Name, p.VirtualTimeNs, scenario.DurationNs, false, Coordinator: where.Coordinator));
                 }, cancellation);
                 var result = ResultOf(scenario, report);
@@ -208,10 +213,13 @@ public static class ShootdownRunner
             }
             catch (CheckpointRefusedFault refused) when (resumeFrom is not null && recoveries.Count < MaxRecoveries)
             {
-                // A part that fails its check is never restored; virtual time 0 is always sound.
+                // A part that fails its check is never restored: the checkpoint before it, whose
+                // parts are checked in turn, or virtual time 0, which is always sound.
                 await AbandonAsync(grains, spec, resumeFrom.Partitions);
-                resumeFrom = null;
-                var line = $"{policy.Name}: {refused.Message}; restarted from virtual time 0";
+                (resumeFrom, fallback) = (fallback, null);
+                var line = $"{policy.Name}: {refused.Message}; " + (resumeFrom is { } c
+                    ? $"resumed from the checkpoint before it, {c.Number} at window {c.Windows:N0}, virtual {c.VirtualTimeNs / 1000.0:N0} µs"
+                    : "restarted from virtual time 0");
                 recoveries.Add(line);
                 progress?.Report(new RunProgressInfo(point, policy.Name, 0, scenario.DurationNs, false, line));
             }
@@ -225,8 +233,8 @@ public static class ShootdownRunner
                 // went to a silo that was dead before the run began; anything else is the run's own.
                 if (lost is null && failure is not OrleansMessageRejectionException) throw;
                 await AbandonAsync(grains, spec, reached.Stats.Partitions);
-                // The latest checkpoint the run reported is complete and still kept (the run keeps two).
-                resumeFrom = reached.Checkpoint ?? resumeFrom;
+                // The latest checkpoint the run reported is complete and still kept, and so is the one before (the run keeps two).
+                (resumeFrom, fallback) = (latest, previous);
                 var resumed = resumeFrom is { } c
                     ? $"resumed from checkpoint {c.Number} at window {c.Windows:N0}, virtual {c.VirtualTimeNs / 1000.0:N0} µs,"
                     : "restarted from virtual time 0";
