@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Shootdown.Silo;
@@ -119,6 +120,11 @@ root.SetAction(async (parse, cancellation) =>
     if (settings.Dashboard is { } dashboard) Console.Error.WriteLine($"shootdown-silo: Orleans Dashboard at http://{dashboard}{ShootdownSilo.DashboardPath}/");
     await host.WaitForShutdownAsync(cancellation);
     if (pipeline is not null) Console.Error.WriteLine($"shootdown-silo: {pipeline.Shutdown()}");
+    if (host.Services.GetRequiredService<SiloFatalError>().Reason is { IsCompleted: true } fatal)
+    {
+        Console.Error.WriteLine($"shootdown-silo: {await fatal}");
+        return 1;
+    }
     return 0;
 });
 

@@ -128,6 +128,9 @@ public static class ShootdownSilo
             silo.AddShootdown();
             if (withDashboard) silo.AddDashboard();
         });
+        // After UseOrleans, so that it replaces Orleans' handler, which fails fast with a stack.
+        builder.Services.AddSingleton<SiloFatalError>();
+        builder.Services.AddSingleton<IFatalErrorHandler>(sp => sp.GetRequiredService<SiloFatalError>());
         StartupLogGate.AddTo(builder, logLevel);
     }
 

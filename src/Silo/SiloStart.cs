@@ -15,10 +15,18 @@ public static class SiloStart
         if (PortInUse(settings) is { } problem) return problem;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(JoinTimeout);
+        var fatal = host.Services.GetService(typeof(SiloFatalError)) as SiloFatalError;
         try
         {
-            await host.StartAsync(deadline.Token);
+            var start = host.StartAsync(deadline.Token);
+            // Declared dead while joining (another certificate than the cluster's, say): that is the reason, whatever the start then throws.
+            if (fatal is not null && await Task.WhenAny(start, fatal.Reason) == fatal.Reason) return await fatal.Reason;
+            await start;
             return null;
+        }
+        catch (Exception) when (fatal?.Reason.IsCompleted == true)
+        {
+            return await fatal.Reason;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {

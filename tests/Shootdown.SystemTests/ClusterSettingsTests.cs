@@ -103,6 +103,15 @@ public sealed class ClusterSettingsTests
         Assert.Equal(1, exit);
         Assert.Equal($"shootdown-silo: port {port} on 127.0.0.1 is already in use", stderr.Trim());
 
+        // A silo with a certificate that is not the cluster's: the cluster's silos cannot reach it and
+        // declare it dead. It says so in one line and exits 1 (Orleans' own handler failed fast: a
+        // FATAL line, a stack, exit 134).
+        var free = EmbeddedCluster.FreePorts(2);
+        (exit, _, stderr) = Silo("--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger,
+            "--silo-port", $"{free[0]}", "--gateway-port", $"{free[1]}");
+        Assert.Equal(1, exit);
+        AssertOneLine(stderr, "shootdown-silo: the cluster declared this silo dead", "is --tls-cert the cluster's certificate");
+
         // A client whose Redis does not answer.
         (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", $"127.0.0.1:{EmbeddedCluster.FreePorts(1)[0]}", "--cluster-id", cluster.ClusterId);
         Assert.Equal(1, exit);
