@@ -5,12 +5,14 @@
 #   cluster.sh down [--state DIR]
 #
 # up installs redis-server if missing (apt), starts Redis and N silos, waits until all N have
-# joined, and prints: redis=HOST:PORT, cluster-id=ID, then one line per silo,
+# joined, and prints: redis=HOST:PORT, cluster-id=ID, redis-password-file=PATH (Redis requires
+# that password: give the file to `shootdown run --redis-password-file`), then one line per silo,
 # "silo=PID ADDR:SILOPORT gateway=ADDR:PORT". With --netns each silo runs in a network namespace
 # of its own (NAME-1 ... NAME-N) with its own address A.B.C.(10+i), on a bridge NAME-br
 # (A.B.C.1) that this script creates; Redis and clients stay in the root namespace and reach the
-# silos over the bridge. Without it every silo listens on 127.0.0.1. With --tls the silos use a
-# development certificate (printed as tls-cert=PATH; give it to `shootdown run --tls-cert`).
+# silos over the bridge. Without it every silo listens on 127.0.0.1. With --tls the silos, and
+# Redis, use a development certificate (printed as tls-cert=PATH; give it to `shootdown run
+# --tls-cert PATH --redis-tls`).
 # If the cluster has not formed within 60 s, up says why in one line, undoes what it did and
 # exits non-zero. down stops what up started (by the PIDs it recorded) and removes the
 # namespaces and bridge; it is safe to run twice. Needs root for --netns, as CI has.
@@ -103,12 +105,29 @@ up() {
     redis_host=$subnet.1
     bind="127.0.0.1 $subnet.1"
   fi
-  # Redis keeps the membership table only; nothing is saved to disk.
-  setsid redis-server --port "$redis_port" --bind $bind --protected-mode no --save "" --appendonly no \
+  # Redis keeps the membership table and checkpoints; nothing is saved to disk. Whoever can write
+  # the table can stop a silo, so Redis requires a password (in a file only this user reads, and
+  # in Redis's config file, not on a command line), and with --tls speaks TLS with the cluster
+  # certificate, which silos and clients pin.
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$state/redis.password"
+  chmod 600 "$state/redis.password"
+  local conf="$state/redis.conf" cli=(redis-cli -h "$redis_host" -p "$redis_port")
+  (umask 077; printf 'requirepass %s\n' "$(cat "$state/redis.password")" > "$conf")
+  local tls_args=() redis_args=(--port "$redis_port")
+  if $tls; then
+    "$here/make-dev-cert.sh" "$state/cluster.pfx" >/dev/null
+    tls_args=(--tls-cert "$state/cluster.pfx" --redis-tls)
+    openssl pkcs12 -in "$state/cluster.pfx" -nokeys -passin "pass:${SHOOTDOWN_TLS_PASSWORD:-}" -out "$state/redis.crt" 2>/dev/null
+    (umask 077; openssl pkcs12 -in "$state/cluster.pfx" -nocerts -nodes -passin "pass:${SHOOTDOWN_TLS_PASSWORD:-}" -out "$state/redis.key" 2>/dev/null)
+    redis_args=(--port 0 --tls-port "$redis_port" --tls-cert-file "$state/redis.crt" --tls-key-file "$state/redis.key" --tls-auth-clients no)
+    # The readiness probe only: it does not check the certificate it is shown.
+    cli+=(--tls --insecure)
+  fi
+  setsid redis-server "$conf" "${redis_args[@]}" --bind $bind --protected-mode yes --save "" --appendonly no \
     --dir "$state" --logfile "$state/redis.log" --daemonize no > /dev/null 2>&1 < /dev/null &
   echo "$! redis" >> "$state/pids"
   for _ in $(seq 50); do
-    redis-cli -h "$redis_host" -p "$redis_port" ping >/dev/null 2>&1 && break
+    REDISCLI_AUTH=$(cat "$state/redis.password") "${cli[@]}" ping 2>/dev/null | grep -q PONG && break
     kill -0 "$!" 2>/dev/null || die "redis-server did not start on port $redis_port: $(tail -n 1 "$state/redis.log")"
     sleep 0.1
   done
@@ -116,11 +135,7 @@ up() {
   # it, and refuses a part sealed with another (or changed since).
   head -c 32 /dev/urandom > "$state/checkpoint.key"
   chmod 600 "$state/checkpoint.key"
-  local tls_args=() i
-  if $tls; then
-    "$here/make-dev-cert.sh" "$state/cluster.pfx" >/dev/null
-    tls_args=(--tls-cert "$state/cluster.pfx")
-  fi
+  local i
   for i in $(seq "$count"); do
     local addr=127.0.0.1 silo_port=$((11110 + i)) gateway_port=$((29999 + i)) prefix=() security=()
     if $netns; then
@@ -139,6 +154,7 @@ up() {
     fi
     [ ${#tls_args[@]} -gt 0 ] && security=("${tls_args[@]}")
     setsid "${prefix[@]}" dotnet "$dll" --cluster-id "$cluster_id" --redis "$redis_host:$redis_port" \
+      --redis-password-file "$state/redis.password" \
       --listen "$addr" --silo-port "$silo_port" --gateway-port "$gateway_port" --checkpoint-key "$state/checkpoint.key" "${security[@]}" \
       > "$state/silo-$i.log" 2>&1 < /dev/null &
     echo "$! silo $addr:$silo_port gateway=$addr:$gateway_port" >> "$state/pids"
@@ -163,6 +179,7 @@ up() {
   trap - EXIT
   echo "redis=$redis_host:$redis_port"
   echo "cluster-id=$cluster_id"
+  echo "redis-password-file=$state/redis.password"
   if $tls; then echo "tls-cert=$state/cluster.pfx"; fi
   while read -r pid kind rest; do
     [ "$kind" = silo ] && echo "silo=$pid $rest"

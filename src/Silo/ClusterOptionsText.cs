@@ -64,6 +64,42 @@ public static partial class ClusterOptionsText
         return option;
     }
 
+    /// <summary>The <c>--redis-password-file FILE</c> option: the password in a file, so that it is in no command line.</summary>
+    public static Option<string?> RedisPasswordFileOption() => new("--redis-password-file")
+    {
+        Description = "A file whose first line is the password Redis requires (requirepass); deploy/local/cluster.sh makes one.",
+    };
+
+    /// <summary>The <c>--redis-tls</c> option.</summary>
+    public static Option<bool> RedisTlsOption() => new("--redis-tls")
+    {
+        Description = "Reach Redis over TLS; Redis must present the cluster certificate (--tls-cert), as cluster.sh --tls sets it up.",
+    };
+
+    /// <summary>
+    /// <paramref name="redis"/> with the password in <paramref name="passwordFile"/> and, with
+    /// <paramref name="tls"/>, TLS pinned to <paramref name="certificate"/>; or the problem, in one line.
+    /// </summary>
+    public static (Membership.Redis? Redis, string? Problem) RedisAccess(Membership.Redis redis, string? passwordFile, bool tls,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+    {
+        string? password = null;
+        if (passwordFile is not null)
+        {
+            try
+            {
+                password = File.ReadLines(passwordFile).FirstOrDefault()?.Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return (null, $"--redis-password-file {passwordFile}: {e.Message}");
+            }
+            if (string.IsNullOrEmpty(password)) return (null, $"--redis-password-file {passwordFile}: the first line is empty");
+        }
+        if (tls && certificate is null) return (null, "--redis-tls pins Redis to the cluster certificate: give --tls-cert FILE.pfx too");
+        return (redis with { Password = password, Certificate = tls ? certificate : null }, null);
+    }
+
     /// <summary>The <c>--tls-cert FILE.pfx</c> option.</summary>
     public static Option<string?> TlsCertificateOption(string description)
     {

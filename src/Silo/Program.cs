@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Net;
 using System.Security.Cryptography;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Shootdown.Silo;
@@ -36,10 +35,13 @@ var checkpointKey = new Option<string?>("--checkpoint-key")
                   "and a part sealed with another key is refused (default: a key derived from the cluster id, which detects corruption but not a writer who knows the id).",
 };
 var dashboardHost = AddressOption("--dashboard-host", "The address the dashboard listens on; loopback unless you mean to expose it.", "127.0.0.1");
+var redisPasswordFile = ClusterOptionsText.RedisPasswordFileOption();
+var redisTls = ClusterOptionsText.RedisTlsOption();
 
 var root = new RootCommand("shootdown-silo: one Shootdown silo.")
 {
-    clusterId, redis, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, kubernetes, dashboardPort, dashboardHost, checkpointKey,
+    clusterId, redis, redisPasswordFile, redisTls, siloPort, gatewayPort, primaryPort, listen, advertise, tlsCert, insecure, kubernetes, dashboardPort, dashboardHost,
+    checkpointKey,
 };
 root.SetAction(async (parse, cancellation) =>
 {
@@ -96,9 +98,20 @@ root.SetAction(async (parse, cancellation) =>
         }
         (listenAddress, advertiseAddress, cluster) = (IPAddress.Any, KubernetesPod.Address(Environment.GetEnvironmentVariable), KubernetesPod.ClusterId(Environment.GetEnvironmentVariable));
     }
+    Membership membership = new Membership.Localhost(parse.GetValue(primaryPort));
+    if (parse.GetValue(redis) is { } r)
+    {
+        var (access, accessProblem) = ClusterOptionsText.RedisAccess(ClusterOptionsText.ParseRedis(r), parse.GetValue(redisPasswordFile), parse.GetValue(redisTls), certificate);
+        if (accessProblem is not null)
+        {
+            Console.Error.WriteLine($"shootdown-silo: {accessProblem}");
+            return 2;
+        }
+        membership = access!;
+    }
     var settings = new SiloSettings(
         cluster,
-        parse.GetValue(redis) is { } r ? ClusterOptionsText.ParseRedis(r) : new Membership.Localhost(parse.GetValue(primaryPort)),
+        membership,
         parse.GetValue(siloPort), parse.GetValue(gatewayPort), listenAddress,
         advertiseAddress,
         certificate,
@@ -120,11 +133,6 @@ root.SetAction(async (parse, cancellation) =>
     if (settings.Dashboard is { } dashboard) Console.Error.WriteLine($"shootdown-silo: Orleans Dashboard at http://{dashboard}{ShootdownSilo.DashboardPath}/");
     await host.WaitForShutdownAsync(cancellation);
     if (pipeline is not null) Console.Error.WriteLine($"shootdown-silo: {pipeline.Shutdown()}");
-    if (host.Services.GetRequiredService<SiloFatalError>().Reason is { IsCompleted: true } fatal)
-    {
-        Console.Error.WriteLine($"shootdown-silo: {await fatal}");
-        return 1;
-    }
     return 0;
 });
 
@@ -145,6 +153,14 @@ string? SettingsProblem(ParseResult parse)
     // The Orleans Dashboard has no login: whoever reaches it sees every grain and can read the cluster's state.
     if (parse.GetValue(dashboardPort) is not null && !IPAddress.IsLoopback(IPAddress.Parse(parse.GetValue(dashboardHost)!)) && !parse.GetValue(insecure))
         return $"--dashboard-host {parse.GetValue(dashboardHost)} is beyond loopback and the dashboard has no login: give --insecure to serve it there anyway, or reach it through an SSH tunnel";
+    if (!hasRedis && (parse.GetValue(redisPasswordFile) is not null || parse.GetValue(redisTls)))
+        return "--redis-password-file and --redis-tls are for Redis membership: give --redis HOST:PORT too";
+    // Whoever can write the membership table can stop a silo (rewrite its row) or join a stranger's:
+    // beyond loopback Redis needs a password and TLS, as the cluster's own traffic does.
+    if (parse.GetValue(redis) is { } redisText && !ClusterOptionsText.ParseRedis(redisText).IsLoopback && !parse.GetValue(insecure)
+        && (parse.GetValue(redisPasswordFile) is null || !parse.GetValue(redisTls)))
+        return $"--redis {redisText} is beyond loopback: give --redis-password-file FILE and --redis-tls (with --tls-cert), as deploy/local/cluster.sh " +
+               "and deploy/k8s set Redis up, or --insecure on a network you trust";
     if (parse.GetValue(kubernetes))
     {
         if (!hasRedis) return "--kubernetes keeps membership in Redis: give --redis HOST:PORT (the manifests' redis service)";

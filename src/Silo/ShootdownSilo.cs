@@ -129,8 +129,7 @@ public static class ShootdownSilo
             if (withDashboard) silo.AddDashboard();
         });
         // After UseOrleans, so that it replaces Orleans' handler, which fails fast with a stack.
-        builder.Services.AddSingleton<SiloFatalError>();
-        builder.Services.AddSingleton<IFatalErrorHandler>(sp => sp.GetRequiredService<SiloFatalError>());
+        builder.Services.AddSingleton<IFatalErrorHandler, SiloFatalError>();
         StartupLogGate.AddTo(builder, logLevel);
     }
 
@@ -138,13 +137,27 @@ public static class ShootdownSilo
     /// How silos and clients reach Redis: a stated connect timeout, and a failed first connection
     /// is an error rather than a silent retry, so an unreachable Redis ends a start in seconds.
     /// </summary>
-    public static StackExchange.Redis.ConfigurationOptions RedisOptions(Membership.Redis redis) => new()
+    public static StackExchange.Redis.ConfigurationOptions RedisOptions(Membership.Redis redis)
     {
-        EndPoints = { redis.Server },
-        ConnectTimeout = (int)RedisConnectTimeout.TotalMilliseconds,
-        AbortOnConnectFail = true,
-        ConnectRetry = 1,
-    };
+        var options = new StackExchange.Redis.ConfigurationOptions
+        {
+            EndPoints = { redis.Server },
+            ConnectTimeout = (int)RedisConnectTimeout.TotalMilliseconds,
+            AbortOnConnectFail = true,
+            ConnectRetry = 1,
+            Password = redis.Password,
+        };
+        if (redis.Certificate is { } certificate)
+        {
+            // Redis presents the cluster certificate; no certificate authority is asked, as between silos.
+            var pinned = certificate.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            options.Ssl = true;
+            options.SslHost = redis.Server.Host;
+            options.CertificateValidation += (_, presented, _, _) =>
+                presented is not null && presented.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256).AsSpan().SequenceEqual(pinned);
+        }
+        return options;
+    }
 
     public static readonly TimeSpan RedisConnectTimeout = TimeSpan.FromSeconds(5);
 

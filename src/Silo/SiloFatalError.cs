@@ -1,40 +1,35 @@
-using Microsoft.Extensions.Hosting;
+using System.Runtime.InteropServices;
 
 namespace Shootdown.Silo;
 
 /// <summary>
-/// What a silo does when Orleans finds it cannot go on (the cluster declared it dead, say):
-/// Orleans' own handler logs a FATAL line and a stack and fails fast (exit 134); this one says why
-/// in one line and stops the host, whose owner (<c>shootdown-silo</c>) prints the line and exits 1.
-/// A silo that does not stop within <see cref="StopPatience"/> is ended with the same line.
+/// What a silo does when Orleans finds it cannot go on (the cluster declared it dead, say).
+/// Orleans' own handler logs a FATAL line with a stack and fails fast (exit 134); this one says
+/// why in one line and exits 1 at once, as fast: a silo declared dead has nothing left to save,
+/// and a graceful stop would only wait on a cluster that no longer counts it in.
 /// </summary>
-public sealed class SiloFatalError(IHostApplicationLifetime lifetime) : IFatalErrorHandler
+public sealed class SiloFatalError : IFatalErrorHandler
 {
-    private readonly TaskCompletionSource<string> _reason = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>Completes with the one line once a fatal error has happened.</summary>
-    public Task<string> Reason => _reason.Task;
-
-    public static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(15);
-
     public bool IsUnexpected(Exception exception) => true;
 
     public void OnFatalException(object? sender = null, string? context = null, Exception? exception = null)
     {
-        if (!_reason.TrySetResult(Describe(context, exception))) return;
-        lifetime.StopApplication();
-        _ = Task.Run(async () =>
-        {
-            await Task.Delay(StopPatience);
-            Console.Error.WriteLine($"shootdown-silo: {_reason.Task.Result}");
-            Environment.Exit(1);
-        });
+        // The process's own name: shootdown-silo, or shootdown for the CLI's embedded silos.
+        Console.Error.WriteLine($"{AppDomain.CurrentDomain.FriendlyName}: {Describe(context, exception)}");
+        Console.Error.Flush();
+        // Not Environment.Exit: its exit handlers wait for the host to stop, which waits on the cluster.
+        if (OperatingSystem.IsLinux()) Exit(1);
+        Environment.Exit(1);
     }
+
+    // DllImport rather than LibraryImport, which would need unsafe code for one int argument.
+    [DllImport("libc", EntryPoint = "_exit")]
+    private static extern void Exit(int status);
 
     /// <summary>The reason in words a person can act on, on one line.</summary>
     public static string Describe(string? context, Exception? exception)
     {
-        if (context?.Contains("Dead", StringComparison.Ordinal) == true || context?.Contains("dead", StringComparison.Ordinal) == true)
+        if (context?.Contains("dead", StringComparison.OrdinalIgnoreCase) == true)
             return "the cluster declared this silo dead: its other silos could not reach it (is --tls-cert the cluster's certificate, " +
                    "and can the other silos reach --advertise and --silo-port?)";
         var what = string.Join(": ", new[] { context, exception?.Message }.Where(s => !string.IsNullOrWhiteSpace(s)));

@@ -15,11 +15,17 @@ public abstract record Membership
 
     /// <summary>
     /// A membership table in Redis (<c>Microsoft.Orleans.Clustering.Redis</c>): silos on any hosts
-    /// join through it, clients read the gateways from it, and any silo may die.
+    /// join through it, clients read the gateways from it, and any silo may die. With a
+    /// <paramref name="Password"/>, every connection authenticates (Redis's requirepass, the
+    /// default ACL user); with a <paramref name="Certificate"/>, it is TLS and Redis must present
+    /// exactly that certificate (pinned by its SHA-256 hash, as silos pin each other's).
     /// </summary>
-    public sealed record Redis(DnsEndPoint Server) : Membership
+    public sealed record Redis(DnsEndPoint Server, string? Password = null, X509Certificate2? Certificate = null) : Membership
     {
         public override string ToString() => $"{Server.Host}:{Server.Port}";
+
+        /// <summary>Whether Redis is on this host, where nothing beyond it can reach it unasked.</summary>
+        public bool IsLoopback => Server.Host == "localhost" || IPAddress.TryParse(Server.Host, out var address) && IPAddress.IsLoopback(address);
     }
 }
 

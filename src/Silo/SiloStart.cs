@@ -15,18 +15,10 @@ public static class SiloStart
         if (PortInUse(settings) is { } problem) return problem;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(JoinTimeout);
-        var fatal = host.Services.GetService(typeof(SiloFatalError)) as SiloFatalError;
         try
         {
-            var start = host.StartAsync(deadline.Token);
-            // Declared dead while joining (another certificate than the cluster's, say): that is the reason, whatever the start then throws.
-            if (fatal is not null && await Task.WhenAny(start, fatal.Reason) == fatal.Reason) return await fatal.Reason;
-            await start;
+            await host.StartAsync(deadline.Token);
             return null;
-        }
-        catch (Exception) when (fatal?.Reason.IsCompleted == true)
-        {
-            return await fatal.Reason;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
@@ -83,6 +75,9 @@ public static class SiloStart
                     return $"port {settings.SiloPort} or {settings.GatewayPort} on {settings.Listen} is already in use";
                 case SocketException { SocketErrorCode: SocketError.AddressNotAvailable }:
                     return $"--listen {settings.Listen} is not an address of this host";
+                case StackExchange.Redis.RedisConnectionException { FailureType: StackExchange.Redis.ConnectionFailureType.AuthenticationFailure }:
+                    return $"Redis at {(settings.Membership as Membership.Redis)?.ToString() ?? "?"} refused to authenticate this silo " +
+                           "(is --redis-password-file Redis's password, and --redis-tls given if Redis speaks TLS?)";
                 case StackExchange.Redis.RedisConnectionException:
                     return $"cannot reach Redis at {(settings.Membership as Membership.Redis)?.ToString() ?? "?"} within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
             }

@@ -67,6 +67,39 @@ public sealed class ClusterSettingsTests
         AssertOneLine(stderr, "shootdown-silo: ", $"cannot reach Redis at 127.0.0.1:{ports[0]} within 5 s");
     }
 
+    /// <summary>
+    /// A silo with a certificate other than its cluster's, where Redis does not check it (loopback,
+    /// plain): it joins the table, the cluster's silos cannot complete a handshake with it and
+    /// declare it dead. It says so in one line and exits 1; Orleans' own handler failed fast with a
+    /// FATAL line and a stack (exit 134).
+    /// </summary>
+    [Fact]
+    public async Task ASiloTheClusterDeclaresDeadSaysSoInOneLine()
+    {
+        using var redis = new RedisServer();
+        var dir = Sim.TempDir();
+        var (member, stranger) = (Path.Combine(dir, "member.pfx"), Path.Combine(dir, "stranger.pfx"));
+        Assert.Equal(0, (await NamespaceCluster.RunScriptAsync("make-dev-cert.sh", member)).Exit);
+        Assert.Equal(0, (await NamespaceCluster.RunScriptAsync("make-dev-cert.sh", stranger)).Exit);
+        var ports = EmbeddedCluster.FreePorts(4);
+        var id = $"dead-{Guid.NewGuid():N}";
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "shootdown-silo.dll"), "--redis", $"127.0.0.1:{redis.Port}",
+            "--cluster-id", id, "--tls-cert", member, "--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}"]) { RedirectStandardError = true };
+        using var first = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            Assert.Contains("joined cluster", await first.StandardError.ReadLineAsync());
+            var (exit, _, stderr) = Silo("--redis", $"127.0.0.1:{redis.Port}", "--cluster-id", id, "--tls-cert", stranger,
+                "--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}");
+            Assert.Equal(1, exit);
+            AssertOneLine(stderr, "shootdown-silo: the cluster declared this silo dead", "is --tls-cert the cluster's certificate");
+        }
+        finally
+        {
+            first.Kill();
+        }
+    }
+
     [Fact]
     public async Task WrongSettingsAgainstARealClusterAreOneLineEach()
     {
@@ -75,42 +108,47 @@ public sealed class ClusterSettingsTests
         var certificate = cluster.TlsCertificate!;
 
         // The right settings run, and match the reference engine.
-        var (exit, stdout, stderr) = Cli.Shootdown("run", scenario, "--json", "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", certificate);
+        var (exit, stdout, stderr) = Cli.Shootdown(["run", scenario, "--json", .. cluster.ClientArgs]);
         Assert.True(exit == 0, stderr);
         var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenario), EngineKind.Reference);
         foreach (var run in reference.Runs) Assert.Contains(run.Result.Digest, stdout);
+        string[] redisAccess = ["--redis", cluster.Redis, "--redis-password-file", cluster.RedisPasswordFile, "--redis-tls"];
 
-        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", "another-cluster", "--tls-cert", certificate);
+        (exit, _, stderr) = Cli.Shootdown(["run", scenario, .. redisAccess, "--cluster-id", "another-cluster", "--tls-cert", certificate]);
         Assert.Equal(1, exit);
         AssertOneLine(stderr, "shootdown: cannot connect to cluster 'another-cluster'", "is --cluster-id right");
 
-        // TLS mismatches: no certificate, and a certificate that is not the cluster's.
-        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId);
+        // Redis's own door: TLS and a password. Plain text to its TLS port, another password, another certificate.
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--redis-password-file", cluster.RedisPasswordFile, "--cluster-id", cluster.ClusterId);
         Assert.Equal(1, exit);
-        AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "give --tls-cert");
+        AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "give --redis-tls with --tls-cert");
+        var wrongPassword = Sim.Write(Sim.TempDir(), "password", "not-the-password\n");
+        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--redis-password-file", wrongPassword, "--redis-tls", "--tls-cert", certificate,
+            "--cluster-id", cluster.ClusterId);
+        Assert.Equal(1, exit);
+        AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "Redis refused to authenticate this client");
         var stranger = Path.Combine(Sim.TempDir(), "stranger.pfx");
         Assert.Equal(0, (await NamespaceCluster.RunScriptAsync("make-dev-cert.sh", stranger)).Exit);
-        (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger);
+        (exit, _, stderr) = Cli.Shootdown(["run", scenario, .. redisAccess, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger]);
         Assert.Equal(1, exit);
-        AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "give --tls-cert");
+        AssertOneLine(stderr, $"shootdown: cannot connect to cluster '{cluster.ClusterId}'", "Redis refused to authenticate this client");
+        (exit, _, stderr) = Silo(["--cluster-id", cluster.ClusterId, .. redisAccess, "--tls-cert", stranger,
+            "--silo-port", $"{EmbeddedCluster.FreePorts(1)[0]}", "--gateway-port", $"{EmbeddedCluster.FreePorts(1)[0]}"]);
+        Assert.Equal(1, exit);
+        AssertOneLine(stderr, "shootdown-silo: Redis at", "refused to authenticate this silo");
+        // Beyond loopback, a silo will not use Redis without a password and TLS unless told --insecure.
+        (exit, _, stderr) = Silo("--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", certificate);
+        Assert.Equal(2, exit);
+        AssertOneLine(stderr, $"shootdown-silo: --redis {cluster.Redis} is beyond loopback", "--redis-password-file FILE and --redis-tls");
 
         // A silo given a port that is taken refuses to start, rather than evicting the silo there.
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        (exit, _, stderr) = Silo("--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", certificate,
-            "--silo-port", $"{port}", "--gateway-port", $"{EmbeddedCluster.FreePorts(1)[0]}");
+        (exit, _, stderr) = Silo(["--cluster-id", cluster.ClusterId, .. redisAccess, "--tls-cert", certificate,
+            "--silo-port", $"{port}", "--gateway-port", $"{EmbeddedCluster.FreePorts(1)[0]}"]);
         Assert.Equal(1, exit);
         Assert.Equal($"shootdown-silo: port {port} on 127.0.0.1 is already in use", stderr.Trim());
-
-        // A silo with a certificate that is not the cluster's: the cluster's silos cannot reach it and
-        // declare it dead. It says so in one line and exits 1 (Orleans' own handler failed fast: a
-        // FATAL line, a stack, exit 134).
-        var free = EmbeddedCluster.FreePorts(2);
-        (exit, _, stderr) = Silo("--redis", cluster.Redis, "--cluster-id", cluster.ClusterId, "--tls-cert", stranger,
-            "--silo-port", $"{free[0]}", "--gateway-port", $"{free[1]}");
-        Assert.Equal(1, exit);
-        AssertOneLine(stderr, "shootdown-silo: the cluster declared this silo dead", "is --tls-cert the cluster's certificate");
 
         // A client whose Redis does not answer.
         (exit, _, stderr) = Cli.Shootdown("run", scenario, "--redis", $"127.0.0.1:{EmbeddedCluster.FreePorts(1)[0]}", "--cluster-id", cluster.ClusterId);

@@ -95,10 +95,26 @@ public sealed class KubernetesManifestTests
         var redis = args[args.IndexOf("--redis") + 1];
         var redisService = Resource("Service", redis[..redis.IndexOf(':')]);
         Assert.Equal(redis[(redis.IndexOf(':') + 1)..], Text(((YamlSequenceNode)Node(redisService, "spec", "ports"))[0], "port"));
-        // The certificate is read from where the secret is mounted.
-        var mount = Text(((YamlSequenceNode)Node(SiloContainer, "volumeMounts"))[0], "mountPath");
-        Assert.StartsWith(mount + "/", args[args.IndexOf("--tls-cert") + 1]);
+        // The certificate, Redis's password and the checkpoint key are read from where their secrets are mounted.
+        var mounts = ((YamlSequenceNode)Node(SiloContainer, "volumeMounts")).ToDictionary(m => Text(m, "name"), m => Text(m, "mountPath"));
+        Assert.StartsWith(mounts["tls"] + "/", args[args.IndexOf("--tls-cert") + 1]);
+        Assert.StartsWith(mounts["secrets"] + "/", args[args.IndexOf("--redis-password-file") + 1]);
+        Assert.StartsWith(mounts["secrets"] + "/", args[args.IndexOf("--checkpoint-key") + 1]);
+        Assert.Contains("--redis-tls", args);
+        // Redis speaks TLS only, with the password from the same secret the silos mount.
+        var redisArgs = ((YamlSequenceNode)Node(RedisContainer, "args")).Select(a => ((YamlScalarNode)a).Value!).ToList();
+        Assert.Equal("0", redisArgs[redisArgs.IndexOf("--port") + 1]);
+        Assert.Equal(redis[(redis.IndexOf(':') + 1)..], redisArgs[redisArgs.IndexOf("--tls-port") + 1]);
+        Assert.Equal("$(REDIS_PASSWORD)", redisArgs[redisArgs.IndexOf("--requirepass") + 1]);
+        var password = ((YamlSequenceNode)Node(RedisContainer, "env")).Single(e => Text(e, "name") == "REDIS_PASSWORD");
+        Assert.Equal("redis-password", Text(password, "valueFrom", "secretKeyRef", "key"));
+        var siloSecrets = ((YamlSequenceNode)Node(Resource("Deployment", "shootdown-silo"), "spec", "template", "spec", "volumes"))
+            .Single(v => Text(v, "name") == "secrets");
+        Assert.Equal(Text(password, "valueFrom", "secretKeyRef", "name"), Text(siloSecrets, "secret", "secretName"));
     }
+
+    private static YamlMappingNode RedisContainer =>
+        (YamlMappingNode)((YamlSequenceNode)Node(Resource("Deployment", "shootdown-redis"), "spec", "template", "spec", "containers"))[0];
 
     private static List<string> Arguments() => ((YamlSequenceNode)Node(SiloContainer, "args")).Select(a => ((YamlScalarNode)a).Value!).ToList();
 
@@ -112,6 +128,9 @@ public sealed class KubernetesManifestTests
         Assert.Equal(0, (await NamespaceCluster.RunScriptAsync("make-dev-cert.sh", certificate)).Exit);
         var args = Arguments();
         args[args.IndexOf("--tls-cert") + 1] = certificate;
+        var secrets = Sim.TempDir();
+        args[args.IndexOf("--redis-password-file") + 1] = Sim.Write(secrets, "redis-password", "a-password\n");
+        File.WriteAllBytes(args[args.IndexOf("--checkpoint-key") + 1] = Path.Combine(secrets, "checkpoint.key"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         var environment = SiloEnvironment.ToDictionary(e => e.Key, e => e.Value.Children.ContainsKey(new YamlScalarNode("value"))
             ? Text(e.Value, "value")
             : Text(e.Value, "valueFrom", "fieldRef", "fieldPath") switch { "status.podIP" => "127.0.0.1", var field => $"test-{field.Replace('.', '-')}" });

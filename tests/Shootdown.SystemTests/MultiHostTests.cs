@@ -28,8 +28,8 @@ public sealed class MultiHostTests
         Assert.All(cluster.Silos, s => Assert.False(IPAddress.IsLoopback(s.Silo.Address)));
         Assert.Equal(3, cluster.Silos.Select(s => s.Silo.Address).Distinct().Count());
         var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
-        await using var first = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
-        await using var second = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var first = await cluster.ConnectAsync();
+        await using var second = await cluster.ConnectAsync();
         var (big, little) = (first.RunAsync(Khugepaged), second.RunAsync(small));
         await Task.WhenAll(big, little);
         Assert.Equal(KhugepagedDigests.Value, Digests(await big));
@@ -57,7 +57,7 @@ public sealed class MultiHostTests
         // two cores, which is load this test is not about.
         var options = new GrainEngineOptions(Checkpoints: checkpoints ? new CheckpointPolicy(Windows: 300, WallMs: 0) : null);
         await using var cluster = await NamespaceCluster.UpAsync();
-        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var simulator = await cluster.ConnectAsync();
         var killed = default(IPEndPoint);
         var events = new ConcurrentQueue<string>();
         var progress = new SynchronousProgress(p =>
@@ -81,7 +81,7 @@ public sealed class MultiHostTests
         Assert.Equal(2, result.Runs[^1].Engine!.Silos);
 
         // The cluster stays usable: a new client's run on the survivors gets the reference digests.
-        await using var later = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var later = await cluster.ConnectAsync();
         Assert.Equal(KhugepagedDigests.Value, Digests(await later.RunAsync(Khugepaged)));
     }
 
@@ -91,7 +91,7 @@ public sealed class MultiHostTests
         await using var cluster = await NamespaceCluster.UpAsync();
         cluster.Kill(cluster.Silos[0].Silo);
         var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
-        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var simulator = await cluster.ConnectAsync();
         var result = await simulator.RunAsync(small);
         Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(result));
     }
@@ -104,7 +104,7 @@ public sealed class MultiHostTests
     public async Task LosingTheOnlySiloEndsTheRunWithOneLine()
     {
         await using var cluster = await NamespaceCluster.UpAsync(silos: 1);
-        await using var simulator = await Simulator.ConnectRedisAsync(cluster.Redis, cluster.ClusterId);
+        await using var simulator = await cluster.ConnectAsync();
         var killed = false;
         var progress = new SynchronousProgress(p =>
         {

@@ -27,6 +27,21 @@ public sealed class NamespaceCluster : IAsyncDisposable
     public string? TlsCertificate { get; private set; }
     public string ClusterId { get; private set; } = "";
 
+    /// <summary>The file holding the password the cluster's Redis requires.</summary>
+    public string RedisPasswordFile { get; private set; } = "";
+
+    /// <summary>What a client gives <c>shootdown run</c> to reach this cluster (its certificate included, with TLS).</summary>
+    public string[] ClientArgs =>
+    [
+        "--redis", Redis, "--cluster-id", ClusterId, "--redis-password-file", RedisPasswordFile,
+        .. TlsCertificate is { } certificate ? ["--tls-cert", certificate, "--redis-tls"] : Array.Empty<string>(),
+    ];
+
+    /// <summary>A client of this cluster through the API.</summary>
+    public Task<Client.Api.Simulator> ConnectAsync() =>
+        Client.Api.Simulator.ConnectRedisAsync(Redis, ClusterId, certificate: TlsCertificate is { } path ? Silo.ClusterTls.Load(path) : null,
+            redisPasswordFile: RedisPasswordFile, redisTls: TlsCertificate is not null);
+
     /// <summary>The silos as <c>up</c> listed them: process id and silo endpoint, in start order.</summary>
     public List<(int Pid, IPEndPoint Silo)> Silos { get; } = [];
 
@@ -51,6 +66,7 @@ public sealed class NamespaceCluster : IAsyncDisposable
             {
                 case "redis": cluster.Redis = value; break;
                 case "cluster-id": cluster.ClusterId = value; break;
+                case "redis-password-file": cluster.RedisPasswordFile = value; break;
                 case "tls-cert": cluster.TlsCertificate = value; break;
                 case "silo":
                     var parts = value.Split(' ');

@@ -40,11 +40,16 @@ public sealed class Simulator : IAsyncDisposable
 
     /// <summary>
     /// Grains on a running cluster whose membership table is in Redis at <paramref name="redis"/>
-    /// (<c>HOST:PORT</c>); with the cluster's <paramref name="certificate"/> when it uses TLS (<see cref="ClusterTls.Load"/>).
+    /// (<c>HOST:PORT</c>); with the cluster's <paramref name="certificate"/> when it uses TLS (<see cref="ClusterTls.Load"/>),
+    /// the file holding Redis's password when it requires one, and <paramref name="redisTls"/> when Redis speaks TLS.
     /// </summary>
     public static async Task<Simulator> ConnectRedisAsync(string redis, string clusterId, CancellationToken cancellation = default,
-        X509Certificate2? certificate = null) =>
-        new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(new ClusterAddress(clusterId, ClusterOptionsText.ParseRedis(redis), [], certificate), cancellation));
+        X509Certificate2? certificate = null, string? redisPasswordFile = null, bool redisTls = false)
+    {
+        var (access, problem) = ClusterOptionsText.RedisAccess(ClusterOptionsText.ParseRedis(redis), redisPasswordFile, redisTls, certificate);
+        if (problem is not null) throw new ArgumentException(problem);
+        return new(EngineKind.Grains, null, await ClusterConnection.ConnectAsync(new ClusterAddress(clusterId, access, [], certificate), cancellation));
+    }
 
     /// <summary>A scenario file with no sweep.</summary>
     public static Scenario Load(string path) => ScenarioLoader.LoadFile(path);

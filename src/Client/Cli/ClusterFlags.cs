@@ -44,7 +44,10 @@ internal sealed class ClusterFlags
         });
     }
 
-    public IEnumerable<Option> All => [_gateways, _redis, _clusterId, _tlsCert];
+    private readonly Option<string?> _redisPasswordFile = ClusterOptionsText.RedisPasswordFileOption();
+    private readonly Option<bool> _redisTls = ClusterOptionsText.RedisTlsOption();
+
+    public IEnumerable<Option> All => [_gateways, _redis, _redisPasswordFile, _redisTls, _clusterId, _tlsCert];
 
     /// <summary>
     /// The cluster the options name, or null for an embedded one; a problem with them is returned as one line.
@@ -72,6 +75,14 @@ internal sealed class ClusterFlags
             {
                 return (null, $"--tls-cert {path}: {e.Message}");
             }
+        }
+        if (redis is null && (parse.GetValue(_redisPasswordFile) is not null || parse.GetValue(_redisTls)))
+            return (null, "--redis-password-file and --redis-tls are for a cluster found through Redis: give --redis HOST:PORT too");
+        if (redis is not null)
+        {
+            var (access, problem) = ClusterOptionsText.RedisAccess(redis, parse.GetValue(_redisPasswordFile), parse.GetValue(_redisTls), certificate);
+            if (problem is not null) return (null, problem);
+            redis = access;
         }
         return (new ClusterAddress(parse.GetValue(_clusterId)!, redis, gateways, certificate), null);
     }

@@ -78,8 +78,11 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>Why a connection failed, in one line a person can act on.</summary>
     public static string Explain(Exception e, ClusterAddress cluster)
     {
+        if (Chain(e).Any(x => x is StackExchange.Redis.RedisConnectionException { FailureType: StackExchange.Redis.ConnectionFailureType.AuthenticationFailure }))
+            return "Redis refused to authenticate this client (is --redis-password-file Redis's password, and --redis-tls given if Redis speaks TLS?)";
         if (Chain(e).Any(x => x is StackExchange.Redis.RedisConnectionException))
-            return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s";
+            return $"Redis does not answer within {ShootdownSilo.RedisConnectTimeout.TotalSeconds:0} s" +
+                   (cluster.Redis?.Certificate is null ? " (if it speaks TLS, give --redis-tls with --tls-cert)" : "");
         var message = e.GetBaseException().Message.Split('\n')[0].Trim();
         // A TLS mismatch shows as a connection dropped during the handshake, or one that never
         // opens, in whichever words the layer that noticed uses.
