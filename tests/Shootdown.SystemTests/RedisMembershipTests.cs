@@ -36,10 +36,12 @@ public sealed class RedisMembershipTests
                 await host.StartAsync();
                 hosts.Add(host);
             }
-            return new Cluster { Redis = redis, Id = id, Silos = hosts };
+            var cluster = new Cluster { Redis = redis, Id = id, Silos = hosts };
+            await cluster.WaitForActiveRowsAsync(silos, TimeSpan.FromSeconds(30));
+            return cluster;
         }
 
-        public ClusterAddress Address => new(Id, new Membership.Redis(Redis.Endpoint), []);
+        public Task<ClusterConnection> ConnectAsync() => ClusterConnection.ConnectAsync(new ClusterAddress(Id, new Membership.Redis(Redis.Endpoint), []));
 
         /// <summary>The silos the Redis table lists as active, as a client reading gateways sees them.</summary>
         public async Task<int> ActiveRowsAsync()
@@ -96,15 +98,14 @@ public sealed class RedisMembershipTests
     {
         using var redis = new RedisServer();
         await using var cluster = await Cluster.StartAsync(redis, silos: 2);
-        await cluster.WaitForActiveRowsAsync(2, TimeSpan.FromSeconds(30));
-        await using var client = await ClusterConnection.ConnectAsync(cluster.Address);
+        await using var client = await cluster.ConnectAsync();
         await AssertReferenceDigest(client.Client);
 
         redis.Restart();
         await cluster.WaitForActiveRowsAsync(2, ShootdownSilo.MembershipRefresh * 3);
         Assert.All(cluster.Silos, s => Assert.False(s.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested));
         await AssertReferenceDigest(client.Client);
-        await using var another = await ClusterConnection.ConnectAsync(cluster.Address);
+        await using var another = await cluster.ConnectAsync();
         await AssertReferenceDigest(another.Client);
     }
 
@@ -113,8 +114,7 @@ public sealed class RedisMembershipTests
     {
         using var redis = new RedisServer();
         await using var cluster = await Cluster.StartAsync(redis, silos: 2);
-        await cluster.WaitForActiveRowsAsync(2, TimeSpan.FromSeconds(30));
-        await using var client = await ClusterConnection.ConnectAsync(cluster.Address);
+        await using var client = await cluster.ConnectAsync();
         var pause = redis.PauseAsync(TimeSpan.FromSeconds(10));
         // Checkpoints every window go to the paused Redis: each that cannot be written is skipped.
         await AssertReferenceDigest(client.Client, new CheckpointPolicy(Windows: 1, WallMs: 0));
