@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace Shootdown.Grains;
 
@@ -24,11 +25,11 @@ public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
 
     /// <summary>The entity's whole state (its runner, model object and pending events), as a checkpoint holds it.</summary>
     [Alias("Snapshot")]
-    Task<byte[]> Snapshot();
+    Task<Immutable<byte[]>> Snapshot();
 
     /// <summary>Takes the state a snapshot holds instead of starting; reports the frontier, as <see cref="Start"/> does.</summary>
     [Alias("Restore")]
-    Task<EntityWindow> Restore(byte[] state);
+    Task<EntityWindow> Restore(Immutable<byte[]> state);
 }
 
 [Alias("shootdown.ICpuGrain")]

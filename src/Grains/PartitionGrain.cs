@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
+using Orleans.Concurrency;
 using Shootdown.Engine;
 using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
@@ -53,9 +54,9 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var states = await BoundedFanout.Call(members, id => _members[id].Snapshot());
         _entityCalls += members.Count;
         var (waiting, masks) = Windows.Waiting();
-        var part = new PartitionCheckpoint(waiting, masks, [.. members], states).Encode();
+        var part = new PartitionCheckpoint(waiting, masks, [.. members], [.. states.Select(s => s.Value)]).Encode();
         await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition),
-            CheckpointSeal.Seal(part, new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes));
+            CheckpointSeal.Seal(part.Span, new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes));
     }
 
     public async Task<PartitionReport> Restore(CheckpointRef from)
@@ -76,7 +77,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         if (!part.Entities.SequenceEqual(Windows.Members))
             throw new CheckpointRefusedFault($"checkpoint part {id} refused: it holds other entities than partition {Windows.Partition} of {from.Partitions}");
         var members = Windows.Members;
-        var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i]));
+        var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i].AsImmutable()));
         _entityCalls += members.Count;
         var report = await Finish(members, restored);
         // The waiting events go back after the members' own frontiers, as a batch would arrive.

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
+using Orleans.Concurrency;
 using Shootdown.Engine;
 using Shootdown.Engine.Checkpoints;
 
@@ -36,13 +37,14 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         return Task.FromResult(TakeWindow());
     }
 
-    public Task<byte[]> Snapshot() => Task.FromResult(ObjectGraphCodec.Write(Runner, Run.Shared));
+    // Immutable: the state goes to (and comes from) the partition on this silo, and a local call would otherwise copy it.
+    public Task<Immutable<byte[]>> Snapshot() => Task.FromResult(ObjectGraphCodec.Write(Runner, Run.Shared).AsImmutable());
 
-    public Task<EntityWindow> Restore(byte[] state)
+    public Task<EntityWindow> Restore(Immutable<byte[]> state)
     {
         var run = catalog.Get(PartitionKeys.RunKeyOf(KeyExtension()));
         _run = run;
-        _runner = ObjectGraphCodec.Read<EntityRunner>(state, run.Shared);
+        _runner = ObjectGraphCodec.Read<EntityRunner>(state.Value, run.Shared);
         if (_runner.Entity.Id != (int)this.GetPrimaryKeyLong()) throw new InvalidOperationException($"entity {this.GetPrimaryKeyLong()} was given entity {_runner.Entity.Id}'s state");
         return Task.FromResult(TakeWindow());
     }

@@ -13,7 +13,7 @@ public sealed class CheckpointSealTests
         Assert.Throws<CheckpointRefusedException>(() => CheckpointSeal.Open(part, id ?? Id, key ?? Key)).Message;
 
     [Fact]
-    public void ASealedPartOpensToItsPayload() => Assert.Equal(Payload, CheckpointSeal.Open(CheckpointSeal.Seal(Payload, Id, Key), Id, Key));
+    public void ASealedPartOpensToItsPayload() => Assert.Equal(Payload, CheckpointSeal.Open(CheckpointSeal.Seal(Payload, Id, Key), Id, Key).ToArray());
 
     [Fact]
     public void EveryFlippedBitIsRefused()

@@ -34,34 +34,43 @@ public static class CheckpointSeal
     public static readonly string Build =
         typeof(CheckpointSeal).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    public static byte[] Seal(byte[] payload, CheckpointIdentity id, ReadOnlySpan<byte> key) => Seal(payload, id, key, Build);
+    public static byte[] Seal(ReadOnlySpan<byte> payload, CheckpointIdentity id, ReadOnlySpan<byte> key) => Seal(payload, id, key, Build);
 
-    /// <summary>Seals as <paramref name="build"/> would (tests stand in for another build).</summary>
-    public static byte[] Seal(byte[] payload, CheckpointIdentity id, ReadOnlySpan<byte> key, string build)
+    /// <summary>
+    /// Seals as <paramref name="build"/> would (tests stand in for another build). The part is one
+    /// array, written once: parts run to hundreds of megabytes, and every copy is one more of them
+    /// in memory at once.
+    /// </summary>
+    public static byte[] Seal(ReadOnlySpan<byte> payload, CheckpointIdentity id, ReadOnlySpan<byte> key, string build)
     {
-        using var stream = new MemoryStream(payload.Length + 256);
-        stream.Write(Magic);
-        WriteInt(stream, FormatVersion);
-        WriteString(stream, build);
-        WriteString(stream, id.RunKey);
-        WriteInt(stream, id.Number);
-        WriteInt(stream, id.Partition);
-        WriteInt(stream, payload.Length);
-        stream.Write(payload);
-        var body = stream.GetBuffer().AsSpan(0, (int)stream.Length);
-        stream.Write(HMACSHA256.HashData(key, body));
-        return stream.ToArray();
+        using var header = new MemoryStream(256);
+        header.Write(Magic);
+        WriteInt(header, FormatVersion);
+        WriteString(header, build);
+        WriteString(header, id.RunKey);
+        WriteInt(header, id.Number);
+        WriteInt(header, id.Partition);
+        WriteInt(header, payload.Length);
+        var part = new byte[checked((int)header.Length + payload.Length + TagLength)];
+        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(part);
+        payload.CopyTo(part.AsSpan((int)header.Length));
+        HMACSHA256.HashData(key, part.AsSpan(0, part.Length - TagLength), part.AsSpan(part.Length - TagLength));
+        return part;
     }
 
-    /// <summary>The payload of <paramref name="part"/>, if it is the part <paramref name="id"/> names, intact and this build's; else a <see cref="CheckpointRefusedException"/>.</summary>
-    public static byte[] Open(byte[] part, CheckpointIdentity id, ReadOnlySpan<byte> key)
+    private const int TagLength = 32;
+
+    /// <summary>
+    /// The payload of <paramref name="part"/> (a view of it, not a copy), if it is the part
+    /// <paramref name="id"/> names, intact and this build's; else a <see cref="CheckpointRefusedException"/>.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Open(byte[] part, CheckpointIdentity id, ReadOnlySpan<byte> key)
     {
         string Refused(string why) => $"checkpoint part {id} refused: {why}";
-        const int tag = 32;
-        if (part.Length < Magic.Length + 4 + tag || !part.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        if (part.Length < Magic.Length + 4 + TagLength || !part.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new CheckpointRefusedException(Refused("not a Shootdown checkpoint part (no header)"));
-        var body = part.AsSpan(0, part.Length - tag);
-        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, body), part.AsSpan(part.Length - tag)))
+        var body = part.AsSpan(0, part.Length - TagLength);
+        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, body), part.AsSpan(part.Length - TagLength)))
             throw new CheckpointRefusedException(Refused("its integrity check fails (changed, truncated, or written with another cluster's key)"));
         var at = Magic.Length;
         var version = ReadInt(body, ref at);
@@ -72,7 +81,7 @@ public static class CheckpointSeal
         if (stored != id) throw new CheckpointRefusedException(Refused($"it holds {stored}"));
         var length = ReadInt(body, ref at);
         if (length != body.Length - at) throw new CheckpointRefusedException(Refused("its length field does not match"));
-        return body[at..].ToArray();
+        return part.AsMemory(at, length);
     }
 
     private static void WriteInt(Stream s, int v)

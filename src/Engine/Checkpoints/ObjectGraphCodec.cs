@@ -29,9 +29,22 @@ public static class ObjectGraphCodec
         return stream.Length == stream.Capacity ? stream.GetBuffer() : stream.ToArray();
     }
 
-    public static T Read<T>(byte[] bytes, SharedObjects shared) where T : class
+    /// <summary>As <see cref="Write"/>, into the writer's own buffer, which is returned as it stands (no copy to an exact-sized array).</summary>
+    public static ReadOnlyMemory<byte> WriteUncopied(object root, SharedObjects shared, int capacity)
     {
-        using var reader = new BinaryReader(new MemoryStream(bytes));
+        var stream = new MemoryStream(capacity);
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            new GraphWriter(writer, shared).Root(root);
+        return stream.GetBuffer().AsMemory(0, (int)stream.Length);
+    }
+
+    public static T Read<T>(byte[] bytes, SharedObjects shared) where T : class => Read<T>(bytes.AsMemory(), shared);
+
+    /// <summary>Reads from a view of a larger array (an opened checkpoint part) without copying it.</summary>
+    public static T Read<T>(ReadOnlyMemory<byte> bytes, SharedObjects shared) where T : class
+    {
+        if (!MemoryMarshal.TryGetArray(bytes, out var segment)) segment = bytes.ToArray();
+        using var reader = new BinaryReader(new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false));
         return (T)new GraphReader(reader, shared).Reference()!;
     }
 

@@ -13,8 +13,9 @@ public sealed record PartitionCheckpoint(SimEvent[] Waiting, MaskAttachment[] Wa
 {
     private static readonly SharedObjects Nothing = new();
 
-    public byte[] Encode() => ObjectGraphCodec.Write(this, Nothing,
+    /// <summary>The part's bytes, in the codec's own buffer (sized ahead, so never grown): sealing copies them once, into the stored part.</summary>
+    public ReadOnlyMemory<byte> Encode() => ObjectGraphCodec.WriteUncopied(this, Nothing,
         capacity: checked(States.Sum(s => s.Length + 16) + Waiting.Length * Unsafe.SizeOf<SimEvent>() + (1 << 16)));
 
-    public static PartitionCheckpoint Decode(byte[] bytes) => ObjectGraphCodec.Read<PartitionCheckpoint>(bytes, Nothing);
+    public static PartitionCheckpoint Decode(ReadOnlyMemory<byte> bytes) => ObjectGraphCodec.Read<PartitionCheckpoint>(bytes, Nothing);
 }
