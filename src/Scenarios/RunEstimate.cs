@@ -76,35 +76,30 @@ public sealed record RunEstimate(double Events, double Bytes, double ResultBytes
                 process.Threads * (EventsPerThreadPeriod * periods + 2 * migrations), process.Threads * BytesPerThread));
         }
 
-        // A YAML operation with several CPUs became consecutive streams alike but for the CPU: one term each.
-        var entry = -1;
-        OpStreamSpec? previous = null;
         var streams = workload.Operations;
         // Back-to-back streams of one CPU follow each other: initiators, not streams, broadcast at once.
-        var initiatorsInFlight = new HashSet<int>();
         var backToBackInitiators = streams.Where(s => s.BackToBack).Select(s => s.Cpu).Distinct().Count();
+        var initiatorsInFlight = new HashSet<int>();
         var widest = (Targets: 0.0, Term: -1);
         var operations = 0.0;
-        for (var i = 0; i < streams.Length; i++)
+        var entries = Entries(streams);
+        for (var entry = 0; entry < entries.Count; entry++)
         {
-            var stream = streams[i];
-            var first = previous is null || !SameEntry(previous, stream);
-            if (first) entry++;
-            previous = stream;
-            var ops = Operations(stream, scenario.DurationNs, n, backToBackInitiators);
-            var targets = Targets(stream, scenario, n);
-            operations += ops;
-            var events = ops * (EventsPerOperation + EventsPerTarget * targets);
-            // In flight at once: one broadcast of each back-to-back initiator, and the largest of the others'.
-            var bytes = ops * (BytesPerOperation + BytesPerTarget * targets) + (stream.BackToBack && initiatorsInFlight.Add(stream.Cpu) ? targets * BytesPerTargetInFlight : 0);
-            if (!stream.BackToBack && targets > widest.Targets) widest = (targets, first ? terms.Count : terms.Count - 1);
-            if (!first)
+            double events = 0, bytes = 0;
+            foreach (var stream in entries[entry])
             {
-                terms[^1] = terms[^1] with { Events = terms[^1].Events + events, Bytes = terms[^1].Bytes + bytes };
-                continue;
+                var ops = Operations(stream, scenario.DurationNs, n, backToBackInitiators);
+                var targets = Targets(stream, scenario, n);
+                operations += ops;
+                events += ops * (EventsPerOperation + EventsPerTarget * targets);
+                bytes += ops * (BytesPerOperation + BytesPerTarget * targets);
+                // In flight at once: one broadcast of each back-to-back initiator, and the largest of the others'.
+                if (stream.BackToBack && initiatorsInFlight.Add(stream.Cpu)) bytes += targets * BytesPerTargetInFlight;
+                if (!stream.BackToBack && targets > widest.Targets) widest = (targets, terms.Count);
             }
-            var field = stream.RatePerSecond is not null ? $"operations[{entry}].rate_per_s" : $"operations[{entry}]";
-            terms.Add(new EstimateTerm(field, $"{OpTypeNames.Scenario.NameOf(stream.Type)} operations", events, bytes));
+            var first = entries[entry][0];
+            var field = first.RatePerSecond is not null ? $"operations[{entry}].rate_per_s" : $"operations[{entry}]";
+            terms.Add(new EstimateTerm(field, $"{OpTypeNames.Scenario.NameOf(first.Type)} operations", events, bytes));
         }
         if (widest.Term >= 0)
             terms[widest.Term] = terms[widest.Term] with { Bytes = terms[widest.Term].Bytes + widest.Targets * BytesPerTargetInFlight };
@@ -117,6 +112,18 @@ public sealed record RunEstimate(double Events, double Bytes, double ResultBytes
         var all = terms.ToImmutable();
         var result = scenario.Policies.Length * (n * BytesPerCpuResult + operations * BytesPerOperation);
         return new RunEstimate(all.Sum(t => t.Events), all.Sum(t => t.Bytes), result, all);
+    }
+
+    /// <summary>The scenario's operation entries: a YAML operation with several CPUs became consecutive streams alike but for the CPU.</summary>
+    private static List<List<OpStreamSpec>> Entries(ImmutableArray<OpStreamSpec> streams)
+    {
+        var entries = new List<List<OpStreamSpec>>();
+        foreach (var stream in streams)
+        {
+            if (entries.Count > 0 && SameEntry(entries[^1][0], stream)) entries[^1].Add(stream);
+            else entries.Add([stream]);
+        }
+        return entries;
     }
 
     private static bool SameEntry(OpStreamSpec a, OpStreamSpec b) =>

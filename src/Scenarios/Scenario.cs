@@ -71,4 +71,7 @@ public sealed record ScenarioFile(string Path, ImmutableArray<string> SweepParam
     ImmutableArray<ScenarioOverride> Overrides = default)
 {
     public bool IsSweep => !SweepParameters.IsEmpty;
+
+    /// <summary>What a point's values set, as every output names a point: <c>machine.scale=512, seed=3</c>.</summary>
+    public string Settings(IEnumerable<string> values) => string.Join(", ", SweepParameters.Zip(values, (k, v) => $"{k}={v}"));
 }

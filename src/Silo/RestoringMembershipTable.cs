@@ -53,9 +53,9 @@ public sealed class RestoringMembershipTable(IMembershipTable table, IOptions<Re
             await RestoreAsync(last, lost.Message, cancellationToken);
             view = await table.ReadAllAsync(cancellationToken);
         }
-        if (_lastView is { } previous && Missing(previous, view).Any())
+        if (_lastView is { } previous && Missing(previous, view).Count() is var missing and > 0)
         {
-            await RestoreAsync(previous, $"{Missing(previous, view).Count()} rows missing", cancellationToken);
+            await RestoreAsync(previous, $"{missing} rows missing", cancellationToken);
             view = await table.ReadAllAsync(cancellationToken);
         }
         _lastView = view;

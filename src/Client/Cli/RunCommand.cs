@@ -133,12 +133,13 @@ internal static class RunCommand
             // Replicates are independent runs: they always go side by side.
             var farmed = parse.GetValue(farm) || replicates > 1;
             // Estimated from the scenario before anything starts: a run that cannot fit is refused now, not aborted later.
-            if (Admission.Refusal(file, replicates, kind, onCluster: cluster is not null, farmed, Admission.AvailableBytes) is { } tooLarge)
+            var (tooLarge, longRun) = Admission.Check(file, replicates, kind, onCluster: cluster is not null, farmed, Admission.AvailableBytes);
+            if (tooLarge is not null)
             {
                 Console.Error.WriteLine($"shootdown: {file.Path}: {tooLarge}");
                 return 2;
             }
-            if (Admission.LongRun(file) is { } longRun) Console.Error.WriteLine($"shootdown: {file.Path}: {longRun}");
+            if (longRun is not null) Console.Error.WriteLine($"shootdown: {file.Path}: {longRun}");
             await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
             if (cluster is not null && connection is null) return 1;
             if (kind == EngineKind.Reference && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
@@ -246,7 +247,7 @@ internal static class RunCommand
                 for (var i = 0; i < scenarios.Count; i++)
                 {
                     var point = file.Points[i / replicates];
-                    var label = file.IsSweep ? $"{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))} " : "";
+                    var label = file.IsSweep ? $"{file.Settings(point.Values)} " : "";
                     if (replicates > 1) label += $"seed {scenarios[i].Seed} ";
                     foreach (var p in scenarios[i].Policies)
                         tasks[(i, p.Name)] = ctx.AddTask(Markup.Escape($"{label}{p.Name}: virtual time"), maxValue: scenarios[i].DurationNs);

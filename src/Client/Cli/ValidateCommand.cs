@@ -17,7 +17,7 @@ internal static class ValidateCommand
             foreach (var point in file.Points)
             {
                 var s = point.Scenario;
-                var where = file.IsSweep ? $" [{string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))}]" : "";
+                var where = file.IsSweep ? $" [{file.Settings(point.Values)}]" : "";
                 var estimate = RunEstimate.Of(s);
                 Console.Out.WriteLine($"ok: {s.Name}{where}: {s.Machine.CpuCount} CPUs ({s.Machine.Name}), {s.Workload.Processes.Length} processes, " +
                                       $"{s.Workload.Operations.Length} operation streams, {s.DurationNs / 1000.0:0.###} µs, policies {string.Join(", ", s.Policies.Select(p => p.Name))}; " +

@@ -49,7 +49,7 @@ public static class SweepHtml
         if (provenance.CommandLine.Length > 0) Row("command", $"<code id=\"command-line\">{E(provenance.CommandLine)}</code>");
         if (!provenance.Overrides.IsEmpty) Row("overrides", $"<code>{E(string.Join("  ", provenance.Overrides))}</code>");
         foreach (var row in rows)
-            Row($"point {row.Point + 1}", $"{E(string.Join(", ", file.SweepParameters.Zip(row.Values, (k, v) => $"{k}={v}")))}; seeds {E(string.Join(", ", row.Set.Seeds))}; " +
+            Row($"point {row.Point + 1}", $"{E(file.Settings(row.Values))}; seeds {E(string.Join(", ", row.Set.Seeds))}; " +
                                           $"SHA-256 <code>{Provenance.DefinitionHash(row.Set.Scenario)}</code>");
         sb.Append("</table>\n</body></html>\n");
         return sb.ToString();

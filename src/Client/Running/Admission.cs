@@ -23,29 +23,26 @@ public static class Admission
     public const double LongRunEvents = 1e9;
 
     /// <summary>
-    /// Why the runs of <paramref name="file"/> cannot fit this process, or null. On a running
+    /// Why the runs of <paramref name="file"/> cannot fit this process (null if they can), and a
+    /// warning when one is estimated to be very long; each point estimated once. On a running
     /// cluster the runs' state lives on its silos, so only the results kept here count.
     /// </summary>
-    public static string? Refusal(ScenarioFile file, int replicates, EngineKind engine, bool onCluster, bool farmed, long available)
+    public static (string? Refusal, string? Warning) Check(ScenarioFile file, int replicates, EngineKind engine, bool onCluster, bool farmed, long available)
     {
         var runs = file.Points.Length * replicates;
         var concurrent = farmed ? Math.Min(Environment.ProcessorCount, runs) : 1;
         var overhead = onCluster ? 0 : engine == EngineKind.Grains ? GrainsOverhead : 1;
+        var longest = 0.0;
         for (var i = 0; i < file.Points.Length; i++)
         {
             var point = file.Points[i];
-            if (RunEstimate.Of(point.Scenario).Admit(available, concurrent, overhead, keptResults: runs) is { } line)
-                return file.IsSweep ? $"sweep point {i + 1} ({string.Join(", ", file.SweepParameters.Zip(point.Values, (k, v) => $"{k}={v}"))}): {line}" : line;
+            var estimate = RunEstimate.Of(point.Scenario);
+            if (estimate.Admit(available, concurrent, overhead, keptResults: runs) is { } line)
+                return (file.IsSweep ? $"sweep point {i + 1} ({file.Settings(point.Values)}): {line}" : line, null);
+            longest = Math.Max(longest, estimate.Events);
         }
-        return null;
-    }
-
-    /// <summary>A warning for a run estimated to be very long, or null.</summary>
-    public static string? LongRun(ScenarioFile file)
-    {
-        var longest = file.Points.Select(p => RunEstimate.Of(p.Scenario)).MaxBy(e => e.Events)!;
-        return longest.Events > LongRunEvents
-            ? $"a long run: about {RunEstimate.Format.Count(longest.Events)} events per policy (the reference engine processes one to a few million a second on one core)"
-            : null;
+        return (null, longest > LongRunEvents
+            ? $"a long run: about {RunEstimate.Format.Count(longest)} events per policy (the reference engine processes one to a few million a second on one core)"
+            : null);
     }
 }
