@@ -43,28 +43,30 @@ public sealed class RedisMembershipTests
 
         public Task<ClusterConnection> ConnectAsync() => ClusterConnection.ConnectAsync(new ClusterAddress(Id, new Membership.Redis(Redis.Endpoint), []));
 
-        /// <summary>The silos the Redis table lists as active, as a client reading gateways sees them.</summary>
-        public async Task<int> ActiveRowsAsync()
+        /// <summary>The rows of the Redis table, as a client reading gateways sees them (none while Redis cannot be reached).</summary>
+        public async Task<string[]> RowsAsync()
         {
             try
             {
                 await using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { Redis.Endpoint }, ConnectTimeout = 1000 });
                 var rows = await redis.GetDatabase().HashGetAllAsync($"{ShootdownSilo.ServiceId}/members/{Id}");
-                return rows.Count(r => r.Name != "Version" && r.Value.ToString().Contains($"\"Status\":{(int)Orleans.Runtime.SiloStatus.Active},"));
+                return [.. rows.Where(r => r.Name != "Version").Select(r => r.Value.ToString())];
             }
             catch (RedisException)
             {
-                return 0;
+                return [];
             }
         }
 
         public async Task WaitForActiveRowsAsync(int silos, TimeSpan patience)
         {
             var deadline = DateTime.UtcNow + patience;
-            int rows;
-            while ((rows = await ActiveRowsAsync()) < silos)
+            var active = $"\"Status\":{(int)Orleans.Runtime.SiloStatus.Active},";
+            string[] rows;
+            while ((rows = await RowsAsync()).Count(r => r.Contains(active)) < silos)
             {
-                Assert.True(DateTime.UtcNow < deadline, $"{rows} of {silos} silos listed active in Redis after {patience.TotalSeconds:0} s");
+                Assert.True(DateTime.UtcNow < deadline,
+                    $"{rows.Count(r => r.Contains(active))} of {silos} silos listed active in Redis after {patience.TotalSeconds:0} s; the rows: {string.Join(" | ", rows)}");
                 await Task.Delay(250);
             }
         }
@@ -99,8 +101,8 @@ public sealed class RedisMembershipTests
         using var redis = new RedisServer();
         await using var cluster = await Cluster.StartAsync(redis, silos: 2);
         await using var client = await cluster.ConnectAsync();
-        await AssertReferenceDigest(client.Client);
-
+        // Restarted within a table refresh of the second silo's join: the first silo's last periodic
+        // read lacks that silo or lists it joining, and the table it restores must still hold both, active.
         redis.Restart();
         await cluster.WaitForActiveRowsAsync(2, ShootdownSilo.MembershipRefresh * 3);
         Assert.All(cluster.Silos, s => Assert.False(s.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested));
