@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Orleans.Concurrency;
+using Shootdown.Model.Safety;
 
 namespace Shootdown.Grains;
 
@@ -39,9 +40,9 @@ public interface ICpuGrain : ISimEntityGrain
     [Alias("Collect")]
     Task<CpuReport> Collect();
 
-    /// <summary>Checks this CPU's lockless walks against every table the run retired (JSON in, JSON out); its last call.</summary>
+    /// <summary>Checks this CPU's lockless walks against every table the run retired, in order; its last call.</summary>
     [Alias("CheckSafety")]
-    Task<string> CheckSafety(string orderedRetiresJson);
+    Task<CpuSafety> CheckSafety(ImmutableArray<TableRetire> orderedRetires);
 }
 
 [Alias("shootdown.IMmGrain")]
@@ -87,9 +88,9 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     [Alias("Collect")]
     Task<ImmutableArray<CpuReport>> Collect();
 
-    /// <summary>Each member CPU checks its own walks against every retired table; their verdicts (JSON), in ascending CPU order.</summary>
+    /// <summary>Each member CPU checks its own walks against every retired table; their verdicts, in ascending CPU order.</summary>
     [Alias("CheckSafety")]
-    Task<ImmutableArray<string>> CheckSafety(string orderedRetiresJson);
+    Task<ImmutableArray<CpuSafety>> CheckSafety(ImmutableArray<TableRetire> orderedRetires);
 
     /// <summary>Ends the member mms (the CPUs ended with their last call) and forgets the run on this silo; answers every grain call the partition made.</summary>
     [Alias("End")]

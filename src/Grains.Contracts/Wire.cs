@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Shootdown.Engine;
 using Shootdown.Model.Results;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
@@ -139,12 +140,12 @@ public sealed record RunProgress(
     [property: Id(2)] EngineStats Stats,
     [property: Id(3)] CheckpointRef? Checkpoint = null);
 
-/// <summary>A CPU's counters and operations; with walkers, also the tables its operations retired (as JSON).</summary>
+/// <summary>A CPU's counters and operations; with walkers, also the tables its operations retired.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.CpuReport")]
 public sealed record CpuReport(
     [property: Id(0)] CpuCounters Counters,
     [property: Id(1)] ImmutableArray<OpRecord> Ops,
-    [property: Id(2)] string RetiresJson);
+    [property: Id(2)] ImmutableArray<TableRetire> Retires);
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunReport")]
 public sealed record RunReport(
@@ -153,7 +154,7 @@ public sealed record RunReport(
     [property: Id(2)] long EventsProcessed,
     [property: Id(3)] ImmutableArray<CpuReport> Cpus,
     [property: Id(4)] EngineStats Stats,
-    [property: Id(5)] string SafetyJson);
+    [property: Id(5)] SafetyReport? Safety);
 
 // ---- Surrogates: the model and the engine have no Orleans reference, so their wire types are converted here.
 
@@ -220,63 +221,6 @@ public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAtt
 
     public MaskAttachmentSurrogate ConvertToSurrogate(in MaskAttachment a) =>
         new(a.Source, a.Seq, a.Target, a.Mask.NrCpus, [.. a.Mask.Words]);
-}
-
-[GenerateSerializer, Immutable, Alias("shootdown.CpuCounters")]
-public readonly record struct CpuCountersSurrogate(
-    [property: Id(0)] int Cpu,
-    [property: Id(1)] long Cal,
-    [property: Id(2)] long Tlb,
-    [property: Id(3)] long CsdsHandled,
-    [property: Id(4)] long SyncCsdsHandled,
-    [property: Id(5)] long StolenNs,
-    [property: Id(6)] long MaxSingleNs,
-    [property: Id(7)] long MaxPeriodNoiseNs,
-    [property: Id(8)] long IdleExitNs,
-    [property: Id(9)] long EntryExitNs,
-    [property: Id(10)] long HandlerNs);
-
-[RegisterConverter]
-public sealed class CpuCountersConverter : IConverter<CpuCounters, CpuCountersSurrogate>
-{
-    public CpuCounters ConvertFromSurrogate(in CpuCountersSurrogate s) =>
-        new(s.Cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs);
-
-    public CpuCountersSurrogate ConvertToSurrogate(in CpuCounters c) =>
-        new(c.Cpu, c.Cal, c.Tlb, c.CsdsHandled, c.SyncCsdsHandled, c.StolenNs, c.MaxSingleNs, c.MaxPeriodNoiseNs, c.IdleExitNs, c.EntryExitNs, c.HandlerNs);
-}
-
-[GenerateSerializer, Immutable, Alias("shootdown.OpRecord")]
-public readonly record struct OpRecordSurrogate(
-    [property: Id(0)] int Initiator,
-    [property: Id(1)] long Serial,
-    [property: Id(2)] int Type,
-    [property: Id(3)] int Process,
-    [property: Id(4)] long ArrivalNs,
-    [property: Id(5)] long StartNs,
-    [property: Id(6)] long EndNs,
-    [property: Id(7)] int FlushIpis,
-    [property: Id(8)] int SyncIpis,
-    [property: Id(9)] int CollateralIpis,
-    [property: Id(10)] bool FullFlush,
-    [property: Id(11)] bool Synced,
-    [property: Id(12)] long LoopNs,
-    [property: Id(13)] long IpiSendNs,
-    [property: Id(14)] long LocalFuncNs,
-    [property: Id(15)] long WaitNs);
-
-[RegisterConverter]
-public sealed class OpRecordConverter : IConverter<OpRecord, OpRecordSurrogate>
-{
-    public OpRecord ConvertFromSurrogate(in OpRecordSurrogate s) =>
-        new(s.Initiator, s.Serial, (OpType)s.Type, s.Process, s.ArrivalNs, s.StartNs, s.EndNs, s.FlushIpis, s.SyncIpis, s.CollateralIpis, s.FullFlush, s.Synced)
-        {
-            Time = new InitiatorTime(s.LoopNs, s.IpiSendNs, s.LocalFuncNs, s.WaitNs),
-        };
-
-    public OpRecordSurrogate ConvertToSurrogate(in OpRecord o) =>
-        new(o.Initiator, o.Serial, (int)o.Type, o.Process, o.ArrivalNs, o.StartNs, o.EndNs, o.FlushIpis, o.SyncIpis, o.CollateralIpis, o.FullFlush, o.Synced,
-            o.Time.LoopNs, o.Time.IpiSendNs, o.Time.LocalFuncNs, o.Time.WaitNs);
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
@@ -14,15 +15,15 @@ public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog
     public Task<CpuReport> Collect()
     {
         var cpu = (Cpu)Runner.Entity;
-        var report = new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps], SafetyJson.Retires(cpu.Retires));
+        var report = new CpuReport(CpuCounters.From(cpu.Id, cpu.Stats), [.. cpu.CompletedOps], [.. cpu.Retires]);
         if (!Run.Setup.ChecksSafety) Finish();
         return Task.FromResult(report);
     }
 
-    public Task<string> CheckSafety(string orderedRetiresJson)
+    public Task<CpuSafety> CheckSafety(ImmutableArray<TableRetire> orderedRetires)
     {
         var cpu = (Cpu)Runner.Entity;
-        var verdict = SafetyJson.Cpu(SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, SafetyJson.ReadRetires(orderedRetiresJson)));
+        var verdict = SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, orderedRetires);
         Finish();
         return Task.FromResult(verdict);
     }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Orleans.Concurrency;
 using Shootdown.Engine;
+using Shootdown.Model.Safety;
 using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Simulation;
@@ -125,10 +126,10 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         return [.. reports];
     }
 
-    public async Task<ImmutableArray<string>> CheckSafety(string orderedRetiresJson)
+    public async Task<ImmutableArray<CpuSafety>> CheckSafety(ImmutableArray<TableRetire> orderedRetires)
     {
         var cpus = CpuMembers();
-        var checks = await BoundedFanout.Call(cpus, cpu => cpu.CheckSafety(orderedRetiresJson));
+        var checks = await BoundedFanout.Call(cpus, cpu => cpu.CheckSafety(orderedRetires));
         _entityCalls += cpus.Count;
         return [.. checks];
     }

@@ -263,11 +263,10 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             if (catalog.Get(spec.RunKey).Setup.ChecksSafety)
             {
                 // Every CPU checks its own walks against every retired table: the walks never travel.
-                var retires = SafetyChecker.Order(collected.SelectMany(c => SafetyJson.ReadRetires(c.RetiresJson)));
-                var json = SafetyJson.Retires(retires);
-                var checks = await Task.WhenAll(_partitions.Select(p => p.CheckSafety(json)));
+                var retires = SafetyChecker.Order(collected.SelectMany(c => c.Retires));
+                var checks = await Task.WhenAll(_partitions.Select(p => p.CheckSafety(retires)));
                 _coordinatorCalls += _partitions.Length;
-                safety = SafetyChecker.Report(retires, checks.SelectMany(c => c).Select(SafetyJson.ReadCpu));
+                safety = SafetyChecker.Report(retires, checks.SelectMany(c => c));
             }
             var calls = await Task.WhenAll(_partitions.Select(p => p.End()));
             _coordinatorCalls += _partitions.Length;
@@ -277,6 +276,6 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         catalog.Release(spec.RunKey);
         Ended();
         DeactivateOnIdle();
-        return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), SafetyJson.Report(safety));
+        return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), safety);
     }
 }

@@ -256,7 +256,7 @@ public static class ShootdownRunner
         report.Cpus.Select(c => c.Counters).ToImmutableArray(),
         report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
         scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
-        SafetyJson.ReadReport(report.SafetyJson));
+        report.Safety);
 
     /// <summary>One try at a policy's run; every call also gives up when <paramref name="lost"/> says a silo died.</summary>
     private static async Task<RunReport> RunOnceAsync(RunSpec spec, IGrainFactory grains, CancellationToken lost,

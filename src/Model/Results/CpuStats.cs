@@ -1,3 +1,5 @@
+using Shootdown.Model.State;
+
 namespace Shootdown.Model.Results;
 
 /// <summary>Per-CPU counters, as /proc/interrupts and osnoise would show them.</summary>
@@ -66,9 +68,35 @@ public sealed record OpRecord(
     int SyncIpis,
     int CollateralIpis,
     bool FullFlush,
-    bool Synced)
+    bool Synced) : IStateRecord<OpRecord>
 {
     public long LatencyNs => EndNs - StartNs;
+
+    public void Write(StateWriter w)
+    {
+        w.Int(Initiator);
+        w.Long(Serial);
+        w.Enum(Type);
+        w.Int(Process);
+        w.Long(ArrivalNs);
+        w.Long(StartNs);
+        w.Long(EndNs);
+        w.Int(FlushIpis);
+        w.Int(SyncIpis);
+        w.Int(CollateralIpis);
+        w.Bool(FullFlush);
+        w.Bool(Synced);
+        w.Long(Time.LoopNs);
+        w.Long(Time.IpiSendNs);
+        w.Long(Time.LocalFuncNs);
+        w.Long(Time.WaitNs);
+    }
+
+    public static OpRecord Read(StateReader r) =>
+        new(r.Int(), r.Long(), r.Enum<Workload.OpType>(), r.Int(), r.Long(), r.Long(), r.Long(), r.Int(), r.Int(), r.Int(), r.Bool(), r.Bool())
+        {
+            Time = new InitiatorTime(r.Long(), r.Long(), r.Long(), r.Long()),
+        };
 
     /// <summary>Where the initiator's time went in its calls; the digest leaves it out, since the timeline it is read from is in it already.</summary>
     public InitiatorTime Time { get; init; }

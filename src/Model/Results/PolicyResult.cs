@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Shootdown.Model.Safety;
+using Shootdown.Model.State;
 using Shootdown.Model.Statistics;
 using Shootdown.Model.Workload;
 
@@ -12,8 +13,25 @@ namespace Shootdown.Model.Results;
 /// <see cref="EntryExitNs"/> and <see cref="HandlerNs"/> split <see cref="StolenNs"/>; the digest
 /// leaves them out, since their sum is in it.
 public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs, long MaxPeriodNoiseNs,
-    long IdleExitNs, long EntryExitNs = 0, long HandlerNs = 0)
+    long IdleExitNs, long EntryExitNs = 0, long HandlerNs = 0) : IStateRecord<CpuCounters>
 {
+    public void Write(StateWriter w)
+    {
+        w.Int(Cpu);
+        w.Long(Cal);
+        w.Long(Tlb);
+        w.Long(CsdsHandled);
+        w.Long(SyncCsdsHandled);
+        w.Long(StolenNs);
+        w.Long(MaxSingleNs);
+        w.Long(MaxPeriodNoiseNs);
+        w.Long(IdleExitNs);
+        w.Long(EntryExitNs);
+        w.Long(HandlerNs);
+    }
+
+    public static CpuCounters Read(StateReader r) => new(r.Int(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+
     public static CpuCounters From(int cpu, CpuStats s) =>
         new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Shootdown.Model.Kernel;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
 
@@ -53,7 +54,31 @@ public sealed record TableRetire(
     CpuMask Interrupted,
     string Sync,
     int Share = -1,
-    bool FreesTable = true);
+    bool FreesTable = true) : IStateRecord<TableRetire>
+{
+    public void Write(StateWriter w)
+    {
+        w.Int(Initiator);
+        w.Long(Serial);
+        w.Enum(Op);
+        w.Int(Process);
+        w.Long(ClearNs);
+        w.Long(RetireNs);
+        w.Enum(Hazard);
+        w.Bool(RcuDeferred);
+        w.Enum(Flush);
+        w.Long(FlushNs);
+        w.Mask(FlushMask);
+        w.Mask(Interrupted);
+        w.String(Sync);
+        w.Int(Share);
+        w.Bool(FreesTable);
+    }
+
+    public static TableRetire Read(StateReader r) => new(r.Int(), r.Long(), r.Enum<OpType>(), r.Int(), r.Long(), r.Long(), r.Enum<RetireHazard>(),
+        r.Bool(), r.Enum<TlbFlushMechanism>(), r.Long(), r.Mask(), r.Mask() ?? throw new InvalidDataException("a retired table without its interrupted CPUs"),
+        r.String(), r.Int(), r.Bool());
+}
 
 /// <summary>A walker still inside its walk when the table it may have loaded was reused or freed.</summary>
 public sealed record Violation(
@@ -67,11 +92,42 @@ public sealed record Violation(
     OpType Op,
     int Process,
     string Policy,
-    string Why);
+    string Why) : IStateRecord<Violation>
+{
+    public void Write(StateWriter w)
+    {
+        w.Long(TimeNs);
+        w.Int(Cpu);
+        w.Enum(Walker);
+        w.Long(WalkStartNs);
+        w.Long(WalkEndNs);
+        w.Int(Initiator);
+        w.Long(OpSerial);
+        w.Enum(Op);
+        w.Int(Process);
+        w.String(Policy);
+        w.String(Why);
+    }
+
+    public static Violation Read(StateReader r) => new(r.Long(), r.Int(), r.Enum<WalkerKind>(), r.Long(), r.Long(), r.Int(), r.Long(), r.Enum<OpType>(), r.Int(),
+        r.String(), r.String());
+}
 
 /// <summary>One policy's safety verdict: how many walks were checked, and every violation found.</summary>
 public sealed record SafetyReport(long Walks, long Retires, long RcuDeferredRetires, long ViolationCount, ImmutableArray<Violation> Violations)
+    : IStateRecord<SafetyReport>
 {
+    public void Write(StateWriter w)
+    {
+        w.Long(Walks);
+        w.Long(Retires);
+        w.Long(RcuDeferredRetires);
+        w.Long(ViolationCount);
+        w.Items(Violations);
+    }
+
+    public static SafetyReport Read(StateReader r) => new(r.Long(), r.Long(), r.Long(), r.Long(), r.Items<Violation>());
+
     /// <summary>The report lists at most this many violations (the earliest); the count is exact.</summary>
     public const int MaxListed = 50;
 
@@ -90,4 +146,14 @@ public sealed record SafetyReport(long Walks, long Retires, long RcuDeferredReti
 }
 
 /// <summary>One CPU's share of the check.</summary>
-public sealed record CpuSafety(long Walks, long ViolationCount, ImmutableArray<Violation> Violations);
+public sealed record CpuSafety(long Walks, long ViolationCount, ImmutableArray<Violation> Violations) : IStateRecord<CpuSafety>
+{
+    public void Write(StateWriter w)
+    {
+        w.Long(Walks);
+        w.Long(ViolationCount);
+        w.Items(Violations);
+    }
+
+    public static CpuSafety Read(StateReader r) => new(r.Long(), r.Long(), r.Items<Violation>());
+}
