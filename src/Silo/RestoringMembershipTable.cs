@@ -97,9 +97,9 @@ public sealed class RestoringMembershipTable(IMembershipTable table, IOptions<Re
                 }
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
-            // The silo is stopping.
+            // The silo is stopping: the enumeration ends cancelled, or with the membership service already disposed.
         }
     }
 
