@@ -23,10 +23,9 @@ namespace Shootdown.Silo;
 /// notice restores every row it knows; each silo mends its own row if another's knowledge of it was
 /// older. A row restored a step behind would make the cluster count that silo out until it is
 /// mended (calls in flight to it then wait), which is why the view's statuses are taken when they
-/// are further on. Rows are written through the
-/// provider itself, so they are in its own format, and conditionally (a row another silo restored
-/// or changed meanwhile is left alone). A silo declared dead is not restored: only a loss of the
-/// table is undone, never a decision.
+/// are further on. Rows are written through the provider itself, so they are in its own format, and
+/// conditionally (a row another silo restored or changed meanwhile is left alone). A silo declared
+/// dead is not restored: only a loss of the table is undone, never a decision.
 /// </summary>
 public sealed class RestoringMembershipTable(IMembershipTable table, IOptions<RedisClusteringOptions> redis, IOptions<ClusterOptions> cluster,
     IServiceProvider services, ILogger<RestoringMembershipTable> log) : IMembershipTable, IAsyncDisposable

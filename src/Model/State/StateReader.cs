@@ -32,7 +32,7 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
 
     public long Long() => BinaryPrimitives.ReadInt64LittleEndian(Take(sizeof(long), "a long"));
 
-    public ulong ULong() => BinaryPrimitives.ReadUInt64LittleEndian(Take(sizeof(ulong), "a word"));
+    private ulong ULong() => BinaryPrimitives.ReadUInt64LittleEndian(Take(sizeof(ulong), "a word"));
 
     public bool Bool() => Take(1, "a flag")[0] switch
     {
@@ -75,8 +75,6 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
         for (var i = 0; i < count; i++) items.Add(T.Read(this));
         return items.MoveToImmutable();
     }
-
-    public T? Item<T>() where T : class, IStateRecord<T> => Bool() ? T.Read(this) : null;
 
     /// <summary>The value ended where the bytes do.</summary>
     public void End()

@@ -43,7 +43,7 @@ public sealed class StateWriter(int capacity = 256)
         _buffer.Advance(sizeof(long));
     }
 
-    public void ULong(ulong value)
+    private void ULong(ulong value)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(_buffer.GetSpan(sizeof(ulong)), value);
         _buffer.Advance(sizeof(ulong));
@@ -82,11 +82,5 @@ public sealed class StateWriter(int capacity = 256)
     {
         Int(items.Count);
         foreach (var item in items) item.Write(this);
-    }
-
-    public void Item<T>(T? item) where T : class, IStateRecord<T>
-    {
-        Bool(item is not null);
-        item?.Write(this);
     }
 }
