@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Engine;
@@ -45,6 +46,58 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         Now = 0;
         Entity.Start(this);
+    }
+
+    /// <summary>
+    /// The entity and its queue between windows, in the state contract: its id, clocks and
+    /// counters, its pending events (in the heap's own order, which re-adding keeps), the masks
+    /// that wait with them, then the model object's state. Taken at a barrier, when nothing it
+    /// sent is still held here.
+    /// </summary>
+    [ThreadStatic] private static StateWriter? t_snapshotWriter;
+
+    public byte[] Snapshot()
+    {
+        if (_sent is not null || _sentMasks.Count > 0) throw new InvalidOperationException($"entity {Entity.Id} snapshot with sent events not yet taken");
+        // Written into this thread's writer, then copied out once: fresh memory costs a page fault
+        // per 4 KiB on first touch, which on a storm's 100 MB of states was most of a checkpoint.
+        var w = StateContract.Begin(t_snapshotWriter ??= new StateWriter(1 << 16));
+        w.Int(Entity.Id);
+        w.Long(_seq);
+        w.Long(Now);
+        w.Long(RanTo);
+        w.Long(EventsProcessed);
+        w.Long(LastEventTime);
+        w.Int(_queue.Count);
+        foreach (var (e, _) in _queue.UnorderedItems) w.Event(e);
+        _masks.WriteState(w);
+        Entity.WriteState(w);
+        return w.ToArray();
+    }
+
+    /// <summary>
+    /// A runner around <paramref name="entity"/>, built afresh from the run's setup, that goes on
+    /// from <paramref name="state"/> (a <see cref="Snapshot"/>): nothing in it is created but by
+    /// the model's own constructors, and any field that does not check out is refused.
+    /// </summary>
+    public static EntityRunner Restore(ISimEntity entity, SyncContract contract, ReadOnlyMemory<byte> state)
+    {
+        var r = StateContract.Open(state, "entity state");
+        var id = r.Int();
+        if (id != entity.Id) throw r.Invalid($"entity {id}'s state given to entity {entity.Id}");
+        var runner = new EntityRunner(entity, contract) { _seq = r.Long(), Now = r.Long(), RanTo = r.Long(), EventsProcessed = r.Long(), LastEventTime = r.Long() };
+        var count = r.Count("a queue");
+        runner._queue.EnsureCapacity(count);
+        for (var i = 0; i < count; i++)
+        {
+            var e = r.Event();
+            if (e.Target != id) throw r.Invalid($"an event for {e.Target} in entity {id}'s queue");
+            runner._queue.Enqueue(e, e.Key);
+        }
+        runner._masks.ReadState(r);
+        entity.ReadState(r);
+        r.End();
+        return runner;
     }
 
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)

@@ -66,8 +66,9 @@ public sealed class PartitionWindows
     /// place: at a window barrier this and the entities' own states are the partition's whole part
     /// of a checkpoint (batches have all been delivered by then), and <see cref="Accept"/> puts them back.
     /// </summary>
-    public (SimEvent[] Events, MaskAttachment[] Masks) Waiting() =>
-        ([.. _inboxes.SelectMany(i => i.Events.ToArray())], [.. _inboxes.SelectMany(i => i.Masks)]);
+    /// <remarks>The events are views of the inboxes' chunks, not copies (a storm leaves close to a million csds waiting): valid until the partition next changes.</remarks>
+    public (ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks) Waiting() =>
+        ([.. _inboxes.SelectMany(i => i.Events.Chunks())], [.. _inboxes.SelectMany(i => i.Masks)]);
 
     private void AcceptOne(in SimEvent e)
     {

@@ -30,7 +30,7 @@ public interface ISimEntityGrain : IGrainWithIntegerCompoundKey
 
     /// <summary>Takes the state a snapshot holds instead of starting; reports the frontier, as <see cref="Start"/> does.</summary>
     [Alias("Restore")]
-    Task<EntityWindow> Restore(Immutable<byte[]> state);
+    Task<EntityWindow> Restore(Immutable<ReadOnlyMemory<byte>> state);
 }
 
 [Alias("shootdown.ICpuGrain")]

@@ -55,9 +55,9 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var states = await BoundedFanout.Call(members, id => _members[id].Snapshot());
         _entityCalls += members.Count;
         var (waiting, masks) = Windows.Waiting();
-        var part = new PartitionCheckpoint(waiting, masks, [.. members], [.. states.Select(s => s.Value)]).Encode();
+        var part = new PartitionCheckpoint(waiting, masks, [.. members], [.. states.Select(s => (ReadOnlyMemory<byte>)s.Value)]);
         await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition),
-            CheckpointSeal.Seal(part.Span, new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes));
+            CheckpointSeal.Seal(new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes, part.Size, part.Write));
     }
 
     public async Task<PartitionReport> Restore(CheckpointRef from)
@@ -69,20 +69,33 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         try
         {
             // Opened (whole, unchanged, this build's, the part asked for) before anything in it is decoded.
-            part = PartitionCheckpoint.Decode(CheckpointSeal.Open(stored, id, key.Bytes));
+            part = PartitionCheckpoint.Read(CheckpointSeal.Open(stored, id, key.Bytes));
         }
         catch (CheckpointRefusedException e)
         {
             throw new CheckpointRefusedFault(e.Message);
         }
+        catch (InvalidDataException e)
+        {
+            // Sealed by this build and intact, yet not what this build writes: refused all the same.
+            throw new CheckpointRefusedFault($"checkpoint part {id} refused: {e.Message}");
+        }
         if (!part.Entities.SequenceEqual(Windows.Members))
             throw new CheckpointRefusedFault($"checkpoint part {id} refused: it holds other entities than partition {Windows.Partition} of {from.Partitions}");
         var members = Windows.Members;
-        var restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i].AsImmutable()));
+        EntityWindow[] restored;
+        try
+        {
+            restored = await BoundedFanout.Call(Enumerable.Range(0, members.Count).ToList(), i => _members[members[i]].Restore(part.States[i].AsImmutable()));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CheckpointRefusedFault($"checkpoint part {id} refused: an entity's state: {e.Message}");
+        }
         _entityCalls += members.Count;
         var report = await Finish(members, restored);
         // The waiting events go back after the members' own frontiers, as a batch would arrive.
-        Windows.Accept(part.Waiting, part.WaitingMasks);
+        Windows.Accept(part.Waiting.Single().Span, part.WaitingMasks);
         return report with { Frontier = Windows.Frontier };
     }
 

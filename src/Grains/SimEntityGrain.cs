@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Orleans.Concurrency;
 using Shootdown.Engine;
-using Shootdown.Engine.Checkpoints;
 
 namespace Shootdown.Grains;
 
@@ -38,14 +37,14 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
     }
 
     // Immutable: the state goes to (and comes from) the partition on this silo, and a local call would otherwise copy it.
-    public Task<Immutable<byte[]>> Snapshot() => Task.FromResult(ObjectGraphCodec.Write(Runner, Run.Shared).AsImmutable());
+    public Task<Immutable<byte[]>> Snapshot() => Task.FromResult(Runner.Snapshot().AsImmutable());
 
-    public Task<EntityWindow> Restore(Immutable<byte[]> state)
+    /// <summary>Built afresh from the run's setup, as <see cref="Start"/> builds it, then given the state (a view of the partition's part).</summary>
+    public Task<EntityWindow> Restore(Immutable<ReadOnlyMemory<byte>> state)
     {
         var run = catalog.Get(PartitionKeys.RunKeyOf(KeyExtension()));
         _run = run;
-        _runner = ObjectGraphCodec.Read<EntityRunner>(state.Value, run.Shared);
-        if (_runner.Entity.Id != (int)this.GetPrimaryKeyLong()) throw new InvalidOperationException($"entity {this.GetPrimaryKeyLong()} was given entity {_runner.Entity.Id}'s state");
+        _runner = EntityRunner.Restore(run.Setup.CreateEntity((int)this.GetPrimaryKeyLong(), run.Spans), run.Contract, state.Value);
         return Task.FromResult(TakeWindow());
     }
 

@@ -1,18 +1,11 @@
 using Shootdown.Engine;
-using Shootdown.Engine.Checkpoints;
 using Shootdown.Model.Simulation;
 using Shootdown.Telemetry;
 
 namespace Shootdown.Grains;
 
 /// <summary>What a silo's grains share for one run: the immutable setup, its synchronisation contract, and where sampled operations become spans.</summary>
-public sealed record SiloRun(SimulationSetup Setup, SyncContract Contract, KernelSpans Spans)
-{
-    private SharedObjects? _shared;
-
-    /// <summary>What a checkpoint of this run's entities refers to rather than copies, numbered alike on every silo; found on the first checkpoint or restore.</summary>
-    public SharedObjects Shared => LazyInitializer.EnsureInitialized(ref _shared, () => new SharedObjects(Setup, Contract, Spans));
-}
+public sealed record SiloRun(SimulationSetup Setup, SyncContract Contract, KernelSpans Spans);
 
 /// <summary>
 /// Per silo: builds a run's immutable <see cref="SimulationSetup"/> (topology, costs, workload)

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using Shootdown.Model.State;
 
 namespace Shootdown.Engine.Checkpoints;
 
@@ -34,28 +35,34 @@ public static class CheckpointSeal
     public static readonly string Build =
         typeof(CheckpointSeal).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    public static byte[] Seal(ReadOnlySpan<byte> payload, CheckpointIdentity id, ReadOnlySpan<byte> key) => Seal(payload, id, key, Build);
+    /// <summary>A payload already in bytes, sealed as <paramref name="build"/> would (tests stand in for another build).</summary>
+    public static byte[] Seal(byte[] payload, CheckpointIdentity id, byte[] key, string? build = null) =>
+        Seal(id, key, payload.Length, w => w.Raw(payload), build ?? Build);
 
     /// <summary>
-    /// Seals as <paramref name="build"/> would (tests stand in for another build). The part is one
-    /// array, written once: parts run to hundreds of megabytes, and every copy is one more of them
+    /// Seals the payload <paramref name="write"/> writes, of <paramref name="payloadSize"/> bytes
+    /// exactly, into one array of the part's final size: header, payload, HMAC. Parts run to
+    /// hundreds of megabytes, and a payload built apart and copied in would be one more of them
     /// in memory at once.
     /// </summary>
-    public static byte[] Seal(ReadOnlySpan<byte> payload, CheckpointIdentity id, ReadOnlySpan<byte> key, string build)
+    public static byte[] Seal(CheckpointIdentity id, byte[] key, int payloadSize, Action<StateWriter> write, string? build = null)
     {
-        using var header = new MemoryStream(256);
-        header.Write(Magic);
-        WriteInt(header, FormatVersion);
-        WriteString(header, build);
-        WriteString(header, id.RunKey);
-        WriteInt(header, id.Number);
-        WriteInt(header, id.Partition);
-        WriteInt(header, payload.Length);
-        var part = new byte[checked((int)header.Length + payload.Length + TagLength)];
-        header.GetBuffer().AsSpan(0, (int)header.Length).CopyTo(part);
-        payload.CopyTo(part.AsSpan((int)header.Length));
-        HMACSHA256.HashData(key, part.AsSpan(0, part.Length - TagLength), part.AsSpan(part.Length - TagLength));
-        return part;
+        var headerSize = Magic.Length + 6 * sizeof(int) + Encoding.UTF8.GetByteCount(build ?? Build) + Encoding.UTF8.GetByteCount(id.RunKey);
+        var w = new StateWriter(checked(headerSize + payloadSize + TagLength));
+        w.Raw(Magic);
+        w.Int(FormatVersion);
+        w.String(build ?? Build);
+        w.String(id.RunKey);
+        w.Int(id.Number);
+        w.Int(id.Partition);
+        w.Int(payloadSize);
+        var payloadStart = w.Length;
+        write(w);
+        if (w.Length - payloadStart != payloadSize) throw new InvalidOperationException($"checkpoint part {id}: {w.Length - payloadStart} bytes written where {payloadSize} were declared");
+        Span<byte> tag = stackalloc byte[TagLength];
+        HMACSHA256.HashData(key, w.Written, tag);
+        w.Raw(tag);
+        return w.ToArray();
     }
 
     private const int TagLength = 32;
@@ -82,20 +89,6 @@ public static class CheckpointSeal
         var length = ReadInt(body, ref at);
         if (length != body.Length - at) throw new CheckpointRefusedException(Refused("its length field does not match"));
         return part.AsMemory(at, length);
-    }
-
-    private static void WriteInt(Stream s, int v)
-    {
-        Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(b, v);
-        s.Write(b);
-    }
-
-    private static void WriteString(Stream s, string v)
-    {
-        var bytes = Encoding.UTF8.GetBytes(v);
-        WriteInt(s, bytes.Length);
-        s.Write(bytes);
     }
 
     private static int ReadInt(ReadOnlySpan<byte> b, ref int at)

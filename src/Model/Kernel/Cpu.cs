@@ -1,6 +1,7 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
 
@@ -82,6 +83,41 @@ public sealed class Cpu : ISimEntity
         Scheduler.Start(ctx);
         Ops.Start(ctx);
         Walkers.Start(ctx);
+    }
+
+    /// <summary>
+    /// What handling events changed, piece by piece; what the setup gives (the machine, the costs,
+    /// the IRQ-off phases drawn at boot, the flush backend) is rebuilt by the constructor instead.
+    /// The operation in progress is read before the call in flight, which belongs to it.
+    /// </summary>
+    public void WriteState(StateWriter w)
+    {
+        w.Long(_osnoisePeriod);
+        w.Long(_osnoisePeriodNoise);
+        Stats.WriteState(w);
+        Irqs.WriteState(w);
+        Tlb.WriteState(w);
+        Ops.WriteState(w);
+        Smp.WriteState(w);
+        Scheduler.WriteState(w);
+        Walkers.WriteState(w);
+        Idle.WriteState(w);
+        Tracer.WriteState(w);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        _osnoisePeriod = r.Long();
+        _osnoisePeriodNoise = r.Long();
+        Stats.ReadState(r);
+        Irqs.ReadState(r);
+        Tlb.ReadState(r);
+        Ops.ReadState(r);
+        Smp.ReadState(r);
+        Scheduler.ReadState(r);
+        Walkers.ReadState(r);
+        Idle.ReadState(r);
+        Tracer.ReadState(r);
     }
 
     public void Handle(in SimEvent e, ISimContext ctx)

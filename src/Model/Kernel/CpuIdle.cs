@@ -1,3 +1,5 @@
+using Shootdown.Model.State;
+
 namespace Shootdown.Model.Kernel;
 
 /// <summary>
@@ -31,6 +33,24 @@ public sealed class CpuIdle(Cpu cpu)
 
     /// <summary>The CPU was woken from an idle period with the tick stopped, and no handler has paid for that yet.</summary>
     private bool _wokeWithTickStopped;
+
+    public void WriteState(StateWriter w)
+    {
+        foreach (var us in _intervalsUs) w.Long(us);
+        w.Int(_intervalPtr);
+        w.Long(_idleSince);
+        w.Int(_state);
+        w.Bool(_tickStopped);
+        w.Bool(_wokeWithTickStopped);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        for (var i = 0; i < Intervals; i++) _intervalsUs[i] = r.Long();
+        (_intervalPtr, _idleSince, _state, _tickStopped, _wokeWithTickStopped) = (r.Int(), r.Long(), r.Int(), r.Bool(), r.Bool());
+        if ((uint)_intervalPtr >= Intervals) throw r.Invalid($"menu's interval pointer at {_intervalPtr}, not below {Intervals}");
+        if (_state < 0 || _state >= Math.Max(1, Driver.States.Length)) throw r.Invalid($"idle state {_state} where {Driver.Name} has {Driver.States.Length}");
+    }
 
     /// <summary>
     /// do_idle() -> cpuidle_idle_call(): nothing runs from <paramref name="t"/> on (which a

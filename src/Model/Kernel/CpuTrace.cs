@@ -1,5 +1,6 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
@@ -27,6 +28,24 @@ public sealed class CpuTrace(Cpu cpu)
 
     /// <summary>The process whose mm entity id this is, or -1 for init_mm.</summary>
     public int TaskOf(int mm) => mm >= cpu.Machine.CpuCount ? mm - cpu.Machine.CpuCount : -1;
+
+    public void WriteState(StateWriter w)
+    {
+        w.Int(_seq);
+        w.Items(Records);
+        w.Items(Slices);
+        CpuStats.WriteNullable(w, StatsAtWindowStart);
+        CpuStats.WriteNullable(w, StatsAtWindowEnd);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        _seq = r.Int();
+        r.ItemsInto(Records);
+        r.ItemsInto(Slices);
+        StatsAtWindowStart = CpuStats.ReadNullable(r);
+        StatsAtWindowEnd = CpuStats.ReadNullable(r);
+    }
 
     public void NoteWindowSnapshots(long now)
     {

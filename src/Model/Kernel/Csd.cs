@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 
 namespace Shootdown.Model.Kernel;
 
@@ -32,11 +33,32 @@ public enum CsdCond : byte
 /// <param name="Pages">Pages in the range; <paramref name="Full"/> says the range became TLB_FLUSH_ALL.</param>
 /// <param name="NewTlbGen">The generation inc_mm_tlb_gen() returned.</param>
 /// <param name="TrimCpumask">should_trim_cpumask() said yes: CPUs that left the mm get the flush too.</param>
-public readonly record struct FlushTlbInfo(int Mm, int Pages, long NewTlbGen, bool Full, bool TrimCpumask);
+public readonly record struct FlushTlbInfo(int Mm, int Pages, long NewTlbGen, bool Full, bool TrimCpumask) : IStateRecord<FlushTlbInfo>
+{
+    public void Write(StateWriter w)
+    {
+        w.Int(Mm);
+        w.Int(Pages);
+        w.Long(NewTlbGen);
+        w.Bool(Full);
+        w.Bool(TrimCpumask);
+    }
+
+    public static FlushTlbInfo Read(StateReader r) => new(r.Int(), r.Int(), r.Long(), r.Bool(), r.Bool());
+}
 
 /// <summary>A call_single_data: the func, its cond_func and its argument.</summary>
-public readonly record struct Csd(CsdFunc Func, CsdCond Cond, FlushTlbInfo Info)
+public readonly record struct Csd(CsdFunc Func, CsdCond Cond, FlushTlbInfo Info) : IStateRecord<Csd>
 {
+    public void Write(StateWriter w)
+    {
+        w.Enum(Func);
+        w.Enum(Cond);
+        Info.Write(w);
+    }
+
+    public static Csd Read(StateReader r) => new(r.Enum<CsdFunc>(), r.Enum<CsdCond>(), FlushTlbInfo.Read(r));
+
     /// <summary>tlb_remove_table_sync_one()'s csd for the caller's <paramref name="mm"/> (only named in traces).</summary>
     public static Csd Sync(int mm, CsdCond cond = CsdCond.None) => new(CsdFunc.TlbRemoveTableSmpSync, cond, new FlushTlbInfo(mm, 0, 0, false, false));
 }

@@ -1,6 +1,7 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
 using Shootdown.Model.Workload;
@@ -19,8 +20,9 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     private readonly Queue<(int Stream, long Arrival)> _pending = new();
     private KernelOperation? _op;
     private long _serial;
-    private int[]? _atIndex;
-    private int[]? _issued;
+    // Per operation stream: the next of its listed times, and how many of its operations have arrived.
+    private readonly int[] _atIndex = new int[cpu.Setup.StreamsOn(cpu.Id).Length];
+    private readonly int[] _issued = new int[cpu.Setup.StreamsOn(cpu.Id).Length];
 
     public List<OpRecord> Completed { get; } = new();
 
@@ -37,16 +39,13 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
 
     public void Start(ISimContext ctx)
     {
-        var streams = cpu.Setup.StreamsOn(cpu.Id);
-        _atIndex = new int[streams.Length];
-        _issued = new int[streams.Length];
-        for (var s = 0; s < streams.Length; s++) ScheduleNextArrival(s, ctx, first: true);
+        for (var s = 0; s < _issued.Length; s++) ScheduleNextArrival(s, ctx, first: true);
     }
 
     private void ScheduleNextArrival(int stream, ISimContext ctx, bool first)
     {
         var spec = cpu.Setup.StreamsOn(cpu.Id)[stream];
-        if (_issued![stream] == spec.Count) return;
+        if (_issued[stream] == spec.Count) return;
         long at;
         if (spec.BackToBack)
         {
@@ -59,7 +58,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         else
         {
             var times = spec.AtNs.IsDefault ? [] : spec.AtNs;
-            var i = _atIndex![stream];
+            var i = _atIndex[stream];
             if (i >= times.Length) return;
             _atIndex[stream] = i + 1;
             at = Math.Max(times[i], ctx.Now);
@@ -86,11 +85,123 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         var setup = cpu.Setup;
         var spec = setup.StreamsOn(cpu.Id)[next.Stream];
         var op = _op = new KernelOperation(++_serial, next.Stream, spec, next.Arrival, ctx.Now);
-        if (cpu.Tracing is { } tracing && OpTraceSampling.Samples(tracing.SampleRatio, setup.Seed, cpu.Id, op.Serial))
-            op.Trace = new OpTraceBuilder(tracing, cpu.Id, op.Serial, spec.Type, spec.Process, setup.MmEntityId(spec.Process), next.Arrival, ctx.Now);
+        if (cpu.Tracing is { } tracing && OpTraceSampling.Samples(tracing.SampleRatio, setup.Seed, cpu.Id, op.Serial)) op.Trace = TraceOf(op, tracing);
         if (setup.ChecksSafety) op.Interrupted = new CpuMask.Builder(cpu.Machine.CpuCount);
         cpu.ReconsiderIdle(ctx.Now);
         Continue(op, ctx);
+    }
+
+    private OpTraceBuilder TraceOf(KernelOperation op, IOpTraceSink tracing) =>
+        new(tracing, cpu.Id, op.Serial, op.Spec.Type, op.Spec.Process, cpu.Setup.MmEntityId(op.Spec.Process), op.Arrival, op.Start);
+
+    // ------------------------------------------------------------------ state
+
+    public void WriteState(StateWriter w)
+    {
+        rng.WriteState(w);
+        w.Long(_serial);
+        w.Ints(_atIndex);
+        w.Ints(_issued);
+        w.Int(_pending.Count);
+        foreach (var (stream, arrival) in _pending)
+        {
+            w.Int(stream);
+            w.Long(arrival);
+        }
+        w.Items(Completed);
+        w.Items(Retires);
+        w.Bool(_op is not null);
+        if (_op is { } op) WriteOperation(op, w);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        rng.ReadState(r);
+        _serial = r.Long();
+        IntsInto(r, _atIndex);
+        IntsInto(r, _issued);
+        _pending.Clear();
+        for (var count = r.Count("the pending arrivals"); count > 0; count--) _pending.Enqueue((Stream(r), r.Long()));
+        r.ItemsInto(Completed);
+        r.ItemsInto(Retires);
+        _op = r.Bool() ? ReadOperation(r) : null;
+    }
+
+    private void IntsInto(StateReader r, int[] into)
+    {
+        var values = r.Ints();
+        if (values.Length != into.Length) throw r.Invalid($"arrivals of {values.Length} operation streams where CPU {cpu.Id} has {into.Length}");
+        values.CopyTo(into);
+    }
+
+    private int Stream(StateReader r)
+    {
+        var stream = r.Int();
+        return (uint)stream < (uint)cpu.Setup.StreamsOn(cpu.Id).Length ? stream : throw r.Invalid($"operation stream {stream}, which CPU {cpu.Id} lacks");
+    }
+
+    /// <summary>The operation in progress: its stream names its spec, and its trace is rebuilt around what it holds.</summary>
+    private static void WriteOperation(KernelOperation op, StateWriter w)
+    {
+        w.Long(op.Serial);
+        w.Int(op.Stream);
+        w.Long(op.Arrival);
+        w.Long(op.Start);
+        w.Int(op.Step);
+        w.Enum(op.Phase);
+        w.Bool(op.FreedTables);
+        w.Bool(op.FullyUnshared);
+        w.Bool(op.WasShared);
+        w.Mask(op.FlushedMask);
+        w.Bool(op.FullFlush);
+        w.Bool(op.Synced);
+        w.Int(op.FlushIpis);
+        w.Int(op.SyncIpis);
+        w.Int(op.Collateral);
+        w.Enum(op.Mechanism);
+        w.Long(op.FlushNs);
+        w.String(op.SyncOutcome);
+        w.Bool(op.WaitedGracePeriod);
+        w.Mask(op.Interrupted);
+        w.Long(op.Time.LoopNs);
+        w.Long(op.Time.IpiSendNs);
+        w.Long(op.Time.LocalFuncNs);
+        w.Long(op.Time.WaitNs);
+        w.Long(op.StolenAtStepStart);
+        w.Bool(op.Trace is not null);
+        op.Trace?.WriteState(w);
+    }
+
+    private KernelOperation ReadOperation(StateReader r)
+    {
+        var (serial, stream) = (r.Long(), Stream(r));
+        var op = new KernelOperation(serial, stream, cpu.Setup.StreamsOn(cpu.Id)[stream], r.Long(), r.Long())
+        {
+            Step = r.Int(),
+            Phase = r.Enum<OpPhase>(),
+            FreedTables = r.Bool(),
+            FullyUnshared = r.Bool(),
+            WasShared = r.Bool(),
+            FlushedMask = r.Mask(),
+            FullFlush = r.Bool(),
+            Synced = r.Bool(),
+            FlushIpis = r.Int(),
+            SyncIpis = r.Int(),
+            Collateral = r.Int(),
+            Mechanism = r.Enum<TlbFlushMechanism>(),
+            FlushNs = r.Long(),
+            SyncOutcome = r.String(),
+            WaitedGracePeriod = r.Bool(),
+            Interrupted = r.MaskBuilder(cpu.Machine.CpuCount),
+            Time = new InitiatorTime(r.Long(), r.Long(), r.Long(), r.Long()),
+            StolenAtStepStart = r.Long(),
+        };
+        if (r.Bool())
+        {
+            op.Trace = TraceOf(op, cpu.Tracing ?? throw r.Invalid($"a traced operation on CPU {cpu.Id}, in a run that traces none"));
+            op.Trace.ReadState(r);
+        }
+        return op;
     }
 
     // ------------------------------------------------------------------ steps

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
@@ -61,6 +62,22 @@ public sealed class LocalIrqs
     {
         var resumed = _setup.Preemption.RunningFrom(_cpu, t);
         return resumed == _yieldedWindowEnd && t >= _yieldedAt ? t : resumed;
+    }
+
+    public void WriteState(StateWriter w)
+    {
+        w.Long(HandlerBusyUntil);
+        w.Long(LocalFlushUntil);
+        w.Long(WalkFrom);
+        w.Long(WalkUntil);
+        w.Long(_yieldedAt);
+        w.Long(_yieldedWindowEnd);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (HandlerBusyUntil, LocalFlushUntil, WalkFrom, WalkUntil) = (r.Long(), r.Long(), r.Long(), r.Long());
+        (_yieldedAt, _yieldedWindowEnd) = (r.Long(), r.Long());
     }
 
     /// <summary>The first time at or after <paramref name="t"/> at which this CPU can take an interrupt.</summary>

@@ -1,5 +1,6 @@
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
@@ -13,6 +14,18 @@ public sealed class LocklessWalkers(Cpu cpu, Prng rng)
 {
     /// <summary>The lockless walks this CPU made.</summary>
     public List<WalkRecord> Walks { get; } = new();
+
+    public void WriteState(StateWriter w)
+    {
+        rng.WriteState(w);
+        w.Items(Walks);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        rng.ReadState(r);
+        r.ItemsInto(Walks);
+    }
 
     public void Start(ISimContext ctx)
     {

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.Kernel;
@@ -40,6 +41,45 @@ public sealed class MmStruct : ISimEntity
     public IReadOnlyDictionary<long, int> ThreadCpus => _threadCpu;
 
     public void Start(ISimContext ctx) { }
+
+    /// <summary>
+    /// What events changed: tlb_gen, the cpumask and its trim clock, the global ASID, and the
+    /// sets. Hashed sets are written in their enumeration order and rebuilt by adding in it;
+    /// nothing reads their order, only membership and counts.
+    /// </summary>
+    public void WriteState(StateWriter w)
+    {
+        w.Long(_tlbGen);
+        w.Long(_nextTrimCpumask);
+        w.Bool(_globalAsid);
+        w.Bool(_asidTransition);
+        w.Mask(_cpumask);
+        w.Int(_threadCpu.Count);
+        foreach (var (thread, cpu) in _threadCpu)
+        {
+            w.Long(thread);
+            w.Int(cpu);
+        }
+        w.Ints([.. _activeCpus]);
+        w.Int(_pmdTableSharers.Count);
+        foreach (var sharers in _pmdTableSharers) w.Ints([.. sharers]);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (_tlbGen, _nextTrimCpumask, _globalAsid, _asidTransition) = (r.Long(), r.Long(), r.Bool(), r.Bool());
+        r.MaskInto(_cpumask);
+        _threadCpu.Clear();
+        for (var count = r.Count("an mm's threads"); count > 0; count--) _threadCpu.Add(r.Long(), r.Int());
+        _activeCpus.Clear();
+        _activeCpus.UnionWith(r.Ints());
+        if (r.Count("the shared PMD tables") != _pmdTableSharers.Count) throw r.Invalid($"a number of shared PMD tables other than mm {Process}'s {_pmdTableSharers.Count}");
+        foreach (var sharers in _pmdTableSharers)
+        {
+            sharers.Clear();
+            sharers.UnionWith(r.Ints());
+        }
+    }
 
     /// <summary>
     /// The earliest times at which handling <paramref name="e"/> lets this mm write another

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
@@ -31,6 +32,35 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
 
     /// <summary>The process a thread id names.</summary>
     public static int ProcessOf(long thread) => (int)(thread >> 32);
+
+    public void WriteState(StateWriter w)
+    {
+        rng.WriteState(w);
+        w.Bool(_timeslicePending);
+        w.Bool(HasRunnable);
+        w.Int(_runqueue.Count);
+        foreach (var t in _runqueue)
+        {
+            w.Long(t.Id);
+            w.Bool(t.Runnable);
+            w.Bool(t.Stopped);
+            w.Int(t.Generation);
+        }
+    }
+
+    public void ReadState(StateReader r)
+    {
+        rng.ReadState(r);
+        (_timeslicePending, HasRunnable) = (r.Bool(), r.Bool());
+        _runqueue.Clear();
+        for (var count = r.Count("a runqueue"); count > 0; count--)
+        {
+            var id = r.Long();
+            var process = ProcessOf(id);
+            if ((uint)process >= (uint)cpu.Setup.Workload.Processes.Length) throw r.Invalid($"thread {id:x} of process {process}, which the workload lacks");
+            _runqueue.Add(new SimThread(id, process) { Runnable = r.Bool(), Stopped = r.Bool(), Generation = r.Int() });
+        }
+    }
 
     /// <summary>Puts the threads pinned here on the runqueue and schedules.</summary>
     public void Start(ISimContext ctx)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Shootdown.Model.Costs;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
@@ -101,6 +102,68 @@ public sealed class SmpCallFunction(Cpu cpu)
         /// <summary>Where the sender's time went in this call, once csd_lock_wait() is done.</summary>
         public Results.InitiatorTime Time => new(LoopEnd - Start, IpisSent - LoopEnd, WaitStart - IpisSent, WaitDone - WaitStart);
 
+        /// <summary>
+        /// The call as far as it has got: for each target, its answer and unlock time (the pooled
+        /// arrays hold them by CPU number, and nothing else in them is ever read). The sampled
+        /// trace and the interrupted CPUs are the operation's own, which the reader links again.
+        /// </summary>
+        public void Write(StateWriter w)
+        {
+            w.Long(Serial);
+            w.Int(Count);
+            for (var j = 0; j < Count; j++)
+            {
+                var target = Targets[j];
+                w.Int(target);
+                w.Byte(Answer[target]);
+                w.Long(UnlockTime[target]);
+            }
+            Csd.Write(w);
+            w.Bool(RunLocal);
+            w.Long(Start);
+            w.Long(LoopEnd);
+            w.Long(IpisSent);
+            w.Long(WaitStart);
+            w.Long(WaitDone);
+            w.Int(Answers);
+            w.Int(DeclinedCount);
+            w.Int(Acks);
+            w.Bool(Trace is not null);
+            w.Bool(Interrupted is not null);
+        }
+
+        public static Call Read(StateReader r, int nrCpus, KernelOperation op)
+        {
+            var serial = r.Long();
+            var count = r.Count("a call's targets");
+            if (count >= nrCpus) throw r.Invalid($"a call to {count} CPUs on a machine of {nrCpus}");
+            var targets = RentTargets(count);
+            var answers = new (byte Answer, long Unlock)[count];
+            for (var j = 0; j < count; j++)
+            {
+                targets[j] = r.Int();
+                if ((uint)targets[j] >= (uint)nrCpus || j > 0 && targets[j] <= targets[j - 1])
+                    throw r.Invalid($"a call's target {targets[j]} out of order or beyond CPU {nrCpus - 1}");
+                answers[j] = (r.Byte(), r.Long());
+            }
+            var csd = Csd.Read(r);
+            var (runLocal, start, loopEnd, ipisSent, waitStart, waitDone) = (r.Bool(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+            var (answered, declined, acks) = (r.Int(), r.Int(), r.Int());
+            if (r.Bool() != op.Trace is not null || r.Bool() != op.Interrupted is not null)
+                throw r.Invalid($"call {serial} traced or noting interrupts where operation {op.Serial} is not, or the other way round");
+            var call = new Call(serial, targets, count, nrCpus, csd, runLocal, start, loopEnd, op.Trace, op.Interrupted)
+            {
+                IpisSent = ipisSent,
+                WaitStart = waitStart,
+                WaitDone = waitDone,
+                Answers = answered,
+                DeclinedCount = declined,
+                Acks = acks,
+            };
+            for (var j = 0; j < count; j++) (call.Answer[targets[j]], call.UnlockTime[targets[j]]) = answers[j];
+            return call;
+        }
+
         public void Release()
         {
             Pools.Ints.Return(Targets);
@@ -124,6 +187,44 @@ public sealed class SmpCallFunction(Cpu cpu)
 
     private readonly List<QueuedCsd> _callSingleQueue = new();
     private long _callSerial;
+
+    /// <summary>
+    /// This CPU's side of kernel/smp.c as it stands between events: its call_single_queue, the
+    /// interrupt pending at its APIC, and the call it has in flight, which belongs to the
+    /// operation in progress (so <see cref="KernelOperations"/> is read first).
+    /// </summary>
+    public void WriteState(StateWriter w)
+    {
+        w.Long(_callSerial);
+        w.Bool(_interruptPending);
+        w.Int(_callSingleQueue.Count);
+        foreach (var queued in _callSingleQueue)
+        {
+            w.Long(queued.Call);
+            queued.Info.Write(w);
+            w.Int(queued.Sender);
+            w.Enum(queued.Func);
+            w.Bool(queued.Coalesced);
+        }
+        w.Bool(InFlight is not null);
+        InFlight?.Write(w);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (_callSerial, _interruptPending) = (r.Long(), r.Bool());
+        _callSingleQueue.Clear();
+        for (var count = r.Count("a call_single_queue"); count > 0; count--)
+        {
+            var (call, info, sender, func, coalesced) = (r.Long(), FlushTlbInfo.Read(r), r.Int(), r.Enum<CsdFunc>(), r.Bool());
+            if ((uint)sender >= (uint)cpu.Machine.CpuCount) throw r.Invalid($"a csd from CPU {sender} on a machine of {cpu.Machine.CpuCount}");
+            _callSingleQueue.Add(new QueuedCsd(call, info, sender, func, coalesced));
+        }
+        ReleaseInFlight();
+        if (!r.Bool()) return;
+        if (!cpu.Ops.InProgress) throw r.Invalid($"CPU {cpu.Id} has a call in flight and no operation in progress");
+        InFlight = Call.Read(r, cpu.Machine.CpuCount, cpu.Ops.Current);
+    }
 
     /// <summary>The call this CPU has in flight (its loop, its IPIs, its csd_lock_wait()), if any.</summary>
     public Call? InFlight { get; private set; }
@@ -521,6 +622,8 @@ public sealed class SmpCallFunction(Cpu cpu)
                 unlockedAt: t, funcStartedAt: funcStart, queued.Coalesced);
         }
         entries.Clear();
+        // This drain's view of tlb_gen ends with it: nothing of it outlives the event (or lies in a checkpoint).
+        _tlbGenSeen.Clear();
         var funcs = t - funcsStart;
         if (fromInterrupt) t += costs.InterruptExitNs;
         cpu.Irqs.HandlerBusyUntil = t;

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
@@ -28,6 +29,20 @@ public sealed class TlbState(Cpu cpu)
 
     /// <summary>With INVLPGB, the mm this CPU last told it was active on (loaded and not lazy).</summary>
     private int _activeMm = Cpu.InitMm;
+
+    public void WriteState(StateWriter w)
+    {
+        w.Int(LoadedMm);
+        w.Bool(IsLazy);
+        w.Long(SwitchedInAt);
+        w.NullableLong(_loadedMmTlbGen);
+        w.Int(_activeMm);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (LoadedMm, IsLazy, SwitchedInAt, _loadedMmTlbGen, _activeMm) = (r.Int(), r.Bool(), r.Long(), r.NullableLong(), r.Int());
+    }
 
     /// <summary>
     /// switch_mm_irqs_off() to <paramref name="mm"/> for <paramref name="thread"/>:

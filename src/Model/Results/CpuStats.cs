@@ -7,6 +7,33 @@ public sealed class CpuStats
 {
     public CpuStats Snapshot() => (CpuStats)MemberwiseClone();
 
+    public void WriteState(StateWriter w)
+    {
+        foreach (var counter in (ReadOnlySpan<long>)[Cal, Tlb, CsdsHandled, SyncCsdsHandled, StolenNs, IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs])
+            w.Long(counter);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (Cal, Tlb, CsdsHandled, SyncCsdsHandled, StolenNs) = (r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+        (IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs) = (r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+    }
+
+    /// <summary>A snapshot written as a nullable field (the /proc/interrupts at a trace window's edge).</summary>
+    public static void WriteNullable(StateWriter w, CpuStats? stats)
+    {
+        w.Bool(stats is not null);
+        stats?.WriteState(w);
+    }
+
+    public static CpuStats? ReadNullable(StateReader r)
+    {
+        if (!r.Bool()) return null;
+        var stats = new CpuStats();
+        stats.ReadState(r);
+        return stats;
+    }
+
     /// <summary>CAL, irq_call_count: one per CALL_FUNCTION(_SINGLE)_VECTOR interrupt; includes TLB IPIs (since 2016).</summary>
     public long Cal { get; set; }
 

@@ -7,7 +7,19 @@ using Shootdown.Model.Workload;
 namespace Shootdown.Model.Safety;
 
 /// <summary>One lockless walk that happened: on which CPU, of which process's tables, from when to when (frozen time included).</summary>
-public readonly record struct WalkRecord(int Cpu, WalkerKind Kind, int Process, long StartNs, long EndNs);
+public readonly record struct WalkRecord(int Cpu, WalkerKind Kind, int Process, long StartNs, long EndNs) : IStateRecord<WalkRecord>
+{
+    public void Write(StateWriter w)
+    {
+        w.Int(Cpu);
+        w.Enum(Kind);
+        w.Int(Process);
+        w.Long(StartNs);
+        w.Long(EndNs);
+    }
+
+    public static WalkRecord Read(StateReader r) => new(r.Int(), r.Enum<WalkerKind>(), r.Int(), r.Long(), r.Long());
+}
 
 /// <summary>Which walkers a retired table endangers.</summary>
 public enum RetireHazard
@@ -123,7 +135,7 @@ public sealed record SafetyReport(long Walks, long Retires, long RcuDeferredReti
         w.Long(Retires);
         w.Long(RcuDeferredRetires);
         w.Long(ViolationCount);
-        w.Items(Violations);
+        w.Items(Violations.AsSpan());
     }
 
     public static SafetyReport Read(StateReader r) => new(r.Long(), r.Long(), r.Long(), r.Long(), r.Items<Violation>());
@@ -152,7 +164,7 @@ public sealed record CpuSafety(long Walks, long ViolationCount, ImmutableArray<V
     {
         w.Long(Walks);
         w.Long(ViolationCount);
-        w.Items(Violations);
+        w.Items(Violations.AsSpan());
     }
 
     public static CpuSafety Read(StateReader r) => new(r.Long(), r.Long(), r.Items<Violation>());

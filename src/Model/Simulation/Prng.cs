@@ -1,3 +1,5 @@
+using Shootdown.Model.State;
+
 namespace Shootdown.Model.Simulation;
 
 /// <summary>
@@ -68,6 +70,21 @@ public sealed class Prng
 
     /// <summary>Uniform in [0, n).</summary>
     public int NextInt(int n) => (int)((NextUInt64() >> 33) % (ulong)n);
+
+    /// <summary>The generator's position in its stream, for a checkpoint: its four words.</summary>
+    public void WriteState(StateWriter w)
+    {
+        w.ULong(_s0);
+        w.ULong(_s1);
+        w.ULong(_s2);
+        w.ULong(_s3);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        (_s0, _s1, _s2, _s3) = (r.ULong(), r.ULong(), r.ULong(), r.ULong());
+        if ((_s0 | _s1 | _s2 | _s3) == 0) throw r.Invalid("a random generator of all zeros, which xoshiro256** never reaches");
+    }
 
     /// <summary>An exponential interval with the given mean, in whole nanoseconds, at least 1.</summary>
     public long NextExponentialNs(double meanNs) => Math.Max(1L, (long)Math.Round(-Math.Log(1.0 - NextDouble()) * meanNs));

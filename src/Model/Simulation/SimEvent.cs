@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.Simulation;
@@ -125,6 +126,27 @@ public sealed class MaskAttachments
 
     public CpuMask Take(in SimEvent e) =>
         _masks.Remove((e.Source, e.Seq), out var mask) ? mask : throw new InvalidOperationException($"{e.Kind} from {e.Source} carries no mask");
+
+    public void WriteState(StateWriter w)
+    {
+        w.Int(_masks.Count);
+        foreach (var ((source, seq), mask) in _masks)
+        {
+            w.Int(source);
+            w.Long(seq);
+            w.Mask(mask);
+        }
+    }
+
+    public void ReadState(StateReader r)
+    {
+        _masks.Clear();
+        for (var count = r.Count("the attached masks"); count > 0; count--)
+        {
+            var key = (r.Int(), r.Long());
+            if (!_masks.TryAdd(key, r.Mask() ?? throw r.Invalid("an attachment without its mask"))) throw r.Invalid($"two masks for event {key}");
+        }
+    }
 }
 
 /// <summary>A simulated object that owns its state and changes it only by handling events.</summary>
@@ -136,4 +158,10 @@ public interface ISimEntity
     void Start(ISimContext ctx);
 
     void Handle(in SimEvent e, ISimContext ctx);
+
+    /// <summary>What handling events has changed, in the state contract's encoding; what the setup gives is not written.</summary>
+    void WriteState(StateWriter writer);
+
+    /// <summary>Reads that back into an entity just built from the same setup, so it goes on as the written one would.</summary>
+    void ReadState(StateReader reader);
 }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
-using System.Runtime.CompilerServices;
 using System.Text;
+using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.State;
@@ -26,13 +26,16 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
         return taken;
     }
 
-    private InvalidDataException Invalid(string why) => new($"state at byte {_at} of {bytes.Length}: {why}");
+    /// <summary>Refuses what was read, naming where: for checks only the reader's caller can make (a field that contradicts another).</summary>
+    public InvalidDataException Invalid(string why) => new($"state at byte {_at} of {bytes.Length}: {why}");
 
     public int Int() => BinaryPrimitives.ReadInt32LittleEndian(Take(sizeof(int), "an int"));
 
     public long Long() => BinaryPrimitives.ReadInt64LittleEndian(Take(sizeof(long), "a long"));
 
-    private ulong ULong() => BinaryPrimitives.ReadUInt64LittleEndian(Take(sizeof(ulong), "a word"));
+    public ulong ULong() => BinaryPrimitives.ReadUInt64LittleEndian(Take(sizeof(ulong), "a word"));
+
+    public byte Byte() => Take(1, "a byte")[0];
 
     public bool Bool() => Take(1, "a flag")[0] switch
     {
@@ -43,14 +46,12 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
 
     public T Enum<T>() where T : struct, Enum
     {
-        StateContract.EnsureIntEnum<T>();
         var raw = Int();
-        var value = Unsafe.As<int, T>(ref raw);
-        return System.Enum.IsDefined(value) ? value : throw Invalid($"{raw} is not a {typeof(T).Name}");
+        return StateContract.TryIntToEnum<T>(raw, out var value) ? value : throw Invalid($"{raw} is not a {typeof(T).Name}");
     }
 
     /// <summary>A count of items or bytes still to come: never more than the bytes left, as every item takes at least one.</summary>
-    private int Count(string what)
+    public int Count(string what)
     {
         var count = Int();
         return count >= 0 && count <= Left ? count : throw Invalid($"{what} of {count}, with {Left} bytes left");
@@ -58,14 +59,57 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
 
     public string String() => Encoding.UTF8.GetString(Take(Count("a string"), "a string"));
 
+    public string? NullableString() => Bool() ? String() : null;
+
+    public long? NullableLong() => Bool() ? Long() : null;
+
+    /// <summary>Bytes as a view of what is read, not a copy.</summary>
+    public ReadOnlyMemory<byte> Bytes()
+    {
+        var count = Count("bytes");
+        Take(count, "bytes");
+        return bytes.Slice(_at - count, count);
+    }
+
     public CpuMask? Mask()
     {
         if (!Bool()) return null;
-        var nrCpus = Int();
+        var words = MaskWords(out var nrCpus);
+        return CpuMask.FromWords(nrCpus, words);
+    }
+
+    /// <summary>A mask written from a builder, into a builder of <paramref name="nrCpus"/> CPUs.</summary>
+    public CpuMask.Builder? MaskBuilder(int nrCpus)
+    {
+        if (!Bool()) return null;
+        var builder = new CpuMask.Builder(nrCpus);
+        MaskInto(builder, present: true);
+        return builder;
+    }
+
+    /// <summary>Reads a mask written from a builder into <paramref name="into"/>, which must be there.</summary>
+    public void MaskInto(CpuMask.Builder into, bool present = false)
+    {
+        if (!present && !Bool()) throw Invalid("a missing mask where one must be");
+        var words = MaskWords(out var nrCpus);
+        if (nrCpus != into.NrCpus) throw Invalid($"a mask of {nrCpus} CPUs where the machine has {into.NrCpus}");
+        into.Load(words);
+    }
+
+    private ulong[] MaskWords(out int nrCpus)
+    {
+        nrCpus = Int();
         if (nrCpus < 0 || CpuMask.WordCount(nrCpus) * sizeof(ulong) > Left) throw Invalid($"a mask of {nrCpus} CPUs, with {Left} bytes left");
         var words = new ulong[CpuMask.WordCount(nrCpus)];
         for (var i = 0; i < words.Length; i++) words[i] = ULong();
-        return CpuMask.FromWords(nrCpus, words);
+        return words;
+    }
+
+    public int[] Ints()
+    {
+        var values = new int[Count("a list of ints")];
+        for (var i = 0; i < values.Length; i++) values[i] = Int();
+        return values;
     }
 
     public ImmutableArray<T> Items<T>() where T : IStateRecord<T>
@@ -74,6 +118,35 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
         var items = ImmutableArray.CreateBuilder<T>(count);
         for (var i = 0; i < count; i++) items.Add(T.Read(this));
         return items.MoveToImmutable();
+    }
+
+    /// <summary>Reads a list into <paramref name="into"/>, which is emptied first.</summary>
+    public void ItemsInto<T>(List<T> into) where T : IStateRecord<T>
+    {
+        var count = Count("a list");
+        into.Clear();
+        into.EnsureCapacity(count);
+        for (var i = 0; i < count; i++) into.Add(T.Read(this));
+    }
+
+    public SimEvent Event()
+    {
+        var span = Take(StateWriter.EventSize, "an event");
+        var kind = span[8];
+        if (kind > (byte)EventKind.OpArrival) throw Invalid($"{kind} is not an EventKind");
+        return new SimEvent(BinaryPrimitives.ReadInt64LittleEndian(span), (EventKind)kind, BinaryPrimitives.ReadInt32LittleEndian(span[9..]),
+            BinaryPrimitives.ReadInt64LittleEndian(span[13..]), BinaryPrimitives.ReadInt32LittleEndian(span[21..]), BinaryPrimitives.ReadInt64LittleEndian(span[25..]),
+            BinaryPrimitives.ReadInt32LittleEndian(span[33..]), BinaryPrimitives.ReadInt64LittleEndian(span[37..]), BinaryPrimitives.ReadInt64LittleEndian(span[45..]),
+            BinaryPrimitives.ReadInt32LittleEndian(span[53..]));
+    }
+
+    public SimEvent[] Events()
+    {
+        var count = Count("a list of events");
+        if ((long)count * StateWriter.EventSize > Left) throw Invalid($"{count} events, with {Left} bytes left");
+        var events = new SimEvent[count];
+        for (var i = 0; i < count; i++) events[i] = Event();
+        return events;
     }
 
     /// <summary>The value ended where the bytes do.</summary>

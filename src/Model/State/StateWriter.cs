@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
+using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.State;
@@ -22,65 +22,147 @@ public interface IStateRecord<TSelf> where TSelf : IStateRecord<TSelf>
 /// <summary>
 /// The state contract's encoding: fixed-width little-endian numbers, a flag as one byte 0 or 1,
 /// an enum as its int, a string as its UTF-8 length and bytes, a list as its count then its items,
-/// a CPU mask as its CPU count and words. <see cref="StateContract"/> puts the contract's version
-/// in front.
+/// a CPU mask as its CPU count and words, an event as its ten fields. <see cref="StateContract"/>
+/// puts the contract's version in front. The bytes are written into one array, grown by
+/// doubling: a writer sized ahead (a checkpoint part, whose size is known) never copies them.
 /// </summary>
 public sealed class StateWriter(int capacity = 256)
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(capacity);
+    private byte[] _buffer = new byte[Math.Max(capacity, 16)];
+    private int _length;
 
-    public ReadOnlySpan<byte> Written => _buffer.WrittenSpan;
+    public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
 
-    public void Int(int value)
+    public int Length => _length;
+
+    /// <summary>The bytes written, as one array: the writer's own when it was sized exactly, else a copy.</summary>
+    public byte[] ToArray()
     {
-        BinaryPrimitives.WriteInt32LittleEndian(_buffer.GetSpan(sizeof(int)), value);
-        _buffer.Advance(sizeof(int));
+        if (_length == _buffer.Length) return _buffer;
+        // Every byte is about to be written: no need to clear it first.
+        var copy = GC.AllocateUninitializedArray<byte>(_length);
+        Written.CopyTo(copy);
+        return copy;
     }
 
-    public void Long(long value)
+    /// <summary>Starts again from nothing, keeping the buffer: a writer reused for many values touches no new memory.</summary>
+    public void Clear() => _length = 0;
+
+    private Span<byte> Take(int count)
     {
-        BinaryPrimitives.WriteInt64LittleEndian(_buffer.GetSpan(sizeof(long)), value);
-        _buffer.Advance(sizeof(long));
+        if (_buffer.Length - _length < count) Array.Resize(ref _buffer, Math.Max(checked(_length + count), checked(_buffer.Length * 2)));
+        var span = _buffer.AsSpan(_length, count);
+        _length += count;
+        return span;
     }
 
-    private void ULong(ulong value)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(_buffer.GetSpan(sizeof(ulong)), value);
-        _buffer.Advance(sizeof(ulong));
-    }
+    public void Int(int value) => BinaryPrimitives.WriteInt32LittleEndian(Take(sizeof(int)), value);
 
-    public void Bool(bool value)
-    {
-        _buffer.GetSpan(1)[0] = value ? (byte)1 : (byte)0;
-        _buffer.Advance(1);
-    }
+    public void Long(long value) => BinaryPrimitives.WriteInt64LittleEndian(Take(sizeof(long)), value);
 
-    /// <summary>An enum of the model's, all of which are ints.</summary>
-    public void Enum<T>(T value) where T : struct, Enum
-    {
-        StateContract.EnsureIntEnum<T>();
-        Int(Unsafe.As<T, int>(ref value));
-    }
+    public void ULong(ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(Take(sizeof(ulong)), value);
+
+    public void Bool(bool value) => Take(1)[0] = value ? (byte)1 : (byte)0;
+
+    public void Byte(byte value) => Take(1)[0] = value;
+
+    /// <summary>Bytes as they are, with no count: a fixed-size field (a magic number, a MAC).</summary>
+    public void Raw(ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
+
+    /// <summary>An enum of the model's (all are ints or bytes), as an int.</summary>
+    public void Enum<T>(T value) where T : struct, Enum => Int(StateContract.EnumToInt(value));
 
     public void String(string value)
     {
         var length = Encoding.UTF8.GetByteCount(value);
         Int(length);
-        Encoding.UTF8.GetBytes(value, _buffer.GetSpan(length));
-        _buffer.Advance(length);
+        Encoding.UTF8.GetBytes(value, Take(length));
+    }
+
+    public void NullableString(string? value)
+    {
+        Bool(value is not null);
+        if (value is not null) String(value);
+    }
+
+    public void NullableLong(long? value)
+    {
+        Bool(value is not null);
+        if (value is { } v) Long(v);
+    }
+
+    /// <summary>Bytes as their count and themselves.</summary>
+    public void Bytes(ReadOnlySpan<byte> bytes)
+    {
+        Int(bytes.Length);
+        bytes.CopyTo(Take(bytes.Length));
     }
 
     public void Mask(CpuMask? mask)
     {
         Bool(mask is not null);
         if (mask is null) return;
-        Int(mask.NrCpus);
-        foreach (var word in mask.Words) ULong(word);
+        Words(mask.NrCpus, mask.Words);
     }
 
-    public void Items<T>(IReadOnlyCollection<T> items) where T : IStateRecord<T>
+    /// <summary>A mask still being built (an mm's live cpumask, the CPUs an operation interrupted), as a mask.</summary>
+    public void Mask(CpuMask.Builder? mask)
     {
-        Int(items.Count);
+        Bool(mask is not null);
+        if (mask is null) return;
+        Words(mask.NrCpus, mask.Words);
+    }
+
+    private void Words(int nrCpus, ReadOnlySpan<ulong> words)
+    {
+        Int(nrCpus);
+        foreach (var word in words) ULong(word);
+    }
+
+    /// <summary>Ints as their count and themselves.</summary>
+    public void Ints(ReadOnlySpan<int> values)
+    {
+        Int(values.Length);
+        foreach (var v in values) Int(v);
+    }
+
+    public void Items<T>(ReadOnlySpan<T> items) where T : IStateRecord<T>
+    {
+        Int(items.Length);
         foreach (var item in items) item.Write(this);
     }
+
+    public void Items<T>(List<T> items) where T : IStateRecord<T> => Items<T>(CollectionsMarshal.AsSpan(items));
+
+    /// <summary>The size of one event as written: time, kind, source, seq, target, op, arg, x, y, flags.</summary>
+    public const int EventSize = 8 + 1 + 4 + 8 + 4 + 8 + 4 + 8 + 8 + 4;
+
+    /// <summary>An event, field by field (its layout in memory is the runtime's, so it is never copied as bytes).</summary>
+    public void Event(in SimEvent e)
+    {
+        var span = Take(EventSize);
+        BinaryPrimitives.WriteInt64LittleEndian(span, e.Time);
+        span[8] = (byte)e.Kind;
+        BinaryPrimitives.WriteInt32LittleEndian(span[9..], e.Source);
+        BinaryPrimitives.WriteInt64LittleEndian(span[13..], e.Seq);
+        BinaryPrimitives.WriteInt32LittleEndian(span[21..], e.Target);
+        BinaryPrimitives.WriteInt64LittleEndian(span[25..], e.Op);
+        BinaryPrimitives.WriteInt32LittleEndian(span[33..], e.Arg);
+        BinaryPrimitives.WriteInt64LittleEndian(span[37..], e.X);
+        BinaryPrimitives.WriteInt64LittleEndian(span[45..], e.Y);
+        BinaryPrimitives.WriteInt32LittleEndian(span[53..], e.Flags);
+    }
+
+    /// <summary>Events given in runs (views of chunks), written as one list: their count, then each.</summary>
+    public void Events(ReadOnlySpan<ReadOnlyMemory<SimEvent>> runs)
+    {
+        var count = 0;
+        foreach (var run in runs) count += run.Length;
+        Int(count);
+        foreach (var run in runs)
+            foreach (ref readonly var e in run.Span) Event(e);
+    }
+
+    /// <summary>What a mask weighs once written: its presence flag, CPU count and words.</summary>
+    public static int MaskSize(CpuMask mask) => 1 + sizeof(int) + mask.Words.Length * sizeof(ulong);
 }

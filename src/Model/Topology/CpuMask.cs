@@ -86,5 +86,14 @@ public sealed class CpuMask : IEquatable<CpuMask>
         public void Clear(int cpu) => _words[cpu >> 6] &= ~(1UL << (cpu & 63));
 
         public CpuMask ToMask() => new(NrCpus, (ulong[])_words.Clone());
+
+        public ReadOnlySpan<ulong> Words => _words;
+
+        /// <summary>Takes the bits of <paramref name="words"/> (a restored state's), one word per 64 CPUs.</summary>
+        public void Load(ReadOnlySpan<ulong> words)
+        {
+            if (words.Length != _words.Length) throw new ArgumentException($"a mask of {NrCpus} CPUs needs {_words.Length} words, got {words.Length}");
+            words.CopyTo(_words);
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.Tracing;
@@ -51,7 +52,27 @@ public readonly record struct FtraceRecord(
     TlbFlushReason Reason,
     bool Ipi,
     int Recorder,
-    int Seq);
+    int Seq) : IStateRecord<FtraceRecord>
+{
+    public void Write(StateWriter w)
+    {
+        w.Long(TimeNs);
+        w.Int(Cpu);
+        w.Enum(Event);
+        w.Int(Task);
+        w.Int(Peer);
+        w.Long(Call);
+        w.Enum(Func);
+        w.Int(Pages);
+        w.Enum(Reason);
+        w.Bool(Ipi);
+        w.Int(Recorder);
+        w.Int(Seq);
+    }
+
+    public static FtraceRecord Read(StateReader r) => new(r.Long(), r.Int(), r.Enum<FtraceEvent>(), r.Int(), r.Int(), r.Long(), r.Enum<CsdFunc>(), r.Int(),
+        r.Enum<TlbFlushReason>(), r.Bool(), r.Int(), r.Int());
+}
 
 /// <summary>What a CPU's time went to, for the timeline export (beside the tracepoints).</summary>
 public enum TimelineSlice
@@ -65,7 +86,20 @@ public enum TimelineSlice
 }
 
 /// <summary>A span of one CPU's time: <paramref name="State"/> names an idle state; <paramref name="ExitNs"/> is its exit latency paid on waking.</summary>
-public readonly record struct TimelineRecord(long StartNs, long EndNs, int Cpu, TimelineSlice Kind, string? State, long ExitNs);
+public readonly record struct TimelineRecord(long StartNs, long EndNs, int Cpu, TimelineSlice Kind, string? State, long ExitNs) : IStateRecord<TimelineRecord>
+{
+    public void Write(StateWriter w)
+    {
+        w.Long(StartNs);
+        w.Long(EndNs);
+        w.Int(Cpu);
+        w.Enum(Kind);
+        w.NullableString(State);
+        w.Long(ExitNs);
+    }
+
+    public static TimelineRecord Read(StateReader r) => new(r.Long(), r.Long(), r.Int(), r.Enum<TimelineSlice>(), r.NullableString(), r.Long());
+}
 
 /// <summary>Which part of a run to record: events at or after <see cref="FromNs"/> and before <see cref="ToNs"/>.</summary>
 public sealed record FtraceWindow(long FromNs, long ToNs)

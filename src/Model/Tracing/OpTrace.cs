@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Shootdown.Model.Kernel;
+using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Tracing;
@@ -47,7 +48,24 @@ public sealed record StepTrace(
     int Pages,
     bool FullFlush,
     bool FreedTables,
-    CallTrace? Call);
+    CallTrace? Call) : IStateRecord<StepTrace>
+{
+    public void Write(StateWriter w)
+    {
+        w.Enum(Kind);
+        w.Long(StartNs);
+        w.Long(EndNs);
+        w.String(Outcome);
+        w.Int(Pages);
+        w.Bool(FullFlush);
+        w.Bool(FreedTables);
+        w.Bool(Call is not null);
+        Call?.Write(w);
+    }
+
+    public static StepTrace Read(StateReader r) =>
+        new(r.Enum<StepKind>(), r.Long(), r.Long(), r.String(), r.Int(), r.Bool(), r.Bool(), r.Bool() ? CallTrace.Read(r) : null);
+}
 
 /// <summary>
 /// kernel/smp.c smp_call_function_many_cond() with wait=1: from the first csd setup to the end
@@ -60,8 +78,21 @@ public sealed record CallTrace(
     long IpisSentNs,
     bool RanLocal,
     long WaitDoneNs,
-    ImmutableArray<TargetTrace> Targets)
+    ImmutableArray<TargetTrace> Targets) : IStateRecord<CallTrace>
 {
+    public void Write(StateWriter w)
+    {
+        w.Enum(Func);
+        w.Long(StartNs);
+        w.Long(LoopEndNs);
+        w.Long(IpisSentNs);
+        w.Bool(RanLocal);
+        w.Long(WaitDoneNs);
+        w.Items(Targets.AsSpan());
+    }
+
+    public static CallTrace Read(StateReader r) => new(r.Enum<CsdFunc>(), r.Long(), r.Long(), r.Long(), r.Bool(), r.Long(), r.Items<TargetTrace>());
+
     /// <summary>Targets whose csd joined a non-empty call_single_queue: no new interrupt was raised for them.</summary>
     public int Coalesced => Targets.Count(t => t.Coalesced);
 
@@ -83,4 +114,19 @@ public readonly record struct TargetTrace(
     long UnlockNs,
     long AnsweredNs,
     bool Declined,
-    bool Coalesced);
+    bool Coalesced) : IStateRecord<TargetTrace>
+{
+    public void Write(StateWriter w)
+    {
+        w.Int(Cpu);
+        w.Long(QueuedNs);
+        w.Long(IpiArrivalNs);
+        w.Long(FuncStartNs);
+        w.Long(UnlockNs);
+        w.Long(AnsweredNs);
+        w.Bool(Declined);
+        w.Bool(Coalesced);
+    }
+
+    public static TargetTrace Read(StateReader r) => new(r.Int(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Bool(), r.Bool());
+}

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shootdown.Model.Kernel;
+using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Tracing;
@@ -11,7 +12,7 @@ namespace Shootdown.Model.Tracing;
 /// </summary>
 public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial, OpType type, int process, int mmEntity, long arrivalNs, long startNs)
 {
-    private readonly ImmutableArray<StepTrace>.Builder _steps = ImmutableArray.CreateBuilder<StepTrace>();
+    private readonly List<StepTrace> _steps = new();
     private readonly List<object> _carriers = new();
     private StepKind _kind;
     private long _stepStart;
@@ -22,6 +23,38 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
     private long _callStart, _loopEnd, _ipisSent, _waitDone;
     private bool _ranLocal;
     private TargetTrace[]? _targets;
+
+    /// <summary>
+    /// What the operation's trace holds so far. The host's carriers are not written: they are
+    /// tokens of the process that ran the steps (its engine spans), which a restored run's
+    /// process does not have; its trace links the spans of the steps it runs itself.
+    /// </summary>
+    public void WriteState(StateWriter w)
+    {
+        w.Items(_steps);
+        w.Enum(_kind);
+        w.Long(_stepStart);
+        w.String(_outcome);
+        w.Int(_pages);
+        w.Bool(_full);
+        w.Bool(_freedTables);
+        w.Enum(_func);
+        w.Long(_callStart);
+        w.Long(_loopEnd);
+        w.Long(_ipisSent);
+        w.Long(_waitDone);
+        w.Bool(_ranLocal);
+        w.Bool(_targets is not null);
+        if (_targets is not null) w.Items<TargetTrace>(_targets);
+    }
+
+    public void ReadState(StateReader r)
+    {
+        r.ItemsInto(_steps);
+        (_kind, _stepStart, _outcome, _pages, _full, _freedTables) = (r.Enum<StepKind>(), r.Long(), r.String(), r.Int(), r.Bool(), r.Bool());
+        (_func, _callStart, _loopEnd, _ipisSent, _waitDone, _ranLocal) = (r.Enum<CsdFunc>(), r.Long(), r.Long(), r.Long(), r.Long(), r.Bool());
+        _targets = r.Bool() ? [.. r.Items<TargetTrace>()] : null;
+    }
 
     public void BeginStep(StepKind kind, long now)
     {
@@ -88,7 +121,7 @@ public sealed class OpTraceBuilder(IOpTraceSink sink, int initiator, long serial
     public void Finish(long endNs)
     {
         NoteCarrier();
-        sink.Completed(new OpTrace(initiator, serial, type, process, mmEntity, arrivalNs, startNs, endNs, _steps.ToImmutable(), [.. _carriers]));
+        sink.Completed(new OpTrace(initiator, serial, type, process, mmEntity, arrivalNs, startNs, endNs, [.. _steps], [.. _carriers]));
     }
 
     private void NoteCarrier()
