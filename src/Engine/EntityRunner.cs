@@ -48,14 +48,14 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         Entity.Start(this);
     }
 
+    [ThreadStatic] private static StateWriter? t_snapshotWriter;
+
     /// <summary>
     /// The entity and its queue between windows, in the state contract: its id, clocks and
     /// counters, its pending events (in the heap's own order, which re-adding keeps), the masks
     /// that wait with them, then the model object's state. Taken at a barrier, when nothing it
     /// sent is still held here.
     /// </summary>
-    [ThreadStatic] private static StateWriter? t_snapshotWriter;
-
     public byte[] Snapshot()
     {
         if (_sent is not null || _sentMasks.Count > 0) throw new InvalidOperationException($"entity {Entity.Id} snapshot with sent events not yet taken");

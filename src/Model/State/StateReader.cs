@@ -134,8 +134,11 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
         var span = Take(StateWriter.EventSize, "an event");
         var kind = span[8];
         if (kind > (byte)EventKind.OpArrival) throw Invalid($"{kind} is not an EventKind");
-        return new SimEvent(BinaryPrimitives.ReadInt64LittleEndian(span), (EventKind)kind, BinaryPrimitives.ReadInt32LittleEndian(span[9..]),
-            BinaryPrimitives.ReadInt64LittleEndian(span[13..]), BinaryPrimitives.ReadInt32LittleEndian(span[21..]), BinaryPrimitives.ReadInt64LittleEndian(span[25..]),
+        var (source, seq) = (BinaryPrimitives.ReadInt32LittleEndian(span[9..]), BinaryPrimitives.ReadInt64LittleEndian(span[13..]));
+        // What an event key can order: a source or sequence number beyond it is no event the model sent.
+        if ((uint)source > EventKey.MaxSource || (ulong)seq > EventKey.MaxSeq) throw Invalid($"an event from {source} numbered {seq}, beyond what an event key holds");
+        return new SimEvent(BinaryPrimitives.ReadInt64LittleEndian(span), (EventKind)kind, source,
+            seq, BinaryPrimitives.ReadInt32LittleEndian(span[21..]), BinaryPrimitives.ReadInt64LittleEndian(span[25..]),
             BinaryPrimitives.ReadInt32LittleEndian(span[33..]), BinaryPrimitives.ReadInt64LittleEndian(span[37..]), BinaryPrimitives.ReadInt64LittleEndian(span[45..]),
             BinaryPrimitives.ReadInt32LittleEndian(span[53..]));
     }
