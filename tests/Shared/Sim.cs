@@ -44,4 +44,40 @@ internal static class Sim
             cpu: 8
             at_us: [100, 300, 500]
         """;
+
+    /// <summary>
+    /// Threads that run, sleep, migrate and share CPUs round robin under periodic IRQ-off windows,
+    /// with a rate-driven flush and collapse stream: the scheduler's paths, for engine equality and entity state.
+    /// </summary>
+    public const string MigrationWorkload = """
+        machine: pack:2 numa:1 core:8 pu:2
+        duration_us: 3000
+        seed: 5
+        timeslice_us: 100
+        realtime_cpus: 30-31
+        processes:
+          - name: web
+            threads: 24
+            cpus: 0-15
+            run_us: 80
+            sleep_us: 40
+            migrate_us: 150
+          - name: batch
+            threads: 8
+            cpus: 8-15
+        operations:
+          - type: flush_range
+            process: web
+            cpu: 2
+            pages: 40
+            rate_per_s: 20000
+          - type: collapse_huge_page
+            process: web
+            cpu: 20
+            rate_per_s: 5000
+        irqs_off:
+          - cpus: 0-15
+            period_us: 7
+            duration_us: 1.5
+        """;
 }
