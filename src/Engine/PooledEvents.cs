@@ -38,20 +38,18 @@ public sealed class PooledEvents(ChunkPool pool)
     {
         if (Count == 0) return [];
         var events = new SimEvent[Count];
-        var at = 0;
-        foreach (var chunk in Chunks())
-        {
-            chunk.Span.CopyTo(events.AsSpan(at));
-            at += chunk.Length;
-        }
+        for (var c = 0; c < _chunks.Count; c++) _chunks[c].AsSpan(0, ChunkLength(c)).CopyTo(events.AsSpan(c * ChunkPool.ChunkSize));
         return events;
     }
 
     /// <summary>The events in the order added, as views of the chunks: valid until the next change here.</summary>
     public IEnumerable<ReadOnlyMemory<SimEvent>> Chunks()
     {
-        for (var c = 0; c < _chunks.Count; c++) yield return _chunks[c].AsMemory(0, Math.Min(ChunkPool.ChunkSize, Count - c * ChunkPool.ChunkSize));
+        for (var c = 0; c < _chunks.Count; c++) yield return _chunks[c].AsMemory(0, ChunkLength(c));
     }
+
+    /// <summary>How many events chunk <paramref name="c"/> holds: all but the last are full.</summary>
+    private int ChunkLength(int c) => Math.Min(ChunkPool.ChunkSize, Count - c * ChunkPool.ChunkSize);
 }
 
 /// <summary>

@@ -110,14 +110,6 @@ public sealed class SmpCallFunction(Cpu cpu)
         public void Write(StateWriter w)
         {
             w.Long(Serial);
-            w.Int(Count);
-            for (var j = 0; j < Count; j++)
-            {
-                var target = Targets[j];
-                w.Int(target);
-                w.Byte(Answer[target]);
-                w.Long(UnlockTime[target]);
-            }
             Csd.Write(w);
             w.Bool(RunLocal);
             w.Long(Start);
@@ -130,27 +122,26 @@ public sealed class SmpCallFunction(Cpu cpu)
             w.Int(Acks);
             w.Bool(Trace is not null);
             w.Bool(Interrupted is not null);
+            w.Int(Count);
+            for (var j = 0; j < Count; j++)
+            {
+                var target = Targets[j];
+                w.Int(target);
+                w.Byte(Answer[target]);
+                w.Long(UnlockTime[target]);
+            }
         }
 
         public static Call Read(StateReader r, int nrCpus, KernelOperation op)
         {
-            var serial = r.Long();
-            var count = r.Count("a call's targets");
-            if (count >= nrCpus) throw r.Invalid($"a call to {count} CPUs on a machine of {nrCpus}");
-            var targets = RentTargets(count);
-            var answers = new (byte Answer, long Unlock)[count];
-            for (var j = 0; j < count; j++)
-            {
-                targets[j] = r.Int();
-                if ((uint)targets[j] >= (uint)nrCpus || j > 0 && targets[j] <= targets[j - 1])
-                    throw r.Invalid($"a call's target {targets[j]} out of order or beyond CPU {nrCpus - 1}");
-                answers[j] = (r.Byte(), r.Long());
-            }
-            var csd = Csd.Read(r);
+            var (serial, csd) = (r.Long(), Csd.Read(r));
             var (runLocal, start, loopEnd, ipisSent, waitStart, waitDone) = (r.Bool(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
             var (answered, declined, acks) = (r.Int(), r.Int(), r.Int());
             if (r.Bool() != op.Trace is not null || r.Bool() != op.Interrupted is not null)
                 throw r.Invalid($"call {serial} traced or noting interrupts where operation {op.Serial} is not, or the other way round");
+            var count = r.Count("a call's targets");
+            if (count >= nrCpus) throw r.Invalid($"a call to {count} CPUs on a machine of {nrCpus}");
+            var targets = RentTargets(count);
             var call = new Call(serial, targets, count, nrCpus, csd, runLocal, start, loopEnd, op.Trace, op.Interrupted)
             {
                 IpisSent = ipisSent,
@@ -160,7 +151,13 @@ public sealed class SmpCallFunction(Cpu cpu)
                 DeclinedCount = declined,
                 Acks = acks,
             };
-            for (var j = 0; j < count; j++) (call.Answer[targets[j]], call.UnlockTime[targets[j]]) = answers[j];
+            for (var j = 0; j < count; j++)
+            {
+                var target = targets[j] = r.Int();
+                if ((uint)target >= (uint)nrCpus || j > 0 && target <= targets[j - 1])
+                    throw r.Invalid($"a call's target {target} out of order or beyond CPU {nrCpus - 1}");
+                (call.Answer[target], call.UnlockTime[target]) = (r.Byte(), r.Long());
+            }
             return call;
         }
 

@@ -83,14 +83,19 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
     {
         if (!Bool()) return null;
         var builder = new CpuMask.Builder(nrCpus);
-        MaskInto(builder, present: true);
+        LoadMask(builder);
         return builder;
     }
 
     /// <summary>Reads a mask written from a builder into <paramref name="into"/>, which must be there.</summary>
-    public void MaskInto(CpuMask.Builder into, bool present = false)
+    public void MaskInto(CpuMask.Builder into)
     {
-        if (!present && !Bool()) throw Invalid("a missing mask where one must be");
+        if (!Bool()) throw Invalid("a missing mask where one must be");
+        LoadMask(into);
+    }
+
+    private void LoadMask(CpuMask.Builder into)
+    {
         var words = MaskWords(out var nrCpus);
         if (nrCpus != into.NrCpus) throw Invalid($"a mask of {nrCpus} CPUs where the machine has {into.NrCpus}");
         into.Load(words);
