@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.State;
 
 namespace Shootdown.Engine;
 
@@ -122,7 +123,7 @@ public sealed class WindowScheduler
 /// What the window protocol knows of a member: the earliest time it could write a CPU's state and
 /// an mm's (<see cref="Output"/>), and its earliest pending event on a CPU and on an mm (<see cref="Next"/>).
 /// </summary>
-public readonly record struct Frontier(EntityTimes Output, EntityTimes Next)
+public readonly record struct Frontier(EntityTimes Output, EntityTimes Next) : IStateRecord<Frontier>
 {
     public const int OutputToCpu = 0, OutputToMm = 1, NextOnCpu = 2, NextOnMm = 3;
 
@@ -141,4 +142,12 @@ public readonly record struct Frontier(EntityTimes Output, EntityTimes Next)
     /// <summary>The frontier one event adds to an entity that holds it.</summary>
     public static Frontier Of(in SimEvent e, SyncContract contract) =>
         new(contract.EarliestOutput(e), EntityTimes.Only(contract.Setup.IsCpu(e.Target), e.Time));
+
+    public void Write(StateWriter writer)
+    {
+        Output.Write(writer);
+        Next.Write(writer);
+    }
+
+    public static Frontier Read(StateReader reader) => new(EntityTimes.Read(reader), EntityTimes.Read(reader));
 }

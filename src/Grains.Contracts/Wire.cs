@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Shootdown.Engine;
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
-using Shootdown.Model.Topology;
-using Shootdown.Model.Workload;
+using Shootdown.Model.State;
 
 namespace Shootdown.Grains;
 
@@ -68,46 +68,88 @@ public sealed record PartitionPlan(
     [property: Id(0)] RunSpec Spec,
     [property: Id(1)] int Partitions);
 
+// The window path's messages are the state contract's records (StateRecordCodec): most of every
+// window's bytes are their events, written as the contract writes them in checkpoints.
+
 /// <summary>A window's call to an entity: its end, and the events (with their masks) that waited for the entity.</summary>
-[GenerateSerializer, Immutable, Alias("shootdown.EntityInput")]
-public sealed record EntityInput(
-    [property: Id(0)] long WindowEnd,
-    [property: Id(1)] ImmutableArray<SimEvent> Events,
-    [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
+public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks)
+    : IStateRecord<EntityInput>
+{
+    public void Write(StateWriter writer)
+    {
+        writer.Long(WindowEnd);
+        writer.Events(Events.AsSpan());
+        writer.Items(Masks.AsSpan());
+    }
+
+    public static EntityInput Read(StateReader reader) =>
+        new(reader.Long(), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>());
+}
 
 /// <summary>
 /// An entity after a window: its frontier over the events it still holds, what it sent other
 /// entities (in the order sent, with the masks some carry), and its counters.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("shootdown.EntityWindow")]
-public sealed record EntityWindow(
-    [property: Id(0)] Frontier Frontier,
-    [property: Id(1)] ImmutableArray<SimEvent> Sent,
-    [property: Id(2)] ImmutableArray<MaskAttachment> SentMasks,
-    [property: Id(3)] long EventsProcessed,
-    [property: Id(4)] long LastEventTime);
+public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Sent, ImmutableArray<MaskAttachment> SentMasks,
+    long EventsProcessed, long LastEventTime) : IStateRecord<EntityWindow>
+{
+    public void Write(StateWriter writer)
+    {
+        Frontier.Write(writer);
+        writer.Events(Sent.AsSpan());
+        writer.Items(SentMasks.AsSpan());
+        writer.Long(EventsProcessed);
+        writer.Long(LastEventTime);
+    }
+
+    public static EntityWindow Read(StateReader reader) =>
+        new(Frontier.Read(reader), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>(),
+            reader.Long(), reader.Long());
+}
 
 /// <summary>What one partition's entities sent another partition's in one window.</summary>
-[GenerateSerializer, Immutable, Alias("shootdown.PartitionBatch")]
-public sealed record PartitionBatch(
-    [property: Id(0)] int From,
-    [property: Id(1)] ImmutableArray<SimEvent> Events,
-    [property: Id(2)] ImmutableArray<MaskAttachment> Masks);
+public sealed record PartitionBatch(int From, ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks)
+    : IStateRecord<PartitionBatch>
+{
+    public void Write(StateWriter writer)
+    {
+        writer.Int(From);
+        writer.Events(Events.AsSpan());
+        writer.Items(Masks.AsSpan());
+    }
+
+    public static PartitionBatch Read(StateReader reader) =>
+        new(reader.Int(), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>());
+}
 
 /// <summary>
 /// A partition after a window: the frontier of its entities and their waiting events; for each
 /// partition it sent a batch to, the frontier that batch adds there (it may land after the
 /// receiver reported); and its running totals of events and grain calls.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("shootdown.PartitionReport")]
-public sealed record PartitionReport(
-    [property: Id(0)] Frontier Frontier,
-    [property: Id(1)] ImmutableArray<int> SentTo,
-    [property: Id(2)] ImmutableArray<Frontier> SentFrontier,
-    [property: Id(3)] long EventsProcessed,
-    [property: Id(4)] long LastEventTime,
-    [property: Id(5)] long EntityCalls,
-    [property: Id(6)] long BatchCalls);
+public sealed record PartitionReport(Frontier Frontier, ImmutableArray<int> SentTo, ImmutableArray<Frontier> SentFrontier,
+    long EventsProcessed, long LastEventTime, long EntityCalls, long BatchCalls) : IStateRecord<PartitionReport>
+{
+    public void Write(StateWriter writer)
+    {
+        Frontier.Write(writer);
+        writer.Ints(SentTo.AsSpan());
+        writer.Items(SentFrontier.AsSpan());
+        writer.Long(EventsProcessed);
+        writer.Long(LastEventTime);
+        writer.Long(EntityCalls);
+        writer.Long(BatchCalls);
+    }
+
+    public static PartitionReport Read(StateReader reader)
+    {
+        var frontier = Frontier.Read(reader);
+        var sentTo = ImmutableCollectionsMarshal.AsImmutableArray(reader.Ints());
+        var sentFrontier = reader.Items<Frontier>();
+        if (sentFrontier.Length != sentTo.Length) throw reader.Invalid($"{sentFrontier.Length} frontiers for {sentTo.Length} batches");
+        return new(frontier, sentTo, sentFrontier, reader.Long(), reader.Long(), reader.Long(), reader.Long());
+    }
+}
 
 /// <summary>Every grain call a partition made over a run: to its entities, and batches to other partitions.</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.PartitionCalls")]
@@ -155,73 +197,6 @@ public sealed record RunReport(
     [property: Id(3)] ImmutableArray<CpuReport> Cpus,
     [property: Id(4)] EngineStats Stats,
     [property: Id(5)] SafetyReport? Safety);
-
-// ---- Surrogates: the model and the engine have no Orleans reference, so their wire types are converted here.
-
-[GenerateSerializer, Immutable, Alias("shootdown.EntityTimes")]
-public readonly record struct EntityTimesSurrogate(
-    [property: Id(0)] long Cpu,
-    [property: Id(1)] long Mm);
-
-[RegisterConverter]
-public sealed class EntityTimesConverter : IConverter<EntityTimes, EntityTimesSurrogate>
-{
-    public EntityTimes ConvertFromSurrogate(in EntityTimesSurrogate s) => new(s.Cpu, s.Mm);
-    public EntityTimesSurrogate ConvertToSurrogate(in EntityTimes t) => new(t.Cpu, t.Mm);
-}
-
-[GenerateSerializer, Immutable, Alias("shootdown.Frontier")]
-public readonly record struct FrontierSurrogate(
-    [property: Id(0)] EntityTimes Output,
-    [property: Id(1)] EntityTimes Next);
-
-[RegisterConverter]
-public sealed class FrontierConverter : IConverter<Frontier, FrontierSurrogate>
-{
-    public Frontier ConvertFromSurrogate(in FrontierSurrogate s) => new(s.Output, s.Next);
-    public FrontierSurrogate ConvertToSurrogate(in Frontier f) => new(f.Output, f.Next);
-}
-
-[GenerateSerializer, Immutable, Alias("shootdown.SimEvent")]
-public readonly record struct SimEventSurrogate(
-    [property: Id(0)] long Time,
-    [property: Id(1)] byte Kind,
-    [property: Id(2)] int Source,
-    [property: Id(3)] long Seq,
-    [property: Id(4)] int Target,
-    [property: Id(5)] long Op,
-    [property: Id(6)] int Arg,
-    [property: Id(7)] long X,
-    [property: Id(8)] long Y,
-    [property: Id(9)] int Flags);
-
-[RegisterConverter]
-public sealed class SimEventConverter : IConverter<SimEvent, SimEventSurrogate>
-{
-    public SimEvent ConvertFromSurrogate(in SimEventSurrogate s) =>
-        new(s.Time, (EventKind)s.Kind, s.Source, s.Seq, s.Target, s.Op, s.Arg, s.X, s.Y, s.Flags);
-
-    public SimEventSurrogate ConvertToSurrogate(in SimEvent e) =>
-        new(e.Time, (byte)e.Kind, e.Source, e.Seq, e.Target, e.Op, e.Arg, e.X, e.Y, e.Flags);
-}
-
-[GenerateSerializer, Immutable, Alias("shootdown.MaskAttachment")]
-public readonly record struct MaskAttachmentSurrogate(
-    [property: Id(0)] int Source,
-    [property: Id(1)] long Seq,
-    [property: Id(2)] int Target,
-    [property: Id(3)] int NrCpus,
-    [property: Id(4)] ImmutableArray<ulong> Words);
-
-[RegisterConverter]
-public sealed class MaskAttachmentConverter : IConverter<MaskAttachment, MaskAttachmentSurrogate>
-{
-    public MaskAttachment ConvertFromSurrogate(in MaskAttachmentSurrogate s) =>
-        new(s.Source, s.Seq, s.Target, CpuMask.FromWords(s.NrCpus, s.Words.AsSpan()));
-
-    public MaskAttachmentSurrogate ConvertToSurrogate(in MaskAttachment a) =>
-        new(a.Source, a.Seq, a.Target, a.Mask.NrCpus, [.. a.Mask.Words]);
-}
 
 /// <summary>
 /// A checkpoint part was refused on restore (changed, cut short, another build's or another

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 
@@ -13,15 +14,13 @@ namespace Shootdown.Engine.Checkpoints;
 /// <param name="Waiting">The waiting events, in runs: as the partition's inboxes hold them when written, as one run when read.</param>
 public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, MaskAttachment[] WaitingMasks, int[] Entities, ReadOnlyMemory<byte>[] States)
 {
-    private const int MaskHeader = sizeof(int) + sizeof(long) + sizeof(int);
-
     /// <summary>The written size, exactly, so the sealed part is built in one array of its final size.</summary>
     public int Size
     {
         get
         {
             var size = 5L * sizeof(int) + (long)Waiting.Sum(run => run.Length) * StateWriter.EventSize + (long)Entities.Length * sizeof(int);
-            foreach (var m in WaitingMasks) size += MaskHeader + StateWriter.MaskSize(m.Mask);
+            foreach (var m in WaitingMasks) size += m.Size;
             foreach (var s in States) size += sizeof(int) + s.Length;
             return checked((int)size);
         }
@@ -31,14 +30,7 @@ public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, Mas
     {
         w.Int(StateContract.Version);
         w.Events(Waiting);
-        w.Int(WaitingMasks.Length);
-        foreach (var m in WaitingMasks)
-        {
-            w.Int(m.Source);
-            w.Long(m.Seq);
-            w.Int(m.Target);
-            w.Mask(m.Mask);
-        }
+        w.Items<MaskAttachment>(WaitingMasks);
         w.Ints(Entities);
         w.Int(States.Length);
         foreach (var s in States) w.Bytes(s.Span);
@@ -49,9 +41,7 @@ public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, Mas
     {
         var r = StateContract.Open(payload, "checkpoint part");
         var waiting = r.Events();
-        var masks = new MaskAttachment[r.Count("the waiting masks")];
-        for (var i = 0; i < masks.Length; i++)
-            masks[i] = new MaskAttachment(r.Int(), r.Long(), r.Int(), r.Mask() ?? throw r.Invalid("a waiting attachment without its mask"));
+        var masks = ImmutableCollectionsMarshal.AsArray(r.Items<MaskAttachment>())!;
         var entities = r.Ints();
         var states = new ReadOnlyMemory<byte>[r.Count("the entity states")];
         if (states.Length != entities.Length) throw r.Invalid($"{states.Length} states for {entities.Length} entities");

@@ -1,3 +1,5 @@
+using Shootdown.Model.State;
+
 namespace Shootdown.Model.Simulation;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Shootdown.Model.Simulation;
 /// make its entity write a CPU's state, and the earliest it can write an mm's.
 /// <see cref="long.MaxValue"/> stands for never.
 /// </summary>
-public readonly record struct EntityTimes(long Cpu, long Mm)
+public readonly record struct EntityTimes(long Cpu, long Mm) : IStateRecord<EntityTimes>
 {
     public static EntityTimes Never { get; } = new(long.MaxValue, long.MaxValue);
 
@@ -20,4 +22,12 @@ public readonly record struct EntityTimes(long Cpu, long Mm)
     public long Earliest => Math.Min(Cpu, Mm);
 
     public EntityTimes Min(EntityTimes other) => new(Math.Min(Cpu, other.Cpu), Math.Min(Mm, other.Mm));
+
+    public void Write(StateWriter writer)
+    {
+        writer.Long(Cpu);
+        writer.Long(Mm);
+    }
+
+    public static EntityTimes Read(StateReader reader) => new(reader.Long(), reader.Long());
 }

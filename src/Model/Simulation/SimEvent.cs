@@ -115,7 +115,22 @@ public interface ISimContext
 }
 
 /// <summary>A mask travelling with the event that <paramref name="Source"/> numbered <paramref name="Seq"/>, to that event's <paramref name="Target"/>.</summary>
-public readonly record struct MaskAttachment(int Source, long Seq, int Target, CpuMask Mask);
+public readonly record struct MaskAttachment(int Source, long Seq, int Target, CpuMask Mask) : IStateRecord<MaskAttachment>
+{
+    public void Write(StateWriter writer)
+    {
+        writer.Int(Source);
+        writer.Long(Seq);
+        writer.Int(Target);
+        writer.Mask(Mask);
+    }
+
+    public static MaskAttachment Read(StateReader reader) =>
+        new(reader.Int(), reader.Long(), reader.Int(), reader.Mask() ?? throw reader.Invalid("an attachment without its mask"));
+
+    /// <summary>What it weighs once written.</summary>
+    public int Size => sizeof(int) + sizeof(long) + sizeof(int) + StateWriter.MaskSize(Mask);
+}
 
 /// <summary>Where an engine keeps masks between their send and the handling of their event.</summary>
 public sealed class MaskAttachments

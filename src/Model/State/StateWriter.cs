@@ -35,6 +35,9 @@ public sealed class StateWriter(int capacity = 256)
 
     public int Length => _length;
 
+    /// <summary>How many bytes it can hold before it grows.</summary>
+    public int Capacity => _buffer.Length;
+
     /// <summary>The bytes written, as one array: the writer's own when it was sized exactly, else a copy.</summary>
     public byte[] ToArray()
     {
@@ -151,6 +154,13 @@ public sealed class StateWriter(int capacity = 256)
         BinaryPrimitives.WriteInt64LittleEndian(span[37..], e.X);
         BinaryPrimitives.WriteInt64LittleEndian(span[45..], e.Y);
         BinaryPrimitives.WriteInt32LittleEndian(span[53..], e.Flags);
+    }
+
+    /// <summary>Events as a list: their count, then each.</summary>
+    public void Events(ReadOnlySpan<SimEvent> events)
+    {
+        Int(events.Length);
+        foreach (ref readonly var e in events) Event(e);
     }
 
     /// <summary>Events given in runs (views of chunks), written as one list: their count, then each.</summary>
