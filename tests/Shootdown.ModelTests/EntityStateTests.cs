@@ -226,10 +226,13 @@ public sealed class EntityStateTests
         private static void CompareCall(SmpCallFunction.Call a, SmpCallFunction.Call b, string path, HashSet<(object, object)> seen)
         {
             CompareFields(typeof(SmpCallFunction.Call), a, b, path, seen, skip: ["<Targets>k__BackingField", "<Answer>k__BackingField", "<UnlockTime>k__BackingField"]);
+            // The pooled arrays matter only at the targets, and an unlock time only once the target unlocked: the model reads nothing else.
             for (var j = 0; j < a.Count; j++)
             {
                 var target = a.Targets[j];
-                Compare((target, a.Answer[target], a.UnlockTime[target]), (b.Targets[j], b.Answer[target], b.UnlockTime[target]), $"{path}.target[{j}]", seen);
+                var unlocked = (a.Answer[target] & (byte)SmpCallFunction.TargetAnswer.Unlocked) != 0;
+                Compare((target, a.Answer[target], unlocked ? a.UnlockTime[target] : 0), (b.Targets[j], b.Answer[target], unlocked ? b.UnlockTime[target] : 0),
+                    $"{path}.target[{j}]", seen);
             }
         }
     }

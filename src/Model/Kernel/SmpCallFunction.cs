@@ -41,6 +41,10 @@ public sealed class SmpCallFunction(Cpu cpu)
         Polling = 4,
         /// <summary>The CPU was idle (idle_cpu()).</summary>
         Idle = 8,
+        /// <summary>The answer is in (with none of the flags above it is a plain queued csd).</summary>
+        Answered = 16,
+        /// <summary>The target unlocked its csd; <see cref="Call.UnlockTime"/> holds when.</summary>
+        Unlocked = 32,
     }
 
     /// <summary>
@@ -63,9 +67,14 @@ public sealed class SmpCallFunction(Cpu cpu)
             LoopEnd = loopEnd;
             Trace = trace;
             Interrupted = interrupted;
+            NrCpus = nrCpus;
             UnlockTime = Pools.Longs.Rent(nrCpus);
             Answer = Pools.Bytes.Rent(nrCpus);
+            // A pooled array holds another call's answers: a target's byte says what is known of it.
+            Array.Clear(Answer, 0, nrCpus);
         }
+
+        public int NrCpus { get; }
 
         public long Serial { get; }
         /// <summary>The targets in CPU order; the first <see cref="Count"/> entries are valid.</summary>
@@ -82,7 +91,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         public long IpisSent { get; set; }
         /// <summary>When csd_lock_wait() saw the last unlock.</summary>
         public long WaitDone { get; set; }
-        /// <summary>When each target CPU's csd was unlocked, by CPU number.</summary>
+        /// <summary>When each target CPU's csd was unlocked, by CPU number (only where its answer says <see cref="TargetAnswer.Unlocked"/>).</summary>
         public long[] UnlockTime { get; }
         /// <summary>Each target CPU's <see cref="TargetAnswer"/>, by CPU number.</summary>
         public byte[] Answer { get; }
@@ -103,9 +112,12 @@ public sealed class SmpCallFunction(Cpu cpu)
         public Results.InitiatorTime Time => new(LoopEnd - Start, IpisSent - LoopEnd, WaitStart - IpisSent, WaitDone - WaitStart);
 
         /// <summary>
-        /// The call as far as it has got: for each target, its answer and unlock time (the pooled
-        /// arrays hold them by CPU number, and nothing else in them is ever read). The sampled
-        /// trace and the interrupted CPUs are the operation's own, which the reader links again.
+        /// The call as far as it has got: its targets, each one's answer, and the unlock times of
+        /// those that unlocked (the pooled arrays hold them by CPU number, and nothing else in them
+        /// is ever read). A storm's broadcasts in flight are most of a checkpoint, so the targets
+        /// are written as a mask when that is smaller than their list, and a time only where there
+        /// is one. The sampled trace and the interrupted CPUs are the operation's own, which the
+        /// reader links again.
         /// </summary>
         public void Write(StateWriter w)
         {
@@ -122,15 +134,25 @@ public sealed class SmpCallFunction(Cpu cpu)
             w.Int(Acks);
             w.Bool(Trace is not null);
             w.Bool(Interrupted is not null);
-            w.Int(Count);
-            for (var j = 0; j < Count; j++)
-            {
-                var target = Targets[j];
-                w.Int(target);
-                w.Byte(Answer[target]);
-                w.Long(UnlockTime[target]);
-            }
+            var targets = Targets.AsSpan(0, Count);
+            var asMask = TargetsAsMask(Count, NrCpus);
+            w.Bool(asMask);
+            if (asMask) w.Mask(TargetMask());
+            else w.Ints(targets);
+            foreach (var target in targets) w.Byte(Answer[target]);
+            foreach (var target in targets)
+                if ((Answer[target] & (byte)TargetAnswer.Unlocked) != 0) w.Long(UnlockTime[target]);
         }
+
+        private Topology.CpuMask.Builder TargetMask()
+        {
+            var mask = new Topology.CpuMask.Builder(NrCpus);
+            for (var j = 0; j < Count; j++) mask.Set(Targets[j]);
+            return mask;
+        }
+
+        /// <summary>A mask's words weigh less than the targets' ints once one CPU in 32 is a target.</summary>
+        private static bool TargetsAsMask(int count, int nrCpus) => (long)count * sizeof(int) > (long)Topology.CpuMask.WordCount(nrCpus) * sizeof(ulong);
 
         public static Call Read(StateReader r, int nrCpus, KernelOperation op)
         {
@@ -139,7 +161,9 @@ public sealed class SmpCallFunction(Cpu cpu)
             var (answered, declined, acks) = (r.Int(), r.Int(), r.Int());
             if (r.Bool() != op.Trace is not null || r.Bool() != op.Interrupted is not null)
                 throw r.Invalid($"call {serial} traced or noting interrupts where operation {op.Serial} is not, or the other way round");
-            var count = r.Count("a call's targets");
+            var asMask = r.Bool();
+            var targetList = asMask ? [.. (r.Mask() ?? throw r.Invalid($"call {serial} without its targets")).Cpus()] : r.Ints();
+            var count = targetList.Length;
             if (count >= nrCpus) throw r.Invalid($"a call to {count} CPUs on a machine of {nrCpus}");
             var targets = RentTargets(count);
             var call = new Call(serial, targets, count, nrCpus, csd, runLocal, start, loopEnd, op.Trace, op.Interrupted)
@@ -151,15 +175,31 @@ public sealed class SmpCallFunction(Cpu cpu)
                 DeclinedCount = declined,
                 Acks = acks,
             };
+            var (answersIn, declinedIn, unlocked) = (0, 0, 0);
             for (var j = 0; j < count; j++)
             {
-                var target = targets[j] = r.Int();
+                var target = targets[j] = targetList[j];
                 if ((uint)target >= (uint)nrCpus || j > 0 && target <= targets[j - 1])
                     throw r.Invalid($"a call's target {target} out of order or beyond CPU {nrCpus - 1}");
-                (call.Answer[target], call.UnlockTime[target]) = (r.Byte(), r.Long());
             }
+            for (var j = 0; j < count; j++)
+            {
+                var answer = r.Byte();
+                if (answer >= 2 * (byte)TargetAnswer.Unlocked || answer != 0 && (answer & (byte)TargetAnswer.Answered) == 0)
+                    throw r.Invalid($"{answer} is not a target's answer");
+                call.Answer[targets[j]] = answer;
+                answersIn += answer == 0 ? 0 : 1;
+                declinedIn += answer & (byte)TargetAnswer.Declined;
+                unlocked += (answer & (byte)TargetAnswer.Unlocked) == 0 ? 0 : 1;
+            }
+            if ((answersIn, declinedIn, unlocked) != (answered, declined, acks))
+                throw r.Invalid($"call {serial} counts {answered} answers, {declined} declined and {acks} unlocked; its targets say {answersIn}, {declinedIn} and {unlocked}");
+            for (var j = 0; j < count; j++)
+                if (call.Unlocked(targets[j])) call.UnlockTime[targets[j]] = r.Long();
             return call;
         }
+
+        private bool Unlocked(int cpu) => (Answer[cpu] & (byte)TargetAnswer.Unlocked) != 0;
 
         public void Release()
         {
@@ -292,7 +332,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var flags = answer.Declined ? TargetAnswer.Declined
             : (answer.QueueWasEmpty ? TargetAnswer.InCpumaskIpi : TargetAnswer.None) | (answer.Polling ? TargetAnswer.Polling : TargetAnswer.None)
               | (answer.Idle ? TargetAnswer.Idle : TargetAnswer.None);
-        call.Answer[answer.Target] = (byte)flags;
+        call.Answer[answer.Target] = (byte)(flags | TargetAnswer.Answered);
         if (answer.Declined)
         {
             call.DeclinedCount++;
@@ -672,6 +712,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         if (call is null || call.Serial != ack.Call) throw new InvalidOperationException($"CPU {cpu.Id}: ack for call {ack.Call} with none in flight");
         call.Trace?.Answer(ack.Target, ack.FuncStartedAt, ack.UnlockedAt, ctx.Now, declined: false, ack.Coalesced);
         call.UnlockTime[ack.Target] = ack.UnlockedAt;
+        call.Answer[ack.Target] |= (byte)TargetAnswer.Unlocked;
         call.Interrupted?.Set(ack.Target);
         if (++call.Acks == call.Queued && call.Answers == call.Count) Answered(call, ctx);
     }

@@ -9,8 +9,12 @@ namespace Shootdown.Model.State;
 /// </summary>
 public static class StateContract
 {
-    /// <summary>Raised whenever a type's fields or their order change. 2: entity states and events joined the contract.</summary>
-    public const int Version = 2;
+    /// <summary>
+    /// Raised whenever a type's fields or their order change. 2: entity states and events joined
+    /// the contract. 3: a call in flight writes its targets as a mask where that is smaller, and
+    /// unlock times only for the targets that unlocked.
+    /// </summary>
+    public const int Version = 3;
 
     public static byte[] Encode<T>(T value) where T : IStateRecord<T>
     {
