@@ -57,7 +57,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var (waiting, masks) = Windows.Waiting();
         var part = new PartitionCheckpoint(waiting, masks, [.. members], [.. states.Select(s => (ReadOnlyMemory<byte>)s.Value)]);
         await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition),
-            CheckpointSeal.Seal(new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes, part.Size, part.Write));
+            CheckpointSeal.Seal(new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes, part.Segments()));
     }
 
     public async Task<PartitionReport> Restore(CheckpointRef from)

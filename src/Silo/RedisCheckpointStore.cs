@@ -1,3 +1,4 @@
+using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using StackExchange.Redis;
@@ -48,9 +49,9 @@ public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointSt
         }
     }
 
-    public Task Put(string key, byte[] value) => Guarded("write", async () =>
+    public Task Put(string key, SealedPart part) => Guarded("write", async () =>
     {
-        await PutPieces(key, value);
+        await PutPieces(key, part);
         return 0;
     });
 
@@ -62,14 +63,19 @@ public sealed class RedisCheckpointStore(Membership.Redis redis) : ICheckpointSt
         return 0;
     });
 
-    private async Task PutPieces(string key, byte[] value)
+    /// <summary>The part's segments gathered piece by piece into one buffer, so the part is never in one array here.</summary>
+    private async Task PutPieces(string key, SealedPart part)
     {
         var db = await Database();
-        var pieces = Math.Max(1, (value.Length + PieceBytes - 1) / PieceBytes);
+        var pieces = (int)Math.Max(1, (part.Length + PieceBytes - 1) / PieceBytes);
+        var buffer = new byte[Math.Min(PieceBytes, part.Length)];
         for (var i = 0; i < pieces; i++)
         {
-            var start = i * PieceBytes;
-            await db.StringSetAsync($"{key}/{i}", value.AsMemory(start, Math.Min(PieceBytes, value.Length - start)), Expiry);
+            var start = (long)i * PieceBytes;
+            var piece = buffer.AsMemory(0, (int)Math.Min(PieceBytes, part.Length - start));
+            part.CopyTo(start, piece.Span);
+            // Awaited before the buffer is filled again: the command has been sent and answered.
+            await db.StringSetAsync($"{key}/{i}", piece, Expiry);
         }
         // The count last: a part whose count is there is whole.
         await db.StringSetAsync(key, pieces, Expiry);

@@ -1,4 +1,6 @@
 using Shootdown.Engine.Checkpoints;
+using Shootdown.Model.Simulation;
+using Shootdown.Model.Topology;
 
 namespace Shootdown.Tests;
 
@@ -14,6 +16,34 @@ public sealed class CheckpointSealTests
 
     [Fact]
     public void ASealedPartOpensToItsPayload() => Assert.Equal(Payload, CheckpointSeal.Open(CheckpointSeal.Seal(Payload, Id, Key), Id, Key).ToArray());
+
+    [Fact]
+    public void APayloadInSegmentsSealsToTheBytesOfItsConcatenation()
+    {
+        var segments = new ReadOnlyMemory<byte>[] { Payload.AsMemory(0, 1), Payload.AsMemory(1, 0), Payload.AsMemory(1, 500), Payload.AsMemory(501) };
+        var part = CheckpointSeal.Seal(Id, Key, segments);
+        Assert.Equal(CheckpointSeal.Seal(Payload, Id, Key), part.ToArray());
+        // A piece read across segment boundaries, as a store writes pieces.
+        var piece = new byte[600];
+        part.CopyTo(part.Length - 32 - 700, piece);
+        Assert.Equal(Payload[300..900], piece);
+        Assert.Throws<ArgumentOutOfRangeException>(() => part.CopyTo(part.Length - 10, new byte[11]));
+    }
+
+    [Fact]
+    public void APartitionsPartComesBackWithItsStatesAsViews()
+    {
+        var mask = CpuMask.FromWords(70, [0b110UL, 1UL << 3]);
+        SimEvent[] events = [new(5, EventKind.OpArrival, 1, 2, 3, 4, 5, 6, 7, 8), new(9, EventKind.OpStepDone, 2, 3, 4, 5, 6, 7, 8, 9)];
+        var part = new PartitionCheckpoint([events.AsMemory(0, 1), events.AsMemory(1)], [new MaskAttachment(1, 2, 3, mask)], [4, 7, 9],
+            [new byte[] { 1, 2, 3 }, Array.Empty<byte>(), new byte[] { 4 }]);
+        var sealedPart = CheckpointSeal.Seal(Id, Key, part.Segments());
+        var back = PartitionCheckpoint.Read(CheckpointSeal.Open(sealedPart.ToArray(), Id, Key));
+        Assert.Equal(events, back.Waiting.Single().ToArray());
+        Assert.Equal((1, 2L, 3, mask), (back.WaitingMasks.Single().Source, back.WaitingMasks.Single().Seq, back.WaitingMasks.Single().Target, back.WaitingMasks.Single().Mask));
+        Assert.Equal([4, 7, 9], back.Entities);
+        Assert.Equal([[1, 2, 3], [], [4]], back.States.Select(state => state.ToArray()));
+    }
 
     [Fact]
     public void EveryFlippedBitIsRefused()

@@ -1,4 +1,5 @@
 using Shootdown.Client.Running;
+using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Simulation;
@@ -52,7 +53,7 @@ public sealed class CheckpointIntegrityTests(ClusterFixture clusters)
         var part = (await store.Get(key))!;
         if (change == "flip") part[part.Length / 3] ^= 0x04;
         else part = part[..(part.Length / 2)];
-        await store.Put(key, part);
+        await store.Put(key, new SealedPart([part]));
     }
 
     private static string Reference => ShootdownRunner.RunReference(Small, Small.Policies[0]).Result.Digest;

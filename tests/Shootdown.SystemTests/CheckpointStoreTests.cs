@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Shootdown.Client.Running;
+using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Scenarios;
@@ -19,7 +20,7 @@ public sealed class CheckpointStoreTests
     /// <summary>A store whose every write fails, as Redis paused or gone would make it.</summary>
     private sealed class FailingStore : ICheckpointStore
     {
-        public Task Put(string key, byte[] value) => throw new CheckpointStoreFault("checkpoint store (test): write: no connection is active");
+        public Task Put(string key, SealedPart part) => throw new CheckpointStoreFault("checkpoint store (test): write: no connection is active");
         public Task<byte[]?> Get(string key) => Task.FromResult<byte[]?>(null);
         public Task Delete(IReadOnlyList<string> keys) => Task.CompletedTask;
     }
@@ -44,13 +45,13 @@ public sealed class CheckpointStoreTests
     }
 
     /// <summary>Writes until the store takes the value (Redis back: the connection is made anew, or re-made by the multiplexer).</summary>
-    private static async Task PutOnceRedisIsBack(ICheckpointStore store, string key, byte[] value)
+    private static async Task PutOnceRedisIsBack(ICheckpointStore store, string key, SealedPart part)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await store.Put(key, value);
+                await store.Put(key, part);
                 return;
             }
             catch (CheckpointStoreFault) when (attempt < 20)
@@ -66,20 +67,36 @@ public sealed class CheckpointStoreTests
         var port = EmbeddedCluster.FreePorts(1)[0];
         using var store = new RedisCheckpointStore(new Membership.Redis(new DnsEndPoint("127.0.0.1", port)));
         byte[] value = [1, 2, 3];
-        var fault = await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
+        var fault = await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", new SealedPart([value])));
         Assert.StartsWith($"checkpoint store (Redis at 127.0.0.1:{port}): write: ", fault.Message);
         Assert.DoesNotContain('\n', fault.Message);
 
         using var redis = new RedisServer(port);
         // The failed first connection is not kept: the store connects again.
-        await PutOnceRedisIsBack(store, "k", value);
+        await PutOnceRedisIsBack(store, "k", new SealedPart([value]));
         Assert.Equal(value, await store.Get("k"));
         redis.Kill();
-        await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", value));
+        await Assert.ThrowsAsync<CheckpointStoreFault>(() => store.Put("k", new SealedPart([value])));
         redis.Restart();
         // Restarted empty: the store works again, and the old key is gone with the old Redis.
-        await PutOnceRedisIsBack(store, "k2", value);
+        await PutOnceRedisIsBack(store, "k2", new SealedPart([value]));
         Assert.Equal(value, await store.Get("k2"));
         Assert.Null(await store.Get("k"));
+    }
+
+    [Fact]
+    public async Task APartOfManySegmentsLargerThanAPieceComesBackWhole()
+    {
+        var port = EmbeddedCluster.FreePorts(1)[0];
+        using var redis = new RedisServer(port);
+        using var store = new RedisCheckpointStore(new Membership.Redis(new DnsEndPoint("127.0.0.1", port)));
+        // 40 MB in segments of 25 KB (a storm's CPU states), so pieces of 16 MB start and end inside segments.
+        var bytes = new byte[40_000_000];
+        new Random(7).NextBytes(bytes);
+        var segments = Enumerable.Range(0, bytes.Length / 25_000).Select(i => (ReadOnlyMemory<byte>)bytes.AsMemory(i * 25_000, 25_000)).ToArray();
+        await PutOnceRedisIsBack(store, "big", new SealedPart(segments));
+        Assert.Equal(bytes, await store.Get("big"));
+        await store.Delete(["big"]);
+        Assert.Null(await store.Get("big"));
     }
 }

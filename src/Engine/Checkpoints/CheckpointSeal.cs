@@ -35,34 +35,32 @@ public static class CheckpointSeal
     public static readonly string Build =
         typeof(CheckpointSeal).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    /// <summary>A payload already in bytes, sealed as <paramref name="build"/> would (tests stand in for another build).</summary>
+    /// <summary>A payload already in bytes, sealed as <paramref name="build"/> would (tests stand in for another build), in one array.</summary>
     public static byte[] Seal(byte[] payload, CheckpointIdentity id, byte[] key, string? build = null) =>
-        Seal(id, key, payload.Length, w => w.Raw(payload), build ?? Build);
+        Seal(id, key, [payload], build).ToArray();
 
     /// <summary>
-    /// Seals the payload <paramref name="write"/> writes, of <paramref name="payloadSize"/> bytes
-    /// exactly, into one array of the part's final size: header, payload, HMAC. Parts run to
-    /// hundreds of megabytes, and a payload built apart and copied in would be one more of them
-    /// in memory at once.
+    /// Seals the payload given in segments: header, the segments as they are, HMAC. Parts run to
+    /// hundreds of megabytes, most of them entity states that arrive as arrays of their own; a
+    /// payload copied into one array would be one more of them in memory at once.
     /// </summary>
-    public static byte[] Seal(CheckpointIdentity id, byte[] key, int payloadSize, Action<StateWriter> write, string? build = null)
+    public static SealedPart Seal(CheckpointIdentity id, byte[] key, IReadOnlyList<ReadOnlyMemory<byte>> payload, string? build = null)
     {
-        var headerSize = Magic.Length + 6 * sizeof(int) + Encoding.UTF8.GetByteCount(build ?? Build) + Encoding.UTF8.GetByteCount(id.RunKey);
-        var w = new StateWriter(checked(headerSize + payloadSize + TagLength));
-        w.Raw(Magic);
-        w.Int(FormatVersion);
-        w.String(build ?? Build);
-        w.String(id.RunKey);
-        w.Int(id.Number);
-        w.Int(id.Partition);
-        w.Int(payloadSize);
-        var payloadStart = w.Length;
-        write(w);
-        if (w.Length - payloadStart != payloadSize) throw new InvalidOperationException($"checkpoint part {id}: {w.Length - payloadStart} bytes written where {payloadSize} were declared");
-        Span<byte> tag = stackalloc byte[TagLength];
-        HMACSHA256.HashData(key, w.Written, tag);
-        w.Raw(tag);
-        return w.ToArray();
+        var payloadSize = 0L;
+        foreach (var segment in payload) payloadSize += segment.Length;
+        var header = new StateWriter(256);
+        header.Raw(Magic);
+        header.Int(FormatVersion);
+        header.String(build ?? Build);
+        header.String(id.RunKey);
+        header.Int(id.Number);
+        header.Int(id.Partition);
+        header.Int(checked((int)payloadSize));
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        hmac.AppendData(header.Written);
+        foreach (var segment in payload) hmac.AppendData(segment.Span);
+        var tag = hmac.GetHashAndReset();
+        return new SealedPart([header.ToArray(), .. payload, tag]);
     }
 
     private const int TagLength = 32;
@@ -106,6 +104,45 @@ public static class CheckpointSeal
         var v = Encoding.UTF8.GetString(b.Slice(at, length));
         at += length;
         return v;
+    }
+}
+
+/// <summary>
+/// A sealed part as written: its bytes in order, in segments (the envelope's header, the
+/// payload's pieces, the HMAC). A store keeps them as they are, or writes them out piece by piece.
+/// </summary>
+public sealed class SealedPart(IReadOnlyList<ReadOnlyMemory<byte>> segments)
+{
+    public IReadOnlyList<ReadOnlyMemory<byte>> Segments => segments;
+
+    public long Length { get; } = segments.Sum(s => (long)s.Length);
+
+    /// <summary>Bytes <paramref name="start"/> onwards, as many as <paramref name="destination"/> holds.</summary>
+    public void CopyTo(long start, Span<byte> destination)
+    {
+        foreach (var segment in segments)
+        {
+            if (destination.IsEmpty) return;
+            if (start >= segment.Length)
+            {
+                start -= segment.Length;
+                continue;
+            }
+            var piece = segment.Span[(int)start..];
+            var n = Math.Min(piece.Length, destination.Length);
+            piece[..n].CopyTo(destination);
+            destination = destination[n..];
+            start = 0;
+        }
+        if (!destination.IsEmpty) throw new ArgumentOutOfRangeException(nameof(destination), "the part ends before the bytes asked for");
+    }
+
+    /// <summary>The part in one array, as <see cref="CheckpointSeal.Open"/> reads it.</summary>
+    public byte[] ToArray()
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)Length));
+        CopyTo(0, bytes);
+        return bytes;
     }
 }
 

@@ -9,31 +9,25 @@ namespace Shootdown.Engine.Checkpoints;
 /// its inboxes (with their masks) and each member entity's state (<see cref="EntityRunner.Snapshot"/>).
 /// Nothing else is in flight at a barrier: every batch has been delivered, and the coordinator's
 /// bounds are rebuilt from the restored partitions' frontiers. Written in the state contract:
-/// its version, the waiting events and masks, the members, then each member's state as bytes.
+/// its version, the waiting events and masks, the members, each member's state's length, then
+/// the states one after another, so that the states go into the sealed part as they came back
+/// from the members (<see cref="Segments"/>), never copied.
 /// </summary>
 /// <param name="Waiting">The waiting events, in runs: as the partition's inboxes hold them when written, as one run when read.</param>
 public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, MaskAttachment[] WaitingMasks, int[] Entities, ReadOnlyMemory<byte>[] States)
 {
-    /// <summary>The written size, exactly, so the sealed part is built in one array of its final size.</summary>
-    public int Size
+    /// <summary>The part's payload: a head written here (sized exactly, so it is one array), then the states as they are.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> Segments()
     {
-        get
-        {
-            var size = 5L * sizeof(int) + (long)Waiting.Sum(run => run.Length) * StateWriter.EventSize + (long)Entities.Length * sizeof(int);
-            foreach (var m in WaitingMasks) size += m.Size;
-            foreach (var s in States) size += sizeof(int) + s.Length;
-            return checked((int)size);
-        }
-    }
-
-    public void Write(StateWriter w)
-    {
-        w.Int(StateContract.Version);
-        w.Events(Waiting);
-        w.Items<MaskAttachment>(WaitingMasks);
-        w.Ints(Entities);
-        w.Int(States.Length);
-        foreach (var s in States) w.Bytes(s.Span);
+        var size = 4L * sizeof(int) + (long)Waiting.Sum(run => run.Length) * StateWriter.EventSize + 2L * Entities.Length * sizeof(int);
+        foreach (var m in WaitingMasks) size += m.Size;
+        var head = new StateWriter(checked((int)size));
+        head.Int(StateContract.Version);
+        head.Events(Waiting);
+        head.Items<MaskAttachment>(WaitingMasks);
+        head.Ints(Entities);
+        foreach (var s in States) head.Int(s.Length);
+        return [head.WrittenMemory, .. States];
     }
 
     /// <summary>The part in <paramref name="payload"/>; the states are views of it, not copies.</summary>
@@ -43,9 +37,10 @@ public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, Mas
         var waiting = r.Events();
         var masks = ImmutableCollectionsMarshal.AsArray(r.Items<MaskAttachment>())!;
         var entities = r.Ints();
-        var states = new ReadOnlyMemory<byte>[r.Count("the entity states")];
-        if (states.Length != entities.Length) throw r.Invalid($"{states.Length} states for {entities.Length} entities");
-        for (var i = 0; i < states.Length; i++) states[i] = r.Bytes();
+        var lengths = new int[entities.Length];
+        for (var i = 0; i < lengths.Length; i++) lengths[i] = r.Int();
+        var states = new ReadOnlyMemory<byte>[entities.Length];
+        for (var i = 0; i < states.Length; i++) states[i] = r.Raw(lengths[i]);
         r.End();
         return new PartitionCheckpoint([waiting], masks, entities, states);
     }

@@ -1,3 +1,5 @@
+using Shootdown.Engine.Checkpoints;
+
 namespace Shootdown.Grains.Checkpoints;
 
 /// <summary>
@@ -7,9 +9,9 @@ namespace Shootdown.Grains.Checkpoints;
 /// </summary>
 public interface ICheckpointStore
 {
-    Task Put(string key, byte[] value);
+    Task Put(string key, SealedPart part);
 
-    /// <summary>The value, or null if the key holds none (expired, deleted, never written).</summary>
+    /// <summary>The part in one array, or null if the key holds none (expired, deleted, never written).</summary>
     Task<byte[]?> Get(string key);
 
     Task Delete(IReadOnlyList<string> keys);
@@ -24,18 +26,22 @@ public static class CheckpointKeys
         [.. Enumerable.Range(0, partitions).Select(p => Part(runKey, number, p))];
 }
 
-/// <summary>Checkpoints in this process's memory, shared by every silo it hosts: they outlive a silo, not the process.</summary>
+/// <summary>
+/// Checkpoints in this process's memory, shared by every silo it hosts: they outlive a silo, not
+/// the process. A part is kept in the segments it was sealed in (the entity states as their
+/// grains returned them), and put in one array only when a restore reads it.
+/// </summary>
 public sealed class ProcessCheckpointStore : ICheckpointStore
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Values = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SealedPart> Values = new();
 
-    public Task Put(string key, byte[] value)
+    public Task Put(string key, SealedPart part)
     {
-        Values[key] = value;
+        Values[key] = part;
         return Task.CompletedTask;
     }
 
-    public Task<byte[]?> Get(string key) => Task.FromResult(Values.TryGetValue(key, out var value) ? value : null);
+    public Task<byte[]?> Get(string key) => Task.FromResult(Values.TryGetValue(key, out var part) ? part.ToArray() : null);
 
     public Task Delete(IReadOnlyList<string> keys)
     {

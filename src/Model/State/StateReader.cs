@@ -63,10 +63,13 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
 
     public long? NullableLong() => Bool() ? Long() : null;
 
-    /// <summary>Bytes as a view of what is read, not a copy.</summary>
-    public ReadOnlyMemory<byte> Bytes()
+    /// <summary>Bytes written with their count, as a view of what is read, not a copy.</summary>
+    public ReadOnlyMemory<byte> Bytes() => Raw(Count("bytes"));
+
+    /// <summary><paramref name="count"/> bytes written with no count (<see cref="StateWriter.Raw"/>), as a view.</summary>
+    public ReadOnlyMemory<byte> Raw(int count)
     {
-        var count = Count("bytes");
+        if (count < 0) throw Invalid($"{count} bytes");
         Take(count, "bytes");
         return bytes.Slice(_at - count, count);
     }

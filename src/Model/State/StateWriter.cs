@@ -24,7 +24,7 @@ public interface IStateRecord<TSelf> where TSelf : IStateRecord<TSelf>
 /// an enum as its int, a string as its UTF-8 length and bytes, a list as its count then its items,
 /// a CPU mask as its CPU count and words, an event as its ten fields. <see cref="StateContract"/>
 /// puts the contract's version in front. The bytes are written into one array, grown by
-/// doubling: a writer sized ahead (a checkpoint part, whose size is known) never copies them.
+/// doubling; a writer reused (one per thread) touches no new memory.
 /// </summary>
 public sealed class StateWriter(int capacity = 256)
 {
@@ -33,20 +33,16 @@ public sealed class StateWriter(int capacity = 256)
 
     public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
 
+    /// <summary>The bytes written, as a view of the writer's own array: for a writer that is not written to again.</summary>
+    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
+
     public int Length => _length;
 
     /// <summary>How many bytes it can hold before it grows.</summary>
     public int Capacity => _buffer.Length;
 
-    /// <summary>The bytes written, as one array: the writer's own when it was sized exactly, else a copy.</summary>
-    public byte[] ToArray()
-    {
-        if (_length == _buffer.Length) return _buffer;
-        // Every byte is about to be written: no need to clear it first.
-        var copy = GC.AllocateUninitializedArray<byte>(_length);
-        Written.CopyTo(copy);
-        return copy;
-    }
+    /// <summary>The bytes written, as a copy: the writer may be reused.</summary>
+    public byte[] ToArray() => Written.ToArray();
 
     /// <summary>Starts again from nothing, keeping the buffer: a writer reused for many values touches no new memory.</summary>
     public void Clear() => _length = 0;
