@@ -296,7 +296,8 @@ public static class ScenarioLoader
         ["tlbi_per_page_ns"] = (c, v) => c with { TlbiPerPageNs = v },
         ["dsb_ish_ns"] = (c, v) => c with { DsbIshNs = v },
         ["sbi_remote_fence_ns"] = (c, v) => c with { SbiRemoteFenceNs = v },
-        ["rcu_grace_period_ns"] = (c, v) => c with { RcuGracePeriodNs = v },
+        ["rcu_gp_kthread_ns"] = (c, v) => c with { RcuGpKthreadNs = v },
+        ["rcu_jiffies_till_first_fqs"] = (c, v) => c with { RcuJiffiesTillFirstFqs = v },
         ["lockless_walk_tracking_percent"] = (c, v) => c with { LocklessWalkTrackingPercent = (int)Math.Min(v, int.MaxValue) },
         ["jiffy_ns"] = (c, v) => c with { JiffyNs = v },
     };

@@ -20,7 +20,8 @@ public sealed class EntityStateTests
     /// <summary>
     /// The model's paths: threads that run, sleep, migrate and share CPUs under IRQ-off windows;
     /// khugepaged and hugetlb unshares (small-64); the safety scenarios' walkers, INVLPGB's global
-    /// ASIDs, a KVM guest's preemption and directed yields, a sync with no flush, munmap's fallback.
+    /// ASIDs, a KVM guest's preemption and directed yields, a sync with no flush, munmap's fallback,
+    /// and grace periods in flight (the last policy of hugetlb-sharers-kvm and pae-kswapd-stalled is sync-rcu).
     /// </summary>
     public static TheoryData<string> Scenarios => new()
     {
@@ -32,6 +33,7 @@ public sealed class EntityStateTests
         "safety/hugetlb-sharers-kvm.yaml",
         "safety/sync-without-flush.yaml",
         "safety/rcu-walkers-ipi-fallback.yaml",
+        "safety/pae-kswapd-stalled.yaml",
     };
 
     private static Scenario Load(string name) => name == "inline:migration"

@@ -123,10 +123,13 @@ public sealed record CostModel
 
     // --- RCU and walkers.
     /// <summary>
-    /// GUESS (no published figure). How long synchronize_rcu() blocks its caller.
-    /// RCU guarantees the grace period outlasts every reader that began before it; this only sets the caller's latency.
+    /// GUESS (no published figure). The grace-period kthread's turn at each end of a grace period:
+    /// woken to start it (rcu_gp_init()), and again to end it and wake the waiter (rcu_gp_cleanup()).
+    /// The grace period itself comes from the CPUs' quiescent states (<see cref="Kernel.RcuTree"/>).
     /// </summary>
-    public long RcuGracePeriodNs { get; init; } = 10_000_000;
+    public long RcuGpKthreadNs { get; init; } = 10_000;
+    /// <summary>rcutree.jiffies_till_first_fqs; 0: the kernel's default from HZ and nr_cpu_ids (<see cref="Kernel.RcuTree.JiffiesTillFirstFqs"/>).</summary>
+    public long RcuJiffiesTillFirstFqs { get; init; }
     /// <summary>Per-CPU lockless-walk tracking (Hildenbrand step 2): about +3% GUP-fast latency on 64 cores (Lance v4/v5).</summary>
     public int LocklessWalkTrackingPercent { get; init; } = 3;
     /// <summary>1/HZ: the jiffy that consider_global_asid() samples. HZ=1000.</summary>
@@ -174,7 +177,7 @@ public sealed record CostModel
                      (nameof(CacheLinePerNumaHopNs), CacheLinePerNumaHopNs), (nameof(CsdSetupPerTargetNs), CsdSetupPerTargetNs),
                      (nameof(InvlpgbNs), InvlpgbNs), (nameof(InvlpgbFullNs), InvlpgbFullNs), (nameof(TlbsyncNs), TlbsyncNs),
                      (nameof(HypercallFlushNs), HypercallFlushNs), (nameof(TlbiPerPageNs), TlbiPerPageNs), (nameof(DsbIshNs), DsbIshNs),
-                     (nameof(SbiRemoteFenceNs), SbiRemoteFenceNs), (nameof(RcuGracePeriodNs), RcuGracePeriodNs),
+                     (nameof(SbiRemoteFenceNs), SbiRemoteFenceNs), (nameof(RcuGpKthreadNs), RcuGpKthreadNs),
                  })
         {
             if (value is < 0 or > 1_000_000_000) throw new ArgumentOutOfRangeException(name, value, "must be between 0 and 1 s");
@@ -191,6 +194,8 @@ public sealed record CostModel
         }
         if (LocklessWalkTrackingPercent is < 0 or > 1000)
             throw new ArgumentOutOfRangeException(nameof(LocklessWalkTrackingPercent), LocklessWalkTrackingPercent, "must be between 0 and 1000");
+        if (RcuJiffiesTillFirstFqs is < 0 or > 1_000_000)
+            throw new ArgumentOutOfRangeException(nameof(RcuJiffiesTillFirstFqs), RcuJiffiesTillFirstFqs, "must be between 0 (the kernel's default) and 1000000");
         if (JiffyNs is < 1_000 or > 1_000_000_000)
             throw new ArgumentOutOfRangeException(nameof(JiffyNs), JiffyNs, "must be between 1 µs and 1 s");
         if (InvlpgbCountMax is < 1 or > 65_536)

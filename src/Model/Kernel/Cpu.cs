@@ -18,6 +18,7 @@ namespace Shootdown.Model.Kernel;
 /// <item><see cref="Scheduler"/>: kernel/sched as far as the TLB cares;</item>
 /// <item><see cref="Walkers"/>: lockless page-table walkers (mm/gup.c and others);</item>
 /// <item><see cref="Irqs"/>: when this CPU can take an interrupt;</item>
+/// <item><see cref="Rcu"/>: kernel/rcu/tree.c, synchronize_rcu() and this CPU's quiescent states;</item>
 /// <item><see cref="Idle"/>: the idle state it sleeps in when nothing runs (kernel/sched/idle.c, drivers/cpuidle).</item>
 /// </list>
 /// This class routes each event to its piece and runs a csd's func and cond_func, which the
@@ -48,6 +49,7 @@ public sealed class Cpu : ISimEntity
         Scheduler = new Scheduler(this, new Prng(setup.Seed, entity, RandomStream.Scheduler));
         Walkers = new LocklessWalkers(this, new Prng(setup.Seed, entity, RandomStream.Walkers));
         Idle = new CpuIdle(this);
+        Rcu = new RcuTree(this);
         Tracer = new CpuTrace(this);
     }
 
@@ -68,6 +70,7 @@ public sealed class Cpu : ISimEntity
     public Scheduler Scheduler { get; }
     public LocklessWalkers Walkers { get; }
     public CpuIdle Idle { get; }
+    public RcuTree Rcu { get; }
     public CpuTrace Tracer { get; }
 
     public CpuStats Stats { get; } = new();
@@ -102,6 +105,7 @@ public sealed class Cpu : ISimEntity
         Scheduler.WriteState(w);
         Walkers.WriteState(w);
         Idle.WriteState(w);
+        Rcu.WriteState(w);
         Tracer.WriteState(w);
     }
 
@@ -117,6 +121,7 @@ public sealed class Cpu : ISimEntity
         Scheduler.ReadState(r);
         Walkers.ReadState(r);
         Idle.ReadState(r);
+        Rcu.ReadState(r);
         Tracer.ReadState(r);
     }
 
@@ -136,6 +141,8 @@ public sealed class Cpu : ISimEntity
             case EventKind.MmPmdUnshared: Ops.PmdUnshared(e, ctx); break;
             case EventKind.MmCpumaskSnapshot: Gather.CpumaskSnapshot(e, ctx); break;
             case EventKind.WalkBegin: Walkers.WalkBegin(e, ctx); break;
+            case EventKind.RcuQsRequest: Rcu.RcuQsRequest(e, ctx); break;
+            case EventKind.RcuQsReport: Rcu.RcuQsReport(e, ctx); break;
             case EventKind.OpArrival: Ops.OpArrival(e, ctx); break;
             case EventKind.OpStepDone: Ops.OpStepDone(e, ctx); break;
             case EventKind.ThreadArrive: Scheduler.ThreadArrive(e, ctx); break;
@@ -173,6 +180,8 @@ public sealed class Cpu : ISimEntity
     {
         CsdCond.ShouldFlushTlb => Tlb.ShouldFlushTlb(csd.Info),
         CsdCond.InLocklessWalk => Irqs.InLocklessWalk(now),
+        // rcu_watching_snap_in_eqs(): an idle CPU is in an extended quiescent state.
+        CsdCond.NotInEqs => !Idle.IsIdle(now),
         _ => true,
     };
 

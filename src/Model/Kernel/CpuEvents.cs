@@ -9,7 +9,7 @@ namespace Shootdown.Model.Kernel;
 /// <summary><see cref="EventKind.CsdQueue"/>: the sender's llist_add() of a csd lands on the target's call_single_queue.</summary>
 public readonly ref struct CsdQueued(ref readonly SimEvent e)
 {
-    private const int FlagSync = 1, FlagFull = 2, FlagCondShouldFlush = 4, FlagTrim = 8, FlagCondInWalk = 16, PagesShift = 8;
+    private const int FlagSync = 1, FlagFull = 2, FlagCondShouldFlush = 4, FlagTrim = 8, FlagCondInWalk = 16, FlagCondNotInEqs = 32, PagesShift = 8;
     private readonly ref readonly SimEvent _e = ref e;
 
     public int Sender => _e.Source;
@@ -23,12 +23,14 @@ public readonly ref struct CsdQueued(ref readonly SimEvent e)
 
     public Csd Csd => new(
         (_e.Flags & FlagSync) != 0 ? CsdFunc.TlbRemoveTableSmpSync : CsdFunc.FlushTlbFunc,
-        (_e.Flags & FlagCondShouldFlush) != 0 ? CsdCond.ShouldFlushTlb : (_e.Flags & FlagCondInWalk) != 0 ? CsdCond.InLocklessWalk : CsdCond.None,
+        (_e.Flags & FlagCondShouldFlush) != 0 ? CsdCond.ShouldFlushTlb : (_e.Flags & FlagCondInWalk) != 0 ? CsdCond.InLocklessWalk
+            : (_e.Flags & FlagCondNotInEqs) != 0 ? CsdCond.NotInEqs : CsdCond.None,
         new FlushTlbInfo(_e.Arg, _e.Flags >> PagesShift, _e.Y, (_e.Flags & FlagFull) != 0, (_e.Flags & FlagTrim) != 0));
 
     public static int Flags(in Csd csd) =>
         (csd.Func == CsdFunc.TlbRemoveTableSmpSync ? FlagSync : 0) | (csd.Info.Full ? FlagFull : 0)
         | (csd.Cond == CsdCond.ShouldFlushTlb ? FlagCondShouldFlush : 0) | (csd.Cond == CsdCond.InLocklessWalk ? FlagCondInWalk : 0)
+        | (csd.Cond == CsdCond.NotInEqs ? FlagCondNotInEqs : 0)
         | (csd.Info.TrimCpumask ? FlagTrim : 0) | (csd.Info.Pages << PagesShift);
 
     /// <param name="flags">The csd's <see cref="Flags"/>, computed once per call.</param>
@@ -189,6 +191,29 @@ public readonly ref struct StepDone(ref readonly SimEvent e)
     public long Call => _e.Op;
 
     public static void Send(ISimContext ctx, int cpu, long at, long call = 0) => ctx.Send(cpu, at, EventKind.OpStepDone, call);
+}
+
+/// <summary><see cref="EventKind.RcuQsRequest"/>: a CPU's synchronize_rcu() needs this CPU's quiescent state for its grace period.</summary>
+public readonly ref struct RcuQsAsked(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    /// <summary>The grace period, numbered by the CPU that waits for it.</summary>
+    public long Gp => _e.Op;
+    public long GpStart => _e.X;
+
+    public static void Send(ISimContext ctx, int cpu, long at, long gp, long gpStart) => ctx.Send(cpu, at, EventKind.RcuQsRequest, gp, x: gpStart);
+}
+
+/// <summary><see cref="EventKind.RcuQsReport"/>: when the answering CPU passes (or passed) its quiescent state for the grace period.</summary>
+public readonly ref struct RcuQsReported(ref readonly SimEvent e)
+{
+    private readonly ref readonly SimEvent _e = ref e;
+
+    public long Gp => _e.Op;
+    public long QuiescentAt => _e.X;
+
+    public static void Send(ISimContext ctx, int waiter, long at, long gp, long quiescentAt) => ctx.Send(waiter, at, EventKind.RcuQsReport, gp, x: quiescentAt);
 }
 
 /// <summary><see cref="EventKind.WalkBegin"/>: one of this CPU's lockless walkers comes due.</summary>

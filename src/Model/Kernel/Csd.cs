@@ -26,6 +26,8 @@ public enum CsdCond : byte
     ShouldFlushTlb,
     /// <summary>What-if (Hildenbrand step 2): the target is inside a tracked lockless page-table walk.</summary>
     InLocklessWalk,
+    /// <summary>synchronize_rcu_expedited(): the target is not in an extended quiescent state (not idle).</summary>
+    NotInEqs,
 }
 
 /// <summary>arch/x86/include/asm/tlbflush.h <c>struct flush_tlb_info</c>, as far as the model reads it.</summary>

@@ -11,6 +11,13 @@ public enum SyncSkip
     WhenFlushImpliesIpiBroadcast,
     /// <summary>What-if, wrong on purpose: never sync. Shows what the sync protects.</summary>
     Always,
+    /// <summary>
+    /// The series' v3 design (dropped by v5): return early only when this gather's flush actually
+    /// queued its csd on every other CPU of the mm_cpumask it read, none declined (a lazy CPU
+    /// should_flush_tlb() passes over) and none left to the host (a preempted vCPU under KVM's
+    /// PV flush): decided per operation, not once at boot.
+    /// </summary>
+    WhenFlushReachedEveryCpu,
 }
 
 /// <summary>Which CPUs <c>tlb_remove_table_sync_one()</c> interrupts when it does run.</summary>
@@ -23,6 +30,20 @@ public enum SyncScope
     /// <c>mm_cpumask</c>, read when the sync starts.
     /// </summary>
     MmCpumask,
+    /// <summary>
+    /// Alternative (Peter Zijlstra, Feb 2026: the sync can be an RCU grace period): the sync
+    /// becomes <c>synchronize_rcu_expedited()</c>, which IPIs only the CPUs not in an extended
+    /// quiescent state (kernel/rcu/tree_exp.h <c>sync_rcu_exp_select_node_cpus()</c>): an idle
+    /// CPU is skipped. A CPU inside an IRQs-off walk takes the IPI when the walk ends, which is
+    /// what the sync needs, since an IRQs-off region is an RCU read-side critical section.
+    /// </summary>
+    CpusNotInEqs,
+    /// <summary>
+    /// Alternative (the same mail): the sync becomes <c>synchronize_rcu()</c>: no IPI at all; the
+    /// caller sleeps through a normal grace period (<see cref="RcuTree"/>), which ends only once
+    /// every CPU has passed a quiescent state, after any IRQs-off walk it was in.
+    /// </summary>
+    RcuGracePeriod,
     /// <summary>
     /// What-if after David Hildenbrand's "step 2": a conditional call over every online CPU whose
     /// cond_func is "inside a lockless page-table walk", so only those CPUs are interrupted.
@@ -119,6 +140,14 @@ public sealed record KernelPolicy
         : TlbTableFlushImpliesIpiBroadcast(features) ? "skipped: tlb_table_flush_implies_ipi_broadcast()"
         : null;
 
+    /// <summary>
+    /// For <see cref="SyncSkip.WhenFlushReachedEveryCpu"/>: the operation's flush was IPIs whose
+    /// csds reached every other CPU of the mm_cpumask it read, at least one of them.
+    /// </summary>
+    public static bool FlushReachedEveryCpu(KernelOperation op, int self) =>
+        op.Mechanism == TlbFlushMechanism.Ipi && op.FlushedMask is { } mask && op.FlushIpis > 0
+        && op.FlushIpis == mask.Weight() - (mask.Test(self) ? 1 : 0);
+
     /// <summary>The kernel before the series: the sync always broadcasts to every online CPU.</summary>
     public static KernelPolicy Baseline { get; } = new()
     {
@@ -160,7 +189,33 @@ public sealed record KernelPolicy
         SyncScope = SyncScope.CpusInLocklessWalk,
     };
 
-    public static IReadOnlyList<KernelPolicy> BuiltIn { get; } = [Baseline, Patched, AlwaysSkip, SyncMmCpumask, SyncLocklessWalkers];
+    /// <summary>The series' v3 design: skip the sync only when this operation's flush IPI'd every other CPU of mm_cpumask.</summary>
+    public static KernelPolicy V3SkipIfIpisSent { get; } = new()
+    {
+        Name = "v3-skip-if-ipis-sent",
+        Description = "the series' v3 design: skip the sync only when this flush IPI'd every other CPU of mm_cpumask",
+        SyncSkip = SyncSkip.WhenFlushReachedEveryCpu,
+        TlbFlushWakesLazyCpusForUnsharedTables = true,
+    };
+
+    /// <summary>Alternative (Zijlstra, Feb 2026): the sync as synchronize_rcu_expedited(), which skips idle CPUs.</summary>
+    public static KernelPolicy SyncRcuExpedited { get; } = new()
+    {
+        Name = "sync-rcu-expedited",
+        Description = "alternative (Zijlstra, Feb 2026): the sync as synchronize_rcu_expedited(), IPIs only CPUs not idle",
+        SyncScope = SyncScope.CpusNotInEqs,
+    };
+
+    /// <summary>Alternative (Zijlstra, Feb 2026): the sync as synchronize_rcu(), a normal grace period, no IPI.</summary>
+    public static KernelPolicy SyncRcu { get; } = new()
+    {
+        Name = "sync-rcu",
+        Description = "alternative (Zijlstra, Feb 2026): the sync as synchronize_rcu(): no IPI, the caller waits a grace period",
+        SyncScope = SyncScope.RcuGracePeriod,
+    };
+
+    public static IReadOnlyList<KernelPolicy> BuiltIn { get; } =
+        [Baseline, Patched, AlwaysSkip, SyncMmCpumask, SyncLocklessWalkers, V3SkipIfIpisSent, SyncRcuExpedited, SyncRcu];
 
     public static KernelPolicy? Find(string name) =>
         BuiltIn.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));

@@ -27,13 +27,26 @@ public sealed class MmuGather(Cpu cpu)
         var setup = cpu.Setup;
         op.Phase = OpPhase.Sync;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
-        var skipped = setup.Policy.SyncSkippedBecause(setup.Features);
+        var skipped = setup.Policy.SyncSkippedBecause(setup.Features)
+                      ?? (setup.Policy.SyncSkip == SyncSkip.WhenFlushReachedEveryCpu && KernelPolicy.FlushReachedEveryCpu(op, cpu.Id)
+                          ? "skipped: the flush IPI'd every other CPU of mm_cpumask (v3)" : null);
         if (skipped is not null || cpu.Machine.CpuCount == 1)
         {
             op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncOne, ctx.Now);
             op.SyncOutcome = skipped ?? "no other online CPU";
             op.Trace?.Outcome(op.SyncOutcome);
             StepDone.Send(ctx, cpu.Id, ctx.Now);
+            return;
+        }
+        if (setup.Policy.SyncScope == SyncScope.RcuGracePeriod)
+        {
+            // The alternative: no IPI at all; the grace period waits for every IRQs-off walk.
+            op.Phase = OpPhase.SyncRcu;
+            op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncRcu, ctx.Now);
+            op.SyncOutcome = "synchronize_rcu() in place of the IPI broadcast (alternative)";
+            op.Trace?.Outcome(op.SyncOutcome);
+            op.Synced = true;
+            cpu.Rcu.SynchronizeRcu(op, ctx);
             return;
         }
         if (setup.Policy.SyncScope == SyncScope.MmCpumask && op.FlushedMask is null)
@@ -57,6 +70,12 @@ public sealed class MmuGather(Cpu cpu)
                     if (c != cpu.Id) targets[count++] = c;
                 op.SyncOutcome = "IPI to mm_cpumask only (what-if)";
                 call = "smp_call_function_many: mm_cpumask";
+                break;
+            case SyncScope.CpusNotInEqs:
+                csd = Csd.Sync(mm, CsdCond.NotInEqs);
+                count = AllOnlineCpusButThis(targets);
+                op.SyncOutcome = "synchronize_rcu_expedited(): IPI to every CPU not in an extended quiescent state (alternative)";
+                call = "smp_call_function_many_cond: CPUs not idle (synchronize_rcu_expedited)";
                 break;
             case SyncScope.CpusInLocklessWalk:
                 csd = Csd.Sync(mm, CsdCond.InLocklessWalk);
@@ -94,7 +113,7 @@ public sealed class MmuGather(Cpu cpu)
 
     /// <summary>
     /// tlb_remove_table_sync_rcu(): synchronize_rcu(), unless the series' early return applies.
-    /// The caller blocks for a grace period (<see cref="Costs.CostModel.RcuGracePeriodNs"/>).
+    /// The caller blocks for a grace period (<see cref="RcuTree.SynchronizeRcu"/>).
     /// </summary>
     private void TlbRemoveTableSyncRcu(KernelOperation op, ISimContext ctx)
     {
@@ -106,7 +125,8 @@ public sealed class MmuGather(Cpu cpu)
         op.SyncOutcome = skipped ?? "synchronize_rcu()";
         op.WaitedGracePeriod = skipped is null;
         op.Trace?.Outcome(op.SyncOutcome);
-        StepDone.Send(ctx, cpu.Id, ctx.Now + (skipped is null ? cpu.Costs.RcuGracePeriodNs : 0));
+        if (skipped is null) cpu.Rcu.SynchronizeRcu(op, ctx);
+        else StepDone.Send(ctx, cpu.Id, ctx.Now);
     }
 
     /// <summary>

@@ -36,6 +36,9 @@ public enum EventKind : byte
     Timeslice,
     // Lockless page-table walkers.
     WalkBegin,
+    // RCU grace periods (synchronize_rcu()).
+    RcuQsRequest,
+    RcuQsReport,
     // Operations.
     OpStepDone,
     OpArrival,

@@ -31,6 +31,14 @@ public sealed class CpuMask : IEquatable<CpuMask>
 
     public bool Test(int cpu) => (_words[cpu >> 6] & (1UL << (cpu & 63))) != 0;
 
+    /// <summary><c>cpumask_weight()</c>: how many CPUs are set.</summary>
+    public int Weight()
+    {
+        var weight = 0;
+        foreach (var w in _words) weight += BitOperations.PopCount(w);
+        return weight;
+    }
+
     /// <summary>CPUs in ascending order, the order of <c>for_each_cpu()</c>.</summary>
     public IEnumerable<int> Cpus()
     {
