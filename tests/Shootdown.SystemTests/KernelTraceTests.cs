@@ -59,6 +59,34 @@ public sealed class KernelTraceTests
         Assert.Equal(emptyMasks, trace.EmptyMasks);
     }
 
+    /// <summary>
+    /// flush_tlb_all() (on_each_cpu(do_flush_tlb_all)) is a TLB flush broadcast, not background,
+    /// whether the trace shows its IPI (by callback, or by its function_graph caller) or its csds;
+    /// a sync right after it is a sync with no flush, not a collapse.
+    /// </summary>
+    [Theory]
+    [InlineData("# tracer: nop\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: ipi_send_cpumask: cpumask=000000f7 callsite=on_each_cpu_cond_mask+0x24/0x40 callback=do_flush_tlb_all+0x0/0x30\n"
+        + "  vmalloc-9 [003] ...1. 100.000200: ipi_send_cpumask: cpumask=000000f7 callsite=smp_call_function_many_cond+0x1/0x2 callback=tlb_remove_table_smp_sync+0x0/0x10\n")]
+    [InlineData("# tracer: nop\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=0 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000001\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=1 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000002\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=2 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000003\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=4 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000004\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=5 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000005\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=6 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000006\n"
+        + "  vmalloc-9 [003] ...1. 100.000100: csd_queue_cpu: cpu=7 callsite=on_each_cpu_cond_mask+0x24/0x40 func=do_flush_tlb_all csd=0000000000000007\n"
+        + "  vmalloc-9 [003] ...1. 100.000200: csd_queue_cpu: cpu=0 callsite=smp_call_function_many_cond+0x1/0x2 func=tlb_remove_table_smp_sync csd=0000000000000008\n")]
+    public void FlushTlbAllIsAFlushBroadcastNotBackground(string text)
+    {
+        var path = Path.Combine(Sim.TempDir(), "flush-all.txt");
+        File.WriteAllText(path, text);
+        var trace = FtraceReplay.Read(path);
+        Assert.Empty(trace.Background);
+        var ops = trace.Ops.Select(o => $"{o.TimeNs - 100_000_000_000L}ns cpu{o.Cpu} {o.Type} pages={o.Pages} targets=[{string.Join(",", o.FlushTargets)}]");
+        Assert.Equal(["100000ns cpu3 FlushRange pages=512 targets=[0,1,2,4,5,6,7]", "200000ns cpu3 SyncWithoutFlush pages=1 targets=[]"], ops);
+    }
+
     /// <summary>The IPI-only capture replays to the closed forms: 3 + 1 flush IPIs, two syncs to the 7 others under baseline, none patched.</summary>
     [Fact]
     public void IpiOnlyCaptureReplaysToClosedForms()

@@ -59,7 +59,9 @@ public enum CpumaskFormat
 /// <c>ipi:ipi_send_cpumask</c> and <c>ipi:ipi_send_cpu</c> (<see cref="IpiCall"/>): each IPI is a
 /// flush, a sync or another caller's, told apart by its callback, its function_graph context,
 /// or its callsite; a flush's targets are the CPUs its IPI reached; the other callers' IPIs are
-/// counted as background. Lines may come from the <c>trace</c> file, <c>trace-cmd report</c>, or
+/// counted as background. <c>flush_tlb_all()</c>'s (<c>on_each_cpu(do_flush_tlb_all)</c>,
+/// arch/x86/mm/tlb.c) are TLB flush broadcasts too: each replays as a full flush of the CPUs it
+/// reached, with no sync after it, from its IPI or from its <c>csd_queue_cpu</c> lines. Lines may come from the <c>trace</c> file, <c>trace-cmd report</c>, or
 /// the function_graph tracer with <c>funcgraph-abstime</c>, where events are <c>/* … */</c> comments.
 /// </para>
 /// </summary>
@@ -111,6 +113,8 @@ public static partial class FtraceReplay
         public long Time { get; } = time;
         public int Pages { get; } = pages;
         public bool Flush { get; init; } = true;
+        /// <summary>flush_tlb_all(): every CPU's whole TLB; no sync follows it.</summary>
+        public bool FlushAll { get; init; }
         public bool Remote { get; } = remote;
         public bool LocalDone { get; set; }
         public List<int> FlushTargets { get; } = new();
@@ -224,7 +228,7 @@ public static partial class FtraceReplay
                 }
                 else if (reason == 3)
                 {
-                    if (op is { Remote: true, LocalDone: false, SyncTargets: null }) op.LocalDone = true;
+                    if (op is { Remote: true, LocalDone: false, SyncTargets: null, FlushAll: false }) op.LocalDone = true;
                     else
                     {
                         Close(op, ops);
@@ -240,11 +244,20 @@ public static partial class FtraceReplay
             switch (q.Groups["func"].Value)
             {
                 case "flush_tlb_func":
-                    if (op is { Remote: true, SyncTargets: null }) op.FlushTargets.Add(target);
+                    if (op is { Remote: true, SyncTargets: null, FlushAll: false }) op.FlushTargets.Add(target);
                     else orphans++;
                     break;
+                case "do_flush_tlb_all":
+                    // One on_each_cpu() queues each CPU once: a CPU queued again is the next call.
+                    if (op is not { FlushAll: true } || op.FlushTargets.Contains(target))
+                    {
+                        Close(op, ops);
+                        open[cpu] = op = new Open(cpu, time, -1, remote: true) { FlushAll = true };
+                    }
+                    op.FlushTargets.Add(target);
+                    break;
                 case "tlb_remove_table_smp_sync":
-                    if (op is null || (op.SyncTargets is { } seen && seen.Contains(target)))
+                    if (op is null || op.FlushAll || (op.SyncTargets is { } seen && seen.Contains(target)))
                     {
                         Close(op, ops);
                         open[cpu] = op = new Open(cpu, time, 0, remote: false) { Flush = false };
@@ -274,8 +287,8 @@ public static partial class FtraceReplay
         };
     }
 
-    /// <summary>Whose call-function IPI this is.</summary>
-    private enum IpiCaller { Flush, Sync, Other }
+    /// <summary>Whose call-function IPI this is: a flush, flush_tlb_all()'s broadcast, the sync, or another caller.</summary>
+    private enum IpiCaller { Flush, FlushAll, Sync, Other }
 
     /// <summary>What an IPI was sent for, and what told.</summary>
     private readonly record struct IpiCall(IpiCaller Caller, string Name, bool ByCallsite);
@@ -298,6 +311,7 @@ public static partial class FtraceReplay
             return func switch
             {
                 "flush_tlb_func" => new(IpiCaller.Flush, func, false),
+                "do_flush_tlb_all" => new(IpiCaller.FlushAll, func, false),
                 "tlb_remove_table_smp_sync" => new(IpiCaller.Sync, func, false),
                 _ => new(IpiCaller.Other, func, false),
             };
@@ -308,6 +322,7 @@ public static partial class FtraceReplay
                 switch (graphContext[i])
                 {
                     case "native_flush_tlb_multi" or "flush_tlb_multi" or "flush_tlb_mm_range": return new(IpiCaller.Flush, graphContext[i], false);
+                    case "flush_tlb_all": return new(IpiCaller.FlushAll, graphContext[i], false);
                     case "tlb_remove_table_sync_one": return new(IpiCaller.Sync, graphContext[i], false);
                 }
             }
@@ -370,7 +385,13 @@ public static partial class FtraceReplay
             if (call.ByCallsite) ByCallsiteOnly++;
             if (Ops.Count + _openFlush.Count > MaxOps) throw new ScenarioException(file, 0, 0, "(file)", $"more than {MaxOps:N0} operations");
             var flush = _openFlush.Remove(cpu, out var open);
-            if (call.Caller == IpiCaller.Flush)
+            if (call.Caller == IpiCaller.FlushAll)
+            {
+                // A whole-TLB flush of the CPUs it reached; no sync pairs with it.
+                if (flush) Ops.Add(new ReplayedOp(cpu, open.Time, OpType.FlushRange, open.Pages, Targets(cpu, open.Targets)));
+                Ops.Add(new ReplayedOp(cpu, time, OpType.FlushRange, ReplayPages(-1), Targets(cpu, targets)));
+            }
+            else if (call.Caller == IpiCaller.Flush)
             {
                 if (flush) Ops.Add(new ReplayedOp(cpu, open.Time, OpType.FlushRange, open.Pages, Targets(cpu, open.Targets)));
                 _openFlush[cpu] = (time, pages, targets);
