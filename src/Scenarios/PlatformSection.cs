@@ -43,12 +43,13 @@ internal static class PlatformSection
 
     /// <summary>
     /// The idle states a scenario gets unless it names them: intel_idle's Sapphire Rapids table on
-    /// native x86, HLT-like WFI on arm64 and RISC-V, cpuidle-haltpoll in a KVM guest, and none in
-    /// a Hyper-V or Xen guest (docs/model.md: not modelled).
+    /// native x86, HLT-like WFI on arm64 and RISC-V; in a KVM guest cpuidle-haltpoll with
+    /// KVM_HINTS_REALTIME (the only hint it loads under), else default_idle()'s HLT, the guest
+    /// that has PV flush and PV yield; none in a Hyper-V or Xen guest (docs/model.md: not modelled).
     /// </summary>
     private static CpuidleDriver DefaultCpuidle(MachineFeatures f) =>
         f.Arch != Arch.X86 ? CpuidleDriver.Halt
-        : f.KvmGuest ? CpuidleDriver.KvmHaltpoll
+        : f.KvmGuest ? (f.KvmHintsRealtime ? CpuidleDriver.KvmHaltpoll : CpuidleDriver.KvmHalt)
         : f.FlushTlbMulti != FlushTlbMultiBackend.Native ? CpuidleDriver.Off
         : CpuidleDriver.IntelSpr;
 }

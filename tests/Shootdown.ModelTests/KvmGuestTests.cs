@@ -30,20 +30,42 @@ public class KvmGuestTests
     [Fact]
     public void PvSendIpiIsOneHypercallPer128ApicIds()
     {
-        // 199 targets with APIC IDs 1-199: windows from 1 and from 129, two hypercalls; 1 µs more each is 2 µs.
-        var cheap = FirstLatency(Sync("pack:1 numa:1 core:200 pu:1", "cpuidle: off"));
-        var dear = FirstLatency(Sync("pack:1 numa:1 core:200 pu:1", "cpuidle: off", "costs:\n  kvm_send_ipi_hypercall_ns: 2500"));
+        // 199 targets with APIC IDs 1-199, shorthands off (else all-but-self is one ICR write):
+        // windows from 1 and from 129, two hypercalls; 1 µs more each is 2 µs.
+        var cheap = FirstLatency(Sync("pack:1 numa:1 core:200 pu:1", "cpuidle: off", "costs:\n  ipi_shorthand: false"));
+        var dear = FirstLatency(Sync("pack:1 numa:1 core:200 pu:1", "cpuidle: off", "costs:\n  kvm_send_ipi_hypercall_ns: 2500\n  ipi_shorthand: false"));
         Assert.Equal(2_000, dear - cheap);
     }
 
     [Fact]
-    public void WithoutPvSendIpiTheShorthandIcrWriteExits()
+    public void PvSendIpiReplacesOnlyTheMaskSenders()
     {
-        // Three targets, one window: one hypercall with three deliveries, against one exiting ICR write.
+        // kvm_setup_pv_ipi() replaces send_IPI_mask and send_IPI_mask_allbutself only. All-but-self
+        // with shorthands on is one exiting ICR write with PV send-IPI or without.
         var pv = FirstLatency(Sync("pack:1 numa:1 core:4 pu:1", "cpuidle: off"));
         var exits = FirstLatency(Sync("pack:1 numa:1 core:4 pu:1", "cpuidle: off\n  kvm_pv_send_ipi: false"));
+        Assert.Equal(exits, pv);
+        // So is a single target's send_IPI (two vCPUs).
+        Assert.Equal(FirstLatency(Sync("pack:1 numa:1 core:2 pu:1", "cpuidle: off\n  kvm_pv_send_ipi: false")),
+            FirstLatency(Sync("pack:1 numa:1 core:2 pu:1", "cpuidle: off")));
+        // A mask (shorthands off): one hypercall with three deliveries, against one exiting x2APIC cluster write.
+        const string noShorthand = "costs:\n  ipi_shorthand: false";
+        var pvMask = FirstLatency(Sync("pack:1 numa:1 core:4 pu:1", "cpuidle: off", noShorthand));
+        var exitsMask = FirstLatency(Sync("pack:1 numa:1 core:4 pu:1", "cpuidle: off\n  kvm_pv_send_ipi: false", noShorthand));
         var c = new Model.Costs.CostModel();
-        Assert.Equal(c.KvmSendIpiHypercallNs + 3 * c.KvmSendIpiPerTargetNs - c.VmExitNs, pv - exits);
+        Assert.Equal(c.KvmSendIpiHypercallNs + 3 * c.KvmSendIpiPerTargetNs - c.VmExitNs, pvMask - exitsMask);
+    }
+
+    [Theory]
+    // cpuidle-haltpoll loads only with KVM_HINTS_REALTIME, under which PV flush and PV yield are
+    // off; the guest that has them idles in default_idle()'s HLT, with no poll first.
+    [InlineData("", "kvm-halt", true)]
+    [InlineData("\n  kvm_hints_realtime: true", "kvm-haltpoll", false)]
+    public void TheDefaultGuestIdlesAsItsHintsAllow(string hints, string cpuidle, bool pvYield)
+    {
+        var features = Sim.Parse($"machine: small-64\nduration_us: 100\nplatform:\n  flush: kvm{hints}\nprocesses:\n  - name: p\n    cpus: 0\n")
+            .SetupFor(KernelPolicy.Baseline).Features;
+        Assert.Equal((cpuidle, pvYield), (features.Cpuidle.Name, features.KvmPvSchedYield));
     }
 
     [Fact]

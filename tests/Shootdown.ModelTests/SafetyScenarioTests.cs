@@ -19,6 +19,7 @@ public sealed class SafetyScenarioTests
         { "hugetlb-sharers-kvm.yaml", "baseline=0 patched=0 always-skip=violations v3-skip-if-ipis-sent=violations sync-rcu-expedited=0 sync-rcu=0" },
         { "sync-without-flush.yaml", "baseline=0 patched=violations" },
         { "pae-kswapd.yaml", "baseline=0 patched=0" },
+        { "pae-kvm-preempted.yaml", "baseline=0 patched=violations" },
         { "pae-kswapd-stalled.yaml", "baseline=0 patched=violations v3-skip-if-ipis-sent=violations sync-rcu-expedited=0 sync-rcu=0" },
         { "pae-kswapd-no-rcu-table-free.yaml", "baseline=violations patched=violations" },
         { "rcu-walkers.yaml", "baseline=0 patched=violations" },

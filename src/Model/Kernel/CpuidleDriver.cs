@@ -59,8 +59,16 @@ public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States
     /// </summary>
     public static CpuidleDriver KvmHaltpoll { get; } = new("kvm-haltpoll", [IdleState.Poll, new IdleState("HLT (vCPU)", 10 * Us, 200 * Us, Polls: false)]);
 
+    /// <summary>
+    /// A KVM guest without cpuidle-haltpoll, which loads only with KVM_HINTS_REALTIME (or its
+    /// <c>force</c> parameter: drivers/cpuidle/cpuidle-haltpoll.c haltpoll_want()): the idle loop
+    /// has no cpuidle driver and calls default_idle(), HLT at once, with no poll first. Waking the
+    /// vCPU takes the host about 10 µs, as for haltpoll's HLT (GUESS).
+    /// </summary>
+    public static CpuidleDriver KvmHalt { get; } = new("kvm-halt", [new IdleState("HLT (vCPU)", 10 * Us, 0, Polls: false)]);
+
     /// <summary>No idle states modelled: an idle CPU takes an interrupt at once and never polls.</summary>
     public static CpuidleDriver Off { get; } = new("off", []);
 
-    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, KvmHaltpoll, Off];
+    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, KvmHaltpoll, KvmHalt, Off];
 }

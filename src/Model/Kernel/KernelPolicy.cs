@@ -123,14 +123,14 @@ public sealed record KernelPolicy
 
     /// <summary>
     /// arch/x86/mm/tlb.c native_pv_tlb_init(), run once from native_smp_prepare_boot_cpu():
-    /// enable tlb_ipi_broadcast_key only if flush_tlb_multi is the native one and the CPU has
-    /// no INVLPGB. The answer is machine-wide and never revisited. Other architectures keep the
-    /// generic <c>tlb_table_flush_implies_ipi_broadcast()</c>, which is false.
+    /// enable tlb_ipi_broadcast_key only if flush_tlb_multi is the native one (bare metal, or a
+    /// KVM guest with KVM_HINTS_REALTIME) and the CPU has no INVLPGB. The answer is machine-wide
+    /// and never revisited. Other architectures keep the generic
+    /// <c>tlb_table_flush_implies_ipi_broadcast()</c>, which is false.
     /// </summary>
     public bool TlbTableFlushImpliesIpiBroadcast(MachineFeatures features) =>
         SyncSkip == SyncSkip.WhenFlushImpliesIpiBroadcast
-        && features.Arch == Arch.X86
-        && features.FlushTlbMulti == FlushTlbMultiBackend.Native
+        && features.NativeFlushTlbMulti
         && !features.Invlpgb;
 
     /// <summary>Whether the sync functions return early on this machine, and why, or null when they run.</summary>

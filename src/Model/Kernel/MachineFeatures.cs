@@ -94,6 +94,16 @@ public sealed record MachineFeatures
     /// <summary>Whether this is a KVM guest (its IPIs and idle go through the host).</summary>
     public bool KvmGuest => Arch == Arch.X86 && FlushTlbMulti == FlushTlbMultiBackend.KvmPv;
 
+    /// <summary>
+    /// pv_ops.mmu.flush_tlb_multi is native_flush_tlb_multi() after boot: on bare metal, and in a
+    /// KVM guest with KVM_HINTS_REALTIME (pv_tlb_flush_supported() is false, so kvm_guest_init()
+    /// leaves it alone). What native_pv_tlb_init() compares against.
+    /// </summary>
+    public bool NativeFlushTlbMulti => Arch == Arch.X86 && (FlushTlbMulti == FlushTlbMultiBackend.Native || KvmGuest && KvmHintsRealtime);
+
+    /// <summary>kvm_flush_tlb_multi() (pv_tlb_flush_supported()): a KVM guest without KVM_HINTS_REALTIME.</summary>
+    public bool KvmPvFlush => KvmGuest && !KvmHintsRealtime;
+
     /// <summary>pv_sched_yield_supported(): the sender yields its pCPU to a preempted target (kvm_smp_send_call_func_ipi()).</summary>
     public bool KvmPvSchedYield => KvmGuest && !KvmHintsRealtime;
 

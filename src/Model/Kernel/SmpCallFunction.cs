@@ -374,7 +374,10 @@ public sealed class SmpCallFunction(Cpu cpu)
         {
             cpu.Tracer.Event(t, cpu.Id, FtraceEvent.IpiSend, task, call: call.Serial, func: call.Csd.Func);
             var features = cpu.Setup.Features;
-            t = features.KvmGuest && features.KvmPvSendIpi ? KvmSendIpiMask(call, t, ctx) : SendIpiMask(call, nrCpus, t, ctx);
+            // kvm_setup_pv_ipi() replaces only send_IPI_mask and send_IPI_mask_allbutself: the
+            // all-but-self shorthand and a single target's send_IPI stay ICR writes (one exit each).
+            var pvMask = features.KvmGuest && features.KvmPvSendIpi && nrCpus > 1 && !AllButSelfShorthand(nrCpus);
+            t = pvMask ? KvmSendIpiMask(call, t, ctx) : SendIpiMask(call, nrCpus, t, ctx);
             if (nrCpus > 1 && features.KvmPvSchedYield) t = KvmSchedYield(call, t, ctx);
         }
         call.Trace?.IpisSent(call.LoopEnd, t, call.RunLocal);
@@ -405,7 +408,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var costs = cpu.Costs;
         var machine = cpu.Machine;
         var icrWrite = cpu.Setup.Features.KvmGuest ? costs.VmExitNs : costs.IcrWriteNs;
-        var shorthand = nrCpus > 1 && costs.IpiShorthand && nrCpus == machine.CpuCount - 1;
+        var shorthand = AllButSelfShorthand(nrCpus);
         var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
         if (shorthand || nrCpus == 1) t += icrWrite;
         if (cluster) NewClusterWalk();
@@ -439,6 +442,9 @@ public sealed class SmpCallFunction(Cpu cpu)
         }
         return t;
     }
+
+    /// <summary>native_send_call_func_ipi(): the mask is every other online CPU and shorthands are in use (apic_use_ipi_shorthand).</summary>
+    private bool AllButSelfShorthand(int nrCpus) => nrCpus > 1 && cpu.Costs.IpiShorthand && nrCpus == cpu.Machine.CpuCount - 1;
 
     /// <summary>The IPI leaves at <paramref name="depart"/> for the call's <paramref name="index"/>-th target.</summary>
     private void RaiseIpi(Call call, int index, long depart, ISimContext ctx)

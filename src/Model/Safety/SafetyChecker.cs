@@ -94,7 +94,7 @@ public static class SafetyChecker
             TlbFlushMechanism.Hypercall => "the flush was a hypercall; the hypervisor flushed without interrupting the guest",
             TlbFlushMechanism.TlbiBroadcast => "the flush was a TLBI …IS broadcast, which interrupts no CPU",
             TlbFlushMechanism.SbiRemoteFence => "the flush was an SBI remote fence, handled in firmware, not by a Linux interrupt",
-            _ when setup.Features.FlushTlbMulti == FlushTlbMultiBackend.KvmPv && setup.Preemption.IsPreempted(c, r.FlushNs)
+            _ when setup.Features.KvmPvFlush && setup.Preemption.IsPreempted(c, r.FlushNs)
                 => $"vCPU {c} was preempted at the flush, so kvm_flush_tlb_multi() dropped it from the mask and left the flush to the host",
             _ when r.FlushMask is { } mask && !mask.Test(c) => $"CPU {c} was not in mm_cpumask, so the flush did not IPI it",
             _ => $"the flush did not interrupt CPU {c}",
