@@ -128,7 +128,7 @@ public sealed record RunEstimate(double Events, double Bytes, double ResultBytes
 
     private static bool SameEntry(OpStreamSpec a, OpStreamSpec b) =>
         a.Type == b.Type && a.Process == b.Process && a.Pages == b.Pages && a.RatePerSecond == b.RatePerSecond && a.BackToBack == b.BackToBack
-        && a.StartNs == b.StartNs && a.Count == b.Count && a.AtNs.SequenceEqual(b.AtNs);
+        && a.StartNs == b.StartNs && a.Count == b.Count && a.AtNs.SequenceEqual(b.AtNs) && a.Khugepaged == b.Khugepaged;
 
     /// <summary>
     /// How many operations a stream issues: its rate over its time, its explicit times, its count
@@ -145,6 +145,7 @@ public sealed record RunEstimate(double Events, double Bytes, double ResultBytes
         if (stream is { BackToBack: true, Count: { } all }) return all;
         double ops = stream.RatePerSecond is { } rate ? rate * span / 1e9
             : !stream.AtNs.IsDefaultOrEmpty ? stream.AtNs.Length
+            : stream.Khugepaged is { } khugepaged ? khugepaged.MostCollapses(span)
             : stream.BackToBack ? Math.Max(1, span / Math.Max(30.0 * cpus, 4_000.0 * backToBackInitiators))
             : 0;
         return stream.Count is { } count ? Math.Min(ops, count) : ops;

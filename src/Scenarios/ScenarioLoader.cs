@@ -27,7 +27,10 @@ public static class ScenarioLoader
         "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 
     public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
-    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "start_us", "count", "batch_alloc_fail", "flush_targets"];
+    public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "khugepaged", "start_us", "count", "batch_alloc_fail", "flush_targets"];
+
+    /// <summary>khugepaged's sysfs knobs (/sys/kernel/mm/transparent_hugepage/khugepaged/), and how often its huge page allocation fails.</summary>
+    private static readonly string[] KhugepagedFields = ["pages_to_scan", "scan_sleep_millisecs", "alloc_sleep_millisecs", "alloc_fail"];
     public static readonly string[] IrqOffFields = ["cpus", "period_us", "duration_us"];
     public static readonly string[] HugetlbShareFields = ["name", "processes", "tables"];
     public static readonly string[] WalkerFields = ["kind", "process", "cpus", "interval_us", "duration_us"];
@@ -146,23 +149,25 @@ public static class ScenarioLoader
             var rate = o.Number("rate_per_s", 0, 1e9);
             var at = o.Scalars("at_us").Select(s => UsToNs(ParseTime(o, s.Node, s.Value, durationNs))).ToImmutableArray();
             var backToBack = o.Boolean("back_to_back") ?? false;
+            var khugepaged = Khugepaged(o, type);
             var batchAllocFail = o.Number("batch_alloc_fail", 0, 1) ?? 0;
             if (batchAllocFail > 0 && type != OpType.MunmapFreeTables)
                 throw o.Error("batch_alloc_fail", "only munmap_free_tables allocates a table batch");
-            var arrivalModes = (rate is null ? 0 : 1) + (at.IsEmpty ? 0 : 1) + (backToBack ? 1 : 0);
-            if (arrivalModes != 1) throw o.Error(o.Node, o.Field("rate_per_s"), "give exactly one of rate_per_s, at_us or back_to_back");
+            var arrivalModes = (rate is null ? 0 : 1) + (at.IsEmpty ? 0 : 1) + (backToBack ? 1 : 0) + (khugepaged is null ? 0 : 1);
+            if (arrivalModes != 1) throw o.Error(o.Node, o.Field("rate_per_s"), "give exactly one of rate_per_s, at_us, back_to_back or khugepaged");
             var start = o.Number("start_us", 0, MaxDurationUs) is { } startUs ? UsToNs(startUs) : 0;
             if (start >= durationNs) throw o.Error("start_us", "is outside the run (0 to duration_us)");
             if (o.Has("start_us") && !at.IsEmpty) throw o.Error("start_us", "at_us already gives every arrival time");
             var count = (int?)o.Integer("count", 1, (long)MaxExpectedOperations);
-            var streamOps = rate is { } r ? r * Math.Max(0, durationNs - start) / 1e9 : at.Length;
+            var streamOps = rate is { } r ? r * Math.Max(0, durationNs - start) / 1e9
+                : khugepaged is { } k ? k.MostCollapses(durationNs - start) : at.Length;
             expectedOps += cpus.Length * (count is { } c && (backToBack || c < streamOps) ? c : streamOps);
             if (expectedOps > MaxExpectedOperations)
                 throw o.Error("rate_per_s", $"the scenario would issue about {expectedOps:N0} operations; the limit is {MaxExpectedOperations:N0} (lower the rate or the duration)");
             var flushTargets = FlushTargets(o, n);
             foreach (var cpu in cpus)
                 operations.Add(new OpStreamSpec(type, process, cpu, pages, rate, at, backToBack, batchAllocFail)
-                    { StartNs = start, Count = count, FlushTargets = flushTargets });
+                    { StartNs = start, Count = count, FlushTargets = flushTargets, Khugepaged = khugepaged });
         }
 
         var irqsOff = root.Mappings("irqs_off")
@@ -354,6 +359,26 @@ public static class ScenarioLoader
         {
             throw r.Error(node, r.Field(key), e.Message);
         }
+    }
+
+    /// <summary>
+    /// <c>khugepaged</c>: the operation's arrivals paced by khugepaged's knobs, each defaulting to
+    /// the kernel's (mm/khugepaged.c: <c>khugepaged_pages_to_scan = HPAGE_PMD_NR * 8</c>,
+    /// <c>scan_sleep_millisecs</c> 10000, <c>alloc_sleep_millisecs</c> 60000). Only what khugepaged
+    /// itself does: a collapse, or the PTE-mapped THP collapses that retract page tables.
+    /// </summary>
+    private static KhugepagedKnobs? Khugepaged(YamlReader o, OpType type)
+    {
+        if (!o.Has("khugepaged")) return null;
+        var k = o.Mapping("khugepaged")!;
+        if (type is not (OpType.CollapseHugePage or OpType.RetractPageTables or OpType.TryCollapsePteMappedThp))
+            throw o.Error("khugepaged", "paces only what khugepaged does: collapse_huge_page, retract_page_tables, try_collapse_pte_mapped_thp");
+        k.RejectUnknownKeys(KhugepagedFields);
+        return new KhugepagedKnobs(
+            (int)(k.Integer("pages_to_scan", 1, int.MaxValue) ?? 4096),
+            (long)((k.Integer("scan_sleep_millisecs", 0, 3_600_000) ?? 10_000) * 1_000_000),
+            (long)((k.Integer("alloc_sleep_millisecs", 0, 3_600_000) ?? 60_000) * 1_000_000),
+            k.Number("alloc_fail", 0, 1) ?? 0);
     }
 
     /// <summary><c>flush_targets</c>: a CPU list, possibly empty (a replayed local-only flush); absent, the flush reads mm_cpumask.</summary>

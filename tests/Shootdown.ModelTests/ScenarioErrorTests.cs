@@ -61,6 +61,10 @@ public sealed class ScenarioErrorTests
     [InlineData("process: db", "process: nobody", "no process named")]
     [InlineData("type: collapse_huge_page", "type: fork", "unknown operation")]
     [InlineData("cpu: 0", "cpu: 64", "out of range")]
+    [InlineData("rate_per_s: 1000", "rate_per_s: 1000\n    khugepaged: {}", "exactly one of")]
+    [InlineData("type: collapse_huge_page\n    process: db\n    cpu: 0\n    rate_per_s: 1000", "type: flush_range\n    process: db\n    cpu: 0\n    khugepaged: {}", "paces only what khugepaged does")]
+    [InlineData("rate_per_s: 1000", "khugepaged: { scan_sleep_millisecs: -1 }", "out of range")]
+    [InlineData("rate_per_s: 1000", "khugepaged: { scan_sleep: 10 }", "unknown field")]
     public void RejectsBadOperations(string from, string to, string problem)
     {
         var e = Fails(Valid.Replace(from, to));

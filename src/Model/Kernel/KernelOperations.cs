@@ -51,6 +51,10 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         {
             at = Math.Max(ctx.Now, spec.StartNs);
         }
+        else if (spec.Khugepaged is { } knobs)
+        {
+            at = first ? spec.StartNs : KhugepagedNextCollapse(knobs, _issued[stream], ctx.Now);
+        }
         else if (spec.RatePerSecond is { } rate)
         {
             at = Math.Max(ctx.Now, spec.StartNs) + rng.NextExponentialNs(1e9 / rate);
@@ -63,18 +67,33 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
             _atIndex[stream] = i + 1;
             at = Math.Max(times[i], ctx.Now);
         }
-        if (at < cpu.Setup.DurationNs && (first || !spec.BackToBack || at >= ctx.Now))
+        if (at < cpu.Setup.DurationNs && (first || !spec.Sequential || at >= ctx.Now))
         {
             _issued[stream]++;
             OpArrived.Send(ctx, cpu.Id, at, stream);
         }
     }
 
+    /// <summary>
+    /// mm/khugepaged.c khugepaged(): the next collapse of a pass follows the last one at once;
+    /// after <see cref="KhugepagedKnobs.RangesPerPass"/> of them, khugepaged_wait_work() sleeps
+    /// scan_sleep_millisecs. A huge page that cannot be allocated (a pure function of seed, CPU and
+    /// collapse) costs alloc_sleep_millisecs before the attempt is made again.
+    /// </summary>
+    private long KhugepagedNextCollapse(KhugepagedKnobs knobs, int issued, long now)
+    {
+        var at = issued % knobs.RangesPerPass == 0 ? now + knobs.ScanSleepNs : now;
+        if (knobs.AllocFailProbability > 0
+            && new Prng(cpu.Setup.Seed, (ulong)cpu.Id << 32 | (uint)issued, RandomStream.ThpAlloc).NextDouble() < knobs.AllocFailProbability)
+            at += knobs.AllocSleepNs;
+        return at;
+    }
+
     /// <summary>An operation of stream Arg arrives; it starts now if none is in progress.</summary>
     public void OpArrival(in SimEvent e, ISimContext ctx)
     {
         var stream = new OpArrived(in e).Stream;
-        if (!cpu.Setup.StreamsOn(cpu.Id)[stream].BackToBack) ScheduleNextArrival(stream, ctx, first: false);
+        if (!cpu.Setup.StreamsOn(cpu.Id)[stream].Sequential) ScheduleNextArrival(stream, ctx, first: false);
         _pending.Enqueue((stream, ctx.Now));
         if (_op is null) StartNext(ctx);
     }
@@ -452,7 +471,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
             op.FlushIpis, op.SyncIpis, op.Collateral, op.FullFlush, op.Synced) { Time = op.Time });
         op.Trace?.Finish(ctx.Now);
         _op = null;
-        if (op.Spec.BackToBack) ScheduleNextArrival(op.Stream, ctx, first: false);
+        if (op.Spec.Sequential) ScheduleNextArrival(op.Stream, ctx, first: false);
         StartNext(ctx);
         cpu.ReconsiderIdle(ctx.Now);
     }

@@ -19,6 +19,8 @@ public enum RandomStream : ulong
     Walkers = 0x6A1C_FA57UL,
     /// <summary>Whether an operation's batch page allocation fails (the entity is CPU and operation).</summary>
     BatchAlloc = 0xBA7C_4A11UL,
+    /// <summary>Whether khugepaged's huge page allocation fails (the entity is CPU and collapse).</summary>
+    ThpAlloc = 0x7A9A_110CUL,
     /// <summary>The phases of the host's vCPU preemption (the entity is pattern and CPU).</summary>
     VcpuPreemption = 0x57EA1_7100UL,
 }

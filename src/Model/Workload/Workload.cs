@@ -117,6 +117,36 @@ public sealed record OpStreamSpec(
     /// mm_cpumask and should_flush_tlb() (the capture already applied both). Null: not a replay.
     /// </summary>
     public ImmutableArray<int>? FlushTargets { get; init; }
+
+    /// <summary>Arrivals paced by khugepaged's sysfs knobs (<see cref="KhugepagedKnobs"/>) instead of a rate, times or back to back.</summary>
+    public KhugepagedKnobs? Khugepaged { get; init; }
+
+    /// <summary>The next operation is scheduled when one ends, not when one arrives: back to back, or a khugepaged pass.</summary>
+    public bool Sequential => BackToBack || Khugepaged is not null;
+}
+
+/// <summary>
+/// mm/khugepaged.c's pacing, from /sys/kernel/mm/transparent_hugepage/khugepaged/: each pass of
+/// khugepaged_do_scan() visits PMD-sized ranges until it has counted <see cref="PagesToScan"/>
+/// pages (HPAGE_PMD_NR a range), collapsing each one back to back; then khugepaged_wait_work()
+/// sleeps <see cref="ScanSleepNs"/>. A huge page it cannot allocate ends the attempt and sleeps
+/// <see cref="AllocSleepNs"/> instead. Kernel defaults: 4096 pages (8 ranges), 10 s, 60 s.
+/// Every range visited is taken to be collapsible: the rate is khugepaged's ceiling.
+/// </summary>
+public sealed record KhugepagedKnobs(int PagesToScan, long ScanSleepNs, long AllocSleepNs, double AllocFailProbability)
+{
+    /// <summary>HPAGE_PMD_NR on x86-64.</summary>
+    public const int PagesPerRange = 512;
+
+    /// <summary>Ranges one pass visits: <c>while (progress &lt; pages_to_scan)</c>, HPAGE_PMD_NR at a time.</summary>
+    public int RangesPerPass => (PagesToScan + PagesPerRange - 1) / PagesPerRange;
+
+    /// <summary>
+    /// The most collapses in <paramref name="spanNs"/>: a pass at the start and one after every
+    /// scan sleep (a pass's own time not counted; with no sleep, at most one collapse a µs).
+    /// </summary>
+    public double MostCollapses(long spanNs) =>
+        RangesPerPass * (1.0 + (ScanSleepNs == 0 ? Math.Max(0, spanNs) / 1e3 : Math.Floor(Math.Max(0, spanNs) / (double)ScanSleepNs)));
 }
 
 /// <summary>The walker kinds' names in scenarios.</summary>
