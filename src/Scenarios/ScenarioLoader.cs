@@ -105,7 +105,7 @@ public static class ScenarioLoader
 
         var features = PlatformSection.Parse(root);
         var policies = ParsePolicies(root).Select(p => KernelConfigSection.Apply(root, p)).ToImmutableArray();
-        var costs = ParseCosts(root.Mapping("costs"));
+        var costs = ParseCosts(root.Mapping("costs"), Presets.Find(machine.Name));
         var rt = root.Has("realtime_cpus") ? Cpus(root, "realtime_cpus", n) : [];
         var timesliceNs = UsToNs(root.Number("timeslice_us", 1, 1_000_000) ?? 3_000);
         var osnoisePeriodNs = UsToNs(root.Number("osnoise_period_us", 1, MaxDurationUs) ?? 1_000_000);
@@ -295,6 +295,7 @@ public static class ScenarioLoader
         ["migration_ns"] = (c, v) => c with { MigrationNs = v },
         ["invlpgb_ns"] = (c, v) => c with { InvlpgbNs = v },
         ["invlpgb_count_max"] = (c, v) => c with { InvlpgbCountMax = (int)Math.Min(v, int.MaxValue) },
+        ["csd_lock_wait_misses_in_flight"] = (c, v) => c with { CsdLockWaitMissesInFlight = (int)Math.Min(v, int.MaxValue) },
         ["invlpgb_full_ns"] = (c, v) => c with { InvlpgbFullNs = v },
         ["tlbsync_ns"] = (c, v) => c with { TlbsyncNs = v },
         ["hypercall_flush_ns"] = (c, v) => c with { HypercallFlushNs = v },
@@ -307,19 +308,27 @@ public static class ScenarioLoader
         ["jiffy_ns"] = (c, v) => c with { JiffyNs = v },
     };
 
-    public static IEnumerable<string> CostFieldNames => CostFields.Keys.Append("ipi_shorthand").Append("apic_mode");
+    public static IEnumerable<string> CostFieldNames => CostFields.Keys.Append("ipi_shorthand").Append("apic_mode").Append("core_to_core");
 
-    private static CostModel ParseCosts(YamlReader? costs)
+    /// <summary>
+    /// The cost model: a preset machine's own APIC mode and core-to-core table first, then the
+    /// scenario's <c>core_to_core</c> table, then each cost it sets.
+    /// </summary>
+    private static CostModel ParseCosts(YamlReader? costs, Presets.Preset? preset)
     {
         var model = new CostModel();
+        if (preset?.Apic is { } apic) model = model with { ApicMode = apic };
+        if (preset?.CoreToCore is { } table) model = table.ApplyTo(model);
         if (costs is null) return model;
         costs.RejectUnknownKeys(CostFieldNames);
+        if (costs.Has("core_to_core"))
+            model = costs.Choice("core_to_core", CoreToCoreTable.XeonIceLake, "core-to-core table", [.. CoreToCoreTable.All.Select(t => (t.Name, t))]).ApplyTo(model);
         foreach (var (key, apply) in CostFields)
             if (costs.Integer(key, 0, 1_000_000_000) is { } v) model = apply(model, v);
         if (costs.Boolean("ipi_shorthand") is { } shorthand) model = model with { IpiShorthand = shorthand };
         model = model with
         {
-            ApicMode = costs.Choice("apic_mode", model.ApicMode, "APIC mode", ("x2apic-cluster", ApicMode.X2ApicCluster), ("physical", ApicMode.Physical)),
+            ApicMode = costs.Choice("apic_mode", model.ApicMode, "APIC mode", ("x2apic-cluster", ApicMode.X2ApicCluster), ("physical", ApicMode.Physical), ("uv", ApicMode.Uv)),
         };
         try
         {

@@ -11,7 +11,11 @@ namespace Shootdown.Tests;
 /// </summary>
 public class CallFunctionCostTests
 {
-    /// <summary>Two packages of two cores, one NUMA hop apart; an op on CPU 0 of a process that runs there.</summary>
+    /// <summary>
+    /// Two packages of two cores, one NUMA hop apart; an op on CPU 0 of a process that runs there.
+    /// csd_lock_wait() takes its misses one at a time (the default), so each transfer shows in the
+    /// closed forms; <see cref="CsdLockWaitOverlapsTheMissesOfUnlockedCsds"/> lets them overlap.
+    /// </summary>
     private static PolicyResult Run(string op, string extra = "", string cpus = "0", string platform = "cpuidle: off") => Sim.Run($"""
         machine: pack:2 numa:1 core:2 pu:1
         duration_us: 100
@@ -53,6 +57,37 @@ public class CallFunctionCostTests
         Assert.Equal(200, far.Time.WaitNs - near.Time.WaitNs);
         Assert.Equal((near.Time.IpiSendNs, near.Time.LocalFuncNs), (far.Time.IpiSendNs, far.Time.LocalFuncNs));
         Assert.Equal(near.LatencyNs - near.Time.CallsNs, far.LatencyNs - far.Time.CallsNs);
+    }
+
+    [Fact]
+    public void CsdLockWaitOverlapsTheMissesOfUnlockedCsds()
+    {
+        // A broadcast from CPU 0 of a 64-CPU machine: the 63 csds unlock at about the same time,
+        // so csd_lock_wait() finds most already unlocked and their misses overlap, ten at a time.
+        long Wait(int inFlight, string more = "") => Sim.Run($"""
+            machine: small-64
+            duration_us: 100
+            platform:
+              cpuidle: off
+            costs:
+              csd_lock_wait_misses_in_flight: {inFlight}{more}
+            processes:
+              - name: p
+                cpus: 0
+            operations:
+              - type: sync_without_flush
+                process: p
+                cpu: 0
+                at_us: [10]
+            """, KernelPolicy.Baseline).Ops.Single().Time.WaitNs;
+        var serial = Wait(1);
+        var overlapped = Wait(10);
+        Assert.True(overlapped < serial, $"{overlapped} vs {serial}");
+        // It saves at most the transfers it overlaps (63 of them, 51 to 108 ns each), never more.
+        Assert.InRange(serial - overlapped, 1, 63 * 108);
+        // With free transfers there is nothing to overlap.
+        const string free = "\n  cache_line_smt_sibling_ns: 1\n  cache_line_same_l3_ns: 1\n  cache_line_same_package_ns: 1\n  cache_line_per_numa_hop_ns: 0";
+        Assert.InRange(Wait(1, free) - Wait(10, free), 0, 63);
     }
 
     /// <summary>Every CPU's stolen time is its interrupts' way in and out plus their handlers, on a busy run with idle, user-mode and RT CPUs.</summary>
@@ -110,6 +145,17 @@ public class CallFunctionCostTests
         // send_call_function_ipi_mask() does not look at polling: CPUs 1-3 each take the interrupt.
         var r = Run("sync_without_flush", platform: "cpuidle: spr");
         Assert.All(r.Cpus.Skip(1), c => Assert.Equal(1, c.Cal));
+    }
+
+    [Theory]
+    // With no history the governor picks C6: 290 µs out at package C6's worst case, 190 µs with
+    // package C6 off in the BIOS (spr_idle_state_table_update()).
+    [InlineData("spr", 290_000)]
+    [InlineData("spr-pc6-off", 190_000)]
+    public void C6ExitsAtThePackageOrTheCoreWorstCase(string table, long exitNs)
+    {
+        var r = Run("sync_without_flush", platform: $"cpuidle: {table}");
+        Assert.All(r.Cpus.Skip(1), c => Assert.Equal(exitNs, c.IdleExitNs));
     }
 
     [Fact]

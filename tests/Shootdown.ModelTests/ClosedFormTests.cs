@@ -251,6 +251,23 @@ public sealed class ClosedFormTests
         var shorthand = SyncLatency("ipi_shorthand: true");
         Assert.Equal(shorthand + 40 + 16 - 31, SyncLatency("ipi_shorthand: false\n  apic_mode: x2apic-cluster"));
         Assert.Equal(shorthand + 30 * 40 + 1 - 31, SyncLatency("ipi_shorthand: false\n  apic_mode: physical"));
+        // UV: uv_send_IPI_allbutself() writes each CPU's hub in turn, shorthands on or not.
+        Assert.Equal(shorthand + 30 * 40 + 1 - 31, SyncLatency("ipi_shorthand: true\n  apic_mode: uv"));
+    }
+
+    [Fact]
+    public void EachMachineHasItsApicModeAndCoreToCoreTable()
+    {
+        static Model.Costs.CostModel Costs(string machine, string costs = "") =>
+            Sim.Parse($"machine: {machine}\nduration_us: 10\n{costs}processes:\n  - name: p\n    cpus: 0\n").SetupFor(KernelPolicy.Baseline).Costs;
+        var uv = Costs("uv-4096");
+        Assert.Equal((Model.Costs.ApicMode.Uv, 47L, 87L), (uv.ApicMode, uv.CacheLineSamePackageNs, uv.CacheLinePerNumaHopNs));
+        var small = Costs("small-64");
+        Assert.Equal((Model.Costs.ApicMode.X2ApicCluster, 51L, 57L), (small.ApicMode, small.CacheLineSamePackageNs, small.CacheLinePerNumaHopNs));
+        // A scenario's table, then its single figures, override the machine's.
+        var milan = Costs("uv-4096", "costs:\n  core_to_core: epyc-7r13\n  cache_line_same_l3_ns: 25\n  apic_mode: x2apic-cluster\n");
+        Assert.Equal((Model.Costs.ApicMode.X2ApicCluster, 25L, 107L, 90L),
+            (milan.ApicMode, milan.CacheLineSameL3Ns, milan.CacheLineSamePackageNs, milan.CacheLinePerNumaHopNs));
     }
 
     [Fact]

@@ -34,6 +34,21 @@ public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States
         new IdleState("C6", 290 * Us, 800 * Us, Polls: true),
     ]);
 
+    /// <summary>
+    /// Sapphire Rapids with package C6 disabled in the BIOS: spr_idle_state_table_update() lowers
+    /// C6 to 190/600 µs, a core C6 exit's worst case. The default <see cref="IntelSpr"/> keeps the
+    /// package-C6 worst case (290/800 µs), which a core pays only when every core of its package
+    /// is idle; a CPU cannot see that in the model, so every C6 wake pays it there, and this table
+    /// bounds the other side.
+    /// </summary>
+    public static CpuidleDriver IntelSprPc6Off { get; } = new("spr-pc6-off",
+    [
+        IdleState.Poll,
+        IntelSpr.States[1],
+        IntelSpr.States[2],
+        new IdleState("C6", 190 * Us, 600 * Us, Polls: true),
+    ]);
+
     /// <summary>intel_idle skx_cstates (Skylake-SP, Cascade Lake): C1 2/2 µs, C1E 10/20 µs, C6 133/600 µs, all MWAIT.</summary>
     public static CpuidleDriver IntelSkx { get; } = new("skx",
     [
@@ -70,5 +85,5 @@ public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States
     /// <summary>No idle states modelled: an idle CPU takes an interrupt at once and never polls.</summary>
     public static CpuidleDriver Off { get; } = new("off", []);
 
-    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, KvmHaltpoll, KvmHalt, Off];
+    public static ImmutableArray<CpuidleDriver> All { get; } = [IntelSpr, IntelSprPc6Off, IntelSkx, IntelSprMaxCstate1, IdlePoll, Halt, KvmHaltpoll, KvmHalt, Off];
 }

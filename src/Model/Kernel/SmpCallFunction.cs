@@ -409,6 +409,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var machine = cpu.Machine;
         var icrWrite = cpu.Setup.Features.KvmGuest ? costs.VmExitNs : costs.IcrWriteNs;
         var shorthand = AllButSelfShorthand(nrCpus);
+        // UV's uv_send_IPI_mask() writes each CPU's hub in turn, as physical mode does.
         var cluster = nrCpus > 1 && !shorthand && costs.ApicMode == ApicMode.X2ApicCluster;
         if (shorthand || nrCpus == 1) t += icrWrite;
         if (cluster) NewClusterWalk();
@@ -443,8 +444,12 @@ public sealed class SmpCallFunction(Cpu cpu)
         return t;
     }
 
-    /// <summary>native_send_call_func_ipi(): the mask is every other online CPU and shorthands are in use (apic_use_ipi_shorthand).</summary>
-    private bool AllButSelfShorthand(int nrCpus) => nrCpus > 1 && cpu.Costs.IpiShorthand && nrCpus == cpu.Machine.CpuCount - 1;
+    /// <summary>
+    /// native_send_call_func_ipi(): the mask is every other online CPU and shorthands are in use
+    /// (apic_use_ipi_shorthand). UV's send_IPI_allbutself loops over the CPUs all the same.
+    /// </summary>
+    private bool AllButSelfShorthand(int nrCpus) =>
+        nrCpus > 1 && cpu.Costs.IpiShorthand && cpu.Costs.ApicMode != ApicMode.Uv && nrCpus == cpu.Machine.CpuCount - 1;
 
     /// <summary>The IPI leaves at <paramref name="depart"/> for the call's <paramref name="index"/>-th target.</summary>
     private void RaiseIpi(Call call, int index, long depart, ISimContext ctx)
@@ -740,18 +745,36 @@ public sealed class SmpCallFunction(Cpu cpu)
     }
 
     /// <summary>
-    /// csd_lock_wait() over the targets in CPU order: each poll waits for that csd's unlock and
-    /// then pays one cache-line transfer from the target. A declined target has no csd to wait on.
+    /// csd_lock_wait() over the targets in CPU order. Each is <c>smp_cond_load_acquire()</c>, plain
+    /// loads in a loop: a csd still locked when the loop reaches it is waited for, and then its
+    /// line comes over (one cache-line transfer from the target); the loads of csds already
+    /// unlocked by then run ahead of the branches that wait on them, so their misses overlap, up
+    /// to <see cref="Costs.CostModel.CsdLockWaitMissesInFlight"/> at a time (each group costs its
+    /// slowest transfer). Only llist_add()'s cmpxchg in the send loop serialises. A declined
+    /// target has no csd to wait on.
     /// </summary>
     private long CsdLockWaitDone(Call call, long now)
     {
-        var t = call.WaitStart;
+        var costs = cpu.Costs;
+        // reached: when the loop got to the current group's first csd; arrived: when every line
+        // asked for so far is here (a csd unlocked after the load was issued arrives a transfer after its unlock).
+        var (reached, arrived, inFlight) = (call.WaitStart, call.WaitStart, 0);
         for (var j = 0; j < call.Count; j++)
         {
             var target = call.Targets[j];
             if (call.Declined(target)) continue;
-            t = Math.Max(t, call.UnlockTime[target]) + cpu.Costs.CacheLineTransfer(cpu.Machine, target, cpu.Id);
+            var transfer = costs.CacheLineTransfer(cpu.Machine, target, cpu.Id);
+            var unlock = call.UnlockTime[target];
+            if (inFlight == costs.CsdLockWaitMissesInFlight || unlock > arrived)
+            {
+                // No room for another miss, or a csd still locked once the others are in: the loop
+                // spins here, and runs ahead again only once this one is unlocked.
+                (reached, inFlight) = (Math.Max(arrived, unlock), 0);
+                arrived = reached;
+            }
+            arrived = Math.Max(arrived, Math.Max(reached, unlock) + transfer);
+            inFlight++;
         }
-        return Math.Max(t, now);
+        return Math.Max(arrived, now);
     }
 }
