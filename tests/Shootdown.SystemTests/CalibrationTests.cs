@@ -35,13 +35,19 @@ public sealed class CalibrationTests
         Assert.Equal(["5a"], Rows.Value.Where(r => r.Use == CalibrationUse.Fit).Select(r => r.Id));
     }
 
-    [Fact]
-    public void DocumentShowsTheModelsCurrentFigures()
+    private static string Between(string marker)
     {
         var doc = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "calibration.md"));
-        const string begin = "<!-- calibration:begin -->\n", end = "<!-- calibration:end -->";
+        string begin = $"<!-- {marker}:begin -->\n", end = $"<!-- {marker}:end -->";
         var start = doc.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
-        var table = doc[start..doc.IndexOf(end, StringComparison.Ordinal)];
-        Assert.Equal(CalibrationTable.Markdown(Rows.Value), table);
+        return doc[start..doc.IndexOf(end, StringComparison.Ordinal)];
     }
+
+    [Fact]
+    public void DocumentShowsTheModelsCurrentFigures() => Assert.Equal(CalibrationTable.Markdown(Rows.Value), Between("calibration"));
+
+    /// <summary>The sensitivity table in docs/calibration.md is what `calibrate --sensitivity --markdown` prints today.</summary>
+    [Fact]
+    public void DocumentShowsTheCurrentSensitivity() =>
+        Assert.Equal(CalibrationTable.SensitivityMarkdown([.. Rows.Value], CalibrationTable.Sensitivity(Sim.ScenarioPath("calibration"))), Between("sensitivity"));
 }

@@ -57,15 +57,18 @@ public static class CalibrationTable
     /// <summary>Children in Uschakow's test, and the PMD tables each shares: 100 random touches of ~1200 1-GiB ranges hit 1200·(1 − (1 − 1/1200)^100) ≈ 96.</summary>
     public const int ForkExitChildren = 1000, ForkExitTablesPerChild = 96;
 
-    public static ImmutableArray<CalibrationRow> Measure(string scenarioDirectory)
+    public static ImmutableArray<CalibrationRow> Measure(string scenarioDirectory) => Measure(scenarioDirectory, c => c);
+
+    /// <summary>The rows with every scenario's costs changed by <paramref name="costs"/> (a sensitivity probe).</summary>
+    public static ImmutableArray<CalibrationRow> Measure(string scenarioDirectory, Func<CostModel, CostModel> costs)
     {
         string PathOf(string file) => Path.Combine(scenarioDirectory, file);
         var rows = ImmutableArray.CreateBuilder<CalibrationRow>();
-        rows.AddRange(ForkExitStorm(PathOf("fork-exit-196.yaml")));
-        rows.AddRange(LocalFlushByPages(PathOf("local-flush-pages.yaml")));
-        rows.Add(InvlpgbVsIpi(PathOf("invlpgb-vs-ipi.yaml")));
-        rows.Add(ConcurrentFlush(PathOf("concurrent-flush.yaml")));
-        rows.AddRange(AmitMadvDontneed(PathOf(AmitScenario)));
+        rows.AddRange(ForkExitStorm(PathOf("fork-exit-196.yaml"), costs));
+        rows.AddRange(LocalFlushByPages(PathOf("local-flush-pages.yaml"), costs));
+        rows.Add(InvlpgbVsIpi(PathOf("invlpgb-vs-ipi.yaml"), costs));
+        rows.Add(ConcurrentFlush(PathOf("concurrent-flush.yaml"), costs));
+        rows.AddRange(AmitMadvDontneed(PathOf(AmitScenario), costs));
         return rows.ToImmutable();
     }
 
@@ -82,9 +85,9 @@ public static class CalibrationTable
     /// What the remote flush adds to the initiator with one and three other threads running: the
     /// mean flush latency of the 2- and 4-thread processes less that of the 1-thread one.
     /// </summary>
-    private static (double Two, double Four) RemoteFlushCost(Scenario scenario)
+    private static (double Two, double Four) RemoteFlushCost(Scenario scenario, Func<CostModel, CostModel> costs)
     {
-        var r = Run(scenario, "baseline");
+        var r = Run(scenario, "baseline", costs);
         double MeanOn(int cpu) => r.Ops.Where(o => o.Initiator == cpu).Average(o => o.LatencyNs);
         return (MeanOn(1) - MeanOn(0), MeanOn(3) - MeanOn(0));
     }
@@ -118,7 +121,7 @@ public static class CalibrationTable
     public static double FitInterruptPath(string scenarioDirectory)
     {
         var today = ScenarioLoader.Load(Path.Combine(scenarioDirectory, AmitScenario)).Points[0].Scenario;
-        double TwoAfter(double scale) => RemoteFlushCost(today with { Costs = ScaleInterruptPath(today.Costs, scale) }).Two;
+        double TwoAfter(double scale) => RemoteFlushCost(today with { Costs = ScaleInterruptPath(today.Costs, scale) }, c => c).Two;
         double lo = 0, hi = 4;
         for (var i = 0; i < 40; i++)
         {
@@ -133,11 +136,11 @@ public static class CalibrationTable
     /// Amit 2019 (rows 5a-5d): point 0 is today's kernel (local flush while the IPIs fly), point 1
     /// the kernel before the series. 5a is the row <see cref="FitInterruptPath"/> fits.
     /// </summary>
-    private static IEnumerable<CalibrationRow> AmitMadvDontneed(string file)
+    private static IEnumerable<CalibrationRow> AmitMadvDontneed(string file, Func<CostModel, CostModel> costs)
     {
         var points = ScenarioLoader.Load(file).Points;
-        var after = RemoteFlushCost(points[0].Scenario);
-        var before = RemoteFlushCost(points[1].Scenario);
+        var after = RemoteFlushCost(points[0].Scenario, costs);
+        var before = RemoteFlushCost(points[1].Scenario, costs);
         const string fitWhy = "Fitted: the interrupt path's guessed costs (IPI delivery, sysvec entry and exit, the way in from " +
                               "user mode) are scaled together so that this row matches (calibrate --fit). The cache-line " +
                               "transfers are cited, the rest of the flush is held fixed.";
@@ -164,11 +167,11 @@ public static class CalibrationTable
     /// added time per unshare; the published totals of the unfixed kernel (2.475 s real, 2.501 s
     /// sys: fork, faults and exit, which the model does not simulate) are the denominators.
     /// </summary>
-    private static IEnumerable<CalibrationRow> ForkExitStorm(string file)
+    private static IEnumerable<CalibrationRow> ForkExitStorm(string file, Func<CostModel, CostModel> costs)
     {
         var scenario = ScenarioLoader.LoadFile(file);
-        var with = Run(scenario, "baseline");
-        var without = Run(scenario, "patched");
+        var with = Run(scenario, "baseline", costs);
+        var without = Run(scenario, "patched", costs);
         var unshares = with.Ops.Count(o => o.Type == OpType.HugetlbUnshare);
         const double realWithout = 2.475, realWith = 11.275, sysWithout = 2.501, sysWith = 23.905;
         var published = (double)ForkExitChildren * ForkExitTablesPerChild;
@@ -191,9 +194,9 @@ public static class CalibrationTable
     }
 
     /// <summary>§5 #3: latency of a local flush_tlb_mm_range() by page count, as ratios to one page.</summary>
-    private static IEnumerable<CalibrationRow> LocalFlushByPages(string file)
+    private static IEnumerable<CalibrationRow> LocalFlushByPages(string file, Func<CostModel, CostModel> costs)
     {
-        var result = Run(ScenarioLoader.LoadFile(file), "baseline");
+        var result = Run(ScenarioLoader.LoadFile(file), "baseline", costs);
         double MeanOn(int cpu) => result.Ops.Where(o => o.Initiator == cpu).Average(o => o.LatencyNs);
         const string source = "Dave Hansen, <3062e486-3539-8a1f-5724-16199420be71@intel.com> (Dec 2017), Skylake, no INVPCID";
         const string why = "The model charges flush_tlb_func() 80 ns plus 100 ns per page (the tlb.c comment's figure), and " +
@@ -209,12 +212,12 @@ public static class CalibrationTable
     /// the flush's share of CPU time fell from 40 % to about 4 % with only the INVLPGB changes,
     /// both profiles at 527k loops/s (van Riel, msg417207), so the shares' ratio is the ratio per flush.
     /// </summary>
-    private static CalibrationRow InvlpgbVsIpi(string file)
+    private static CalibrationRow InvlpgbVsIpi(string file, Func<CostModel, CostModel> costs)
     {
         var points = ScenarioLoader.Load(file).Points;
         double PerFlush(PolicyResult r) => CpuTime(r) / r.Ops.Length;
-        var ipi = PerFlush(Run(points[0].Scenario, "baseline"));
-        var invlpgb = PerFlush(Run(points[1].Scenario, "baseline"));
+        var ipi = PerFlush(Run(points[0].Scenario, "baseline", costs));
+        var invlpgb = PerFlush(Run(points[1].Scenario, "baseline", costs));
         return new("3", CalibrationUse.Validation, "CPU time per flush, INVLPGB ÷ IPIs (36-core Milan)", "Rik van Riel, INVLPGB series (spinics linux-mm msg417207)",
             "invlpgb-vs-ipi.yaml", 0.04 / 0.40, invlpgb / ipi, "0.000", 0.5, 2.0,
             $"Model: {ipi / 1000:0.0} µs per IPI flush (35 handlers and the initiator's wait) against {invlpgb / 1000:0.0} µs " +
@@ -228,10 +231,10 @@ public static class CalibrationTable
     /// §5 #6: what running the local flush while the IPIs are in flight saves. The model gives the
     /// initiator's flush latency; the published gain is sysbench's end-to-end throughput.
     /// </summary>
-    private static CalibrationRow ConcurrentFlush(string file)
+    private static CalibrationRow ConcurrentFlush(string file, Func<CostModel, CostModel> costs)
     {
         var points = ScenarioLoader.Load(file).Points;
-        double MeanLatency(int point) => Run(points[point].Scenario, "baseline").Ops.Average(o => o.LatencyNs);
+        double MeanLatency(int point) => Run(points[point].Scenario, "baseline", costs).Ops.Average(o => o.LatencyNs);
         var localFirst = MeanLatency(0);
         var gain = 1 - MeanLatency(1) / localFirst;
         return new("4", CalibrationUse.Validation, "concurrent local + remote flush: gain, %", "Nadav Amit, \"x86/tlb: Concurrent TLB flushes\" v4 cover letter",
@@ -247,8 +250,52 @@ public static class CalibrationTable
     /// <summary>CPU time the run's operations cost: every initiator's time in its operations plus every CPU's interrupt handling.</summary>
     private static double CpuTime(PolicyResult r) => r.Ops.Sum(o => (double)o.LatencyNs) + r.Cpus.Sum(c => (double)c.StolenNs);
 
-    private static PolicyResult Run(Scenario scenario, string policy) =>
-        new ReferenceEngine(scenario.SetupFor(scenario.Policies.Single(p => p.Name == policy))).Run();
+    private static PolicyResult Run(Scenario scenario, string policy, Func<CostModel, CostModel> costs) =>
+        new ReferenceEngine((scenario with { Costs = costs(scenario.Costs) }).SetupFor(scenario.Policies.Single(p => p.Name == policy))).Run();
+
+    /// <summary>
+    /// What the sensitivity table changes, one probe at a time: each group of guessed or cited
+    /// costs doubled (the fitted interrupt path included, which then no longer fits row 5a), and
+    /// csd_lock_wait()'s misses overlapping ten at a time instead of one after another.
+    /// </summary>
+    public static readonly (string Probe, Func<CostModel, CostModel> Change)[] SensitivityProbes =
+    [
+        ("IPI delivery ×2", c => c with { IpiDeliverySmtSiblingNs = 2 * c.IpiDeliverySmtSiblingNs, IpiDeliverySamePackageNs = 2 * c.IpiDeliverySamePackageNs, IpiDeliveryPerNumaHopNs = 2 * c.IpiDeliveryPerNumaHopNs }),
+        ("interrupt entry and exit ×2", c => c with { InterruptEntryNs = 2 * c.InterruptEntryNs, InterruptExitNs = 2 * c.InterruptExitNs }),
+        ("cache-line transfers ×2", c => c with { CacheLineSmtSiblingNs = 2 * c.CacheLineSmtSiblingNs, CacheLineSameL3Ns = 2 * c.CacheLineSameL3Ns, CacheLineSamePackageNs = 2 * c.CacheLineSamePackageNs, CacheLinePerNumaHopNs = 2 * c.CacheLinePerNumaHopNs }),
+        ("csd setup per target ×2", c => c with { CsdSetupPerTargetNs = 2 * c.CsdSetupPerTargetNs }),
+        ("ICR write ×2", c => c with { IcrWriteNs = 2 * c.IcrWriteNs }),
+        ("flush_tlb_func() ×2", c => c with { FlushTlbFuncBaseNs = 2 * c.FlushTlbFuncBaseNs, FlushTlbPerPageNs = 2 * c.FlushTlbPerPageNs }),
+        ("mm context access ×2", c => c with { MmContextAccessNs = 2 * c.MmContextAccessNs }),
+        ("INVLPGB and TLBSYNC ×2", c => c with { InvlpgbNs = 2 * c.InvlpgbNs, InvlpgbFullNs = 2 * c.InvlpgbFullNs, TlbsyncNs = 2 * c.TlbsyncNs }),
+        ("csd_lock_wait misses overlapping, 10 in flight", c => c with { CsdLockWaitMissesInFlight = 10 }),
+    ];
+
+    /// <summary>Each probe's rows: how far it moves each row's model ÷ published from the table's.</summary>
+    public static ImmutableArray<(string Probe, ImmutableArray<CalibrationRow> Rows)> Sensitivity(string scenarioDirectory) =>
+        [.. SensitivityProbes.Select(p => (p.Probe, Measure(scenarioDirectory, p.Change)))];
+
+    /// <summary>
+    /// The sensitivity table as docs/calibration.md holds it: for each probe, each row's ratio as
+    /// the table has it and with the probe, and whether it stays in its band.
+    /// </summary>
+    public static string SensitivityMarkdown(ImmutableArray<CalibrationRow> baseline, ImmutableArray<(string Probe, ImmutableArray<CalibrationRow> Rows)> probes)
+    {
+        var sb = new StringBuilder();
+        sb.Append("| probe |");
+        foreach (var r in baseline) sb.Append(CultureInfo.InvariantCulture, $" {r.Id} |");
+        sb.Append('\n').Append("|---|").Append(string.Concat(baseline.Select(_ => "---:|"))).Append('\n');
+        sb.Append("| (the table) |");
+        foreach (var r in baseline) sb.Append(CultureInfo.InvariantCulture, $" {r.RatioText} |");
+        sb.Append('\n');
+        foreach (var (probe, rows) in probes)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"| {probe} |");
+            foreach (var r in rows) sb.Append(CultureInfo.InvariantCulture, $" {r.RatioText}{(r.WithinTolerance ? "" : " (out)")} |");
+            sb.Append('\n');
+        }
+        return sb.ToString();
+    }
 
     /// <summary>The table as docs/calibration.md holds it, between its markers.</summary>
     public static string Markdown(IEnumerable<CalibrationRow> rows)

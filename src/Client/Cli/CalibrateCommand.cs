@@ -19,7 +19,11 @@ internal static class CalibrateCommand
         };
         var markdown = new Option<bool>("--markdown") { Description = "Print the table as docs/calibration.md holds it." };
         var fit = new Option<bool>("--fit") { Description = "Fit the free parameter (the interrupt path's scale) to its row, and print the costs it sets beside the model's defaults." };
-        var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown, fit };
+        var sensitivity = new Option<bool>("--sensitivity")
+        {
+            Description = "Run every row again under each probe (a group of costs doubled, csd_lock_wait()'s misses overlapping) and print each row's model ÷ published.",
+        };
+        var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown, fit, sensitivity };
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(scenarios)!;
@@ -41,6 +45,22 @@ internal static class CalibrateCommand
                 return 1;
             }
             var rows = CalibrationTable.Measure(dir.FullName);
+            if (parse.GetValue(sensitivity))
+            {
+                var probes = CalibrationTable.Sensitivity(dir.FullName);
+                if (parse.GetValue(markdown))
+                {
+                    Console.Out.Write(CalibrationTable.SensitivityMarkdown(rows, probes));
+                    return 0;
+                }
+                var grid = new Table().Border(TableBorder.Rounded).AddColumn("probe");
+                foreach (var r in rows) grid.AddColumn(new TableColumn(r.Id).RightAligned());
+                grid.AddRow([Markup.Escape("(the table)"), .. rows.Select(r => r.RatioText)]);
+                foreach (var (probe, probed) in probes)
+                    grid.AddRow([Markup.Escape(probe), .. probed.Select(r => r.WithinTolerance ? r.RatioText : $"[red]{r.RatioText}[/]")]);
+                AnsiConsole.Write(grid);
+                return 0;
+            }
             if (parse.GetValue(markdown))
             {
                 Console.Out.Write(CalibrationTable.Markdown(rows));
