@@ -10,7 +10,7 @@ public sealed class CalibrationTests
 {
     private static readonly Lazy<IReadOnlyList<CalibrationRow>> Rows = new(() => CalibrationTable.Measure(Sim.ScenarioPath("calibration")));
 
-    private static readonly string[] Ids = ["1a", "1b", "2a", "2b", "3", "4", "5a", "5b", "5c", "5d"];
+    private static readonly string[] Ids = ["1a", "1b", "2a", "2b", "3", "4", "5a", "5b", "5c", "5d", "6"];
 
     public static TheoryData<string> RowIds => new(Ids);
 
