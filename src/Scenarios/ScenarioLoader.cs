@@ -24,7 +24,7 @@ public static class ScenarioLoader
 
     /// <summary>Top-level fields, in the order docs/scenarios.md documents them (the JSON Schema must list the same).</summary>
     public static readonly string[] Fields = ["name", "description", "machine", "platform", "kernel_config", "seed", "duration_us", "policies", "costs",
-        "realtime_cpus", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
+        "realtime_cpus", "nohz_full", "timeslice_us", "osnoise_period_us", "processes", "operations", "irqs_off", "hugetlb_shares", "walkers", "steal_time", "sweep"];
 
     public static readonly string[] ProcessFields = ["name", "threads", "cpus", "run_us", "sleep_us", "migrate_us", "stop_us"];
     public static readonly string[] OperationFields = ["type", "process", "cpu", "cpus", "pages", "rate_per_s", "at_us", "back_to_back", "khugepaged", "start_us", "count", "batch_alloc_fail", "flush_targets"];
@@ -107,6 +107,9 @@ public static class ScenarioLoader
         var policies = ParsePolicies(root).Select(p => KernelConfigSection.Apply(root, p)).ToImmutableArray();
         var costs = ParseCosts(root.Mapping("costs"), Presets.Find(machine.Name));
         var rt = root.Has("realtime_cpus") ? Cpus(root, "realtime_cpus", n) : [];
+        var nohzFull = root.Has("nohz_full") ? Cpus(root, "nohz_full", n) : [];
+        // tick_nohz_init(): the boot CPU stays a housekeeping CPU; nohz_full= of every CPU is refused.
+        if (nohzFull.Length == n) throw root.Error("nohz_full", "leaves no housekeeping CPU: the kernel keeps at least one (the boot CPU) out of nohz_full");
         var timesliceNs = UsToNs(root.Number("timeslice_us", 1, 1_000_000) ?? 3_000);
         var osnoisePeriodNs = UsToNs(root.Number("osnoise_period_us", 1, MaxDurationUs) ?? 1_000_000);
 
@@ -216,6 +219,7 @@ public static class ScenarioLoader
         {
             Walkers = walkers.ToImmutable(),
             StealTime = stealTime,
+            NohzFullCpus = [.. nohzFull],
         };
         return new Scenario(name, description, machine, seed, durationNs, policies, costs, features, workload);
     }
@@ -306,6 +310,7 @@ public static class ScenarioLoader
         ["rcu_jiffies_till_first_fqs"] = (c, v) => c with { RcuJiffiesTillFirstFqs = v },
         ["lockless_walk_tracking_percent"] = (c, v) => c with { LocklessWalkTrackingPercent = (int)Math.Min(v, int.MaxValue) },
         ["jiffy_ns"] = (c, v) => c with { JiffyNs = v },
+        ["context_tracking_ns"] = (c, v) => c with { ContextTrackingNs = v },
     };
 
     public static IEnumerable<string> CostFieldNames => CostFields.Keys.Append("ipi_shorthand").Append("apic_mode").Append("core_to_core");

@@ -181,6 +181,25 @@ public sealed class MechanismTests
     }
 
     [Fact]
+    public void NohzFullCpusInUserModeAreSparedByTheExpeditedGracePeriodAndPayContextTracking()
+    {
+        // CPUs 1-7 run db in user mode with nohz_full: extended quiescent states, so
+        // synchronize_rcu_expedited() interrupts none of them, where without nohz_full it takes all 7.
+        var r = Run(Scenario("nohz_full: 1-7", policies: "[baseline, sync-rcu-expedited]"));
+        Assert.Equal(0, r["sync-rcu-expedited"].SyncIpis);
+        Assert.Equal((long)C * (N - 1), r["baseline"].SyncIpis);
+        // The broadcast interrupts them in user mode: each interrupt costs context tracking's 100 ns more.
+        var plain = Sim.RunEveryPolicy(Sim.Parse(Scenario("", policies: "[baseline]")))["baseline"];
+        var nohz = Sim.RunEveryPolicy(Sim.Parse(Scenario("nohz_full: 1-7", policies: "[baseline]")))["baseline"];
+        var cpus17 = Enumerable.Range(1, 7);
+        Assert.Equal(cpus17.Sum(c => plain.Cpus[c].StolenNs + plain.Cpus[c].Cal * 100), cpus17.Sum(c => nohz.Cpus[c].StolenNs));
+    }
+
+    [Fact]
+    public void EveryCpuInNohzFullIsRefused() =>
+        Assert.Contains("no housekeeping CPU", Assert.Throws<Shootdown.Scenarios.ScenarioException>(() => Sim.Parse(Scenario("nohz_full: 0-63"))).Message);
+
+    [Fact]
     public void TheV3DesignSkipsTheSyncOnlyWhenTheFlushIpidEveryOtherCpuOfTheMask()
     {
         // Native x86: the collapse's flush queues a csd on each of the k−1 others, so the sync is skipped.

@@ -70,6 +70,12 @@ public sealed record CostModel
     /// </summary>
     public long InterruptFromUserNs { get; init; } = 75;
     /// <summary>
+    /// GUESS. On a nohz_full CPU, an interrupt from user mode also runs context tracking:
+    /// ct_user_exit() on the way in and ct_user_enter() on the way out (an atomic on the RCU
+    /// watching counter each, and vtime accounting).
+    /// </summary>
+    public long ContextTrackingNs { get; init; } = 100;
+    /// <summary>
     /// GUESS. Waking from idle with the tick stopped: tick_irq_enter() catching jiffies up, and
     /// reprogramming the tick timer (a TSC-deadline write) on the way back.
     /// </summary>
@@ -209,6 +215,7 @@ public sealed record CostModel
                      (nameof(IpiDeliveryPerNumaHopNs), IpiDeliveryPerNumaHopNs), (nameof(InterruptEntryNs), InterruptEntryNs),
                      (nameof(InterruptExitNs), InterruptExitNs), (nameof(SyncFunctionNs), SyncFunctionNs),
                      (nameof(InterruptFromUserNs), InterruptFromUserNs), (nameof(IdleTickNs), IdleTickNs),
+                     (nameof(ContextTrackingNs), ContextTrackingNs),
                      (nameof(VmExitNs), VmExitNs), (nameof(KvmSendIpiHypercallNs), KvmSendIpiHypercallNs),
                      (nameof(KvmSendIpiPerTargetNs), KvmSendIpiPerTargetNs), (nameof(KvmSchedYieldNs), KvmSchedYieldNs),
                      (nameof(FlushTlbFuncBaseNs), FlushTlbFuncBaseNs), (nameof(FlushTlbPerPageNs), FlushTlbPerPageNs),

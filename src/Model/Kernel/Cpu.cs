@@ -50,6 +50,7 @@ public sealed class Cpu : ISimEntity
         Walkers = new LocklessWalkers(this, new Prng(setup.Seed, entity, RandomStream.Walkers));
         Idle = new CpuIdle(this);
         Rcu = new RcuTree(this);
+        NohzFull = setup.NohzFullCpus.Contains(cpu);
         Tracer = new CpuTrace(this);
     }
 
@@ -167,6 +168,15 @@ public sealed class Cpu : ISimEntity
     /// <summary>Whether an interrupt now finds a workload thread in user mode: one runs, and this CPU is in no kernel operation.</summary>
     public bool InUserMode => Scheduler.HasRunnable && !Ops.InProgress;
 
+    /// <summary>nohz_full= names this CPU: in user mode its tick is off and context tracking runs on each kernel entry and exit.</summary>
+    public bool NohzFull { get; }
+
+    /// <summary>
+    /// rcu_watching_snap_in_eqs(): an extended quiescent state, where RCU does not watch the CPU:
+    /// idle, or user mode on a nohz_full CPU (ct_user_enter()).
+    /// </summary>
+    public bool InExtendedQuiescentState(long now) => Idle.IsIdle(now) || NohzFull && InUserMode;
+
     /// <summary>A csd's func (csd->func(csd->info)), here; returns how long it ran.</summary>
     /// <param name="mmTlbGen">mm->context.tlb_gen as a flush_tlb_func() here reads it.</param>
     public long RunCsdFunc(in Csd csd, long mmTlbGen, bool local, long at, ISimContext ctx) => csd.Func switch
@@ -180,8 +190,7 @@ public sealed class Cpu : ISimEntity
     {
         CsdCond.ShouldFlushTlb => Tlb.ShouldFlushTlb(csd.Info),
         CsdCond.InLocklessWalk => Irqs.InLocklessWalk(now),
-        // rcu_watching_snap_in_eqs(): an idle CPU is in an extended quiescent state.
-        CsdCond.NotInEqs => !Idle.IsIdle(now),
+        CsdCond.NotInEqs => !InExtendedQuiescentState(now),
         _ => true,
     };
 

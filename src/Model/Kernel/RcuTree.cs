@@ -58,14 +58,15 @@ public sealed class RcuTree(Cpu cpu)
     }
 
     /// <summary>
-    /// Another CPU's grace period needs this CPU's quiescent state: an idle CPU is in an extended
-    /// quiescent state, reported by the first FQS scan (rcu_watching_snap_save()); a busy one
-    /// reports at its next tick once IRQs are on (ticks are on jiffy boundaries, not skewed).
+    /// Another CPU's grace period needs this CPU's quiescent state: a CPU in an extended quiescent
+    /// state (idle, or a nohz_full CPU in user mode, whose tick is off) is reported by the first
+    /// FQS scan (rcu_watching_snap_save()); a busy one reports at its next tick once IRQs are on
+    /// (ticks are on jiffy boundaries, not skewed).
     /// </summary>
     public void RcuQsRequest(in SimEvent e, ISimContext ctx)
     {
         var asked = new RcuQsAsked(in e);
-        var quiescent = cpu.Idle.IsIdle(ctx.Now)
+        var quiescent = cpu.InExtendedQuiescentState(ctx.Now)
             ? asked.GpStart + JiffiesTillFirstFqs(cpu.Costs, cpu.Machine.CpuCount) * cpu.Costs.JiffyNs
             : cpu.Irqs.EnabledFrom(NextTick(ctx.Now));
         RcuQsReported.Send(ctx, e.Source, ctx.Now + cpu.Setup.FastestInteractionNs, asked.Gp, quiescent);

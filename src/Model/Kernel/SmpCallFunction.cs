@@ -651,7 +651,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         {
             stats.Cal++;
             t += costs.InterruptEntryNs;
-            if (cpu.InUserMode) t += costs.InterruptFromUserNs;
+            if (cpu.InUserMode) t += costs.InterruptFromUserNs + (cpu.NohzFull ? costs.ContextTrackingNs : 0);
         }
         if (cpu.Idle.TakeStoppedTick()) t += costs.IdleTickNs;
         var funcsStart = t;

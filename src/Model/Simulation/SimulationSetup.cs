@@ -44,6 +44,7 @@ public sealed class SimulationSetup
         foreach (var share in workload.HugetlbShares)
             foreach (var p in share.Sharers) _hugetlbOwner[p] = share.Sharers[0];
         RealtimeCpus = workload.RealtimeCpus.ToHashSet();
+        NohzFullCpus = workload.NohzFullCpus.ToHashSet();
         Preemption = new VcpuPreemption(n, workload.StealTime, seed);
         var walkers = workload.Walkers.SelectMany((w, i) => w.Cpus.Select(c => (c, i, w))).GroupBy(p => p.c)
             .ToDictionary(g => g.Key, g => g.Select(p => (p.i, p.w)).ToImmutableArray());
@@ -78,6 +79,9 @@ public sealed class SimulationSetup
     public bool TlbIpiBroadcastKey { get; }
 
     public IReadOnlySet<int> RealtimeCpus { get; }
+
+    /// <summary>The nohz_full CPUs (<see cref="WorkloadSpec.NohzFullCpus"/>).</summary>
+    public IReadOnlySet<int> NohzFullCpus { get; }
 
     public int CpuCount => Machine.CpuCount;
     public int ProcessCount => Workload.Processes.Length;

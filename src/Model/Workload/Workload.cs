@@ -197,4 +197,11 @@ public sealed record WorkloadSpec(
 {
     public ImmutableArray<WalkerSpec> Walkers { get; init; } = [];
     public ImmutableArray<StealTimeSpec> StealTime { get; init; } = [];
+
+    /// <summary>
+    /// The nohz_full= CPUs (CONFIG_NO_HZ_FULL): in user mode they run with the tick off and are
+    /// in an extended quiescent state for RCU, and an interrupt from user mode pays context
+    /// tracking's way out and back in.
+    /// </summary>
+    public ImmutableArray<int> NohzFullCpus { get; init; } = [];
 }
