@@ -9,9 +9,9 @@ namespace Shootdown.Tests;
 /// </summary>
 public sealed class KhugepagedPacingTests
 {
-    private static int Collapses(string knobs, string extra = "", int durationMs = 5) => Sim.Run($"""
+    private static int Collapses(string knobs) => Sim.Run($"""
         machine: small-64
-        duration_us: {durationMs * 1000}
+        duration_us: 5000
         processes:
           - name: db
             cpus: 0-7
@@ -20,7 +20,6 @@ public sealed class KhugepagedPacingTests
             process: db
             cpu: 8
             khugepaged: {knobs}
-        {extra}
         """, KernelPolicy.Baseline).Ops.Length;
 
     [Theory]

@@ -61,35 +61,29 @@ public sealed class MmuGather(Cpu cpu)
         var count = 0;
         // tlb_remove_table_smp_sync() ignores its argument; the mm only names the caller's task in a trace.
         var mm = setup.MmEntityId(op.Spec.Process);
-        var csd = Csd.Sync(mm);
         string call;
-        switch (setup.Policy.SyncScope)
+        CsdCond cond;
+        if (setup.Policy.SyncScope == SyncScope.MmCpumask)
         {
-            case SyncScope.MmCpumask:
-                foreach (var c in op.FlushedMask!.Cpus())
-                    if (c != cpu.Id) targets[count++] = c;
-                op.SyncOutcome = "IPI to mm_cpumask only (what-if)";
-                call = "smp_call_function_many: mm_cpumask";
-                break;
-            case SyncScope.CpusNotInEqs:
-                csd = Csd.Sync(mm, CsdCond.NotInEqs);
-                count = AllOnlineCpusButThis(targets);
-                op.SyncOutcome = "synchronize_rcu_expedited(): IPI to every CPU not in an extended quiescent state (alternative)";
-                call = "smp_call_function_many_cond: CPUs not idle (synchronize_rcu_expedited)";
-                break;
-            case SyncScope.CpusInLocklessWalk:
-                csd = Csd.Sync(mm, CsdCond.InLocklessWalk);
-                count = AllOnlineCpusButThis(targets);
-                op.SyncOutcome = "IPI only to CPUs inside a lockless walk (what-if)";
-                call = "smp_call_function_many_cond: CPUs inside a lockless walk";
-                break;
-            default:
-                // smp_call_function(): cpu_online_mask minus this CPU.
-                count = AllOnlineCpusButThis(targets);
-                op.SyncOutcome = "IPI to every online CPU but the caller";
-                call = "smp_call_function: every online CPU but this one";
-                break;
+            foreach (var c in op.FlushedMask!.Cpus())
+                if (c != cpu.Id) targets[count++] = c;
+            (cond, op.SyncOutcome, call) = (CsdCond.None, "IPI to mm_cpumask only (what-if)", "smp_call_function_many: mm_cpumask");
         }
+        else
+        {
+            // smp_call_function() over cpu_online_mask minus this CPU, or a conditional call over it.
+            count = AllOnlineCpusButThis(targets);
+            (cond, op.SyncOutcome, call) = setup.Policy.SyncScope switch
+            {
+                SyncScope.CpusNotInEqs => (CsdCond.NotInEqs,
+                    "synchronize_rcu_expedited(): IPI to every CPU not in an extended quiescent state (alternative)",
+                    "smp_call_function_many_cond: CPUs not idle (synchronize_rcu_expedited)"),
+                SyncScope.CpusInLocklessWalk => (CsdCond.InLocklessWalk,
+                    "IPI only to CPUs inside a lockless walk (what-if)", "smp_call_function_many_cond: CPUs inside a lockless walk"),
+                _ => (CsdCond.None, "IPI to every online CPU but the caller", "smp_call_function: every online CPU but this one"),
+            };
+        }
+        var csd = Csd.Sync(mm, cond);
         op.Trace?.Outcome(call);
         op.Synced = true;
         cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, op.Trace, op.Interrupted, ctx);
