@@ -248,8 +248,9 @@ public static partial class FtraceReplay
                     else orphans++;
                     break;
                 case "do_flush_tlb_all":
-                    // One on_each_cpu() queues each CPU once: a CPU queued again is the next call.
-                    if (op is not { FlushAll: true } || op.FlushTargets.Contains(target))
+                    // One on_each_cpu() queues its CPUs once each, in CPU order (for_each_cpu()): a CPU
+                    // not above the last one queued starts the next call.
+                    if (op is not { FlushAll: true } || target <= op.FlushTargets[^1])
                     {
                         Close(op, ops);
                         open[cpu] = op = new Open(cpu, time, -1, remote: true) { FlushAll = true };

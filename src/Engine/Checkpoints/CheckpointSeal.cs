@@ -60,7 +60,7 @@ public static class CheckpointSeal
         hmac.AppendData(header.Written);
         foreach (var segment in payload) hmac.AppendData(segment.Span);
         var tag = hmac.GetHashAndReset();
-        return new SealedPart([header.ToArray(), .. payload, tag]);
+        return new SealedPart([header.WrittenMemory, .. payload, tag]);
     }
 
     private const int TagLength = 32;

@@ -22,9 +22,8 @@ public abstract class FlushBackend
         Arch.RiscV => new NativeIpis(riscV: true),
         _ => features.FlushTlbMulti switch
         {
-            // KVM_HINTS_REALTIME: pv_tlb_flush_supported() is false, the guest flushes natively.
-            FlushTlbMultiBackend.KvmPv when features.KvmHintsRealtime => new NativeIpis(riscV: false),
-            FlushTlbMultiBackend.KvmPv => new KvmPvFlush(),
+            // With KVM_HINTS_REALTIME pv_tlb_flush_supported() is false: the guest flushes natively (below).
+            FlushTlbMultiBackend.KvmPv when features.KvmPvFlush => new KvmPvFlush(),
             FlushTlbMultiBackend.HyperV => new FlushHypercall("hyperv"),
             FlushTlbMultiBackend.Xen => new FlushHypercall("xen"),
             _ => new NativeIpis(riscV: false),

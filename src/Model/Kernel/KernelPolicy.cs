@@ -141,10 +141,17 @@ public sealed record KernelPolicy
         : null;
 
     /// <summary>
-    /// For <see cref="SyncSkip.WhenFlushReachedEveryCpu"/>: the operation's flush was IPIs whose
-    /// csds reached every other CPU of the mm_cpumask it read, at least one of them.
+    /// Whether tlb_remove_table_sync_one() returns early for <paramref name="op"/>, run on CPU
+    /// <paramref name="self"/>, and why: as <see cref="SyncSkippedBecause"/>, or, under the v3
+    /// design, because this operation's flush already reached every CPU that could be walking.
+    /// The v3 series predates tlb_remove_table_sync_rcu(), so only this sync has the per-operation test.
     /// </summary>
-    public static bool FlushReachedEveryCpu(KernelOperation op, int self) =>
+    public string? SyncOneSkippedBecause(MachineFeatures features, KernelOperation op, int self) =>
+        SyncSkippedBecause(features)
+        ?? (SyncSkip == SyncSkip.WhenFlushReachedEveryCpu && FlushReachedEveryCpu(op, self) ? "skipped: the flush IPI'd every other CPU of mm_cpumask (v3)" : null);
+
+    /// <summary>The operation's flush was IPIs whose csds reached every other CPU of the mm_cpumask it read, at least one of them.</summary>
+    private static bool FlushReachedEveryCpu(KernelOperation op, int self) =>
         op.Mechanism == TlbFlushMechanism.Ipi && op.FlushedMask is { } mask && op.FlushIpis > 0
         && op.FlushIpis == mask.Weight() - (mask.Test(self) ? 1 : 0);
 

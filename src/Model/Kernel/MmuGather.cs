@@ -27,9 +27,7 @@ public sealed class MmuGather(Cpu cpu)
         var setup = cpu.Setup;
         op.Phase = OpPhase.Sync;
         op.StolenAtStepStart = cpu.Stats.StolenNs;
-        var skipped = setup.Policy.SyncSkippedBecause(setup.Features)
-                      ?? (setup.Policy.SyncSkip == SyncSkip.WhenFlushReachedEveryCpu && KernelPolicy.FlushReachedEveryCpu(op, cpu.Id)
-                          ? "skipped: the flush IPI'd every other CPU of mm_cpumask (v3)" : null);
+        var skipped = setup.Policy.SyncOneSkippedBecause(setup.Features, op, cpu.Id);
         if (skipped is not null || cpu.Machine.CpuCount == 1)
         {
             op.Trace?.BeginStep(StepKind.TlbRemoveTableSyncOne, ctx.Now);

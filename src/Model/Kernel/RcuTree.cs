@@ -19,7 +19,6 @@ public sealed class RcuTree(Cpu cpu)
 {
     // The caller's side: the grace period it waits for (one at a time: its operation blocks on it).
     private long _gpSerial;
-    private long _gpStart;
     private int _pendingReports;
     private long _lastQuiescentState;
 
@@ -44,8 +43,8 @@ public sealed class RcuTree(Cpu cpu)
     public void SynchronizeRcu(KernelOperation op, ISimContext ctx)
     {
         _gpSerial++;
-        _gpStart = ctx.Now + cpu.Costs.RcuGpKthreadNs;
-        _lastQuiescentState = _gpStart;
+        var gpStart = ctx.Now + cpu.Costs.RcuGpKthreadNs;
+        _lastQuiescentState = gpStart;
         _pendingReports = cpu.Machine.CpuCount - 1;
         if (_pendingReports == 0)
         {
@@ -54,7 +53,7 @@ public sealed class RcuTree(Cpu cpu)
         }
         var at = ctx.Now + cpu.Setup.FastestInteractionNs;
         for (var c = 0; c < cpu.Machine.CpuCount; c++)
-            if (c != cpu.Id) RcuQsAsked.Send(ctx, c, at, _gpSerial, _gpStart);
+            if (c != cpu.Id) RcuQsAsked.Send(ctx, c, at, _gpSerial, gpStart);
     }
 
     /// <summary>
@@ -91,14 +90,13 @@ public sealed class RcuTree(Cpu cpu)
     public void WriteState(StateWriter w)
     {
         w.Long(_gpSerial);
-        w.Long(_gpStart);
         w.Int(_pendingReports);
         w.Long(_lastQuiescentState);
     }
 
     public void ReadState(StateReader r)
     {
-        (_gpSerial, _gpStart, _pendingReports, _lastQuiescentState) = (r.Long(), r.Long(), r.Int(), r.Long());
+        (_gpSerial, _pendingReports, _lastQuiescentState) = (r.Long(), r.Int(), r.Long());
         if (_pendingReports < 0 || _pendingReports >= cpu.Machine.CpuCount)
             throw r.Invalid($"a grace period waiting for {_pendingReports} CPUs on a machine of {cpu.Machine.CpuCount}");
     }

@@ -70,8 +70,9 @@ public sealed class SmpCallFunction(Cpu cpu)
             NrCpus = nrCpus;
             UnlockTime = Pools.Longs.Rent(nrCpus);
             Answer = Pools.Bytes.Rent(nrCpus);
-            // A pooled array holds another call's answers: a target's byte says what is known of it.
-            Array.Clear(Answer, 0, nrCpus);
+            // A pooled array holds another call's answers: a target's byte says what is known of it,
+            // and only targets' bytes are ever read, so only theirs are cleared.
+            for (var j = 0; j < count; j++) Answer[targets[j]] = 0;
         }
 
         public int NrCpus { get; }
@@ -166,6 +167,12 @@ public sealed class SmpCallFunction(Cpu cpu)
             var count = targetList.Length;
             if (count >= nrCpus) throw r.Invalid($"a call to {count} CPUs on a machine of {nrCpus}");
             var targets = RentTargets(count);
+            for (var j = 0; j < count; j++)
+            {
+                var target = targets[j] = targetList[j];
+                if ((uint)target >= (uint)nrCpus || j > 0 && target <= targets[j - 1])
+                    throw r.Invalid($"a call's target {target} out of order or beyond CPU {nrCpus - 1}");
+            }
             var call = new Call(serial, targets, count, nrCpus, csd, runLocal, start, loopEnd, op.Trace, op.Interrupted)
             {
                 IpisSent = ipisSent,
@@ -176,12 +183,6 @@ public sealed class SmpCallFunction(Cpu cpu)
                 Acks = acks,
             };
             var (answersIn, declinedIn, unlocked) = (0, 0, 0);
-            for (var j = 0; j < count; j++)
-            {
-                var target = targets[j] = targetList[j];
-                if ((uint)target >= (uint)nrCpus || j > 0 && target <= targets[j - 1])
-                    throw r.Invalid($"a call's target {target} out of order or beyond CPU {nrCpus - 1}");
-            }
             for (var j = 0; j < count; j++)
             {
                 var answer = r.Byte();
