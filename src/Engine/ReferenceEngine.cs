@@ -1,6 +1,5 @@
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
-using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
@@ -43,8 +42,12 @@ public sealed class ReferenceEngine
     /// <summary>The CPUs, for what a run records beyond its result (trace records, window snapshots).</summary>
     public IEnumerable<Cpu> Cpus => _entities.OfType<Cpu>();
 
-    /// <summary>Runs to quiescence. <paramref name="progress"/> hears the virtual time now and then.</summary>
-    public PolicyResult Run(Action<long>? progress = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Runs to quiescence, or with <paramref name="until"/> handles only the events before that
+    /// virtual time (a prefix of the run, which every engine handles alike). <paramref name="progress"/>
+    /// hears the virtual time now and then.
+    /// </summary>
+    public PolicyResult Run(Action<long>? progress = null, CancellationToken cancellation = default, long until = long.MaxValue)
     {
         foreach (var entity in _entities)
         {
@@ -53,7 +56,7 @@ public sealed class ReferenceEngine
             FlushSent();
         }
         var last = 0L;
-        while (_runs.Count > 0)
+        while (_runs.Count > 0 && _runs.TopTime < until)
         {
             // Handle the event where it lies in its run: a 64-byte event is not worth copying.
             ref var run = ref _runs.Top;
@@ -76,16 +79,7 @@ public sealed class ReferenceEngine
             }
         }
         progress?.Invoke(last);
-        var cpus = _entities.OfType<Cpu>().ToList();
-        SafetyReport? safety = null;
-        if (_setup.ChecksSafety)
-        {
-            var retires = SafetyChecker.Order(cpus.SelectMany(c => c.Retires));
-            safety = SafetyChecker.Report(retires, cpus.Select(c => SafetyChecker.CheckCpu(_setup, c.Walks, retires)));
-        }
-        return PolicyResult.Collect(_setup.Policy.Name, last, EventsProcessed,
-            cpus.Select(c => (c.Id, c.Stats, (IEnumerable<OpRecord>)c.CompletedOps)),
-            _setup.RealtimeCpus, safety);
+        return InProcessResult.Collect(_setup, last, EventsProcessed, _entities.OfType<Cpu>().ToList());
     }
 
     /// <summary>
@@ -182,6 +176,9 @@ public sealed class ReferenceEngine
         public int Count { get; private set; }
 
         public ref SortedRun Top => ref _items[0];
+
+        /// <summary>The time of the top run's next event.</summary>
+        public long TopTime => _keys[0].Time;
 
         public void Push(in SortedRun run, EventKey key)
         {

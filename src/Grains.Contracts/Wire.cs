@@ -93,6 +93,13 @@ public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events
 public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Sent, ImmutableArray<MaskAttachment> SentMasks,
     long EventsProcessed, long LastEventTime) : IStateRecord<EntityWindow>
 {
+    public static EntityWindow Of(EntityStep step) => new(step.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(step.Sent),
+        ImmutableCollectionsMarshal.AsImmutableArray(step.SentMasks), step.EventsProcessed, step.LastEventTime);
+
+    /// <summary>The step it carries, over the same arrays.</summary>
+    public EntityStep Step => new(Frontier, ImmutableCollectionsMarshal.AsArray(Sent) ?? [], ImmutableCollectionsMarshal.AsArray(SentMasks) ?? [],
+        EventsProcessed, LastEventTime);
+
     public void Write(StateWriter writer)
     {
         Frontier.Write(writer);
@@ -122,21 +129,16 @@ public sealed record PartitionBatch(int From, ImmutableArray<SimEvent> Events, I
         new(reader.Int(), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>());
 }
 
-/// <summary>
-/// A partition after a window: the frontier of its entities and their waiting events; for each
-/// partition it sent a batch to, the frontier that batch adds there (it may land after the
-/// receiver reported); and its running totals of events and grain calls.
-/// </summary>
-public sealed record PartitionReport(Frontier Frontier, ImmutableArray<int> SentTo, ImmutableArray<Frontier> SentFrontier,
-    long EventsProcessed, long LastEventTime, long EntityCalls, long BatchCalls) : IStateRecord<PartitionReport>
+/// <summary>A partition after a window: what the protocol reports (<see cref="PartitionStep"/>), and its running totals of grain calls.</summary>
+public sealed record PartitionReport(PartitionStep Step, long EntityCalls, long BatchCalls) : IStateRecord<PartitionReport>
 {
     public void Write(StateWriter writer)
     {
-        Frontier.Write(writer);
-        writer.Ints(SentTo.AsSpan());
-        writer.Items(SentFrontier.AsSpan());
-        writer.Long(EventsProcessed);
-        writer.Long(LastEventTime);
+        Step.Frontier.Write(writer);
+        writer.Ints(Step.SentTo.AsSpan());
+        writer.Items(Step.SentFrontier.AsSpan());
+        writer.Long(Step.EventsProcessed);
+        writer.Long(Step.LastEventTime);
         writer.Long(EntityCalls);
         writer.Long(BatchCalls);
     }
@@ -147,7 +149,7 @@ public sealed record PartitionReport(Frontier Frontier, ImmutableArray<int> Sent
         var sentTo = ImmutableCollectionsMarshal.AsImmutableArray(reader.Ints());
         var sentFrontier = reader.Items<Frontier>();
         if (sentFrontier.Length != sentTo.Length) throw reader.Invalid($"{sentFrontier.Length} frontiers for {sentTo.Length} batches");
-        return new(frontier, sentTo, sentFrontier, reader.Long(), reader.Long(), reader.Long(), reader.Long());
+        return new(new PartitionStep(frontier, sentTo, sentFrontier, reader.Long(), reader.Long()), reader.Long(), reader.Long());
     }
 }
 

@@ -16,16 +16,18 @@ namespace Shootdown.Grains;
 /// its run ends it, however long no window needs it (<see cref="RunLease"/>).
 /// </summary>
 [PartitionPlacement, KeepAlive]
-public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints, CheckpointKey key) : Grain, IPartitionGrain
+public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints, CheckpointKey key)
+    : Grain, IPartitionGrain, IPartitionTransport
 {
     private string _runKey = "";
-    private PartitionWindows? _windows;
+    private PartitionProtocol? _protocol;
     private Dictionary<int, ISimEntityGrain> _members = new();
     private IPartitionGrain[] _peers = [];
     private long _entityCalls;
     private long _batchCalls;
 
-    private PartitionWindows Windows => _windows ?? throw new InvalidOperationException("the partition was not prepared");
+    private PartitionProtocol Protocol => _protocol ?? throw new InvalidOperationException("the partition was not prepared");
+    private PartitionWindows Windows => Protocol.Windows;
 
     public Task<string> Prepare(PartitionPlan plan)
     {
@@ -34,20 +36,14 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var run = catalog.Register(plan.Spec);
         var setup = run.Setup;
         var map = new PartitionMap(setup.CpuCount, setup.ProcessCount, plan.Partitions);
-        _windows = new PartitionWindows(run.Contract, map, partition);
-        _members = _windows.Members.ToDictionary(id => id, id => EntityGrains.Get(GrainFactory, setup.IsCpu(id), id, extension!));
+        _protocol = new PartitionProtocol(new PartitionWindows(run.Contract, map, partition), this);
+        _members = Windows.Members.ToDictionary(id => id, id => EntityGrains.Get(GrainFactory, setup.IsCpu(id), id, extension!));
         _peers = Enumerable.Range(0, map.Count)
             .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(plan.Spec, p))).ToArray();
         return Task.FromResult(localSilo.SiloAddress.Endpoint.ToString());
     }
 
-    public async Task<PartitionReport> Start()
-    {
-        var members = Windows.Members;
-        var started = await BoundedFanout.Call(members, id => _members[id].Start());
-        _entityCalls += members.Count;
-        return await Finish(members, started);
-    }
+    public async Task<PartitionReport> Start() => Report(await Protocol.Start());
 
     public async Task Checkpoint(int number)
     {
@@ -93,42 +89,41 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
             throw new CheckpointRefusedFault($"checkpoint part {id} refused: an entity's state: {e.Message}");
         }
         _entityCalls += members.Count;
-        var report = await Finish(members, restored);
-        // The waiting events go back after the members' own frontiers, as a batch would arrive.
-        Windows.Accept(part.Waiting.Single().Span, part.WaitingMasks);
-        return report with { Frontier = Windows.Frontier };
+        return Report(await Protocol.Restored([.. restored.Select(w => w.Step)], part.Waiting.Single(), part.WaitingMasks));
     }
 
-    public async Task<PartitionReport> RunWindow(EntityTimes safe)
-    {
-        var due = Windows.TakeDue(safe);
-        var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
-            ImmutableCollectionsMarshal.AsImmutableArray(d.Events), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
-        _entityCalls += due.Count;
-        return await Finish(due.Select(d => d.Entity).ToList(), ran);
-    }
+    public async Task<PartitionReport> RunWindow(EntityTimes safe) => Report(await Protocol.RunWindow(safe));
 
     public Task Deliver(PartitionBatch batch)
     {
-        Windows.Accept(batch.Events.AsSpan(), batch.Masks.AsSpan());
+        Protocol.Deliver(batch.Events.AsSpan(), batch.Masks.AsSpan());
         return Task.CompletedTask;
     }
 
-    /// <summary>
-    /// Records what the entities that ran report (every bound first, then what they sent, since a
-    /// send can lower a bound just set), sends each other partition its batch, and reports.
-    /// </summary>
-    private async Task<PartitionReport> Finish(IReadOnlyList<int> entities, EntityWindow[] windows)
+    private PartitionReport Report(PartitionStep step) => new(step, _entityCalls, _batchCalls);
+
+    // The Orleans transport: entities and the other partitions are grains.
+
+    async ValueTask<EntityStep[]> IPartitionTransport.Start(IReadOnlyList<int> entities)
     {
-        for (var i = 0; i < entities.Count; i++)
-            Windows.Ran(entities[i], windows[i].Frontier, windows[i].EventsProcessed, windows[i].LastEventTime);
-        foreach (var w in windows) Windows.Route(w.Sent.AsSpan(), w.SentMasks.AsSpan());
-        var batches = Windows.TakeOutgoing();
+        var started = await BoundedFanout.Call(entities, id => _members[id].Start());
+        _entityCalls += entities.Count;
+        return [.. started.Select(w => w.Step)];
+    }
+
+    async ValueTask<EntityStep[]> IPartitionTransport.Run(List<DueEntity> due)
+    {
+        var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
+            ImmutableCollectionsMarshal.AsImmutableArray(d.Events), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+        _entityCalls += due.Count;
+        return [.. ran.Select(w => w.Step)];
+    }
+
+    async ValueTask IPartitionTransport.Send(List<PartitionBatchOut> batches)
+    {
         await Task.WhenAll(batches.Select(b => _peers[b.Partition].Deliver(new PartitionBatch(Windows.Partition,
             ImmutableCollectionsMarshal.AsImmutableArray(b.Events), ImmutableCollectionsMarshal.AsImmutableArray(b.Masks)))));
         _batchCalls += batches.Count;
-        return new PartitionReport(Windows.Frontier, [.. batches.Select(b => b.Partition)], [.. batches.Select(b => b.Frontier)],
-            Windows.EventsProcessed, Windows.LastEventTime, _entityCalls, _batchCalls);
     }
 
     public async Task<ImmutableArray<CpuReport>> Collect()
@@ -153,7 +148,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         await BoundedFanout.Call(mms, m => m.End());
         _entityCalls += mms.Count;
         catalog.Release(_runKey);
-        _windows = null;
+        _protocol = null;
         _members = new();
         DeactivateOnIdle();
         return new PartitionCalls(_entityCalls, _batchCalls);
@@ -161,12 +156,12 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
 
     public async Task Abandon()
     {
-        if (_windows is not null)
+        if (_protocol is not null)
         {
             await BoundedFanout.Call(_members.Values.ToList(), m => m.End());
             catalog.Release(_runKey);
         }
-        _windows = null;
+        _protocol = null;
         _members = new();
         DeactivateOnIdle();
     }

@@ -8,21 +8,21 @@ using Shootdown.Telemetry;
 namespace Shootdown.Grains;
 
 /// <summary>
-/// The coordinator of one policy's run. It holds no model state and never calls an entity: per
-/// window it makes one call to each due partition (see <see cref="WindowScheduler"/>, here over
-/// partitions), and each partition reduces its entities' frontiers to one.
+/// The coordinator of one policy's run: the Orleans transport of a <see cref="WindowCoordinator"/>.
+/// It holds no model state and never calls an entity: per window it makes one call to each due
+/// partition, and each partition reduces its entities' frontiers to one. It also takes the run's
+/// checkpoints at window barriers.
 /// </summary>
 [KeepAlive]
 public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints,
     Microsoft.Extensions.Options.IOptions<RunLeaseOptions> lease, ILogger<RunGrain> logger) : RunLease(lease), IRunGrain
 {
     private RunSpec? _spec;
-    private WindowScheduler? _windows;
+    private WindowCoordinator? _windows;
     private IPartitionGrain[] _partitions = [];
     private PartitionReport[] _latest = [];
     private int _silos;
     private long _coordinatorCalls;
-    private long _virtualTime;
     private bool _done;
     // Checkpoints: the latest complete one (after a resume, the one resumed from, whichever run
     // took it), the one before it (kept until the client has seen the latest), the windows run
@@ -57,7 +57,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
                          ?? (spec.Partitions > 0 ? spec.Partitions : Math.Min(setup.CpuCount, (spec.Home >= 0 ? 1 : _silos) * DefaultPartitionsPerSilo));
         if (partitions > setup.CpuCount)
             throw new ArgumentOutOfRangeException(nameof(spec), partitions, $"a run of {setup.CpuCount} CPUs takes at most {setup.CpuCount} partitions");
-        _windows = new WindowScheduler(partitions, contract);
+        _windows = new WindowCoordinator(partitions, contract);
         _partitions = Enumerable.Range(0, partitions)
             .Select(p => GrainFactory.GetGrain<IPartitionGrain>(p, PartitionKeys.Extension(spec, p))).ToArray();
         _latest = new PartitionReport[partitions];
@@ -77,7 +77,8 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         {
             // The broken run kept the checkpoint before this one too: it is dropped with the next.
             (_checkpoint, _previous) = (resumed, spec.Fallback ?? (resumed.Number > 1 ? resumed with { Number = resumed.Number - 1 } : null));
-            (_virtualTime, _windowsBefore) = (resumed.VirtualTimeNs, resumed.Windows);
+            _windowsBefore = resumed.Windows;
+            _windows.ResumeAt(resumed.VirtualTimeNs);
         }
         _sinceCheckpoint.Restart();
         _coordinatorCalls += 2 * partitions;
@@ -114,7 +115,6 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             _coordinatorCalls += due.Count;
             Apply(due, reports);
             EngineMetrics.Window("grains", _spec!.Policy, Stats().GrainCalls - callsBefore);
-            if (safe.Earliest != long.MaxValue) _virtualTime = safe.Earliest;
             _windowsSinceCheckpoint++;
             if (!CheckpointDue()) continue;
             await TakeCheckpoint();
@@ -122,7 +122,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             break;
         }
         EngineMetrics.Progress("grains", _spec!.Policy, EventsProcessed - eventsBefore, clock.Elapsed);
-        return new RunProgress(_virtualTime, _done, Stats(), _checkpoint);
+        return new RunProgress(VirtualTime, _done, Stats(), _checkpoint);
     }
 
     private bool CheckpointDue()
@@ -145,7 +145,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         if (written)
         {
             var dropped = _previous;
-            (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, _virtualTime));
+            (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, VirtualTime));
             if (dropped is not null) await DeleteParts(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
         }
         _windowsSinceCheckpoint = 0;
@@ -198,22 +198,15 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     /// <summary>Windows this policy has run, before a resume included.</summary>
     private long Windows => _windowsBefore + (_windows?.Windows ?? 0);
 
-    /// <summary>
-    /// Records a window's reports. Each partition's own frontier comes first and batches after: a
-    /// batch can reach a partition after it computed its frontier, so only the minimum of the two is safe.
-    /// </summary>
+    private long VirtualTime => _windows?.VirtualTime ?? 0;
+
     private void Apply(List<int> partitions, PartitionReport[] reports)
     {
-        for (var i = 0; i < partitions.Count; i++)
-        {
-            _windows!.Set(partitions[i], reports[i].Frontier);
-            _latest[partitions[i]] = reports[i];
-        }
-        foreach (var report in reports)
-            for (var b = 0; b < report.SentTo.Length; b++) _windows!.Delivered(report.SentTo[b], report.SentFrontier[b]);
+        for (var i = 0; i < partitions.Count; i++) _latest[partitions[i]] = reports[i];
+        _windows!.Apply(partitions, [.. reports.Select(r => r.Step)]);
     }
 
-    private long EventsProcessed => _latest.Sum(r => r?.EventsProcessed ?? 0);
+    private long EventsProcessed => _windows?.EventsProcessed ?? 0;
 
     private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, Windows, _coordinatorCalls,
         final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
@@ -276,6 +269,6 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         catalog.Release(spec.RunKey);
         Ended();
         DeactivateOnIdle();
-        return new RunReport(spec.Policy, _latest.Max(r => r.LastEventTime), EventsProcessed, [.. cpus], Stats(calls), safety);
+        return new RunReport(spec.Policy, _windows!.LastEventTime, EventsProcessed, [.. cpus], Stats(calls), safety);
     }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using Orleans.Concurrency;
 using Shootdown.Engine;
 
@@ -68,13 +66,8 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         return extension ?? throw new InvalidOperationException("an entity grain's key names its run and partition");
     }
 
-    private EntityWindow TakeWindow()
-    {
-        var (sent, masks) = Runner.TakeSent();
-        // The arrays are fresh and never touched again: wrap them rather than copy.
-        return new EntityWindow(Runner.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(sent),
-            ImmutableCollectionsMarshal.AsImmutableArray(masks), Runner.EventsProcessed, Runner.LastEventTime);
-    }
+    // The step's arrays are fresh and never touched again: wrapped rather than copied.
+    private EntityWindow TakeWindow() => EntityWindow.Of(EntityStep.Of(Runner));
 }
 
 /// <summary>Entity id to grain reference: CPUs first, then mms, keyed by (index, run key and partition).</summary>

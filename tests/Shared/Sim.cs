@@ -45,6 +45,54 @@ internal static class Sim
             at_us: [100, 300, 500]
         """;
 
+    /// <summary>Eight CPUs collapsing back to back for one process on a 32-CPU machine: a storm in miniature, with coalescing.</summary>
+    public const string StormWorkload = """
+            machine: pack:2 numa:2 core:8 pu:2
+            duration_us: 300
+            seed: 11
+            processes:
+              - name: storm
+                threads: 8
+                cpus: 0-7
+            operations:
+              - type: collapse_huge_page
+                process: storm
+                cpus: 0-7
+                back_to_back: true
+            """;
+
+    /// <summary>Three processes sharing two hugetlb PMD tables, two of them unsharing while the parent runs and sleeps.</summary>
+    public const string HugetlbSharersWorkload = """
+            machine: pack:2 numa:2 core:8 pu:2
+            duration_us: 2000
+            seed: 3
+            processes:
+              - name: parent
+                threads: 4
+                cpus: 0-3
+                run_us: 50
+                sleep_us: 20
+              - name: child
+                threads: 2
+                cpus: 4-5
+              - name: sibling
+                threads: 2
+                cpus: 6-7
+            hugetlb_shares:
+              - name: sga
+                processes: [parent, child, sibling]
+                tables: 2
+            operations:
+              - type: hugetlb_unshare
+                process: child
+                cpu: 4
+                at_us: [100, 300]
+              - type: hugetlb_unshare
+                process: sibling
+                cpu: 6
+                at_us: [200, 900]
+            """;
+
     /// <summary>
     /// Threads that run, sleep, migrate and share CPUs round robin under periodic IRQ-off windows,
     /// with a rate-driven flush and collapse stream: the scheduler's paths, for engine equality and entity state.

@@ -41,51 +41,9 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
 
     private static Scenario Load(string name) => name switch
     {
-        "inline:storm" => Sim.Parse("""
-            machine: pack:2 numa:2 core:8 pu:2
-            duration_us: 300
-            seed: 11
-            processes:
-              - name: storm
-                threads: 8
-                cpus: 0-7
-            operations:
-              - type: collapse_huge_page
-                process: storm
-                cpus: 0-7
-                back_to_back: true
-            """),
+        "inline:storm" => Sim.Parse(Sim.StormWorkload),
         "inline:migration" => Sim.Parse(Sim.MigrationWorkload),
-        "inline:hugetlb" => Sim.Parse("""
-            machine: pack:2 numa:2 core:8 pu:2
-            duration_us: 2000
-            seed: 3
-            processes:
-              - name: parent
-                threads: 4
-                cpus: 0-3
-                run_us: 50
-                sleep_us: 20
-              - name: child
-                threads: 2
-                cpus: 4-5
-              - name: sibling
-                threads: 2
-                cpus: 6-7
-            hugetlb_shares:
-              - name: sga
-                processes: [parent, child, sibling]
-                tables: 2
-            operations:
-              - type: hugetlb_unshare
-                process: child
-                cpu: 4
-                at_us: [100, 300]
-              - type: hugetlb_unshare
-                process: sibling
-                cpu: 6
-                at_us: [200, 900]
-            """),
+        "inline:hugetlb" => Sim.Parse(Sim.HugetlbSharersWorkload),
         _ when name.StartsWith("replay:", StringComparison.Ordinal) => Client.KernelTrace.FtraceReplay.ToScenario(
             Client.KernelTrace.FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", name["replay:".Length..])), null, ["baseline", "patched"]),
         _ => ScenarioLoader.LoadFile(Sim.ScenarioPath(name)),

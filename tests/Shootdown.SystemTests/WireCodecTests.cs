@@ -57,12 +57,13 @@ public sealed class WireCodecTests
         Assert.Equal(batch.Events.ToArray(), batchBack.Events.ToArray());
         Assert.Empty(batchBack.Masks);
 
-        var report = new PartitionReport(Bounds, [1, 2], [Frontier.Idle, Bounds], EventsProcessed: 1L << 40, LastEventTime: 9, EntityCalls: 8, BatchCalls: 7);
+        var report = new PartitionReport(new PartitionStep(Bounds, [1, 2], [Frontier.Idle, Bounds], EventsProcessed: 1L << 40, LastEventTime: 9),
+            EntityCalls: 8, BatchCalls: 7);
         var reportBack = RoundTrip(report);
-        Assert.Equal((report.Frontier, report.EventsProcessed, report.LastEventTime, report.EntityCalls, report.BatchCalls),
-            (reportBack.Frontier, reportBack.EventsProcessed, reportBack.LastEventTime, reportBack.EntityCalls, reportBack.BatchCalls));
-        Assert.Equal(report.SentTo.ToArray(), reportBack.SentTo.ToArray());
-        Assert.Equal(report.SentFrontier.ToArray(), reportBack.SentFrontier.ToArray());
+        Assert.Equal((report.Step.Frontier, report.Step.EventsProcessed, report.Step.LastEventTime, report.EntityCalls, report.BatchCalls),
+            (reportBack.Step.Frontier, reportBack.Step.EventsProcessed, reportBack.Step.LastEventTime, reportBack.EntityCalls, reportBack.BatchCalls));
+        Assert.Equal(report.Step.SentTo.ToArray(), reportBack.Step.SentTo.ToArray());
+        Assert.Equal(report.Step.SentFrontier.ToArray(), reportBack.Step.SentFrontier.ToArray());
 
         Assert.Equal(new EntityTimes(3, long.MaxValue), RoundTrip(new EntityTimes(3, long.MaxValue)));
     }

@@ -39,14 +39,19 @@ internal static class BenchCommand
             AllowMultipleArgumentsPerToken = true,
         };
         caseOption.AcceptOnlyFromAmong([.. Cases.Select(c => c.Case), "all", ReplicatesBench.Case]);
-        var engineOption = new Option<string>("--engine") { Description = "grains, reference or both.", DefaultValueFactory = _ => "both" };
-        engineOption.AcceptOnlyFromAmong("grains", "reference", "both");
+        var engineOption = new Option<string[]>("--engine")
+        {
+            Description = "grains, reference, parallel, or all (repeatable; default all).",
+            DefaultValueFactory = _ => ["all"],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        engineOption.AcceptOnlyFromAmong([.. EngineNames.All, "all"]);
         var repeat = NumberOptions.Int("--repeat", "Runs per measurement (at least 1); the median is reported.", 3, 1, 1000);
         var cores = NumberOptions.Ints("--cores",
             "Pin each child to this many cores (a list, e.g. --cores 1 2); speedups are over the smallest. Default: every core, unpinned.",
             1, Environment.ProcessorCount, $"a core count this machine has (1-{Environment.ProcessorCount})");
         var silos = NumberOptions.Int("--silos", "Embedded silos for the grain engine (1-16).", 1, 1, 16);
-        var partitions = NumberOptions.Int("--partitions", "Partitions for the grain engine (default 0: one per core of each silo).", 0, 0, 4096);
+        var partitions = NumberOptions.Int("--partitions", "Partitions for the grain and parallel engines (default 0: one per core of each silo, or of this process).", 0, 0, 4096);
         var scenarios = new Option<string?>("--scenarios") { Description = "The scenarios directory (default: found above the current directory)." };
         var tracing = new Option<string>("--tracing") { Description = "off, on (OTLP-JSON to a scratch directory) or both.", DefaultValueFactory = _ => "off" };
         tracing.AcceptOnlyFromAmong("off", "on", "both");
@@ -61,7 +66,7 @@ internal static class BenchCommand
         var checkpointWindows = NumberOptions.Int("--checkpoint-windows", "Windows between checkpoints with --checkpoints on.", 100, 1, int.MaxValue);
         var single = new Option<string?>("--single") { Hidden = true };
 
-        var command = new Command("bench", "Measure both engines on the sparse and storm scenarios, and how the grain engine scales with cores.")
+        var command = new Command("bench", "Measure the engines on the sparse and storm scenarios, and how the parallel ones scale with cores.")
         {
             caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, checkpointsOption, checkpointWindows, single,
         };
@@ -74,7 +79,9 @@ internal static class BenchCommand
                     : await MeasureOnce(dir, Child.Parse(one), cancellation);
             var picked = parse.GetValue(caseOption)!;
             var cases = Cases.Where(c => picked.Contains("all") || picked.Contains(c.Case)).Select(c => c.Case).ToList();
-            var engines = parse.GetValue(engineOption) is "both" ? new[] { "reference", "grains" } : [parse.GetValue(engineOption)!];
+            var named = parse.GetValue(engineOption)!;
+            var engines = named.Contains("all") ? ["reference", "parallel", "grains"] : EngineNames.All.Where(named.Contains).Order(Comparer<string>.Create((a, b) =>
+                Array.IndexOf(BenchOrder, a).CompareTo(Array.IndexOf(BenchOrder, b)))).ToArray();
             var modes = parse.GetValue(tracing) is "both" ? new[] { "off", "on" } : [parse.GetValue(tracing)!];
             var every = parse.GetValue(checkpointWindows);
             var checkpointing = parse.GetValue(checkpointsOption) switch { "both" => new[] { 0, every }, "on" => [every], _ => [0] };
@@ -102,7 +109,7 @@ internal static class BenchCommand
                         {
                             var s = await RunChild(dir, child, cancellation);
                             samples[child].Add(s);
-                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
+                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s ({s.CpuSeconds:0.00} CPU s), {s.EventsPerSecond / 1e6:0.00} M events/s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
                                               $"{s.CallsPerIpi:0.000} calls/IPI, {N(s.Windows)} windows, peak {s.PeakBytes / 1048576.0:0} MiB");
                         }
                     }
@@ -114,27 +121,29 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | × reference | speedup over fewest cores | M IPIs/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
                 var fewest = measured.First(m => m.What == what with { Cores = coreCounts[0] });
                 var grains = what.Engine == "grains";
+                var windowed = what.Engine != "reference";
                 string[] row =
                 [
                     what.Case, what.Engine, what.Cores?.ToString(CultureInfo.InvariantCulture) ?? $"all ({Environment.ProcessorCount})",
                     grains ? what.Silos.ToString(CultureInfo.InvariantCulture) : "",
-                    grains ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
+                    windowed ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
                     what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
                     what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
-                    N(median.Ipis), F(median.WallSeconds, "0.00"),
+                    N(median.Ipis), F(median.WallSeconds, "0.00"), F(median.CpuSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
+                    reference.Median is { } rc ? F(median.CpuSeconds / rc.CpuSeconds, "0.00") : "",
                     coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",
-                    F(median.IpisPerSecond / 1e6, "0.000"),
+                    F(median.EventsPerSecond / 1e6, "0.00"),
                     grains ? F(median.CallsPerIpi, "0.000") : "",
-                    grains ? N(median.Windows) : "",
-                    grains && median.Windows > 0 ? F((double)median.Events / median.Windows, "0.0") : "",
+                    windowed ? N(median.Windows) : "",
+                    windowed && median.Windows > 0 ? F((double)median.Events / median.Windows, "0.0") : "",
                     F(peak / 1048576.0, "0"), N(median.Spans), N(dropped),
                 ];
                 Console.WriteLine($"| {string.Join(" | ", row)} |");
@@ -162,9 +171,11 @@ internal static class BenchCommand
         }
     }
 
-    private sealed record Sample(long Ipis, double WallSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped)
+    /// <summary>What one child measured; <see cref="CpuSeconds"/> is the user and system time the process spent over the same stretch as <see cref="WallSeconds"/>.</summary>
+    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped)
     {
         public double IpisPerSecond => Ipis / WallSeconds;
+        public double EventsPerSecond => Events / WallSeconds;
         public double CallsPerIpi => Ipis == 0 ? 0 : (double)GrainCalls / Ipis;
     }
 
@@ -204,16 +215,21 @@ internal static class BenchCommand
         try
         {
             await using var cluster = what.Engine == "grains" ? await EmbeddedCluster.StartAsync(what.Silos, cancellation) : null;
+            var self = Process.GetCurrentProcess();
+            var cpuBefore = self.TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
-                ? ShootdownRunner.RunReference(scenario, KernelPolicy.Baseline, cancellation: cancellation, tracing: tracing)
+                ? ShootdownRunner.RunInProcess(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
+                    cancellation: cancellation, tracing: tracing)
                 : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
                     Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;
+            self.Refresh();
+            var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
             pipeline?.Dispose();
-            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, Process.GetCurrentProcess().PeakWorkingSet64, run.Result.EventsProcessed,
+            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, self.PeakWorkingSet64, run.Result.EventsProcessed,
                 run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0)));
             return 0;
         }
@@ -245,6 +261,9 @@ internal static class BenchCommand
         return $"machine: {model ?? RuntimeInformation.ProcessArchitecture.ToString()}, {Environment.ProcessorCount} cores, {memory:0} GiB, " +
                $"{RuntimeInformation.OSDescription}, .NET {Environment.Version}, Server GC {System.Runtime.GCSettings.IsServerGC}";
     }
+
+    /// <summary>The order engines are measured and listed in: the oracle first, as every ratio's reference.</summary>
+    private static readonly string[] BenchOrder = ["reference", "parallel", "grains"];
 
     private static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
     private static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);

@@ -30,8 +30,8 @@ internal static class ReplayCommand
         {
             Description = "Policies to compare (shootdown policies).", DefaultValueFactory = _ => ["baseline", "patched"], AllowMultipleArgumentsPerToken = true,
         };
-        var engine = new Option<string>("--engine") { Description = "grains or reference.", DefaultValueFactory = _ => "grains" };
-        engine.AcceptOnlyFromAmong("grains", "reference");
+        var engine = new Option<string>("--engine") { Description = "grains, reference or parallel.", DefaultValueFactory = _ => "grains" };
+        engine.AcceptOnlyFromAmong(EngineNames.All);
         var emit = new Option<string?>("--emit-scenario") { Description = "Also write the rebuilt scenario as YAML to this file." };
         var json = new Option<bool>("--json") { Description = "Print results.json instead of the table." };
         var command = new Command("replay", "Replay a captured trace's flushes and syncs on a modelled machine, per policy.") { trace, cpumaskFormat, machine, policies, engine, emit, json };
@@ -50,7 +50,7 @@ internal static class ReplayCommand
                 }
                 ResultFiles.WriteAll(yamlDir, [(Path.GetFileName(yamlPath), FtraceReplay.ToYaml(captured, parse.GetValue(machine), parse.GetValue(policies)!))]);
             }
-            var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
+            var kind = EngineNames.Parse(parse.GetValue(engine)!);
             var comparison = (await ShootdownRunner.RunAllAsync([scenario], kind, 1, null, cancellation: cancellation))[0];
             if (parse.GetValue(json))
             {

@@ -54,7 +54,7 @@ internal static class ReplicatesBench
     public static async Task<int> MeasureOnce(string dir, string what, int silos, CancellationToken cancellation)
     {
         var parts = what.Split(':');
-        var engine = parts[1] == "grains" ? EngineKind.Grains : EngineKind.Reference;
+        var engine = EngineNames.Parse(parts[1]);
         var farmed = parts[2] == "farmed";
         var file = ScenarioLoader.Load(Path.Combine(dir, File));
         var scenarios = ReplicateSet.Expand(file, Seeds);

@@ -22,11 +22,15 @@ internal static class RunCommand
     public static Command Create()
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario YAML file (see scenarios/), or - for standard input." };
-        var engine = new Option<string>("--engine") { Description = "grains (every CPU and mm a grain) or reference (the sequential oracle).", DefaultValueFactory = _ => "grains" };
-        engine.AcceptOnlyFromAmong("grains", "reference");
+        var engine = new Option<string>("--engine")
+        {
+            Description = "grains (every CPU and mm a grain), reference (the sequential oracle) or parallel (the grains' window protocol on this process's cores, no messaging).",
+            DefaultValueFactory = _ => "grains",
+        };
+        engine.AcceptOnlyFromAmong(EngineNames.All);
         var silos = NumberOptions.Int("--silos", "Embedded silos to start in this process (1-16).", 1, 1, 16);
         var partitions = NumberOptions.Int("--partitions",
-            "Partitions driving the grain engine's entities (default 0: one per core of each silo; at most the machine's CPU count).", 0, 0, 65536);
+            "Partitions driving the grain or parallel engine's entities (default 0: one per core of each silo, or of this machine; at most the machine's CPU count).", 0, 0, 65536);
         var json = new Option<bool>("--json") { Description = "Print results.json (for a sweep, every point's) to standard output instead of the table." };
         var csv = new Option<bool>("--csv") { Description = "Print CSV to standard output instead of the table: the sweep's rows, or per-CPU counters." };
         var outDir = new Option<string?>("--out")
@@ -90,7 +94,7 @@ internal static class RunCommand
                 return 2;
             }
             var telemetry = telemetryFlags.Resolve(parse, parse.GetValue(outDir));
-            var kind = parse.GetValue(engine) == "reference" ? EngineKind.Reference : EngineKind.Grains;
+            var kind = EngineNames.Parse(parse.GetValue(engine)!);
             var (asJson, asCsv) = (parse.GetValue(json), parse.GetValue(csv));
             if (asJson && asCsv)
             {
@@ -111,7 +115,7 @@ internal static class RunCommand
             }
             if (partitionCount > 0 && kind == EngineKind.Reference)
             {
-                Console.Error.WriteLine("shootdown: --partitions divides the grain engine's entities; it cannot go with --engine reference");
+                Console.Error.WriteLine("shootdown: --partitions divides the grain or parallel engine's entities; it cannot go with --engine reference");
                 return 2;
             }
             var (cluster, clusterProblem) = clusterFlags.Resolve(parse);
@@ -125,9 +129,9 @@ internal static class RunCommand
                 Console.Error.WriteLine("shootdown: --silos starts silos in this process; it cannot go with --gateway or --redis, which name a running cluster");
                 return 2;
             }
-            if (cluster is not null && kind == EngineKind.Reference)
+            if (cluster is not null && EngineNames.InProcess(kind))
             {
-                Console.Error.WriteLine("shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine reference");
+                Console.Error.WriteLine($"shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine {EngineNames.Of(kind)}");
                 return 2;
             }
             // Replicates are independent runs: they always go side by side.
@@ -142,9 +146,9 @@ internal static class RunCommand
             if (longRun is not null) Console.Error.WriteLine($"shootdown: {file.Path}: {longRun}");
             await using var connection = cluster is null ? null : await Connect(cluster, cancellation);
             if (cluster is not null && connection is null) return 1;
-            if (kind == EngineKind.Reference && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
+            if (EngineNames.InProcess(kind) && (parse.GetValue(checkpointWindows) is not null || parse.GetValue(checkpointSeconds) is not null))
             {
-                Console.Error.WriteLine("shootdown: checkpoints are the grain engine's; they cannot go with --engine reference");
+                Console.Error.WriteLine($"shootdown: checkpoints are the grain engine's; they cannot go with --engine {EngineNames.Of(kind)}");
                 return 2;
             }
             // A running cluster checkpoints every few seconds unless told otherwise; an embedded one

@@ -21,7 +21,7 @@ public static class ComparisonTable
         var seeds = set.Count == 1 ? $"seed {c.Scenario.Seed}" : $"{set.Count} seeds ({SeedList(set)})";
         console.MarkupLine($"[bold]{Markup.Escape(c.Scenario.Name)}[/]: {m.CpuCount} CPUs, {m.PackageCount} packages, {m.NodeCount} NUMA nodes " +
                            $"({Markup.Escape(c.Scenario.Machine.Name)}), {Us(c.Scenario.DurationNs)} µs, {seeds}, " +
-                           $"engine {c.Engine.ToString().ToLowerInvariant()}{(c.Silos > 0 ? $" on {c.Silos} embedded silo(s)" : c.Engine == EngineKind.Grains ? " on a running cluster" : "")}");
+                           $"engine {EngineNames.Describe(c)}");
         if (set.Count > 1) console.WriteLine(IntervalNote(set.Count));
 
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");

@@ -479,7 +479,7 @@ public static class HtmlReport
         if (provenance.CommandLine.Length > 0) Row("command", $"<code id=\"command-line\">{E(provenance.CommandLine)}</code>");
         if (!provenance.Overrides.IsEmpty) Row("overrides", $"<code>{E(string.Join("  ", provenance.Overrides))}</code>");
         Row("run id", $"<code>{E(c.RunId)}</code>");
-        Row("engine", E(c.Engine == EngineKind.Reference ? "reference" : $"grains on {c.Silos} silo(s)"));
+        Row("engine", E(EngineNames.Describe(c)));
         Row("scenario definition", $"SHA-256 <code id=\"definition-hash\">{Provenance.DefinitionHash(set.Scenario)}</code> (machine, costs, platform, workload, seed, duration)");
         Row(set.Count == 1 ? "seed" : "seeds", E(string.Join(", ", set.Seeds)));
         Row("platform", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Features, DetailJson))}</code>");

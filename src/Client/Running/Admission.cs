@@ -16,6 +16,7 @@ public static class Admission
     /// The embedded grain engine's memory beside the reference engine's for the same run: each
     /// message is copied, and partitions hold what they route (measured: storm-8192's two policies,
     /// 1.64 GB peak resident on the grain engine, 0.92 GB on the reference, on a 2-core machine).
+    /// The parallel engine's entities hold their own queues, and its partitions what they route, as the grains' do.
     /// </summary>
     public const double GrainsOverhead = 2;
 
@@ -31,7 +32,7 @@ public static class Admission
     {
         var runs = file.Points.Length * replicates;
         var concurrent = farmed ? Math.Min(Environment.ProcessorCount, runs) : 1;
-        var overhead = onCluster ? 0 : engine == EngineKind.Grains ? GrainsOverhead : 1;
+        var overhead = onCluster ? 0 : engine == EngineKind.Reference ? 1 : GrainsOverhead;
         var longest = 0.0;
         for (var i = 0; i < file.Points.Length; i++)
         {

@@ -19,6 +19,39 @@ public enum EngineKind
     Grains,
     /// <summary>The sequential oracle.</summary>
     Reference,
+    /// <summary>The grain engine's window protocol on this process's threads, one partition per core, with no messaging.</summary>
+    Parallel,
+}
+
+/// <summary>The engines' names as the command line and reports spell them.</summary>
+public static class EngineNames
+{
+    public static readonly string[] All = ["grains", "reference", "parallel"];
+
+    public static string Of(EngineKind kind) => kind switch
+    {
+        EngineKind.Reference => "reference",
+        EngineKind.Parallel => "parallel",
+        _ => "grains",
+    };
+
+    public static EngineKind Parse(string name) => name switch
+    {
+        "reference" => EngineKind.Reference,
+        "parallel" => EngineKind.Parallel,
+        _ => EngineKind.Grains,
+    };
+
+    /// <summary>Which engine ran a comparison, and where: "reference", "parallel in 2 partitions", "grains on 1 embedded silo(s)".</summary>
+    public static string Describe(Comparison c) => c.Engine switch
+    {
+        EngineKind.Reference => "reference",
+        EngineKind.Parallel => $"parallel in {c.Runs.Max(r => r.Engine?.Partitions ?? 1)} partition(s)",
+        _ => c.Silos > 0 ? $"grains on {c.Silos} embedded silo(s)" : "grains on a running cluster",
+    };
+
+    /// <summary>Whether the engine runs in this process alone (no silos, no checkpoints).</summary>
+    public static bool InProcess(EngineKind kind) => kind != EngineKind.Grains;
 }
 
 /// <summary>How far a policy's run has got, for progress displays. <see cref="Point"/> numbers the scenario in a batch (a sweep's point).</summary>
@@ -95,18 +128,20 @@ public static class ShootdownRunner
     {
         options ??= GrainEngineOptions.Default;
         tracing ??= RunTracing.New();
-        using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, engine == EngineKind.Reference ? "reference" : "grains", scenarios.Count);
+        using var run = EngineSpans.StartRun(scenarios.Count == 0 ? "" : scenarios[0].Name, tracing.RunId, EngineNames.Of(engine), scenarios.Count);
         var jobs = scenarios.SelectMany((s, point) => s.Policies.Select((_, policy) => (Point: point, Policy: policy))).ToList();
         var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
-        if (engine == EngineKind.Reference)
+        if (EngineNames.InProcess(engine))
         {
-            // Side by side over this process's cores when farmed; the runs share nothing but the
+            // Side by side over this process's cores when farmed (a farmed parallel run takes one
+            // partition unless told otherwise: the cores are busy); the runs share nothing but the
             // (thread-safe) progress and telemetry sinks.
+            var partitions = engine == EngineKind.Reference ? 0 : options.Partitions > 0 ? options.Partitions : options.Farm ? 1 : Environment.ProcessorCount;
             await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = options.Farm ? Environment.ProcessorCount : 1, CancellationToken = cancellation },
                 (job, token) =>
                 {
                     var scenario = scenarios[job.Point];
-                    runs[job.Point][job.Policy] = RunReference(scenario, scenario.Policies[job.Policy], job.Point, progress, token, tracing);
+                    runs[job.Point][job.Policy] = RunInProcess(scenario, scenario.Policies[job.Policy], partitions, job.Point, progress, token, tracing);
                     return ValueTask.CompletedTask;
                 });
             return [.. scenarios.Select((s, point) => new Comparison(s, engine, 0, [.. runs[point]], tracing.RunId))];
@@ -139,17 +174,38 @@ public static class ShootdownRunner
     }
 
     public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null,
+        CancellationToken cancellation = default, RunTracing? tracing = null) =>
+        RunInProcess(scenario, policy, 0, point, progress, cancellation, tracing);
+
+    /// <summary>
+    /// A policy's run in this process: on the reference engine with no <paramref name="partitions"/>,
+    /// else on the parallel engine with that many (at most the machine's CPUs).
+    /// </summary>
+    public static PolicyRun RunInProcess(Scenario scenario, KernelPolicy policy, int partitions, int point = 0, IProgress<RunProgressInfo>? progress = null,
         CancellationToken cancellation = default, RunTracing? tracing = null)
     {
         tracing ??= RunTracing.New();
         using var span = EngineSpans.StartPolicy(policy.Name, point);
         var clock = Stopwatch.StartNew();
         var setup = scenario.SetupFor(policy);
-        var engine = new ReferenceEngine(setup, new KernelSpans(setup, tracing.SampleRatio, scenario.Name, tracing.RunId));
-        var result = engine.Run(t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false)), cancellation);
+        var spans = new KernelSpans(setup, tracing.SampleRatio, scenario.Name, tracing.RunId);
+        Action<long> reached = t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false));
+        var name = partitions > 0 ? "parallel" : "reference";
+        PolicyResult result;
+        EngineStats? stats = null;
+        if (partitions > 0)
+        {
+            var engine = new ParallelEngine(setup, Math.Min(partitions, setup.CpuCount), spans);
+            result = engine.Run(reached, cancellation);
+            stats = new EngineStats(0, Math.Min(partitions, setup.CpuCount), engine.Windows, 0, 0, 0);
+        }
+        else
+        {
+            result = new ReferenceEngine(setup, spans).Run(reached, cancellation);
+        }
         progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        EngineMetrics.Progress("reference", policy.Name, result.EventsProcessed, clock.Elapsed);
-        return Finished(scenario, result, clock.Elapsed, null, span);
+        EngineMetrics.Progress(name, policy.Name, result.EventsProcessed, clock.Elapsed);
+        return Finished(scenario, result, clock.Elapsed, stats, span);
     }
 
     /// <summary>Every policy's result, whichever engine: its metrics are recorded from it, and its span says what it found.</summary>
@@ -252,11 +308,8 @@ public static class ShootdownRunner
     }
 
     /// <summary>A policy's result from its coordinator's report.</summary>
-    public static PolicyResult ResultOf(Scenario scenario, RunReport report) => new(report.Policy, report.EndNs, report.EventsProcessed,
-        report.Cpus.Select(c => c.Counters).ToImmutableArray(),
-        report.Cpus.SelectMany(c => c.Ops).ToImmutableArray(),
-        scenario.Workload.RealtimeCpus.Order().ToImmutableArray(),
-        report.Safety);
+    public static PolicyResult ResultOf(Scenario scenario, RunReport report) => PolicyResult.Collect(report.Policy, report.EndNs, report.EventsProcessed,
+        report.Cpus.Select(c => (c.Counters, (IEnumerable<OpRecord>)c.Ops)), scenario.Workload.RealtimeCpus, report.Safety);
 
     /// <summary>One try at a policy's run; every call also gives up when <paramref name="lost"/> says a silo died.</summary>
     private static async Task<RunReport> RunOnceAsync(RunSpec spec, IGrainFactory grains, CancellationToken lost,

@@ -126,13 +126,16 @@ public sealed class PolicyResult
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
-    /// <summary>Collects a finished run from its model objects.</summary>
-    public static PolicyResult Collect(string policy, long endNs, long events, IEnumerable<(int Cpu, CpuStats Stats, IEnumerable<OpRecord> Ops)> cpus, IEnumerable<int> realtimeCpus,
-        SafetyReport? safety)
+    /// <summary>
+    /// Every engine's result, from what each CPU reports (in any order: it is put in CPU order),
+    /// the run's end and event count, and the safety report when the run checks one.
+    /// </summary>
+    public static PolicyResult Collect(string policy, long endNs, long events, IEnumerable<(CpuCounters Counters, IEnumerable<OpRecord> Ops)> cpus,
+        IEnumerable<int> realtimeCpus, SafetyReport? safety)
     {
-        var list = cpus.OrderBy(c => c.Cpu).ToList();
+        var list = cpus.OrderBy(c => c.Counters.Cpu).ToList();
         return new PolicyResult(policy, endNs, events,
-            list.Select(c => CpuCounters.From(c.Cpu, c.Stats)).ToImmutableArray(),
+            list.Select(c => c.Counters).ToImmutableArray(),
             list.SelectMany(c => c.Ops).ToImmutableArray(),
             realtimeCpus.Order().ToImmutableArray(),
             safety);

@@ -94,6 +94,8 @@ public readonly struct EventKey : IComparable<EventKey>, IEquatable<EventKey>
     private static void OutOfRange(int source, long seq) =>
         throw new InvalidOperationException($"event key out of range: source {source} (at most {MaxSource}), sequence number {seq} (at most {MaxSeq})");
 
+    public long Time => _time;
+
     public int CompareTo(EventKey other) =>
         _time != other._time ? (_time < other._time ? -1 : 1) : _order.CompareTo(other._order);
 

@@ -27,8 +27,12 @@ public sealed class PartitionWindows
     private readonly PendingEvents[] _outgoing;
     private readonly ChunkPool _chunks = new();
 
-    public PartitionWindows(SyncContract contract, PartitionMap map, int partition)
+    private readonly long _until;
+
+    /// <param name="until">Where the run stops (<see cref="WindowCoordinator.Until"/>): once a safe time reaches it, every entity with an event before it is due.</param>
+    public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue)
     {
+        _until = until;
         _contract = contract;
         _map = map;
         Partition = partition;
@@ -83,7 +87,7 @@ public sealed class PartitionWindows
     /// </summary>
     public List<DueEntity> TakeDue(EntityTimes safe)
     {
-        var due = _scheduler.TakeDue(safe);
+        var due = _scheduler.TakeDue(safe, _until);
         var taken = new List<DueEntity>(due.Count);
         foreach (var i in due)
         {

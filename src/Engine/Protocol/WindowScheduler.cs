@@ -79,22 +79,28 @@ public sealed class WindowScheduler
 
     /// <summary>
     /// The members to run to <paramref name="safe"/> (ascending): those with an output due within
-    /// one horizon of a safe time, or an event more than the catch-up lag behind their own.
+    /// one horizon of a safe time, or an event more than the catch-up lag behind their own; and,
+    /// once a safe time has reached <paramref name="until"/>, every member with an event before it.
     /// Each must be <see cref="Set"/> again once it has run.
     /// </summary>
-    public List<int> TakeDue(EntityTimes safe)
+    public List<int> TakeDue(EntityTimes safe, long until = long.MaxValue)
     {
         var due = new List<int>();
-        Take(Frontier.OutputToCpu, Before(safe.Cpu, _contract.Horizon), due);
-        Take(Frontier.OutputToMm, Before(safe.Mm, _contract.Horizon), due);
-        Take(Frontier.NextOnCpu, Before(safe.Cpu, -_contract.CatchUpLag), due);
-        Take(Frontier.NextOnMm, Before(safe.Mm, -_contract.CatchUpLag), due);
+        Take(Frontier.OutputToCpu, Before(safe.Cpu, _contract.Horizon, until), due);
+        Take(Frontier.OutputToMm, Before(safe.Mm, _contract.Horizon, until), due);
+        Take(Frontier.NextOnCpu, Before(safe.Cpu, -_contract.CatchUpLag, until), due);
+        Take(Frontier.NextOnMm, Before(safe.Mm, -_contract.CatchUpLag, until), due);
         due.Sort();
         return due;
     }
 
-    /// <summary>The bound a due member's value must be below: <paramref name="safe"/> shifted by <paramref name="by"/>, and everything when nothing is safe any more.</summary>
-    private static long Before(long safe, long by) => safe == long.MaxValue ? long.MaxValue : safe + by;
+    /// <summary>
+    /// The bound a due member's value must be below: <paramref name="safe"/> shifted by
+    /// <paramref name="by"/>; everything when nothing is safe any more; everything before the
+    /// run's end when the safe time is that end.
+    /// </summary>
+    private static long Before(long safe, long by, long until) =>
+        safe == long.MaxValue ? long.MaxValue : safe >= until ? until : safe + by;
 
     private void Take(int queue, long before, List<int> due)
     {
@@ -108,12 +114,22 @@ public sealed class WindowScheduler
         }
     }
 
-    /// <summary>The next window's safe times and the members to run to them (ascending), or false when no event is pending anywhere.</summary>
-    public bool TryNextWindow(out EntityTimes safe, out List<int> due)
+    /// <summary>
+    /// The next window's safe times and the members to run to them (ascending), or false when no
+    /// event is pending anywhere (before <paramref name="until"/>, when the run stops there: the
+    /// safe times never pass it, so exactly the events before it are handled).
+    /// </summary>
+    public bool TryNextWindow(out EntityTimes safe, out List<int> due, long until = long.MaxValue)
     {
         due = [];
         if (!TryEarliest(out safe)) return false;
-        due = TakeDue(safe);
+        if (until != long.MaxValue)
+        {
+            var next = Earliest.Next;
+            if (next.Cpu >= until && next.Mm >= until) return false;
+            safe = new EntityTimes(Math.Min(safe.Cpu, until), Math.Min(safe.Mm, until));
+        }
+        due = TakeDue(safe, until);
         Windows++;
         return true;
     }

@@ -1,0 +1,83 @@
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Engine;
+
+/// <summary>
+/// The coordinator's side of the window protocol, whatever carries it: it holds no model state,
+/// only what each partition last reported. Per window it names the safe times and the due
+/// partitions (a <see cref="WindowScheduler"/> over partitions); each due partition runs and
+/// reports, and the reports are applied before the next window is chosen.
+/// </summary>
+public sealed class WindowCoordinator
+{
+    private readonly WindowScheduler _scheduler;
+    private readonly PartitionStep?[] _latest;
+
+    /// <param name="until">Where the run stops: only events before this virtual time are handled (by default, every event).</param>
+    public WindowCoordinator(int partitions, SyncContract contract, long until = long.MaxValue)
+    {
+        Until = until;
+        _scheduler = new WindowScheduler(partitions, contract);
+        _latest = new PartitionStep?[partitions];
+    }
+
+    public int Partitions => _latest.Length;
+
+    /// <summary>Only events before this virtual time are handled.</summary>
+    public long Until { get; }
+
+    /// <summary>Windows chosen so far.</summary>
+    public long Windows => _scheduler.Windows;
+
+    /// <summary>The earliest safe time of the last window: how far the run has got in virtual time.</summary>
+    public long VirtualTime { get; private set; }
+
+    /// <summary>Events handled so far, over every partition's latest report.</summary>
+    public long EventsProcessed
+    {
+        get
+        {
+            var sum = 0L;
+            foreach (var s in _latest) sum += s?.EventsProcessed ?? 0;
+            return sum;
+        }
+    }
+
+    /// <summary>The time of the last event any entity handled.</summary>
+    public long LastEventTime
+    {
+        get
+        {
+            var last = 0L;
+            foreach (var s in _latest) last = Math.Max(last, s?.LastEventTime ?? 0);
+            return last;
+        }
+    }
+
+    /// <summary>The next window's safe times and the partitions to run to them (ascending), or false when no event is pending anywhere: the run is over.</summary>
+    public bool TryNextWindow(out EntityTimes safe, out List<int> due)
+    {
+        if (!_scheduler.TryNextWindow(out safe, out due, Until)) return false;
+        if (safe.Earliest != long.MaxValue) VirtualTime = safe.Earliest;
+        return true;
+    }
+
+    /// <summary>Takes the virtual time a resumed run starts from.</summary>
+    public void ResumeAt(long virtualTime) => VirtualTime = virtualTime;
+
+    /// <summary>
+    /// Records a window's reports, <paramref name="steps"/>[i] from <paramref name="partitions"/>[i].
+    /// Each partition's own frontier comes first and the batches after: a batch can reach a
+    /// partition after it computed its frontier, so only the minimum of the two is safe.
+    /// </summary>
+    public void Apply(IReadOnlyList<int> partitions, IReadOnlyList<PartitionStep> steps)
+    {
+        for (var i = 0; i < partitions.Count; i++)
+        {
+            _scheduler.Set(partitions[i], steps[i].Frontier);
+            _latest[partitions[i]] = steps[i];
+        }
+        foreach (var step in steps)
+            for (var b = 0; b < step.SentTo.Length; b++) _scheduler.Delivered(step.SentTo[b], step.SentFrontier[b]);
+    }
+}
