@@ -162,6 +162,11 @@ public sealed class ClusterSettingsTests
     [InlineData("shootdown: --silos starts silos in this process; it cannot go with --gateway or --redis, which name a running cluster",
         "--silos", "2", "--redis", "127.0.0.1:6379")]
     [InlineData("shootdown: --redis 'a:b' is not HOST:PORT with a port from 1 to 65535", "--redis", "a:b")]
+    [InlineData("shootdown: --gateway and --redis run the grain engine on a cluster; they cannot go with --engine parallel",
+        "--engine", "parallel", "--gateway", "127.0.0.1:30000")]
+    [InlineData("shootdown: checkpoints are the grain engine's; they cannot go with --engine parallel", "--engine", "parallel", "--checkpoint-windows", "5")]
+    [InlineData("shootdown: --partitions divides the grain or parallel engine's entities; it cannot go with --engine reference",
+        "--engine", "reference", "--partitions", "2")]
     public void BadClientClusterArgumentsExitTwo(string expected, params string[] args)
     {
         var (exit, _, stderr) = Cli.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), .. args]);
