@@ -80,8 +80,7 @@ internal static class BenchCommand
             var picked = parse.GetValue(caseOption)!;
             var cases = Cases.Where(c => picked.Contains("all") || picked.Contains(c.Case)).Select(c => c.Case).ToList();
             var named = parse.GetValue(engineOption)!;
-            var engines = named.Contains("all") ? ["reference", "parallel", "grains"] : EngineNames.All.Where(named.Contains).Order(Comparer<string>.Create((a, b) =>
-                Array.IndexOf(BenchOrder, a).CompareTo(Array.IndexOf(BenchOrder, b)))).ToArray();
+            var engines = BenchOrder.Where(e => named.Contains("all") || named.Contains(e)).ToArray();
             var modes = parse.GetValue(tracing) is "both" ? new[] { "off", "on" } : [parse.GetValue(tracing)!];
             var every = parse.GetValue(checkpointWindows);
             var checkpointing = parse.GetValue(checkpointsOption) switch { "both" => new[] { 0, every }, "on" => [every], _ => [0] };

@@ -23,24 +23,15 @@ public enum EngineKind
     Parallel,
 }
 
-/// <summary>The engines' names as the command line and reports spell them.</summary>
+/// <summary>The engines' names as the command line and reports spell them: the kinds' own names, in lower case.</summary>
 public static class EngineNames
 {
-    public static readonly string[] All = ["grains", "reference", "parallel"];
+    public static readonly string[] All = [.. Enum.GetValues<EngineKind>().Select(Of)];
 
-    public static string Of(EngineKind kind) => kind switch
-    {
-        EngineKind.Reference => "reference",
-        EngineKind.Parallel => "parallel",
-        _ => "grains",
-    };
+    public static string Of(EngineKind kind) => kind.ToString().ToLowerInvariant();
 
-    public static EngineKind Parse(string name) => name switch
-    {
-        "reference" => EngineKind.Reference,
-        "parallel" => EngineKind.Parallel,
-        _ => EngineKind.Grains,
-    };
+    /// <summary>An engine by the name <see cref="All"/> lists (the command line accepts no other).</summary>
+    public static EngineKind Parse(string name) => Enum.Parse<EngineKind>(name, ignoreCase: true);
 
     /// <summary>Which engine ran a comparison, and where: "reference", "parallel in 2 partitions", "grains on 1 embedded silo(s)".</summary>
     public static string Describe(Comparison c) => c.Engine switch
@@ -195,9 +186,10 @@ public static class ShootdownRunner
         EngineStats? stats = null;
         if (partitions > 0)
         {
-            var engine = new ParallelEngine(setup, Math.Min(partitions, setup.CpuCount), spans);
+            var count = Math.Min(partitions, setup.CpuCount);
+            var engine = new ParallelEngine(setup, count, spans);
             result = engine.Run(reached, cancellation);
-            stats = new EngineStats(0, Math.Min(partitions, setup.CpuCount), engine.Windows, 0, 0, 0);
+            stats = new EngineStats(0, count, engine.Windows, 0, 0, 0);
         }
         else
         {

@@ -85,7 +85,6 @@ public sealed class ParallelEngine
     private sealed class Partition : IPartitionTransport
     {
         private readonly ParallelEngine _engine;
-        private readonly SimulationSetup _setup;
         private readonly SyncContract _contract;
         private readonly IOpTraceSink? _tracing;
         /// <summary>This partition's runners by entity id (null for another partition's entities).</summary>
@@ -95,7 +94,6 @@ public sealed class ParallelEngine
         public Partition(ParallelEngine engine, SyncContract contract, PartitionMap map, int partition, IOpTraceSink? tracing, long until)
         {
             _engine = engine;
-            _setup = contract.Setup;
             _contract = contract;
             _tracing = tracing;
             _runners = new EntityRunner?[map.EntityCount];
@@ -111,7 +109,7 @@ public sealed class ParallelEngine
             var steps = new EntityStep[entities.Count];
             for (var i = 0; i < entities.Count; i++)
             {
-                var runner = new EntityRunner(_setup.CreateEntity(entities[i], _tracing), _contract);
+                var runner = new EntityRunner(_contract.Setup.CreateEntity(entities[i], _tracing), _contract);
                 _runners[entities[i]] = runner;
                 runner.Start();
                 steps[i] = EntityStep.Of(runner);

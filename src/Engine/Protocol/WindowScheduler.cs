@@ -61,14 +61,6 @@ public sealed class WindowScheduler
     public Frontier Earliest => new(new EntityTimes(Head(Frontier.OutputToCpu), Head(Frontier.OutputToMm)),
         new EntityTimes(Head(Frontier.NextOnCpu), Head(Frontier.NextOnMm)));
 
-    /// <summary>The safe times (from the earliest outputs over every member), or false when no member holds an event.</summary>
-    public bool TryEarliest(out EntityTimes safe)
-    {
-        var earliest = Earliest;
-        safe = _contract.SafeTimes(earliest.Output);
-        return earliest != Frontier.Idle;
-    }
-
     /// <summary>The smallest current value in one queue, dropping entries that a later Set or Delivered replaced.</summary>
     private long Head(int queue)
     {
@@ -122,13 +114,11 @@ public sealed class WindowScheduler
     public bool TryNextWindow(out EntityTimes safe, out List<int> due, long until = long.MaxValue)
     {
         due = [];
-        if (!TryEarliest(out safe)) return false;
-        if (until != long.MaxValue)
-        {
-            var next = Earliest.Next;
-            if (next.Cpu >= until && next.Mm >= until) return false;
-            safe = new EntityTimes(Math.Min(safe.Cpu, until), Math.Min(safe.Mm, until));
-        }
+        // The safe times come from the earliest outputs over every member.
+        var earliest = Earliest;
+        safe = _contract.SafeTimes(earliest.Output);
+        if (earliest == Frontier.Idle || earliest.Next.Cpu >= until && earliest.Next.Mm >= until) return false;
+        if (until != long.MaxValue) safe = new EntityTimes(Math.Min(safe.Cpu, until), Math.Min(safe.Mm, until));
         due = TakeDue(safe, until);
         Windows++;
         return true;
