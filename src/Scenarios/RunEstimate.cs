@@ -44,10 +44,12 @@ public sealed record RunEstimate(double Events, double Bytes, double ResultBytes
     /// </summary>
     public const double BytesPerTarget = 40;
     /// <summary>
-    /// What one target of a broadcast in flight holds besides (csds queued, events, their buffers,
-    /// which the engine keeps pooled for the rest of the run). Measured with
+    /// What one target of a broadcast in flight holds besides (csds queued, events, the blocks that
+    /// queue them, which the engine keeps pooled for the rest of the run). Measured with
     /// <see cref="BytesPerTarget"/>: 290 bytes in all on storm-8192 (256 initiators, one broadcast
-    /// each to 8,447 CPUs: 630 MB), 300 on storm-65536 (64 initiators, 65,599 CPUs each: 1.25 GB).
+    /// each to 8,447 CPUs: 630 MB), 300 on storm-65536 (64 initiators, 65,599 CPUs each: 1.25 GB),
+    /// when the reference engine kept each handler's sends in an array of their own; since its radix
+    /// queue, storm-8192 peaks at 390 MB, so the estimate errs long, as it may.
     /// </summary>
     public const double BytesPerTargetInFlight = 260;
     /// <summary>An operation's record and its share of the lists that hold it (measured: 400 bytes with 2,000 flushes on small-64).</summary>
