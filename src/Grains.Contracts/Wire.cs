@@ -93,7 +93,8 @@ public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events
 public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Sent, ImmutableArray<MaskAttachment> SentMasks,
     long EventsProcessed, long LastEventTime) : IStateRecord<EntityWindow>
 {
-    public static EntityWindow Of(EntityStep step) => new(step.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(step.Sent),
+    /// <summary>The step's sends copied out of their outbox; its masks' array is fresh and wrapped.</summary>
+    public static EntityWindow Of(EntityStep step) => new(step.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(step.Sent.ToArray()),
         ImmutableCollectionsMarshal.AsImmutableArray(step.SentMasks), step.EventsProcessed, step.LastEventTime);
 
     /// <summary>The step it carries, over the same arrays.</summary>

@@ -114,7 +114,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
     async ValueTask<EntityStep[]> IPartitionTransport.Run(List<DueEntity> due)
     {
         var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
-            ImmutableCollectionsMarshal.AsImmutableArray(d.Events), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+            ImmutableCollectionsMarshal.AsImmutableArray(d.Events.ToArray()), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
         _entityCalls += due.Count;
         return [.. ran.Select(w => w.Step)];
     }

@@ -23,14 +23,14 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         var run = catalog.Get(PartitionKeys.RunKeyOf(KeyExtension()));
         _run = run;
         _runner = new EntityRunner(run.Setup.CreateEntity((int)this.GetPrimaryKeyLong(), run.Spans), run.Contract);
-        _runner.Start();
+        _runner.Start(Outbox);
         return Task.FromResult(TakeWindow());
     }
 
     public Task<EntityWindow> RunWindow(EntityInput input)
     {
         Runner.Deliver(input.Events.AsSpan(), input.Masks.AsSpan());
-        Runner.RunUntil(input.WindowEnd);
+        Runner.RunUntil(input.WindowEnd, Outbox);
         return Task.FromResult(TakeWindow());
     }
 
@@ -66,8 +66,20 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
         return extension ?? throw new InvalidOperationException("an entity grain's key names its run and partition");
     }
 
-    // The step's arrays are fresh and never touched again: wrapped rather than copied.
-    private EntityWindow TakeWindow() => EntityWindow.Of(EntityStep.Of(Runner));
+    /// <summary>
+    /// The calling thread's outbox: a turn runs the entity and copies what it sent into its answer
+    /// (<see cref="TakeWindow"/>) without awaiting, so one buffer per thread serves every grain.
+    /// </summary>
+    private static EventBuffer Outbox => t_outbox ??= new EventBuffer();
+
+    [ThreadStatic] private static EventBuffer? t_outbox;
+
+    private EntityWindow TakeWindow()
+    {
+        var window = EntityWindow.Of(EntityStep.Of(Runner));
+        Outbox.Clear();
+        return window;
+    }
 }
 
 /// <summary>Entity id to grain reference: CPUs first, then mms, keyed by (index, run key and partition).</summary>

@@ -126,7 +126,7 @@ public sealed class EntityStateTests
         {
             var contract = new SyncContract(setup);
             var run = new Lockstep(setup, [.. Enumerable.Range(0, setup.EntityCount).Select(id => new EntityRunner(setup.CreateEntity(id, sink), contract))]);
-            foreach (var r in run.Runners) r.Start();
+            foreach (var r in run.Runners) r.Start(new EventBuffer());
             run.Route();
             return run;
         }
@@ -144,14 +144,14 @@ public sealed class EntityStateTests
             var next = Runners.Min(r => r.Frontier.Next.Earliest);
             if (next == long.MaxValue) return false;
             Now = next;
-            foreach (var r in Runners) r.RunUntil(next + _contract.Lookahead);
+            foreach (var r in Runners) r.RunUntil(next + _contract.Lookahead, new EventBuffer());
             Route();
             return true;
         }
 
         private void Route()
         {
-            var sent = Runners.Select(r => r.TakeSent()).ToList();
+            var sent = Runners.Select(r => r.TakeSent()).Select(s => (Events: s.Events.ToArray(), s.Masks)).ToList();
             foreach (var target in Runners)
             {
                 var id = target.Entity.Id;

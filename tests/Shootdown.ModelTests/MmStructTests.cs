@@ -29,14 +29,14 @@ public sealed class MmStructTests
             From(5, 2, 200, EventKind.MmCpumaskClear),
             From(9, 1, 300, EventKind.MmFlushBegin, op: 42),
         ], []);
-        runner.RunUntil(1_000);
+        runner.RunUntil(1_000, new EventBuffer());
 
         Assert.Equal(2, mm.TlbGen);
         Assert.Equal([2], mm.Cpumask.Cpus());
         Assert.Equal(new Dictionary<long, int> { [Scheduler.ThreadId(0, 0)] = 2, [Scheduler.ThreadId(0, 1)] = 5 }, mm.ThreadCpus);
 
         var (sent, masks) = runner.TakeSent();
-        var e = Assert.Single(sent);
+        var e = Assert.Single(sent.ToArray());
         Assert.Equal(9, e.Target);
         Assert.Equal((EventKind.MmFlushMask, 42L, 2L, 300 + Setup.Costs.MmContextAccessNs), (e.Kind, e.Op, e.X, e.Time));
         var mask = Assert.Single(masks);

@@ -143,8 +143,8 @@ public sealed class WindowProtocolTests
     public void AnEventFromBeforeTheWindowAnEntityRanToIsRefused()
     {
         var runner = new EntityRunner(Setup.CreateEntity(Setup.MmEntityId(0)), Contract);
-        runner.Start();
-        runner.RunUntil(5_000);
+        runner.Start(new EventBuffer());
+        runner.RunUntil(5_000, new EventBuffer());
         runner.Deliver([Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 0))], []);
         var error = Assert.Throws<InvalidOperationException>(() =>
             runner.Deliver([Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 1))], []));

@@ -90,6 +90,8 @@ public sealed class ParallelEngine
         /// <summary>This partition's runners by entity id (null for another partition's entities).</summary>
         private readonly EntityRunner?[] _runners;
         private readonly List<PartitionBatchOut> _mailbox = new();
+        /// <summary>What this partition's entities sent in the current window, until the protocol has routed it.</summary>
+        private readonly EventBuffer _outbox = new();
 
         public Partition(ParallelEngine engine, SyncContract contract, PartitionMap map, int partition, IOpTraceSink? tracing, long until)
         {
@@ -107,11 +109,12 @@ public sealed class ParallelEngine
         public ValueTask<EntityStep[]> Start(IReadOnlyList<int> entities)
         {
             var steps = new EntityStep[entities.Count];
+            _outbox.Clear();
             for (var i = 0; i < entities.Count; i++)
             {
                 var runner = new EntityRunner(_contract.Setup.CreateEntity(entities[i], _tracing), _contract);
                 _runners[entities[i]] = runner;
-                runner.Start();
+                runner.Start(_outbox);
                 steps[i] = EntityStep.Of(runner);
             }
             return ValueTask.FromResult(steps);
@@ -120,12 +123,14 @@ public sealed class ParallelEngine
         public ValueTask<EntityStep[]> Run(List<DueEntity> due)
         {
             var steps = new EntityStep[due.Count];
+            // The last window's sends were routed before it reported.
+            _outbox.Clear();
             for (var i = 0; i < due.Count; i++)
             {
                 var d = due[i];
                 var runner = _runners[d.Entity]!;
-                runner.Deliver(d.Events, d.Masks);
-                runner.RunUntil(d.RunTo);
+                runner.Deliver(d.Events.Span, d.Masks);
+                runner.RunUntil(d.RunTo, _outbox);
                 steps[i] = EntityStep.Of(runner);
             }
             return ValueTask.FromResult(steps);

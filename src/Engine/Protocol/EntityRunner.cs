@@ -11,9 +11,16 @@ namespace Shootdown.Engine;
 /// </summary>
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
-    private readonly PriorityQueue<SimEvent, EventKey> _queue = new();
-    // Rented and returned within one synchronous call (a window), so the calling thread's pool serves.
-    private PooledEvents? _sent;
+    /// <summary>A pending event with the contract's bound on what handling it can write, computed once as it arrives.</summary>
+    private readonly record struct Pending(SimEvent Event, EntityTimes Output);
+
+    private readonly PriorityQueue<Pending, EventKey> _queue = new();
+    /// <summary>The minimum output over the pending events, unless <see cref="_outputStale"/>.</summary>
+    private EntityTimes _output = EntityTimes.Never;
+    /// <summary>An event that held the minimum was handled: the minimum is found again when next asked for.</summary>
+    private bool _outputStale;
+    /// <summary>Where what this entity sends others goes, from the call that runs it until the step takes it.</summary>
+    private EventBuffer? _outbox;
     private readonly List<MaskAttachment> _sentMasks = new();
     private readonly MaskAttachments _masks = new();
     private long _seq;
@@ -26,24 +33,35 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>
     /// No event this entity sends a CPU, or an mm, can be earlier than the frontier's output,
     /// whatever it handles next (the minimum, over its pending events, of the contract's bound
-    /// for each); and its earliest pending event.
+    /// for each); and its earliest pending event. Each event's bound is computed once, as it
+    /// arrives; the minimum is kept as events arrive, and searched for again only after the
+    /// event that held it was handled.
     /// </summary>
     public Frontier Frontier
     {
         get
         {
-            var output = EntityTimes.Never;
-            foreach (var (e, _) in _queue.UnorderedItems) output = output.Min(contract.EarliestOutput(e));
-            var next = _queue.TryPeek(out var head, out _) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Time) : EntityTimes.Never;
-            return new Frontier(output, next);
+            RefreshOutput();
+            var next = _queue.TryPeek(out var head, out _) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Event.Time) : EntityTimes.Never;
+            return new Frontier(_output, next);
         }
+    }
+
+    private void RefreshOutput()
+    {
+        if (!_outputStale) return;
+        _output = EntityTimes.Never;
+        foreach (var (pending, _) in _queue.UnorderedItems) _output = _output.Min(pending.Output);
+        _outputStale = false;
     }
 
     /// <summary>Every event before this time has been handled: the end of the last window the entity ran to.</summary>
     public long RanTo { get; private set; }
 
-    public void Start()
+    /// <summary>Starts the entity; what it sends others goes to <paramref name="outbox"/> until <see cref="TakeSent"/>.</summary>
+    public void Start(EventBuffer outbox)
     {
+        _outbox = outbox;
         Now = 0;
         Entity.Start(this);
     }
@@ -58,7 +76,9 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// </summary>
     public byte[] Snapshot()
     {
-        if (_sent is not null || _sentMasks.Count > 0) throw new InvalidOperationException($"entity {Entity.Id} snapshot with sent events not yet taken");
+        if (_outbox is not null || _sentMasks.Count > 0) throw new InvalidOperationException($"entity {Entity.Id} snapshot with sent events not yet taken");
+        // Not written, but brought up to date, as a restored runner computes it: the two are then the same field for field.
+        RefreshOutput();
         // Written into this thread's writer, then copied out once: fresh memory costs a page fault
         // per 4 KiB on first touch, which on a storm's 100 MB of states was most of a checkpoint.
         var w = StateContract.Begin(t_snapshotWriter ??= new StateWriter(1 << 16));
@@ -69,7 +89,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         w.Long(EventsProcessed);
         w.Long(LastEventTime);
         w.Int(_queue.Count);
-        foreach (var (e, _) in _queue.UnorderedItems) w.Event(e);
+        foreach (var (pending, _) in _queue.UnorderedItems) w.Event(pending.Event);
         _masks.WriteState(w);
         Entity.WriteState(w);
         return w.ToArray();
@@ -92,7 +112,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         {
             var e = r.Event();
             if (e.Target != id) throw r.Invalid($"an event for {e.Target} in entity {id}'s queue");
-            runner._queue.Enqueue(e, e.Key);
+            runner.Enqueue(e);
         }
         runner._masks.ReadState(r);
         entity.ReadState(r);
@@ -110,17 +130,30 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
             if (e.Time < RanTo)
                 throw new InvalidOperationException($"entity {Entity.Id}, run to {RanTo} ns, got an event from before that ({e.Time} ns, {e.Kind} from {e.Source}): an earliest-output bound was wrong");
-            _queue.Enqueue(e, e.Key);
+            Enqueue(e);
         }
     }
 
-    /// <summary>Runs every pending event earlier than <paramref name="windowEnd"/>, including those it schedules for itself.</summary>
-    public void RunUntil(long windowEnd)
+    private void Enqueue(in SimEvent e)
     {
+        var output = contract.EarliestOutput(e);
+        _queue.Enqueue(new Pending(e, output), e.Key);
+        _output = _output.Min(output);
+    }
+
+    /// <summary>
+    /// Runs every pending event earlier than <paramref name="windowEnd"/>, including those it
+    /// schedules for itself; what it sends others goes to <paramref name="outbox"/> until <see cref="TakeSent"/>.
+    /// </summary>
+    public void RunUntil(long windowEnd, EventBuffer outbox)
+    {
+        _outbox = outbox;
         RanTo = Math.Max(RanTo, windowEnd);
-        while (_queue.TryPeek(out var e, out _) && e.Time < windowEnd)
+        while (_queue.TryPeek(out var pending, out _) && pending.Event.Time < windowEnd)
         {
             _queue.Dequeue();
+            if (pending.Output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || pending.Output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
+            var e = pending.Event;
             Now = e.Time;
             LastEventTime = e.Time;
             EventsProcessed++;
@@ -128,11 +161,14 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         }
     }
 
-    /// <summary>Takes what this entity sent to others since the last call, in the order sent, with the masks some carry.</summary>
-    public (SimEvent[] Events, MaskAttachment[] Masks) TakeSent()
+    /// <summary>
+    /// Takes what this entity sent to others since it was last run, in the order sent (a view of
+    /// the outbox it was run with, valid until that is cleared), with the masks some carry.
+    /// </summary>
+    public (ReadOnlyMemory<SimEvent> Events, MaskAttachment[] Masks) TakeSent()
     {
-        var taken = (_sent?.Take() ?? [], _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
-        _sent = null;
+        var taken = (_outbox?.TakeAdded() ?? ReadOnlyMemory<SimEvent>.Empty, _sentMasks.Count == 0 ? [] : _sentMasks.ToArray());
+        _outbox = null;
         _sentMasks.Clear();
         return taken;
     }
@@ -145,10 +181,10 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         if (target == Entity.Id)
         {
             if (mask is not null) _masks.Attach(new MaskAttachment(Entity.Id, e.Seq, target, mask));
-            _queue.Enqueue(e, e.Key);
+            Enqueue(e);
             return;
         }
-        (_sent ??= new PooledEvents(ChunkPool.ForThisThread)).Add(e);
+        (_outbox ?? throw new InvalidOperationException($"entity {Entity.Id} sent {kind} outside a run")).Add(e);
         if (mask is not null) _sentMasks.Add(new MaskAttachment(Entity.Id, e.Seq, target, mask));
     }
 }

@@ -4,8 +4,11 @@ using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine;
 
-/// <summary>An entity after it ran: its frontier over the events it still holds, what it sent others (in the order sent, with the masks some carry), and its counters.</summary>
-public readonly record struct EntityStep(Frontier Frontier, SimEvent[] Sent, MaskAttachment[] SentMasks, long EventsProcessed, long LastEventTime)
+/// <summary>
+/// An entity after it ran: its frontier over the events it still holds, what it sent others (in
+/// the order sent, with the masks some carry; a view valid until its outbox is cleared), and its counters.
+/// </summary>
+public readonly record struct EntityStep(Frontier Frontier, ReadOnlyMemory<SimEvent> Sent, MaskAttachment[] SentMasks, long EventsProcessed, long LastEventTime)
 {
     /// <summary>What <paramref name="runner"/> holds and sent since its last step.</summary>
     public static EntityStep Of(EntityRunner runner)
@@ -89,7 +92,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     {
         for (var i = 0; i < entities.Count; i++)
             Windows.Ran(entities[i], steps[i].Frontier, steps[i].EventsProcessed, steps[i].LastEventTime);
-        foreach (var s in steps) Windows.Route(s.Sent, s.SentMasks);
+        foreach (var s in steps) Windows.Route(s.Sent.Span, s.SentMasks);
         var batches = Windows.TakeOutgoing();
         if (batches.Count > 0) await transport.Send(batches);
         var sentTo = new int[batches.Count];

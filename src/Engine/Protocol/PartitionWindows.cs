@@ -2,8 +2,11 @@ using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine;
 
-/// <summary>The events an entity is handed when it runs, the masks some of them carry, and the window end it runs to.</summary>
-public readonly record struct DueEntity(int Entity, SimEvent[] Events, MaskAttachment[] Masks, long RunTo);
+/// <summary>
+/// The events an entity is handed when it runs (a view valid until the partition's next window),
+/// the masks some of them carry, and the window end it runs to.
+/// </summary>
+public readonly record struct DueEntity(int Entity, ReadOnlyMemory<SimEvent> Events, MaskAttachment[] Masks, long RunTo);
 
 /// <summary>What one partition sends another after a window: one batch, and the frontier its events add there.</summary>
 public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, Frontier Frontier);
@@ -26,6 +29,8 @@ public sealed class PartitionWindows
     private readonly long[] _eventsProcessed;
     private readonly PendingEvents[] _outgoing;
     private readonly ChunkPool _chunks = new();
+    /// <summary>The events handed to the due entities of the latest window, one stretch each.</summary>
+    private readonly EventBuffer _due = new();
 
     private readonly long _until;
 
@@ -89,11 +94,13 @@ public sealed class PartitionWindows
     {
         var due = _scheduler.TakeDue(safe, _until);
         var taken = new List<DueEntity>(due.Count);
+        _due.Clear();
         foreach (var i in due)
         {
             var inbox = _inboxes[i];
             var entity = _members[i];
-            taken.Add(new DueEntity(entity, inbox.Events.Take(), TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
+            _due.MoveFrom(inbox.Events);
+            taken.Add(new DueEntity(entity, _due.TakeAdded(), TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
             inbox.Frontier = Frontier.Idle;
         }
         return taken;

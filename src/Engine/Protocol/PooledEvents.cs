@@ -33,6 +33,20 @@ public sealed class PooledEvents(ChunkPool pool)
         return events;
     }
 
+    /// <summary>Copies the events, in the order added, to <paramref name="target"/> and returns the chunks to the pool; how many.</summary>
+    public int MoveTo(Span<SimEvent> target)
+    {
+        var count = Count;
+        for (var c = 0; c < _chunks.Count; c++)
+        {
+            _chunks[c].AsSpan(0, ChunkLength(c)).CopyTo(target[(c * ChunkPool.ChunkSize)..]);
+            pool.Return(_chunks[c]);
+        }
+        _chunks.Clear();
+        Count = 0;
+        return count;
+    }
+
     /// <summary>The events in the order added, in an array of their own; they stay here too.</summary>
     public SimEvent[] ToArray()
     {
@@ -53,10 +67,9 @@ public sealed class PooledEvents(ChunkPool pool)
 }
 
 /// <summary>
-/// Chunks for <see cref="PooledEvents"/>, used by one thread at a time and so without locks: a
-/// partition has its own (its grain runs one turn at a time), and entities share their thread's,
-/// since an entity rents and returns its outbox's chunks within one synchronous call. It keeps
-/// at most <see cref="MaxKept"/> chunks; a larger burst's extra chunks are left to the GC.
+/// Chunks for <see cref="PooledEvents"/>, one pool per partition, used by one thread at a time and
+/// so without locks (a partition grain runs one turn at a time). It keeps at most
+/// <see cref="MaxKept"/> chunks; a larger burst's extra chunks are left to the GC.
 /// </summary>
 public sealed class ChunkPool
 {
@@ -69,15 +82,46 @@ public sealed class ChunkPool
     private const int MaxKept = 4096;
     private readonly Stack<SimEvent[]> _free = new();
 
-    [ThreadStatic] private static ChunkPool? t_thread;
-
-    /// <summary>The pool of the calling thread.</summary>
-    public static ChunkPool ForThisThread => t_thread ??= new ChunkPool();
-
     public SimEvent[] Rent() => _free.TryPop(out var chunk) ? chunk : new SimEvent[ChunkSize];
 
     public void Return(SimEvent[] chunk)
     {
         if (_free.Count < MaxKept) _free.Push(chunk);
+    }
+}
+
+/// <summary>
+/// Events gathered in one array that is kept, at its largest size, from window to window: what a
+/// partition's entities send in a window (each entity's step is a view of its stretch), or the
+/// events handed to its due entities. Views stay valid until <see cref="Clear"/>; the array may be
+/// replaced by a larger one meanwhile, which leaves the earlier views on the old one, unchanged.
+/// </summary>
+public sealed class EventBuffer
+{
+    private SimEvent[] _events = new SimEvent[64];
+    private int _count, _taken;
+
+    public void Add(in SimEvent e)
+    {
+        if (_count == _events.Length) Array.Resize(ref _events, _count * 2);
+        _events[_count++] = e;
+    }
+
+    /// <summary>The events added since the last call (or <see cref="Clear"/>), as a view.</summary>
+    public ReadOnlyMemory<SimEvent> TakeAdded()
+    {
+        var added = _events.AsMemory(_taken, _count - _taken);
+        _taken = _count;
+        return added;
+    }
+
+    /// <summary>Empties the buffer: every view taken so far is done with.</summary>
+    public void Clear() => _count = _taken = 0;
+
+    /// <summary>Adds <paramref name="events"/>' events and returns the chunks to their pool.</summary>
+    public void MoveFrom(PooledEvents events)
+    {
+        if (_count + events.Count > _events.Length) Array.Resize(ref _events, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(_count + events.Count)));
+        _count += events.MoveTo(_events.AsSpan(_count));
     }
 }
