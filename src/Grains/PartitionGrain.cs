@@ -114,9 +114,17 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
     async ValueTask<EntityStep[]> IPartitionTransport.Run(List<DueEntity> due)
     {
         var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
-            ImmutableCollectionsMarshal.AsImmutableArray(d.Events.ToArray()), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+            ImmutableCollectionsMarshal.AsImmutableArray(Handed(d.Events)), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
         _entityCalls += due.Count;
         return [.. ran.Select(w => w.Step)];
+    }
+
+    /// <summary>A due entity's events in an array of their own for its call; the list goes back to the partition.</summary>
+    private SimEvent[] Handed(PooledEvents events)
+    {
+        var array = events.Take();
+        Windows.Handed(events);
+        return array;
     }
 
     async ValueTask IPartitionTransport.Send(List<PartitionBatchOut> batches)

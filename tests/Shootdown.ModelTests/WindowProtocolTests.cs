@@ -135,7 +135,7 @@ public sealed class WindowProtocolTests
         // Every ack above left the partition; a CPU of this partition keeps its own events.
         windows.Route([Event(3_000, EventKind.CsdAck, source: 1, target: 7)], []);
         var due = Assert.Single(windows.TakeDue(EntityTimes.Both(3_000)));
-        Assert.Equal((7, 1, 3_000L), (due.Entity, due.Events.Length, due.RunTo));
+        Assert.Equal((7, 1, 3_000L), (due.Entity, due.Events.Count, due.RunTo));
     }
 
     /// <summary>The conservative guarantee, checked where it matters: nothing may reach an entity before the window end it already ran to.</summary>

@@ -129,7 +129,8 @@ public sealed class ParallelEngine
             {
                 var d = due[i];
                 var runner = _runners[d.Entity]!;
-                runner.Deliver(d.Events.Span, d.Masks);
+                runner.Deliver(d.Events, d.Masks);
+                Protocol.Windows.Handed(d.Events);
                 runner.RunUntil(d.RunTo, _outbox);
                 steps[i] = EntityStep.Of(runner);
             }

@@ -120,6 +120,14 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         return runner;
     }
 
+    /// <summary>Events that waited for this entity, as its partition hands them over in their chunks, and the masks some carry.</summary>
+    public void Deliver(PooledEvents events, ReadOnlySpan<MaskAttachment> masks)
+    {
+        Deliver([], masks);
+        _queue.EnsureCapacity(_queue.Count + events.Count);
+        for (var c = 0; c < events.ChunkCount; c++) Deliver(events.Chunk(c), []);
+    }
+
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);

@@ -3,10 +3,11 @@ using Shootdown.Model.Simulation;
 namespace Shootdown.Engine;
 
 /// <summary>
-/// The events an entity is handed when it runs (a view valid until the partition's next window),
-/// the masks some of them carry, and the window end it runs to.
+/// The events an entity is handed when it runs, in the order they reached it (the transport gives
+/// them back with <see cref="PartitionWindows.Handed"/> once it has read them), the masks some of
+/// them carry, and the window end it runs to.
 /// </summary>
-public readonly record struct DueEntity(int Entity, ReadOnlyMemory<SimEvent> Events, MaskAttachment[] Masks, long RunTo);
+public readonly record struct DueEntity(int Entity, PooledEvents Events, MaskAttachment[] Masks, long RunTo);
 
 /// <summary>What one partition sends another after a window: one batch, and the frontier its events add there.</summary>
 public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, Frontier Frontier);
@@ -29,8 +30,8 @@ public sealed class PartitionWindows
     private readonly long[] _eventsProcessed;
     private readonly PendingEvents[] _outgoing;
     private readonly ChunkPool _chunks = new();
-    /// <summary>The events handed to the due entities of the latest window, one stretch each.</summary>
-    private readonly EventBuffer _due = new();
+    /// <summary>Empty event lists for inboxes whose events were handed to their entity.</summary>
+    private readonly Stack<PooledEvents> _spare = new();
 
     private readonly long _until;
 
@@ -94,16 +95,23 @@ public sealed class PartitionWindows
     {
         var due = _scheduler.TakeDue(safe, _until);
         var taken = new List<DueEntity>(due.Count);
-        _due.Clear();
         foreach (var i in due)
         {
             var inbox = _inboxes[i];
             var entity = _members[i];
-            _due.MoveFrom(inbox.Events);
-            taken.Add(new DueEntity(entity, _due.TakeAdded(), TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
+            // The inbox's events are handed over as they lie, in their chunks, and the inbox starts a new list.
+            taken.Add(new DueEntity(entity, inbox.Events, TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
+            inbox.Events = _spare.TryPop(out var spare) ? spare : new PooledEvents(_chunks);
             inbox.Frontier = Frontier.Idle;
         }
         return taken;
+    }
+
+    /// <summary>A due entity's events have been read: their chunks and list serve again.</summary>
+    public void Handed(PooledEvents events)
+    {
+        events.Clear();
+        _spare.Push(events);
     }
 
     /// <summary>
@@ -164,7 +172,7 @@ public sealed class PartitionWindows
     /// <summary>Events waiting for one entity, or for one other partition, and the frontier they add there.</summary>
     private sealed class PendingEvents(ChunkPool chunks)
     {
-        public PooledEvents Events { get; } = new(chunks);
+        public PooledEvents Events { get; set; } = new(chunks);
         public List<MaskAttachment> Masks { get; } = new();
         public Frontier Frontier { get; set; } = Frontier.Idle;
 

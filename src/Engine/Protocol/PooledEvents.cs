@@ -27,25 +27,23 @@ public sealed class PooledEvents(ChunkPool pool)
     public SimEvent[] Take()
     {
         var events = ToArray();
-        foreach (var chunk in _chunks) pool.Return(chunk);
-        _chunks.Clear();
-        Count = 0;
+        Clear();
         return events;
     }
 
-    /// <summary>Copies the events, in the order added, to <paramref name="target"/> and returns the chunks to the pool; how many.</summary>
-    public int MoveTo(Span<SimEvent> target)
+    /// <summary>Empties it and returns the chunks to the pool.</summary>
+    public void Clear()
     {
-        var count = Count;
-        for (var c = 0; c < _chunks.Count; c++)
-        {
-            _chunks[c].AsSpan(0, ChunkLength(c)).CopyTo(target[(c * ChunkPool.ChunkSize)..]);
-            pool.Return(_chunks[c]);
-        }
+        foreach (var chunk in _chunks) pool.Return(chunk);
         _chunks.Clear();
         Count = 0;
-        return count;
     }
+
+    /// <summary>How many chunks hold its events.</summary>
+    public int ChunkCount => _chunks.Count;
+
+    /// <summary>The events of chunk <paramref name="c"/>, in the order added.</summary>
+    public ReadOnlySpan<SimEvent> Chunk(int c) => _chunks[c].AsSpan(0, ChunkLength(c));
 
     /// <summary>The events in the order added, in an array of their own; they stay here too.</summary>
     public SimEvent[] ToArray()
@@ -92,9 +90,9 @@ public sealed class ChunkPool
 
 /// <summary>
 /// Events gathered in one array that is kept, at its largest size, from window to window: what a
-/// partition's entities send in a window (each entity's step is a view of its stretch), or the
-/// events handed to its due entities. Views stay valid until <see cref="Clear"/>; the array may be
-/// replaced by a larger one meanwhile, which leaves the earlier views on the old one, unchanged.
+/// partition's entities send in a window (each entity's step is a view of its stretch). Views stay
+/// valid until <see cref="Clear"/>; the array may be replaced by a larger one meanwhile, which
+/// leaves the earlier views on the old one, unchanged.
 /// </summary>
 public sealed class EventBuffer
 {
@@ -118,10 +116,4 @@ public sealed class EventBuffer
     /// <summary>Empties the buffer: every view taken so far is done with.</summary>
     public void Clear() => _count = _taken = 0;
 
-    /// <summary>Adds <paramref name="events"/>' events and returns the chunks to their pool.</summary>
-    public void MoveFrom(PooledEvents events)
-    {
-        if (_count + events.Count > _events.Length) Array.Resize(ref _events, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(_count + events.Count)));
-        _count += events.MoveTo(_events.AsSpan(_count));
-    }
 }
