@@ -1,6 +1,7 @@
 using Shootdown.Engine;
 using Shootdown.Model.Simulation;
 using Shootdown.Telemetry;
+using Shootdown.Model.Kernel;
 
 namespace Shootdown.Grains;
 

@@ -115,7 +115,7 @@ public sealed class SafetyScenarioTests
 /// <summary>The invariant itself, on hand-made walks and retires.</summary>
 public sealed class SafetyCheckerTests
 {
-    private static readonly Model.Simulation.SimulationSetup Setup = Sim.Parse("""
+    private static readonly Model.Kernel.SimulationSetup Setup = Sim.Parse("""
         machine: small-64
         duration_us: 100
         processes:

@@ -4,6 +4,7 @@ using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
+using Shootdown.Model.Kernel;
 
 namespace Shootdown.Tests;
 

@@ -74,7 +74,7 @@ public sealed class WireCodecTests
         // From 300 events to 1,000 the field's length prefix has the same width (three bytes).
         var few = Wire.SerializeToArray(new PartitionBatch(0, Events(300), [])).Length;
         var thousand = Wire.SerializeToArray(new PartitionBatch(0, Events(1_000), [])).Length;
-        Assert.Equal(700 * StateWriter.EventSize, thousand - few);
+        Assert.Equal(700 * SimEventState.EventSize, thousand - few);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Scenarios;
 using static Shootdown.Client.Reporting.Headline;
+using Shootdown.Model.Kernel;
 
 namespace Shootdown.Client.Reporting;
 

@@ -19,7 +19,7 @@ public sealed record PartitionCheckpoint(ReadOnlyMemory<SimEvent>[] Waiting, Mas
     /// <summary>The part's payload: a head written here (sized exactly, so it is one array), then the states as they are.</summary>
     public IReadOnlyList<ReadOnlyMemory<byte>> Segments()
     {
-        var size = 4L * sizeof(int) + (long)Waiting.Sum(run => run.Length) * StateWriter.EventSize + 2L * Entities.Length * sizeof(int);
+        var size = 4L * sizeof(int) + (long)Waiting.Sum(run => run.Length) * SimEventState.EventSize + 2L * Entities.Length * sizeof(int);
         foreach (var m in WaitingMasks) size += m.Size;
         var head = new StateWriter(checked((int)size));
         head.Int(StateContract.Version);

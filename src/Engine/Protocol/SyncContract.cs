@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.Kernel;
 
 namespace Shootdown.Engine;
 

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Text;
-using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.State;
@@ -17,6 +16,12 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
     private int _at;
 
     private int Left => bytes.Length - _at;
+
+    /// <summary>A fixed-size field of <paramref name="count"/> bytes, which a record lays out itself; <paramref name="what"/> names it if the bytes end first.</summary>
+    public ReadOnlySpan<byte> Fixed(int count, string what) => Take(count, what);
+
+    /// <summary>How many bytes are left to read.</summary>
+    public int Remaining => Left;
 
     private ReadOnlySpan<byte> Take(int count, string what)
     {
@@ -135,29 +140,6 @@ public sealed class StateReader(ReadOnlyMemory<byte> bytes)
         into.Clear();
         into.EnsureCapacity(count);
         for (var i = 0; i < count; i++) into.Add(T.Read(this));
-    }
-
-    public SimEvent Event()
-    {
-        var span = Take(StateWriter.EventSize, "an event");
-        var kind = span[8];
-        if (kind > (byte)EventKind.OpArrival) throw Invalid($"{kind} is not an EventKind");
-        var (source, seq) = (BinaryPrimitives.ReadInt32LittleEndian(span[9..]), BinaryPrimitives.ReadInt64LittleEndian(span[13..]));
-        // What an event key can order: a source or sequence number beyond it is no event the model sent.
-        if ((uint)source > EventKey.MaxSource || (ulong)seq > EventKey.MaxSeq) throw Invalid($"an event from {source} numbered {seq}, beyond what an event key holds");
-        return new SimEvent(BinaryPrimitives.ReadInt64LittleEndian(span), (EventKind)kind, source,
-            seq, BinaryPrimitives.ReadInt32LittleEndian(span[21..]), BinaryPrimitives.ReadInt64LittleEndian(span[25..]),
-            BinaryPrimitives.ReadInt32LittleEndian(span[33..]), BinaryPrimitives.ReadInt64LittleEndian(span[37..]), BinaryPrimitives.ReadInt64LittleEndian(span[45..]),
-            BinaryPrimitives.ReadInt32LittleEndian(span[53..]));
-    }
-
-    public SimEvent[] Events()
-    {
-        var count = Count("a list of events");
-        if ((long)count * StateWriter.EventSize > Left) throw Invalid($"{count} events, with {Left} bytes left");
-        var events = new SimEvent[count];
-        for (var i = 0; i < count; i++) events[i] = Event();
-        return events;
     }
 
     /// <summary>The value ended where the bytes do.</summary>

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 
 namespace Shootdown.Model.State;
@@ -46,6 +45,12 @@ public sealed class StateWriter(int capacity = 256)
 
     /// <summary>Starts again from nothing, keeping the buffer: a writer reused for many values touches no new memory.</summary>
     public void Clear() => _length = 0;
+
+    /// <summary>
+    /// Room for a fixed-size field of <paramref name="count"/> bytes, which a record lays out itself
+    /// (an event, the most written value, takes one check for its ten fields).
+    /// </summary>
+    public Span<byte> Fixed(int count) => Take(count);
 
     private Span<byte> Take(int count)
     {
@@ -132,42 +137,6 @@ public sealed class StateWriter(int capacity = 256)
     }
 
     public void Items<T>(List<T> items) where T : IStateRecord<T> => Items<T>(CollectionsMarshal.AsSpan(items));
-
-    /// <summary>The size of one event as written: time, kind, source, seq, target, op, arg, x, y, flags.</summary>
-    public const int EventSize = 8 + 1 + 4 + 8 + 4 + 8 + 4 + 8 + 8 + 4;
-
-    /// <summary>An event, field by field (its layout in memory is the runtime's, so it is never copied as bytes).</summary>
-    public void Event(in SimEvent e)
-    {
-        var span = Take(EventSize);
-        BinaryPrimitives.WriteInt64LittleEndian(span, e.Time);
-        span[8] = (byte)e.Kind;
-        BinaryPrimitives.WriteInt32LittleEndian(span[9..], e.Source);
-        BinaryPrimitives.WriteInt64LittleEndian(span[13..], e.Seq);
-        BinaryPrimitives.WriteInt32LittleEndian(span[21..], e.Target);
-        BinaryPrimitives.WriteInt64LittleEndian(span[25..], e.Op);
-        BinaryPrimitives.WriteInt32LittleEndian(span[33..], e.Arg);
-        BinaryPrimitives.WriteInt64LittleEndian(span[37..], e.X);
-        BinaryPrimitives.WriteInt64LittleEndian(span[45..], e.Y);
-        BinaryPrimitives.WriteInt32LittleEndian(span[53..], e.Flags);
-    }
-
-    /// <summary>Events as a list: their count, then each.</summary>
-    public void Events(ReadOnlySpan<SimEvent> events)
-    {
-        Int(events.Length);
-        foreach (ref readonly var e in events) Event(e);
-    }
-
-    /// <summary>Events given in runs (views of chunks), written as one list: their count, then each.</summary>
-    public void Events(ReadOnlySpan<ReadOnlyMemory<SimEvent>> runs)
-    {
-        var count = 0;
-        foreach (var run in runs) count += run.Length;
-        Int(count);
-        foreach (var run in runs)
-            foreach (ref readonly var e in run.Span) Event(e);
-    }
 
     /// <summary>What a mask weighs once written: its presence flag, CPU count and words.</summary>
     public static int MaskSize(CpuMask mask) => 1 + sizeof(int) + mask.Words.Length * sizeof(ulong);

@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
 using Shootdown.Model.Costs;
-using Shootdown.Model.Kernel;
+using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
 
-namespace Shootdown.Model.Simulation;
+namespace Shootdown.Model.Kernel;
 
 /// <summary>
 /// Everything one run of one policy needs, and the map from entity ids to model objects:

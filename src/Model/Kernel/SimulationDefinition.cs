@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Shootdown.Model.Costs;
-using Shootdown.Model.Kernel;
+using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
 
-namespace Shootdown.Model.Simulation;
+namespace Shootdown.Model.Kernel;
 
 /// <summary>
 /// Everything a run needs apart from the policy: the machine, costs, hardware features, workload,
