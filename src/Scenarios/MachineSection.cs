@@ -1,6 +1,7 @@
 using Shootdown.Model.Topology;
 using Shootdown.Scenarios.Topology;
 using YamlDotNet.RepresentationModel;
+using Shootdown.Model.Costs;
 
 namespace Shootdown.Scenarios;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Shootdown.Scenarios;
+using Shootdown.Model.Costs;
 
 namespace Shootdown.Tests;
 
@@ -34,7 +35,7 @@ public sealed class SchemaTests
     public void SchemaEnumsMatchTheModel()
     {
         var presets = Def("machine").GetProperty("properties").GetProperty("preset").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
-        Assert.Equal(Shootdown.Model.Topology.Presets.All.Select(p => p.Name), presets);
+        Assert.Equal(Shootdown.Model.Costs.Presets.All.Select(p => p.Name), presets);
         var policies = Schema.GetProperty("properties").GetProperty("policies").GetProperty("items").GetProperty("enum").EnumerateArray().Select(e => e.GetString());
         Assert.Equal(Shootdown.Model.Kernel.KernelPolicy.BuiltIn.Select(p => p.Name), policies);
         Assert.Equal(Shootdown.Model.Workload.OpTypeNames.Scenario.Names, Enum(Def("operation"), "type"));

@@ -1,4 +1,5 @@
 using Shootdown.Model.Topology;
+using Shootdown.Model.Costs;
 
 namespace Shootdown.Tests;
 

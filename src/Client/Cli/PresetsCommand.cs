@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shootdown.Model.Topology;
 using Spectre.Console;
+using Shootdown.Model.Costs;
 
 namespace Shootdown.Client.Cli;
 
