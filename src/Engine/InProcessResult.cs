@@ -18,7 +18,7 @@ public static class InProcessResult
         if (setup.ChecksSafety)
         {
             var retires = SafetyChecker.Order(cpus.SelectMany(c => c.Retires));
-            safety = SafetyChecker.Report(retires, cpus.Select(c => SafetyChecker.CheckCpu(setup, c.Walks, retires)));
+            safety = SafetyChecker.Report(retires, cpus.Select(c => SafetyChecker.CheckCpu(setup.SafetyRun, c.Walks, retires)));
         }
         return PolicyResult.Collect(setup.Policy.Name, endNs, events,
             cpus.Select(c => (CpuCounters.From(c.Id, c.Stats), (IEnumerable<OpRecord>)c.CompletedOps)), setup.RealtimeCpus, safety);

@@ -23,7 +23,7 @@ public sealed class CpuGrain(SimulationCatalog catalog) : SimEntityGrain(catalog
     public Task<CpuSafety> CheckSafety(ImmutableArray<TableRetire> orderedRetires)
     {
         var cpu = (Cpu)Runner.Entity;
-        var verdict = SafetyChecker.CheckCpu(Run.Setup, cpu.Walks, orderedRetires);
+        var verdict = SafetyChecker.CheckCpu(Run.Setup.SafetyRun, cpu.Walks, orderedRetires);
         Finish();
         return Task.FromResult(verdict);
     }

@@ -1,6 +1,7 @@
 using Shootdown.Model.Results;
 using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
+using Shootdown.Model.Safety;
 
 namespace Shootdown.Tests;
 
@@ -101,7 +102,7 @@ public sealed class SafetyScenarioTests
         engine.Run();
         var retires = engine.Cpus.SelectMany(c => c.Retires).Where(r => r.Sync != "no sync on this path").ToList();
         Assert.NotEmpty(retires);
-        Assert.All(retires, r => Assert.Equal(r.Op == OpType.SyncWithoutFlush, r.Flush == Model.Kernel.TlbFlushMechanism.None));
+        Assert.All(retires, r => Assert.Equal(r.Op == OpType.SyncWithoutFlush, r.Flush == Model.Safety.TlbFlushMechanism.None));
     }
 
     [Fact]
@@ -126,11 +127,11 @@ public sealed class SafetyCheckerTests
         """).SetupFor(Model.Kernel.KernelPolicy.Patched);
 
     private static Model.Safety.TableRetire Retire(long clear, long retire, Model.Safety.RetireHazard hazard = Model.Safety.RetireHazard.IrqOffWalkers, bool rcu = false, int process = 0) =>
-        new(0, 1, OpType.CollapseHugePage, process, clear, retire, hazard, rcu, Model.Kernel.TlbFlushMechanism.Invlpgb, clear, null,
+        new(0, 1, OpType.CollapseHugePage, process, clear, retire, hazard, rcu, Model.Safety.TlbFlushMechanism.Invlpgb, clear, null,
             new Model.Topology.CpuMask.Builder(64).ToMask(), "skipped");
 
     private static long Violations(Model.Safety.WalkRecord walk, Model.Safety.TableRetire retire) =>
-        Model.Safety.SafetyChecker.CheckCpu(Setup, [walk], Model.Safety.SafetyChecker.Order([retire])).ViolationCount;
+        Model.Safety.SafetyChecker.CheckCpu(Setup.SafetyRun, [walk], Model.Safety.SafetyChecker.Order([retire])).ViolationCount;
 
     [Fact]
     public void AWalkThatBeganBeforeTheClearAndOutlivesTheRetireIsAViolation() =>
@@ -167,6 +168,6 @@ public sealed class SafetyCheckerTests
         var left = Retire(20, 25, process: 0) with { Op = OpType.HugetlbUnshare, Share = 7, FreesTable = false };
         var last = Retire(30, 45, process: 1) with { Op = OpType.HugetlbUnshare, Share = 7 };
         var walk = new Model.Safety.WalkRecord(5, WalkerKind.GupFast, 0, start, end);
-        Assert.Equal(violations, Model.Safety.SafetyChecker.CheckCpu(Setup, [walk], Model.Safety.SafetyChecker.Order([left, last])).ViolationCount);
+        Assert.Equal(violations, Model.Safety.SafetyChecker.CheckCpu(Setup.SafetyRun, [walk], Model.Safety.SafetyChecker.Order([left, last])).ViolationCount);
     }
 }

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
 

@@ -1,16 +1,8 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
+using Shootdown.Model.Tracing;
 
 namespace Shootdown.Model.Kernel;
-
-/// <summary>A csd's <c>func</c>, as data: the target runs it through <see cref="Cpu.RunCsdFunc"/>.</summary>
-public enum CsdFunc : byte
-{
-    /// <summary>arch/x86/mm/tlb.c flush_tlb_func().</summary>
-    FlushTlbFunc,
-    /// <summary>mm/mmu_gather.c tlb_remove_table_smp_sync(): empty, "Simply deliver the interrupt".</summary>
-    TlbRemoveTableSmpSync,
-}
 
 /// <summary>
 /// The <c>cond_func</c> of smp_call_function_many_cond(), as data. The kernel's sender calls it for

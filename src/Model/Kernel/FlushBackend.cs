@@ -1,5 +1,6 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Tracing;
+using Shootdown.Model.Safety;
 
 namespace Shootdown.Model.Kernel;
 

@@ -1,6 +1,7 @@
 using Shootdown.Model.Topology;
 using Shootdown.Model.Tracing;
 using Shootdown.Model.Workload;
+using Shootdown.Model.Safety;
 
 namespace Shootdown.Model.Kernel;
 

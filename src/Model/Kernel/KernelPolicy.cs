@@ -1,3 +1,4 @@
+using Shootdown.Model.Safety;
 namespace Shootdown.Model.Kernel;
 
 /// <summary>

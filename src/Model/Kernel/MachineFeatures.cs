@@ -36,28 +36,6 @@ public enum RiscVRemoteFence
     Ipi,
 }
 
-/// <summary>
-/// How flush_tlb_multi reaches the other CPUs in one flush: the mechanism decides who takes an
-/// interrupt, and so which lockless walkers the flush drains.
-/// </summary>
-public enum TlbFlushMechanism
-{
-    /// <summary>No other CPU was in mm_cpumask: a local flush at most.</summary>
-    LocalOnly,
-    /// <summary>Call-function IPIs (native x86, KVM's non-preempted vCPUs, RISC-V without SBI).</summary>
-    Ipi,
-    /// <summary>AMD INVLPGB + TLBSYNC on a global ASID: no interrupt reaches any CPU.</summary>
-    Invlpgb,
-    /// <summary>A Hyper-V or Xen flush hypercall: the hypervisor flushes, no guest interrupt.</summary>
-    Hypercall,
-    /// <summary>arm64 <c>TLBI …IS</c>: hardware broadcast, no interrupt.</summary>
-    TlbiBroadcast,
-    /// <summary>RISC-V SBI remote fence: firmware, no Linux interrupt handler.</summary>
-    SbiRemoteFence,
-    /// <summary>No flush preceded the sync (a caller that syncs without flushing).</summary>
-    None,
-}
-
 /// <summary>What the simulated hardware and hypervisor provide. Fixed at boot.</summary>
 public sealed record MachineFeatures
 {

@@ -1,6 +1,7 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Kernel;
 
@@ -169,7 +170,7 @@ public sealed class MmStruct : ISimEntity
     {
         var features = _setup.Features;
         if (!features.Invlpgb || _globalAsid) return;
-        if (features.GlobalAsidSampling && (SimulationSetup.PidOf(Process) & 0x1f) != (now / _setup.Costs.JiffyNs & 0x1f)) return;
+        if (features.GlobalAsidSampling && (ProcessSpec.PidOf(Process) & 0x1f) != (now / _setup.Costs.JiffyNs & 0x1f)) return;
         if (_activeCpus.Count <= 3) return;
         _globalAsid = true;
         _asidTransition = true;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Shootdown.Model.Costs;
+using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
@@ -55,6 +56,9 @@ public sealed class SimulationSetup
     /// <summary>The host's vCPU preemption pattern (empty on bare metal).</summary>
     public VcpuPreemption Preemption { get; }
 
+    /// <summary>What the safety check reads of this run (<see cref="SafetyChecker.CheckCpu"/>).</summary>
+    public SafetyRun SafetyRun => new(Policy.Name, (cpu, at) => Features.KvmPvFlush && Preemption.IsPreempted(cpu, at));
+
     /// <summary>The part of the run whose tracepoints the CPUs record, or null for none (the default).</summary>
     public Tracing.FtraceWindow? Ftrace { get; init; }
 
@@ -63,9 +67,6 @@ public sealed class SimulationSetup
 
     /// <summary>The walker specs (with their index in the scenario) that walk on <paramref name="cpu"/>.</summary>
     public ImmutableArray<(int Spec, WalkerSpec Walker)> WalkersOn(int cpu) => _walkersByCpu[cpu];
-
-    /// <summary>The pid consider_global_asid() compares with jiffies: the model gives process p pid 1000 + p.</summary>
-    public static int PidOf(int process) => 1000 + process;
 
     public Machine Machine { get; }
     public CostModel Costs { get; }

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Workload;
 
@@ -21,7 +20,7 @@ public static class SafetyChecker
     public static SafetyReport Report(ImmutableArray<TableRetire> ordered, IEnumerable<CpuSafety> cpus) =>
         SafetyReport.Combine(ordered.Length, ordered.Count(r => r.RcuDeferred), cpus);
 
-    public static CpuSafety CheckCpu(SimulationSetup setup, IReadOnlyList<WalkRecord> walks, ImmutableArray<TableRetire> ordered)
+    public static CpuSafety CheckCpu(SafetyRun run, IReadOnlyList<WalkRecord> walks, ImmutableArray<TableRetire> ordered)
     {
         var violations = ImmutableArray.CreateBuilder<Violation>();
         long count = 0;
@@ -39,10 +38,10 @@ public static class SafetyChecker
                 count++;
                 if (violations.Count < SafetyReport.MaxListed)
                 {
-                    var why = Why(setup, walk, r);
+                    var why = Why(run, walk, r);
                     if (!r.FreesTable) why += $"; the last sharer left at {reused.RetireNs / 1000.0:0.0} µs (CPU {reused.Initiator}), and the owner may reuse the table";
                     violations.Add(new Violation(reused.RetireNs, walk.Cpu, walk.Kind, walk.StartNs, walk.EndNs, r.Initiator, r.Serial, r.Op, r.Process,
-                        setup.Policy.Name, why));
+                        run.Policy, why));
                 }
             }
         }
@@ -80,7 +79,7 @@ public static class SafetyChecker
     };
 
     /// <summary>Why nothing drained this walker before the retire: which interrupt it did not get, and why.</summary>
-    private static string Why(SimulationSetup setup, WalkRecord walk, TableRetire r)
+    private static string Why(SafetyRun run, WalkRecord walk, TableRetire r)
     {
         var c = walk.Cpu;
         if (!IrqsOff(walk.Kind))
@@ -94,7 +93,7 @@ public static class SafetyChecker
             TlbFlushMechanism.Hypercall => "the flush was a hypercall; the hypervisor flushed without interrupting the guest",
             TlbFlushMechanism.TlbiBroadcast => "the flush was a TLBI …IS broadcast, which interrupts no CPU",
             TlbFlushMechanism.SbiRemoteFence => "the flush was an SBI remote fence, handled in firmware, not by a Linux interrupt",
-            _ when setup.Features.KvmPvFlush && setup.Preemption.IsPreempted(c, r.FlushNs)
+            _ when run.PvFlushLeftToHost(c, r.FlushNs)
                 => $"vCPU {c} was preempted at the flush, so kvm_flush_tlb_multi() dropped it from the mask and left the flush to the host",
             _ when r.FlushMask is { } mask && !mask.Test(c) => $"CPU {c} was not in mm_cpumask, so the flush did not IPI it",
             _ => $"the flush did not interrupt CPU {c}",
@@ -102,3 +101,10 @@ public static class SafetyChecker
         return $"{flush}; sync: {r.Sync}";
     }
 }
+
+/// <summary>
+/// What the check reads of a run besides its records: the policy's name, and whether a paravirtual
+/// flush at a time left a vCPU to the host (kvm_flush_tlb_multi() drops a preempted vCPU from the
+/// mask). The kernel's setup gives it (<c>SimulationSetup.SafetyRun</c>), so the checker reads no kernel type.
+/// </summary>
+public sealed record SafetyRun(string Policy, Func<int, long, bool> PvFlushLeftToHost);

@@ -1,10 +1,32 @@
 using System.Collections.Immutable;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
 using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Safety;
+
+/// <summary>
+/// How flush_tlb_multi reaches the other CPUs in one flush: the mechanism decides who takes an
+/// interrupt, and so which lockless walkers the flush drains. Kept in each retire's record, so it
+/// lives with the record.
+/// </summary>
+public enum TlbFlushMechanism
+{
+    /// <summary>No other CPU was in mm_cpumask: a local flush at most.</summary>
+    LocalOnly,
+    /// <summary>Call-function IPIs (native x86, KVM's non-preempted vCPUs, RISC-V without SBI).</summary>
+    Ipi,
+    /// <summary>AMD INVLPGB + TLBSYNC on a global ASID: no interrupt reaches any CPU.</summary>
+    Invlpgb,
+    /// <summary>A Hyper-V or Xen flush hypercall: the hypervisor flushes, no guest interrupt.</summary>
+    Hypercall,
+    /// <summary>arm64 <c>TLBI …IS</c>: hardware broadcast, no interrupt.</summary>
+    TlbiBroadcast,
+    /// <summary>RISC-V SBI remote fence: firmware, no Linux interrupt handler.</summary>
+    SbiRemoteFence,
+    /// <summary>No flush preceded the sync (a caller that syncs without flushing).</summary>
+    None,
+}
 
 /// <summary>One lockless walk that happened: on which CPU, of which process's tables, from when to when (frozen time included).</summary>
 public readonly record struct WalkRecord(int Cpu, WalkerKind Kind, int Process, long StartNs, long EndNs) : IStateRecord<WalkRecord>

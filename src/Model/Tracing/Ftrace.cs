@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
+using Shootdown.Model.Workload;
 
 namespace Shootdown.Model.Tracing;
 
@@ -20,6 +20,19 @@ public enum FtraceEvent
     CsdFunctionEntry,
     /// <summary><c>csd:csd_function_exit</c>, on the target.</summary>
     CsdFunctionExit,
+}
+
+/// <summary>
+/// A csd's <c>func</c>, as the csd tracepoints name it (include/trace/events/csd.h prints the
+/// function) and as data: the target runs it through <see cref="Kernel.Cpu.RunCsdFunc"/>. It lives
+/// with the tracepoints, as <see cref="TlbFlushReason"/> does, so that tracing reads no kernel type.
+/// </summary>
+public enum CsdFunc : byte
+{
+    /// <summary>arch/x86/mm/tlb.c flush_tlb_func().</summary>
+    FlushTlbFunc,
+    /// <summary>mm/mmu_gather.c tlb_remove_table_smp_sync(): empty, "Simply deliver the interrupt".</summary>
+    TlbRemoveTableSmpSync,
 }
 
 /// <summary>include/linux/mm_types.h enum tlb_flush_reason, with the tracepoint's strings.</summary>
@@ -205,7 +218,7 @@ public static class FtraceText
                     body = $"csd_function_exit: func={FuncName(r.Func)}, csd={Csd(r.Peer, r.Cpu)}";
                     break;
             }
-            var task = r.Task < 0 ? "<idle>-0" : $"{Comm(processNames[r.Task])}-{SimulationSetup.PidOf(r.Task)}";
+            var task = r.Task < 0 ? "<idle>-0" : $"{Comm(processNames[r.Task])}-{ProcessSpec.PidOf(r.Task)}";
             sb.Append(CultureInfo.InvariantCulture, $"{task,22} [{r.Cpu:000}] {flags} {r.TimeNs / 1_000_000_000,5}.{r.TimeNs / 1000 % 1_000_000:000000}: {body}\n");
         }
         return sb.ToString();

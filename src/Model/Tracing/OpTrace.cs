@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
-using Shootdown.Model.Kernel;
 using Shootdown.Model.State;
 using Shootdown.Model.Workload;
 

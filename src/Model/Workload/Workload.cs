@@ -91,7 +91,11 @@ public sealed record ProcessSpec(
     double? RunMeanNs = null,
     double? SleepMeanNs = null,
     double? MigrateMeanNs = null,
-    long? StopNs = null);
+    long? StopNs = null)
+{
+    /// <summary>The pid of process <paramref name="process"/> (its index): the model numbers them from 1000, as consider_global_asid() and ftrace's task column read them.</summary>
+    public static int PidOf(int process) => 1000 + process;
+}
 
 /// <summary>
 /// A stream of operations issued from one CPU against one process's mm. Arrivals are Poisson
