@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
-using Shootdown.Engine;
 using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
+using Shootdown.Protocol;
 
 namespace Shootdown.Grains;
 

@@ -6,6 +6,7 @@ using Shootdown.Model.Safety;
 using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Simulation;
+using Shootdown.Protocol;
 
 namespace Shootdown.Grains;
 

@@ -76,7 +76,7 @@ public abstract class SimEntityGrain(SimulationCatalog catalog) : Grain
 
     private EntityWindow TakeWindow()
     {
-        var window = EntityWindow.Of(EntityStep.Of(Runner));
+        var window = EntityWindow.Of(Runner.TakeStep());
         Outbox.Clear();
         return window;
     }

@@ -1,6 +1,7 @@
 using Shootdown.Engine;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
+using Shootdown.Protocol;
 
 namespace Shootdown.Tests;
 

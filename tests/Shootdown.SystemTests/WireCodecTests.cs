@@ -6,6 +6,7 @@ using Shootdown.Grains;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
+using Shootdown.Protocol;
 
 namespace Shootdown.Tests;
 

@@ -2,6 +2,7 @@ using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Tracing;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
 
@@ -115,7 +116,7 @@ public sealed class ParallelEngine
                 var runner = new EntityRunner(_contract.Setup.CreateEntity(entities[i], _tracing), _contract);
                 _runners[entities[i]] = runner;
                 runner.Start(_outbox);
-                steps[i] = EntityStep.Of(runner);
+                steps[i] = runner.TakeStep();
             }
             return ValueTask.FromResult(steps);
         }
@@ -132,7 +133,7 @@ public sealed class ParallelEngine
                 runner.Deliver(d.Events, d.Masks);
                 Protocol.Windows.Handed(d.Events);
                 runner.RunUntil(d.RunTo, _outbox);
-                steps[i] = EntityStep.Of(runner);
+                steps[i] = runner.TakeStep();
             }
             return ValueTask.FromResult(steps);
         }

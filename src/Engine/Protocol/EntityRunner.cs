@@ -1,6 +1,7 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
 
@@ -179,6 +180,13 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         _outbox = null;
         _sentMasks.Clear();
         return taken;
+    }
+
+    /// <summary>Its step: its frontier over what it holds, and what it sent since it was last run (see <see cref="TakeSent"/>).</summary>
+    public EntityStep TakeStep()
+    {
+        var (sent, masks) = TakeSent();
+        return new EntityStep(Frontier, sent, masks, EventsProcessed, LastEventTime);
     }
 
     public CpuMask AttachedMask(in SimEvent e) => _masks.Take(e);

@@ -1,29 +1,9 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Shootdown.Model.Simulation;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
-
-/// <summary>
-/// An entity after it ran: its frontier over the events it still holds, what it sent others (in
-/// the order sent, with the masks some carry; a view valid until its outbox is cleared), and its counters.
-/// </summary>
-public readonly record struct EntityStep(Frontier Frontier, ReadOnlyMemory<SimEvent> Sent, MaskAttachment[] SentMasks, long EventsProcessed, long LastEventTime)
-{
-    /// <summary>What <paramref name="runner"/> holds and sent since its last step.</summary>
-    public static EntityStep Of(EntityRunner runner)
-    {
-        var (sent, masks) = runner.TakeSent();
-        return new EntityStep(runner.Frontier, sent, masks, runner.EventsProcessed, runner.LastEventTime);
-    }
-}
-
-/// <summary>
-/// A partition after a window, as its coordinator needs it: the frontier of its entities and
-/// their waiting events; for each partition it sent a batch to, the frontier that batch adds
-/// there (the batch may land after the receiver reported); and its running totals.
-/// </summary>
-public sealed record PartitionStep(Frontier Frontier, ImmutableArray<int> SentTo, ImmutableArray<Frontier> SentFrontier, long EventsProcessed, long LastEventTime);
 
 /// <summary>
 /// How a partition reaches its entities and the other partitions: grain calls (the Orleans

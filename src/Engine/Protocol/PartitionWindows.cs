@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
 
@@ -84,7 +85,7 @@ public sealed class PartitionWindows
     {
         var i = LocalIndexOf(e.Target);
         // Most events of a burst move no bound: only a lowered inbox frontier concerns the scheduler.
-        if (_inboxes[i].Add(e, Frontier.Of(e, _contract))) _scheduler.Delivered(i, _inboxes[i].Frontier);
+        if (_inboxes[i].Add(e, _contract.FrontierOf(e))) _scheduler.Delivered(i, _inboxes[i].Frontier);
     }
 
     /// <summary>
@@ -140,7 +141,7 @@ public sealed class PartitionWindows
         {
             var p = _map.PartitionOf(e.Target);
             if (p == Partition) AcceptOne(e);
-            else _outgoing[p].Add(e, Frontier.Of(e, _contract));
+            else _outgoing[p].Add(e, _contract.FrontierOf(e));
         }
     }
 

@@ -1,5 +1,6 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Model.Kernel;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
 
@@ -38,6 +39,9 @@ public sealed class SyncContract(SimulationSetup setup)
     public long CatchUpLag => 1_000_000;
 
     public EntityTimes EarliestOutput(in SimEvent e) => Setup.EarliestRemoteWrites(e);
+
+    /// <summary>The frontier one event adds to an entity that holds it.</summary>
+    public Frontier FrontierOf(in SimEvent e) => new(EarliestOutput(e), EntityTimes.Only(Setup.IsCpu(e.Target), e.Time));
 
     /// <summary>
     /// The safe times for the earliest outputs over every entity. A CPU's bound already counts

@@ -1,4 +1,5 @@
 using Shootdown.Model.Simulation;
+using Shootdown.Protocol;
 
 namespace Shootdown.Engine;
 
