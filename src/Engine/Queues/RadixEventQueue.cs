@@ -33,7 +33,7 @@ public sealed class RadixEventQueue
     /// <summary>Which buckets hold entries, a bit per bucket, bucket by bucket as in <see cref="_buckets"/>.</summary>
     private readonly ulong[] _occupied = new ulong[Levels * Digits / 64];
     /// <summary>The entries at the clock's time that the last spreading found, sorted; those before <see cref="_nowNext"/> are taken.</summary>
-    private Entry[] _now = new Entry[256];
+    private Entry[] _now = new Entry[16];
     private int _nowNext, _nowCount;
     /// <summary>Entries added at the clock's time since: an event sent for the very time it is handled at.</summary>
     private readonly PriorityQueue<Entry, EventKey> _late = new();
@@ -204,7 +204,7 @@ public sealed class EventSlots
     private const int ChunkBits = 8, ChunkSize = 1 << ChunkBits;
     private SimEvent[][] _chunks = [];
     private int _used;
-    private int[] _free = new int[1024];
+    private int[] _free = new int[64];
     private int _freeCount;
 
     public ref SimEvent this[int slot] => ref _chunks[slot >> ChunkBits][slot & (ChunkSize - 1)];
