@@ -124,23 +124,27 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>Events that waited for this entity, as its partition hands them over in their chunks, and the masks some carry.</summary>
     public void Deliver(PooledEvents events, ReadOnlySpan<MaskAttachment> masks)
     {
-        Deliver([], masks);
+        foreach (var m in masks) _masks.Attach(m);
+        // One growth at most per call: a target can be handed hundreds of csds at once.
         _queue.EnsureCapacity(_queue.Count + events.Count);
-        for (var c = 0; c < events.ChunkCount; c++) Deliver(events.Chunk(c), []);
+        for (var c = 0; c < events.ChunkCount; c++)
+            foreach (var e in events.Chunk(c)) Accept(e);
     }
 
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);
-        // One growth at most per call: a target can be handed hundreds of csds at once.
         _queue.EnsureCapacity(_queue.Count + events.Length);
-        foreach (var e in events)
-        {
-            if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
-            if (e.Time < RanTo)
-                throw new InvalidOperationException($"entity {Entity.Id}, run to {RanTo} ns, got an event from before that ({e.Time} ns, {e.Kind} from {e.Source}): an earliest-output bound was wrong");
-            Enqueue(e);
-        }
+        foreach (var e in events) Accept(e);
+    }
+
+    /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>
+    private void Accept(in SimEvent e)
+    {
+        if (e.Target != Entity.Id) throw new InvalidOperationException($"event for {e.Target} delivered to {Entity.Id}");
+        if (e.Time < RanTo)
+            throw new InvalidOperationException($"entity {Entity.Id}, run to {RanTo} ns, got an event from before that ({e.Time} ns, {e.Kind} from {e.Source}): an earliest-output bound was wrong");
+        Enqueue(e);
     }
 
     private void Enqueue(in SimEvent e)
