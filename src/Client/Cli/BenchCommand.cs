@@ -87,6 +87,8 @@ internal static class BenchCommand
             var coreCounts = parse.GetValue(cores) is { Length: > 0 } list ? list.Distinct().Order().Select(c => (int?)c).ToList() : [null];
             var ratio = parse.GetValue(sample);
             Console.WriteLine(MachineDescription());
+            foreach (var n in coreCounts.OfType<int>())
+                Console.WriteLine($"{n} cores: CPUs {CpuList.Format(PinnedCpus(n))}");
             if (picked.Contains(ReplicatesBench.Case))
             {
                 await ReplicatesBench.Run(dir, engines, parse.GetValue(repeat),
@@ -189,7 +191,7 @@ internal static class BenchCommand
             : new[] { Environment.ProcessPath!, typeof(BenchCommand).Assembly.Location };
         // taskset sets the affinity before the runtime starts, so Environment.ProcessorCount, the
         // thread pool, Server GC's heaps and the default partition count all follow it.
-        var argv = cores is { } n ? ["taskset", "--cpu-list", $"0-{n - 1}", .. self] : self;
+        var argv = cores is { } n ? ["taskset", "--cpu-list", CpuList.Format(PinnedCpus(n)), .. self] : self;
         var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in argv.Skip(1).Concat(["bench", "--scenarios", dir, "--silos", silos.ToString(CultureInfo.InvariantCulture), "--single", what]))
             psi.ArgumentList.Add(a);
@@ -249,6 +251,42 @@ internal static class BenchCommand
             }
         }
         throw new ScenarioException("scenarios", 0, 0, "--scenarios", "no scenarios directory found; pass --scenarios DIR");
+    }
+
+    /// <summary>
+    /// The CPUs a child pinned to <paramref name="cores"/> cores runs on: taken from the CPUs this
+    /// process may use (a container's cpuset need not start at CPU 0), one hardware thread per
+    /// physical core before any core's second thread, so that "4 cores" is four cores and not two
+    /// cores' SMT siblings.
+    /// </summary>
+    internal static int[] PinnedCpus(int cores)
+    {
+        var allowedLine = File.Exists("/proc/self/status")
+            ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))
+            : null;
+        var allowed = allowedLine is null ? Enumerable.Range(0, Environment.ProcessorCount).ToArray() : CpuList.Parse(allowedLine.Split(':', 2)[1].Trim(), int.MaxValue);
+        // The sysfs topology names each CPU's package and core; without it every CPU counts as its own core.
+        return PinnedCpus(cores, allowed, cpu =>
+        {
+            var dir = $"/sys/devices/system/cpu/cpu{cpu}/topology";
+            return File.Exists($"{dir}/core_id") && File.Exists($"{dir}/physical_package_id")
+                ? $"{File.ReadAllText($"{dir}/physical_package_id").Trim()}:{File.ReadAllText($"{dir}/core_id").Trim()}"
+                : $"cpu{cpu}";
+        });
+    }
+
+    /// <summary>The first <paramref name="cores"/> of <paramref name="allowed"/>, every core's first thread before any second one; <paramref name="coreOf"/> names a CPU's core.</summary>
+    internal static int[] PinnedCpus(int cores, IEnumerable<int> allowed, Func<int, string> coreOf)
+    {
+        var threadsSeen = new Dictionary<string, int>();
+        var byThread = allowed.Order().Select(cpu =>
+        {
+            var core = coreOf(cpu);
+            var thread = threadsSeen.GetValueOrDefault(core);
+            threadsSeen[core] = thread + 1;
+            return (Cpu: cpu, Thread: thread);
+        }).ToList();
+        return [.. byThread.OrderBy(t => t.Thread).ThenBy(t => t.Cpu).Take(cores).Select(t => t.Cpu).Order()];
     }
 
     public static string MachineDescription()
