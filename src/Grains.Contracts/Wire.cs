@@ -54,7 +54,8 @@ public sealed record CheckpointRef(
     [property: Id(1)] int Number,
     [property: Id(2)] int Partitions,
     [property: Id(3)] long Windows,
-    [property: Id(4)] long VirtualTimeNs);
+    [property: Id(4)] long VirtualTimeNs,
+    [property: Id(5)] long SpanEvents = 0);
 
 /// <summary>Where a run's grains are: the coordinator's silo, and the silos holding its partitions (ADDR:PORT, in order).</summary>
 [GenerateSerializer, Immutable, Alias("shootdown.RunPlacement")]
@@ -173,9 +174,13 @@ public sealed record EngineStats(
     [property: Id(3)] long CoordinatorCalls,
     [property: Id(4)] long EntityCalls,
     [property: Id(5)] long BatchCalls,
-    [property: Id(6)] int CheckpointsSkipped = 0)
+    [property: Id(6)] int CheckpointsSkipped = 0,
+    [property: Id(7)] long SpanEvents = 0)
 {
     public long GrainCalls => CoordinatorCalls + EntityCalls + BatchCalls;
+
+    /// <summary>Events over the span (<c>WindowCoordinator.SpanEvents</c>): how many partitions' worth of events run side by side, at best.</summary>
+    public double? ParallelismBound(long events) => SpanEvents > 0 ? (double)events / SpanEvents : null;
 }
 
 [GenerateSerializer, Immutable, Alias("shootdown.RunProgress")]

@@ -78,7 +78,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
             // The broken run kept the checkpoint before this one too: it is dropped with the next.
             (_checkpoint, _previous) = (resumed, spec.Fallback ?? (resumed.Number > 1 ? resumed with { Number = resumed.Number - 1 } : null));
             _windowsBefore = resumed.Windows;
-            _windows.ResumeAt(resumed.VirtualTimeNs);
+            _windows.ResumeAt(resumed.VirtualTimeNs, resumed.SpanEvents);
         }
         _sinceCheckpoint.Restart();
         _coordinatorCalls += 2 * partitions;
@@ -145,7 +145,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
         if (written)
         {
             var dropped = _previous;
-            (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, VirtualTime));
+            (_previous, _checkpoint) = (_checkpoint, new CheckpointRef(_spec!.RunKey, number, _partitions.Length, Windows, VirtualTime, _windows!.SpanEvents));
             if (dropped is not null) await DeleteParts(CheckpointKeys.Parts(dropped.RunKey, dropped.Number, dropped.Partitions));
         }
         _windowsSinceCheckpoint = 0;
@@ -210,7 +210,7 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
 
     private EngineStats Stats(PartitionCalls[]? final = null) => new(_silos, _partitions.Length, Windows, _coordinatorCalls,
         final?.Sum(c => c.EntityCalls) ?? _latest.Sum(r => r?.EntityCalls ?? 0),
-        final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0), _checkpointsSkipped);
+        final?.Sum(c => c.BatchCalls) ?? _latest.Sum(r => r?.BatchCalls ?? 0), _checkpointsSkipped, _windows?.SpanEvents ?? 0);
 
     public Task Abandon()
     {

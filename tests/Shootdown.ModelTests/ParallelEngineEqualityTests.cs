@@ -79,6 +79,25 @@ public sealed class ParallelEngineEqualityTests
         }
     }
 
+    /// <summary>
+    /// The span: one partition handles every event in turn, so its span is the whole run; with
+    /// more, the most one partition handled per window adds up to at least their share, and to
+    /// less than the whole when a window runs two partitions (the baseline storm's syncs do).
+    /// </summary>
+    [Fact]
+    public void TheSpanIsTheWholeRunOnOnePartitionAndAtLeastAnEvenShareOnMore()
+    {
+        var scenario = Sim.Parse(Sim.StormWorkload);
+        var one = new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), 1);
+        Assert.Equal(one.Run().EventsProcessed, one.SpanEvents);
+        foreach (var partitions in new[] { 2, 5 })
+        {
+            var engine = new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), partitions);
+            var events = engine.Run().EventsProcessed;
+            Assert.InRange(engine.SpanEvents, (events + partitions - 1) / partitions, events - 1);
+        }
+    }
+
     /// <summary>A prefix is the run cut at a virtual time: past the last event it is the whole run; before it, exactly the earlier events.</summary>
     [Fact]
     public void APrefixHandlesExactlyTheEventsBeforeItsEnd()

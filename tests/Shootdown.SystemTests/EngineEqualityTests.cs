@@ -1,5 +1,6 @@
 using Shootdown.Model.Simulation;
 using Shootdown.Client.Running;
+using Shootdown.Engine;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
@@ -155,8 +156,12 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         foreach (var partitions in new[] { 2, 5 })
         {
             var run = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client, options: new(Partitions: partitions));
-            foreach (var stats in run.Runs.Select(r => r.Engine!))
+            foreach (var (policy, stats) in scenario.Policies.Zip(run.Runs.Select(r => r.Engine!)))
             {
+                // The same protocol on the same partitions: the same windows, so the same span.
+                var inProcess = new ParallelEngine(scenario.SetupFor(policy), partitions);
+                inProcess.Run();
+                Assert.Equal((inProcess.Windows, inProcess.SpanEvents), (stats.Windows, stats.SpanEvents));
                 Assert.InRange(stats.BatchCalls, 0, stats.Windows * partitions * (partitions - 1));
                 // Per window: at most one call to each partition, plus the start and the end.
                 Assert.InRange(stats.CoordinatorCalls, stats.Windows, (stats.Windows + 5) * partitions + 1);

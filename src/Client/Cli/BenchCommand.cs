@@ -122,8 +122,8 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
@@ -145,6 +145,7 @@ internal static class BenchCommand
                     grains ? F(median.CallsPerIpi, "0.000") : "",
                     windowed ? N(median.Windows) : "",
                     windowed && median.Windows > 0 ? F((double)median.Events / median.Windows, "0.0") : "",
+                    windowed && median.SpanEvents > 0 ? F((double)median.Events / median.SpanEvents, "0.00") : "",
                     F(peak / 1048576.0, "0"), N(median.Spans), N(dropped),
                 ];
                 Console.WriteLine($"| {string.Join(" | ", row)} |");
@@ -173,7 +174,7 @@ internal static class BenchCommand
     }
 
     /// <summary>What one child measured; <see cref="CpuSeconds"/> is the user and system time the process spent over the same stretch as <see cref="WallSeconds"/>.</summary>
-    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped)
+    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped, long SpanEvents)
     {
         public double IpisPerSecond => Ipis / WallSeconds;
         public double EventsPerSecond => Events / WallSeconds;
@@ -231,7 +232,8 @@ internal static class BenchCommand
             var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
             pipeline?.Dispose();
             Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, self.PeakWorkingSet64, run.Result.EventsProcessed,
-                run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0)));
+                run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0,
+                run.Engine?.SpanEvents ?? 0)));
             return 0;
         }
         finally

@@ -163,6 +163,8 @@ public static class ResultFiles
         checkpoints_skipped = r.Engine?.CheckpointsSkipped,
         windows = r.Engine?.Windows,
         events_per_window = r.Engine is { Windows: > 0 } e ? (double)r.Result.EventsProcessed / e.Windows : (double?)null,
+        span_events = r.Engine?.SpanEvents,
+        parallelism_bound = r.Engine?.ParallelismBound(r.Result.EventsProcessed),
         grain_calls = r.Engine?.GrainCalls,
         coordinator_calls = r.Engine?.CoordinatorCalls,
         entity_calls = r.Engine?.EntityCalls,

@@ -189,7 +189,7 @@ public static class ShootdownRunner
             var count = Math.Min(partitions, setup.CpuCount);
             var engine = new ParallelEngine(setup, count, spans);
             result = engine.Run(reached, cancellation);
-            stats = new EngineStats(0, count, engine.Windows, 0, 0, 0);
+            stats = new EngineStats(0, count, engine.Windows, 0, 0, 0, SpanEvents: engine.SpanEvents);
         }
         else
         {

@@ -40,6 +40,9 @@ public sealed class ParallelEngine
     /// <summary>Windows run so far.</summary>
     public long Windows => _coordinator.Windows;
 
+    /// <summary>The most events one partition handled, summed over the windows (<see cref="WindowCoordinator.SpanEvents"/>).</summary>
+    public long SpanEvents => _coordinator.SpanEvents;
+
     /// <summary>Runs to quiescence. <paramref name="progress"/> hears the virtual time now and then.</summary>
     public PolicyResult Run(Action<long>? progress = null, CancellationToken cancellation = default)
     {

@@ -44,6 +44,15 @@ public sealed class WindowCoordinator
         }
     }
 
+    /// <summary>
+    /// The run's span in events: over every window, the most events one partition handled in it.
+    /// With a core per partition and every event costing alike, no run of this partitioning
+    /// takes less than this many events one after another, so <see cref="EventsProcessed"/> over
+    /// it bounds the speedup over one partition (work over span, as Cilk counts parallelism),
+    /// whatever the transport; routing, and events that cost more than others, come on top.
+    /// </summary>
+    public long SpanEvents { get; private set; }
+
     /// <summary>The time of the last event any entity handled.</summary>
     public long LastEventTime
     {
@@ -63,8 +72,12 @@ public sealed class WindowCoordinator
         return true;
     }
 
-    /// <summary>Takes the virtual time a resumed run starts from.</summary>
-    public void ResumeAt(long virtualTime) => VirtualTime = virtualTime;
+    /// <summary>
+    /// Takes the virtual time a resumed run starts from, and the span of the windows before it
+    /// (the resumed run may choose its windows differently from the broken one, never its
+    /// results: its span is that of the windows it ran).
+    /// </summary>
+    public void ResumeAt(long virtualTime, long spanEvents) => (VirtualTime, SpanEvents) = (virtualTime, spanEvents);
 
     /// <summary>
     /// Records a window's reports, <paramref name="steps"/>[i] from <paramref name="partitions"/>[i].
@@ -73,11 +86,15 @@ public sealed class WindowCoordinator
     /// </summary>
     public void Apply(IReadOnlyList<int> partitions, IReadOnlyList<PartitionStep> steps)
     {
+        var most = 0L;
         for (var i = 0; i < partitions.Count; i++)
         {
             _scheduler.Set(partitions[i], steps[i].Frontier);
+            // A partition's first report (its start, or its restore with the counts from before) is no window's work.
+            if (_latest[partitions[i]] is { } before) most = Math.Max(most, steps[i].EventsProcessed - before.EventsProcessed);
             _latest[partitions[i]] = steps[i];
         }
+        SpanEvents += most;
         foreach (var step in steps)
             for (var b = 0; b < step.SentTo.Length; b++) _scheduler.Delivered(step.SentTo[b], step.SentFrontier[b]);
     }
