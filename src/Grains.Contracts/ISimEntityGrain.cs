@@ -76,13 +76,17 @@ public interface IPartitionGrain : IGrainWithIntegerCompoundKey
     [Alias("Start")]
     Task<PartitionReport> Start();
 
-    /// <summary>Runs the members due in the window whose safe times are <paramref name="safe"/>, then sends the other partitions their batches.</summary>
+    /// <summary>Runs the members due in window <paramref name="window"/> (the run's count, from 1), whose safe times are <paramref name="safe"/>, then sends the other partitions their batches.</summary>
     [Alias("RunWindow")]
-    Task<PartitionReport> RunWindow(Shootdown.Model.Simulation.EntityTimes safe);
+    Task<PartitionReport> RunWindow(Shootdown.Model.Simulation.EntityTimes safe, long window);
 
-    /// <summary>Another partition's batch for this partition's entities; every event is at or after the current window's end.</summary>
+    /// <summary>
+    /// Another partition's batch for this partition's entities, sent in <paramref name="window"/>;
+    /// every event is at or after that window's end. It may come before this partition begins
+    /// that window (the protocol holds it until this partition has chosen its due entities).
+    /// </summary>
     [Alias("Deliver"), Orleans.Concurrency.AlwaysInterleave]
-    Task Deliver(PartitionBatch batch);
+    Task Deliver(PartitionBatch batch, long window);
 
     /// <summary>The member CPUs' reports, in ascending CPU order.</summary>
     [Alias("Collect")]

@@ -51,7 +51,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         var members = Windows.Members;
         var states = await BoundedFanout.Call(members, id => _members[id].Snapshot());
         _entityCalls += members.Count;
-        var (waiting, masks) = Windows.Waiting();
+        var (waiting, masks) = Protocol.Waiting();
         var part = new PartitionCheckpoint(waiting, masks, [.. members], [.. states.Select(s => (ReadOnlyMemory<byte>)s.Value)]);
         await checkpoints.Put(CheckpointKeys.Part(_runKey, number, Windows.Partition),
             CheckpointSeal.Seal(new CheckpointIdentity(_runKey, number, Windows.Partition), key.Bytes, part.Segments()));
@@ -93,11 +93,11 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         return Report(await Protocol.Restored([.. restored.Select(w => w.Step)], part.Waiting.Single(), part.WaitingMasks));
     }
 
-    public async Task<PartitionReport> RunWindow(EntityTimes safe) => Report(await Protocol.RunWindow(safe));
+    public async Task<PartitionReport> RunWindow(EntityTimes safe, long window) => Report(await Protocol.RunWindow(safe, window));
 
-    public Task Deliver(PartitionBatch batch)
+    public Task Deliver(PartitionBatch batch, long window)
     {
-        Protocol.Deliver(batch.Events.AsSpan(), batch.Masks.AsSpan());
+        Protocol.Deliver(batch.Events.AsMemory(), batch.Masks.AsMemory(), window);
         return Task.CompletedTask;
     }
 
@@ -128,10 +128,10 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
         return array;
     }
 
-    async ValueTask IPartitionTransport.Send(List<PartitionBatchOut> batches)
+    async ValueTask IPartitionTransport.Send(List<PartitionBatchOut> batches, long window)
     {
         await Task.WhenAll(batches.Select(b => _peers[b.Partition].Deliver(new PartitionBatch(Windows.Partition,
-            ImmutableCollectionsMarshal.AsImmutableArray(b.Events), ImmutableCollectionsMarshal.AsImmutableArray(b.Masks)))));
+            ImmutableCollectionsMarshal.AsImmutableArray(b.Events), ImmutableCollectionsMarshal.AsImmutableArray(b.Masks)), window)));
         _batchCalls += batches.Count;
     }
 

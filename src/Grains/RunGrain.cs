@@ -110,7 +110,8 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
                 span?.SetTag("engine.safe_time_cpu_ns", safe.Cpu);
                 span?.SetTag("engine.safe_time_mm_ns", safe.Mm);
                 span?.SetTag("engine.due_partitions", due.Count);
-                return await Task.WhenAll(due.Select(p => _partitions[p].RunWindow(safe)));
+                var window = windows.Windows;
+                return await Task.WhenAll(due.Select(p => _partitions[p].RunWindow(safe, window)));
             });
             _coordinatorCalls += due.Count;
             Apply(due, reports);

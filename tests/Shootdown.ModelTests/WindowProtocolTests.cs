@@ -30,17 +30,23 @@ public sealed class WindowProtocolTests
     [Fact]
     public void PartitionsDealOutBlocksOfNeighbouringCpusAndTheMms()
     {
-        // 64 CPUs in 3 partitions: blocks of 21, dealt out in turn; CPU 63 starts a fourth block.
+        // 64 CPUs in 3 partitions: blocks of 4, dealt out in turn; CPUs 60-63 are the sixteenth block.
         var map = new PartitionMap(64, 2, 3);
         Assert.Equal(Enumerable.Range(0, 66), Enumerable.Range(0, 3).SelectMany(p => map.MembersOf(p)).Order());
-        Assert.Equal([0, 21, 42], Enumerable.Range(0, 3).Select(p => map.MembersOf(p)[0]));
-        Assert.Equal((0, 0, 1, 2, 0), (map.PartitionOf(0), map.PartitionOf(20), map.PartitionOf(21), map.PartitionOf(62), map.PartitionOf(63)));
+        Assert.Equal([0, 4, 8], Enumerable.Range(0, 3).Select(p => map.MembersOf(p)[0]));
+        Assert.Equal((0, 0, 1, 2, 0, 0), (map.PartitionOf(0), map.PartitionOf(3), map.PartitionOf(4), map.PartitionOf(8), map.PartitionOf(12), map.PartitionOf(63)));
         Assert.Equal((0, 1), (map.PartitionOf(64), map.PartitionOf(65)));
-        // 8192 CPUs in 2 partitions: blocks of 64, so CPUs 0-255 are spread over both.
+        // 8192 CPUs in 2 partitions: neighbours 0-3 together, the next four in the other partition.
         var large = new PartitionMap(8192, 1, 2);
-        Assert.Equal([0, 1, 0, 1], Enumerable.Range(0, 4).Select(b => large.PartitionOf(b * 64)));
-        Assert.All(Enumerable.Range(0, 64), c => Assert.Equal(0, large.PartitionOf(c)));
+        Assert.Equal([0, 1, 0, 1], Enumerable.Range(0, 4).Select(b => large.PartitionOf(b * 4)));
+        Assert.All(Enumerable.Range(0, 4), c => Assert.Equal(0, large.PartitionOf(c)));
         Assert.Equal(4096, large.MembersOf(1).Length);
+        // The storm's 256 initiators, CPUs 0-255, in 16 partitions: 16 in each.
+        var sixteen = new PartitionMap(8192, 1, 16);
+        Assert.All(Enumerable.Range(0, 256).GroupBy(sixteen.PartitionOf), g => Assert.Equal(16, g.Count()));
+        Assert.Equal(16, Enumerable.Range(0, 256).Select(sixteen.PartitionOf).Distinct().Count());
+        // Fewer than 4 CPUs per partition: smaller blocks, so that every partition drives some.
+        Assert.Equal([0, 0, 1, 1, 2, 2], Enumerable.Range(0, 6).Select(new PartitionMap(6, 1, 3).PartitionOf));
         Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 65));
         Assert.Throws<ArgumentOutOfRangeException>(() => new PartitionMap(64, 2, 0));
     }
@@ -123,8 +129,9 @@ public sealed class WindowProtocolTests
     {
         var map = new PartitionMap(64, 2, 4);
         var windows = new PartitionWindows(Contract, map, 0);
+        // Blocks of 4 CPUs dealt out to 4 partitions: these targets skip every fourth block, partition 0's.
         var acks = Enumerable.Range(0, 12).Select(i =>
-            Event(2_000 + i, EventKind.CsdAck, source: i % 3, target: 16 + 4 * i, seq: i + 1)).ToArray();
+            Event(2_000 + i, EventKind.CsdAck, source: i % 3, target: 4 * (i + 1 + i / 3), seq: i + 1)).ToArray();
         windows.Route(acks, []);
         var batches = windows.TakeOutgoing();
         Assert.Equal([1, 2, 3], batches.Select(b => b.Partition));
@@ -134,9 +141,54 @@ public sealed class WindowProtocolTests
         Assert.Empty(windows.TakeOutgoing());
 
         // Every ack above left the partition; a CPU of this partition keeps its own events.
-        windows.Route([Event(3_000, EventKind.CsdAck, source: 1, target: 7)], []);
+        windows.Route([Event(3_000, EventKind.CsdAck, source: 1, target: 3)], []);
         var due = Assert.Single(windows.TakeDue(EntityTimes.Both(3_000)));
-        Assert.Equal((7, 1, 3_000L), (due.Entity, due.Events.Count, due.RunTo));
+        Assert.Equal((3, 1, 3_000L), (due.Entity, due.Events.Count, due.RunTo));
+    }
+
+    /// <summary>
+    /// A batch can come before its partition begins the window it was sent in (partitions run
+    /// side by side). It waits until the partition has chosen that window's due entities, so the
+    /// choice never depends on which thread came first; one that comes later is taken at once.
+    /// </summary>
+    [Fact]
+    public async Task ABatchFromAWindowThePartitionHasNotBegunWaitsUntilItsDueEntitiesAreChosen()
+    {
+        var entities = new RecordingTransport();
+        var protocol = new PartitionProtocol(new PartitionWindows(Contract, new PartitionMap(64, 2, 4), 0), entities);
+        // CPU 3 is partition 0's; the ack was sent in window 1, which this partition has not begun.
+        protocol.Deliver(new[] { Event(2_000, EventKind.CsdAck, source: 4, target: 3) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 1);
+        Assert.Equal(Frontier.Idle, protocol.Windows.Frontier);
+
+        var first = await protocol.RunWindow(EntityTimes.Both(3_000), window: 1);
+        Assert.Empty(entities.Due[0]);
+        Assert.Equal(2_000, first.Frontier.Next.Cpu);
+        await protocol.RunWindow(EntityTimes.Both(3_000), window: 2);
+        Assert.Equal((3, 1), (entities.Due[1].Single().Entity, entities.Due[1].Single().Events.Count));
+
+        // Sent in window 2, which this partition has begun: taken at once.
+        protocol.Deliver(new[] { Event(4_000, EventKind.CsdAck, source: 4, target: 2, seq: 2) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 2);
+        Assert.Equal(4_000, protocol.Windows.Frontier.Next.Cpu);
+        // Sent in window 3: held, and still part of what waits at a barrier.
+        protocol.Deliver(new[] { Event(5_000, EventKind.CsdAck, source: 4, target: 1, seq: 3) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 3);
+        Assert.Equal([2, 1], protocol.Waiting().Events.SelectMany(m => m.ToArray()).Select(e => e.Target).Order().Reverse());
+    }
+
+    /// <summary>A transport whose entities handle nothing: it records which were due, window by window.</summary>
+    private sealed class RecordingTransport : IPartitionTransport
+    {
+        public List<List<DueEntity>> Due { get; } = new();
+
+        public ValueTask<EntityStep[]> Start(IReadOnlyList<int> entities) =>
+            ValueTask.FromResult(entities.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0)).ToArray());
+
+        public ValueTask<EntityStep[]> Run(List<DueEntity> due)
+        {
+            Due.Add([.. due]);
+            return ValueTask.FromResult(due.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0)).ToArray());
+        }
+
+        public ValueTask Send(List<PartitionBatchOut> batches, long window) => ValueTask.CompletedTask;
     }
 
     /// <summary>The conservative guarantee, checked where it matters: nothing may reach an entity before the window end it already ran to.</summary>

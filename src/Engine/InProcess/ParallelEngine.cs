@@ -53,7 +53,7 @@ public sealed class ParallelEngine
             _coordinator.Apply(due, RunEach(due, p =>
             {
                 p.TakeMail();
-                return p.Protocol.RunWindow(safe);
+                return p.Protocol.RunWindow(safe, _coordinator.Windows);
             }));
             if ((_coordinator.Windows & 0x3FF) == 0)
             {
@@ -93,7 +93,7 @@ public sealed class ParallelEngine
         private readonly IOpTraceSink? _tracing;
         /// <summary>This partition's runners by entity id (null for another partition's entities).</summary>
         private readonly EntityRunner?[] _runners;
-        private readonly List<PartitionBatchOut> _mailbox = new();
+        private readonly List<(PartitionBatchOut Batch, long Window)> _mailbox = new();
         /// <summary>What this partition's entities sent in the current window, until the protocol has routed it.</summary>
         private readonly EventBuffer _outbox = new();
 
@@ -141,12 +141,12 @@ public sealed class ParallelEngine
             return ValueTask.FromResult(steps);
         }
 
-        public ValueTask Send(List<PartitionBatchOut> batches)
+        public ValueTask Send(List<PartitionBatchOut> batches, long window)
         {
             foreach (var b in batches)
             {
                 var to = _engine._partitions[b.Partition];
-                lock (to._mailbox) to._mailbox.Add(b);
+                lock (to._mailbox) to._mailbox.Add((b, window));
             }
             return ValueTask.CompletedTask;
         }
@@ -156,7 +156,7 @@ public sealed class ParallelEngine
         {
             lock (_mailbox)
             {
-                foreach (var b in _mailbox) Protocol.Deliver(b.Events, b.Masks);
+                foreach (var (b, window) in _mailbox) Protocol.Deliver(b.Events, b.Masks, window);
                 _mailbox.Clear();
             }
         }

@@ -19,11 +19,11 @@ public interface IPartitionTransport
     ValueTask<EntityStep[]> Run(List<DueEntity> due);
 
     /// <summary>
-    /// Sends other partitions their batches. Each must reach its partition's
-    /// <see cref="PartitionProtocol.Deliver"/> before that partition next runs a window, takes a
-    /// checkpoint or reports its frontier.
+    /// Sends other partitions their batches, sent in window <paramref name="window"/>. Each must
+    /// reach its partition's <see cref="PartitionProtocol.Deliver"/>, with that window, before that
+    /// partition next runs a window after it or takes a checkpoint; it may arrive sooner.
     /// </summary>
-    ValueTask Send(List<PartitionBatchOut> batches);
+    ValueTask Send(List<PartitionBatchOut> batches, long window);
 }
 
 /// <summary>
@@ -31,10 +31,24 @@ public interface IPartitionTransport
 /// entities, records every entity's frontier before it routes what they sent (a send can lower a
 /// bound just set), delivers its own partition's events, sends the other partitions one batch
 /// each, and only then reports. The grains' partition and the in-process engine's both run this.
+/// <para>
+/// A batch can reach a partition before that partition has begun the window the batch was sent
+/// in (the partitions of a window run side by side). Taken at once, its events could make one of
+/// this partition's entities due in that window, or not, depending on which thread came first:
+/// never a different result (a batch's events are past the window's end), but different windows,
+/// calls and span from run to run. So a batch from a window this partition has not begun waits
+/// until its entities due in that window have been chosen.
+/// </para>
 /// </summary>
 public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransport transport)
 {
     public PartitionWindows Windows { get; } = windows;
+
+    /// <summary>The last window this partition began (0 before the first).</summary>
+    private long _window;
+
+    /// <summary>Batches from windows this partition had not begun when they came, in arrival order.</summary>
+    private readonly List<(long Window, ReadOnlyMemory<SimEvent> Events, ReadOnlyMemory<MaskAttachment> Masks)> _early = new();
 
     /// <summary>Starts every member entity and routes what they sent.</summary>
     public async ValueTask<PartitionStep> Start()
@@ -43,10 +57,13 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
         return await Finish(members, await transport.Start(members));
     }
 
-    /// <summary>Runs the members due in the window whose safe times are <paramref name="safe"/>.</summary>
-    public async ValueTask<PartitionStep> RunWindow(EntityTimes safe)
+    /// <summary>Runs the members due in window <paramref name="window"/> (numbered from 1), whose safe times are <paramref name="safe"/>.</summary>
+    public async ValueTask<PartitionStep> RunWindow(EntityTimes safe, long window)
     {
+        AcceptEarly(before: window);
+        _window = window;
         var due = Windows.TakeDue(safe);
+        AcceptEarly(before: long.MaxValue);
         var steps = await transport.Run(due);
         var entities = new int[due.Count];
         for (var i = 0; i < due.Count; i++) entities[i] = due[i].Entity;
@@ -65,8 +82,31 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
         return step with { Frontier = Windows.Frontier };
     }
 
-    /// <summary>Another partition's batch for this partition's entities.</summary>
-    public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks) => Windows.Accept(events, masks);
+    /// <summary>Another partition's batch for this partition's entities, sent in <paramref name="window"/>; the memory is the protocol's from here on.</summary>
+    public void Deliver(ReadOnlyMemory<SimEvent> events, ReadOnlyMemory<MaskAttachment> masks, long window)
+    {
+        if (window <= _window) Windows.Accept(events.Span, masks.Span);
+        else _early.Add((window, events, masks));
+    }
+
+    /// <summary>
+    /// Every event waiting in this partition, as <see cref="PartitionWindows.Waiting"/> gives them,
+    /// batches that came early included: at a barrier, all of a checkpoint's part.
+    /// </summary>
+    public (ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks) Waiting()
+    {
+        AcceptEarly(before: long.MaxValue);
+        return Windows.Waiting();
+    }
+
+    /// <summary>Takes the early batches sent before window <paramref name="before"/>.</summary>
+    private void AcceptEarly(long before)
+    {
+        if (_early.Count == 0) return;
+        foreach (var (window, events, masks) in _early)
+            if (window < before) Windows.Accept(events.Span, masks.Span);
+        _early.RemoveAll(b => b.Window < before);
+    }
 
     private async ValueTask<PartitionStep> Finish(IReadOnlyList<int> entities, EntityStep[] steps)
     {
@@ -74,7 +114,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
             Windows.Ran(entities[i], steps[i].Frontier, steps[i].EventsProcessed, steps[i].LastEventTime);
         foreach (var s in steps) Windows.Route(s.Sent.Span, s.SentMasks);
         var batches = Windows.TakeOutgoing();
-        if (batches.Count > 0) await transport.Send(batches);
+        if (batches.Count > 0) await transport.Send(batches, _window);
         var sentTo = new int[batches.Count];
         var sentFrontier = new Frontier[batches.Count];
         for (var b = 0; b < batches.Count; b++) (sentTo[b], sentFrontier[b]) = (batches[b].Partition, batches[b].Frontier);
