@@ -4,13 +4,11 @@ namespace Shootdown.Engine;
 
 /// <summary>
 /// Which partition drives each entity (SST's ranks, ROSS's processing elements). CPUs go in
-/// blocks of up to 4 neighbours, and the blocks are dealt out in turn, so that a run's busy CPUs,
-/// which workloads usually pin side by side (a storm's 256 initiators are CPUs 0-255), are spread
-/// over every partition: a partition handles its entities' events and routes what they send on
-/// one thread. Blocks of 64 left the storm's initiators in 4 partitions of 16, which bounds its
-/// speedup at 1.49 (the span, <see cref="WindowCoordinator.SpanEvents"/>); blocks of 4 raise that
-/// to 1.67, as single CPUs do (docs/performance.md, "On 16 cores"). The mms are dealt out too.
-/// The map changes only how the work is spread, never a result.
+/// blocks of up to 64 neighbours (SMT siblings and cores of a package stay together), and the
+/// blocks are dealt out in turn, so that a run's busy CPUs, which workloads usually pin side by
+/// side (a storm's 256 initiators are CPUs 0-255), are spread over every partition: a partition
+/// routes what its entities send on one thread. The mms are dealt out too. The map changes only
+/// how the work is spread, never a result.
 /// </summary>
 public sealed class PartitionMap
 {
@@ -33,7 +31,7 @@ public sealed class PartitionMap
     }
 
     /// <summary>The most CPUs in one block; fewer when there are fewer than that per partition, so that every partition drives some.</summary>
-    private const int BlockCpus = 4;
+    private const int BlockCpus = 64;
 
     public int Count { get; }
     public int EntityCount => _partitionOf.Length;
