@@ -184,6 +184,60 @@ public sealed class WindowProtocolTests
         public ValueTask Send(List<PartitionBatchOut> batches, long window) => ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Events that only count towards a wait (a sender's csd unlocks) write nothing by
+    /// themselves; what the entity can write while it holds them is its own answer, given how
+    /// many it holds and the latest, and it is asked again as they arrive and are handled. (That
+    /// the CPU's answer is safe, the equality matrix checks: an event earlier than the window an
+    /// entity ran to is refused.)
+    /// </summary>
+    [Fact]
+    public void EventsThatOnlyCountTowardsAWaitAreBoundedByTheEntityOverAllItHolds()
+    {
+        var entity = new WaitingEntity(id: 5, completesAt: 3);
+        var runner = new EntityRunner(entity, Contract);
+        runner.Start(new EventBuffer());
+        runner.Deliver([Event(1_000, EventKind.CsdAck, source: 8, target: 5), Event(3_000, EventKind.CsdAck, source: 9, target: 5)], []);
+        Assert.Equal(EntityTimes.Never, runner.Frontier.Output);
+        Assert.Equal((2, 3_000L), entity.Asked);
+
+        runner.Deliver([Event(2_000, EventKind.CsdAck, source: 10, target: 5)], []);
+        Assert.Equal(EntityTimes.Both(3_000 + WaitingEntity.Writes), runner.Frontier.Output);
+
+        runner.RunUntil(2_500, new EventBuffer());
+        Assert.Equal(EntityTimes.Never, runner.Frontier.Output);
+        Assert.Equal((1, 3_000L), entity.Asked);
+
+        // Another kind keeps the contract's own bound.
+        runner.Deliver([Event(4_000, EventKind.InterruptRaise, source: 8, target: 5, seq: 2)], []);
+        Assert.Equal(Contract.EarliestOutput(Event(4_000, EventKind.InterruptRaise, source: 8, target: 5)), runner.Frontier.Output);
+        // Once none is held, the entity is not asked.
+        var asks = entity.Asks;
+        runner.RunUntil(5_000, new EventBuffer());
+        Assert.Equal(EntityTimes.Never, runner.Frontier.Output);
+        Assert.Equal(asks, entity.Asks);
+    }
+
+    /// <summary>A CPU-numbered entity whose wait completes when it holds <c>completesAt</c> unlocks; it records what it was asked.</summary>
+    private sealed class WaitingEntity(int id, int completesAt) : ISimEntity, IWaitCompletion
+    {
+        public const long Writes = 100;
+        public int Id { get; } = id;
+        public (int Held, long Latest) Asked { get; private set; }
+        public int Asks { get; private set; }
+        public void Start(ISimContext ctx) { }
+        public void Handle(in SimEvent e, ISimContext ctx) { }
+        public void WriteState(Shootdown.Model.State.StateWriter writer) { }
+        public void ReadState(Shootdown.Model.State.StateReader reader) { }
+        public bool CountsTowardsWait(EventKind kind) => kind == EventKind.CsdAck;
+
+        public EntityTimes WaitCompletionWrites(int held, long latest)
+        {
+            (Asked, Asks) = ((held, latest), Asks + 1);
+            return held == completesAt ? EntityTimes.Both(latest + Writes) : EntityTimes.Never;
+        }
+    }
+
     /// <summary>The conservative guarantee, checked where it matters: nothing may reach an entity before the window end it already ran to.</summary>
     [Fact]
     public void AnEventFromBeforeTheWindowAnEntityRanToIsRefused()

@@ -25,6 +25,11 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     private readonly List<MaskAttachment> _sentMasks = new();
     private readonly MaskAttachments _masks = new();
     private long _seq;
+    /// <summary>The entity, when some of its events only count towards a wait (<see cref="IWaitCompletion"/>).</summary>
+    private readonly IWaitCompletion? _waits = entity as IWaitCompletion;
+    /// <summary>Pending events that only count towards a wait, and the latest of their times (kept while any is pending).</summary>
+    private int _waitingHeld;
+    private long _waitingLatest;
 
     public ISimEntity Entity { get; } = entity;
     public long Now { get; private set; }
@@ -44,7 +49,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         {
             RefreshOutput();
             var next = _queue.TryPeek(out var head, out _) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Event.Time) : EntityTimes.Never;
-            return new Frontier(_output, next);
+            var output = _waitingHeld > 0 ? _output.Min(_waits!.WaitCompletionWrites(_waitingHeld, _waitingLatest)) : _output;
+            return new Frontier(output, next);
         }
     }
 
@@ -149,7 +155,10 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
 
     private void Enqueue(in SimEvent e)
     {
-        var output = contract.EarliestOutput(e);
+        var waiting = _waits?.CountsTowardsWait(e.Kind) == true;
+        // What a waiting event can write is the entity's to say, over all it holds (the Frontier).
+        var output = waiting ? EntityTimes.Never : contract.EarliestOutput(e);
+        if (waiting) (_waitingHeld, _waitingLatest) = (_waitingHeld + 1, Math.Max(_waitingLatest, e.Time));
         _queue.Enqueue(new Pending(e, output), e.Key);
         _output = _output.Min(output);
     }
@@ -167,6 +176,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             _queue.Dequeue();
             if (pending.Output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || pending.Output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
             var e = pending.Event;
+            if (_waits?.CountsTowardsWait(e.Kind) == true && --_waitingHeld == 0) _waitingLatest = 0;
             Now = e.Time;
             LastEventTime = e.Time;
             EventsProcessed++;

@@ -24,7 +24,7 @@ namespace Shootdown.Model.Kernel;
 /// This class routes each event to its piece and runs a csd's func and cond_func, which the
 /// generic smp_call_function code holds as data.
 /// </summary>
-public sealed class Cpu : ISimEntity
+public sealed class Cpu : ISimEntity, IWaitCompletion
 {
     /// <summary>The mm id of <c>init_mm</c>: loaded by kernel threads and by a lazy CPU once a flush kicks it off.</summary>
     public const int InitMm = -1;
@@ -66,6 +66,11 @@ public sealed class Cpu : ISimEntity
     public TlbState Tlb { get; }
     public TlbFlush Flush { get; }
     public SmpCallFunction Smp { get; }
+
+    /// <summary>A csd's unlock (<see cref="EventKind.CsdAck"/>) only counts towards the sender's csd_lock_wait(): see <see cref="SmpCallFunction.CsdLockWaitWrites"/>.</summary>
+    public bool CountsTowardsWait(EventKind kind) => kind == EventKind.CsdAck;
+
+    public EntityTimes WaitCompletionWrites(int held, long latest) => Smp.CsdLockWaitWrites(held, latest);
     public MmuGather Gather { get; }
     public KernelOperations Ops { get; }
     public Scheduler Scheduler { get; }

@@ -729,6 +729,24 @@ public sealed class SmpCallFunction(Cpu cpu)
         if (++call.Acks == call.Queued && call.Answers == call.Count) Answered(call, ctx);
     }
 
+    /// <summary>
+    /// kernel/smp.c: csd_lock_wait() returns only once every csd it queued is unlocked, so of
+    /// the unlocks this CPU holds (<paramref name="held"/>, the latest at <paramref name="latest"/>)
+    /// only the last one handled can let the caller go on (<see cref="CsdAnswered"/>: the others
+    /// only note the time), and only when it is the call's last: the loop is over (every target
+    /// answered, so it is known how many csds were queued) and no other unlock is still to come.
+    /// Its step ends no sooner than that unlock, and the step writes another entity one
+    /// interaction later at the earliest. Otherwise a later event completes the wait, and its own
+    /// bound counts.
+    /// </summary>
+    public EntityTimes CsdLockWaitWrites(int held, long latest)
+    {
+        var call = InFlight ?? throw new InvalidOperationException($"CPU {cpu.Id}: {held} csd unlocks held with no call in flight");
+        return call.Answers == call.Count && call.Acks + held == call.Queued
+            ? EntityTimes.Both(latest + cpu.Setup.FastestInteractionNs)
+            : EntityTimes.Never;
+    }
+
     /// <summary>Every queued csd is unlocked (or none was queued): the caller's step ends when csd_lock_wait() has seen them all.</summary>
     private void Answered(Call call, ISimContext ctx)
     {

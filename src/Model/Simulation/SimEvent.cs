@@ -185,3 +185,21 @@ public interface ISimEntity
     /// <summary>Reads that back into an entity just built from the same setup, so it goes on as the written one would.</summary>
     void ReadState(StateReader reader);
 }
+
+/// <summary>
+/// An entity some of whose events only count towards a wait: handling one writes nothing another
+/// entity owns unless it is the one that completes the wait, so the event alone bounds its
+/// writes too early, and the entity's state, with how many such events it holds, bounds them
+/// better. A windowed engine that holds an entity's pending events asks it.
+/// </summary>
+public interface IWaitCompletion
+{
+    /// <summary>Whether events of this kind only count towards a wait (their own earliest writes are then "never").</summary>
+    bool CountsTowardsWait(EventKind kind);
+
+    /// <summary>
+    /// The earliest writes to others' state that handling the <paramref name="held"/> waiting
+    /// events it holds (at least one; the latest at <paramref name="latest"/>) can cause.
+    /// </summary>
+    EntityTimes WaitCompletionWrites(int held, long latest);
+}
