@@ -7,8 +7,7 @@ namespace Shootdown.Protocol;
 /// An entity after it ran: its frontier over the events it still holds, what it sent others (in
 /// the order sent, with the masks some carry; a view valid until its outbox is cleared), and its counters.
 /// </summary>
-public readonly record struct EntityStep(Frontier Frontier, ReadOnlyMemory<SimEvent> Sent, MaskAttachment[] SentMasks, long EventsProcessed, long LastEventTime)
-;
+public readonly record struct EntityStep(Frontier Frontier, ReadOnlyMemory<SimEvent> Sent, MaskAttachment[] SentMasks, long EventsProcessed, long LastEventTime);
 
 /// <summary>
 /// A partition after a window, as its coordinator needs it: the frontier of its entities and

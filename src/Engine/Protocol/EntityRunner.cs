@@ -176,7 +176,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             _queue.Dequeue();
             if (pending.Output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || pending.Output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
             var e = pending.Event;
-            if (_waits?.CountsTowardsWait(e.Kind) == true && --_waitingHeld == 0) _waitingLatest = 0;
+            // Asked only while some are held: most events are handled with none.
+            if (_waitingHeld > 0 && _waits!.CountsTowardsWait(e.Kind) && --_waitingHeld == 0) _waitingLatest = 0;
             Now = e.Time;
             LastEventTime = e.Time;
             EventsProcessed++;

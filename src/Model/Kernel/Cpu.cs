@@ -66,11 +66,6 @@ public sealed class Cpu : ISimEntity, IWaitCompletion
     public TlbState Tlb { get; }
     public TlbFlush Flush { get; }
     public SmpCallFunction Smp { get; }
-
-    /// <summary>A csd's unlock (<see cref="EventKind.CsdAck"/>) only counts towards the sender's csd_lock_wait(): see <see cref="SmpCallFunction.CsdLockWaitWrites"/>.</summary>
-    public bool CountsTowardsWait(EventKind kind) => kind == EventKind.CsdAck;
-
-    public EntityTimes WaitCompletionWrites(int held, long latest) => Smp.CsdLockWaitWrites(held, latest);
     public MmuGather Gather { get; }
     public KernelOperations Ops { get; }
     public Scheduler Scheduler { get; }
@@ -217,6 +212,11 @@ public sealed class Cpu : ISimEntity, IWaitCompletion
         _osnoisePeriodNoise += duration;
         Stats.MaxPeriodNoiseNs = Math.Max(Stats.MaxPeriodNoiseNs, _osnoisePeriodNoise);
     }
+
+    /// <summary>A csd's unlock (<see cref="EventKind.CsdAck"/>) only counts towards the sender's csd_lock_wait(): see <see cref="SmpCallFunction.CsdLockWaitWrites"/>.</summary>
+    public bool CountsTowardsWait(EventKind kind) => kind == EventKind.CsdAck;
+
+    public EntityTimes WaitCompletionWrites(int held, long latest) => Smp.CsdLockWaitWrites(held, latest);
 
     /// <summary>
     /// The earliest times at which handling <paramref name="e"/>, and whatever this CPU schedules
