@@ -7,8 +7,9 @@
 // the headline per policy and writes the result files.
 //
 //   dotnet run scripts/mixed-workload.cs [-- OUT_DIR]
+using Shootdown.Analysis.Reporting;
 using Shootdown.Client.Api;
-using Shootdown.Client.Reporting;
+using Shootdown.Scenarios;
 
 var topology = Path.Combine(AppContext.GetData("EntryPointFileDirectoryPath") as string ?? ".", "..", "topologies", "hwloc", "Intel-Skylake-2xXeon6140.xml");
 var builder = ScenarioBuilder.OnTopologyFile(topology, scaleToCpus: 1152, name: "mixed-1152")

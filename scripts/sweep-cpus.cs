@@ -5,8 +5,9 @@
 // patched kernel, on the embedded silo. Prints one table row per size.
 //
 //   dotnet run scripts/sweep-cpus.cs [-- --reference]
+using Shootdown.Analysis.Reporting;
 using Shootdown.Client.Api;
-using Shootdown.Client.Reporting;
+using Shootdown.Scenarios;
 using Spectre.Console;
 
 var scenarios = new[] { 512, 1024, 2048, 4096, 8192 }.Select(cpus =>

@@ -1,5 +1,6 @@
 using ArchUnitNET.Domain;
 using ArchUnitNET.Loader;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Tests;
@@ -30,6 +31,26 @@ public sealed class ModelLayeringTests
         Assert.Empty(Cycles(edges));
         // The kernel is on top: nothing below reads it.
         Assert.Equal(["Kernel"], edges.Select(e => e.From).Except(edges.Select(e => e.To)));
+    }
+
+    /// <summary>
+    /// The analysis library (reports, replay, calibration, in-process runs) is what the fast layer
+    /// tests of runs: it reaches no silo, no grain implementation, no cluster client and not the CLI,
+    /// read from its compiled references, the ones it depends on included.
+    /// </summary>
+    [Fact]
+    public void The_analysis_library_reaches_no_silo_and_no_cluster_client()
+    {
+        var reached = new SortedSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<System.Reflection.AssemblyName>([typeof(HtmlReport).Assembly.GetName()]);
+        while (pending.TryPop(out var name))
+        {
+            if (!reached.Add(name.Name!) || !name.Name!.StartsWith("Shootdown.", StringComparison.Ordinal)) continue;
+            foreach (var reference in System.Reflection.Assembly.Load(name).GetReferencedAssemblies()) pending.Push(reference);
+        }
+        Assert.Contains("Shootdown.Engine", reached);
+        Assert.DoesNotContain(reached, n => n is "shootdown" or "Shootdown.Silo" or "Shootdown.Grains"
+            or "Orleans.Runtime" or "Orleans.Client" or "Microsoft.Orleans.Runtime");
     }
 
     /// <summary>The model namespace a type is in, by its first part below the model's (Kernel for Kernel.Anything).</summary>

@@ -1,10 +1,11 @@
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Engine.Checkpoints;
-using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
+using Shootdown.Grains;
+using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
-using Shootdown.Model.Kernel;
 
 namespace Shootdown.Tests;
 
@@ -57,7 +58,7 @@ public sealed class CheckpointIntegrityTests(ClusterFixture clusters)
         await store.Put(key, new SealedPart([part]));
     }
 
-    private static string Reference => ShootdownRunner.RunReference(Small, Small.Policies[0]).Result.Digest;
+    private static string Reference => InProcessRuns.Reference(Small, Small.Policies[0]).Result.Digest;
 
     [Fact]
     public async Task AGoodCheckpointResumesToTheReferenceDigest()

@@ -1,10 +1,11 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Engine.Checkpoints;
-using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
+using Shootdown.Grains;
 using Shootdown.Scenarios;
 using Shootdown.Silo;
 
@@ -40,7 +41,7 @@ public sealed class CheckpointStoreTests
         var policy = scenario.Policies[0];
         var run = await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, policy, cluster.Client,
             options: new GrainEngineOptions(Partitions: 2, Checkpoints: new CheckpointPolicy(Windows: 3, WallMs: 0)));
-        Assert.Equal(ShootdownRunner.RunReference(scenario, policy).Result.Digest, run.Result.Digest);
+        Assert.Equal(InProcessRuns.Reference(scenario, policy).Result.Digest, run.Result.Digest);
         Assert.True(run.Engine!.CheckpointsSkipped > 1, $"{run.Engine.CheckpointsSkipped} checkpoints skipped");
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 

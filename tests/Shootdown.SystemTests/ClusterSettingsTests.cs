@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 

@@ -1,8 +1,9 @@
-using Shootdown.Model.Simulation;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Engine;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
+using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
 
 namespace Shootdown.Tests;
@@ -45,8 +46,8 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         "inline:storm" => Sim.Parse(Sim.StormWorkload),
         "inline:migration" => Sim.Parse(Sim.MigrationWorkload),
         "inline:hugetlb" => Sim.Parse(Sim.HugetlbSharersWorkload),
-        _ when name.StartsWith("replay:", StringComparison.Ordinal) => Client.KernelTrace.FtraceReplay.ToScenario(
-            Client.KernelTrace.FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", name["replay:".Length..])), null, ["baseline", "patched"]),
+        _ when name.StartsWith("replay:", StringComparison.Ordinal) => Analysis.KernelTrace.FtraceReplay.ToScenario(
+            Analysis.KernelTrace.FtraceReplay.Read(Path.Combine(AppContext.BaseDirectory, "traces", name["replay:".Length..])), null, ["baseline", "patched"]),
         _ => ScenarioLoader.LoadFile(Sim.ScenarioPath(name)),
     };
 

@@ -4,9 +4,10 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
-using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
+using Shootdown.Grains;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
@@ -65,7 +66,7 @@ public sealed class GrainLifetimeTests
         await Task.Delay(TimeSpan.FromSeconds(3.5));
         while (!(await run.Advance(10_000)).Done) { }
         var result = ShootdownRunner.ResultOf(Small, await run.Collect());
-        Assert.Equal(ShootdownRunner.RunReference(Small, policy).Result.Digest, result.Digest);
+        Assert.Equal(InProcessRuns.Reference(Small, policy).Result.Digest, result.Digest);
     }
 
     /// <summary>A client that begins a run and goes: after the lease the run is abandoned, its coordinator and partitions forget it, and its checkpoints are deleted.</summary>

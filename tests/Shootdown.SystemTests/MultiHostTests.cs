@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Api;
 using Shootdown.Client.Running;
 using Shootdown.Grains;

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Grains;
 using Shootdown.Scenarios;
@@ -92,7 +93,7 @@ public sealed class RedisMembershipTests
     {
         var policy = Small.Policies[0];
         var run = await ShootdownRunner.RunPolicyOnGrainsAsync(Small, policy, grains, options: new GrainEngineOptions(Partitions: 2, Checkpoints: checkpoints));
-        Assert.Equal(ShootdownRunner.RunReference(Small, policy).Result.Digest, run.Result.Digest);
+        Assert.Equal(InProcessRuns.Reference(Small, policy).Result.Digest, run.Result.Digest);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Engine;
 using Shootdown.Model.Kernel;

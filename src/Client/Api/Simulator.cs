@@ -1,9 +1,10 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography.X509Certificates;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.Reporting;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
-using Shootdown.Silo;
 using Shootdown.Scenarios;
+using Shootdown.Silo;
 
 namespace Shootdown.Client.Api;
 

@@ -3,11 +3,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
-using Shootdown.Telemetry.Export;
 using Shootdown.Silo;
+using Shootdown.Telemetry.Export;
 
 namespace Shootdown.Client.Cli;
 
@@ -222,7 +223,7 @@ internal static class BenchCommand
             var clock = Stopwatch.StartNew();
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
-                ? ShootdownRunner.RunInProcess(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
+                ? InProcessRuns.Run(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
                     cancellation: cancellation, tracing: tracing)
                 : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
                     Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));

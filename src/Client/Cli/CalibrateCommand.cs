@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Shootdown.Client.Calibration;
+using Shootdown.Analysis.Calibration;
 using Spectre.Console;
 
 namespace Shootdown.Client.Cli;

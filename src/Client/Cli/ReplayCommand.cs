@@ -1,6 +1,7 @@
 using System.CommandLine;
-using Shootdown.Client.KernelTrace;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.KernelTrace;
+using Shootdown.Analysis.Reporting;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Spectre.Console;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 

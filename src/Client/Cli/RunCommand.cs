@@ -1,10 +1,11 @@
 using System.Collections.Immutable;
 using System.CommandLine;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.Reporting;
+using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
-using Shootdown.Telemetry.Export;
 using Shootdown.Silo;
+using Shootdown.Telemetry.Export;
 using Spectre.Console;
 
 namespace Shootdown.Client.Cli;

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Model.Topology;
-using Shootdown.Scenarios;
 using Shootdown.Scenarios.Topology;
+using Shootdown.Scenarios;
 
 namespace Shootdown.Client.Cli;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Shootdown.Client.KernelTrace;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.KernelTrace;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Model.Tracing;
 using Shootdown.Scenarios;
 

@@ -1,3 +1,4 @@
+using Shootdown.Analysis.Runs;
 using Shootdown.Scenarios;
 
 namespace Shootdown.Client.Running;

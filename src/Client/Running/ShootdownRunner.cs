@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Shootdown.Analysis.Runs;
 using Shootdown.Engine;
 using Shootdown.Grains;
 using Shootdown.Model.Kernel;
@@ -8,75 +9,10 @@ using Shootdown.Model.Results;
 using Shootdown.Model.Safety;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
-using Shootdown.Telemetry;
 using Shootdown.Telemetry.Export;
+using Shootdown.Telemetry;
 
 namespace Shootdown.Client.Running;
-
-public enum EngineKind
-{
-    /// <summary>Every CPU and mm is a grain, driven by partition grains in conservative windows.</summary>
-    Grains,
-    /// <summary>The sequential oracle.</summary>
-    Reference,
-    /// <summary>The grain engine's window protocol on this process's threads, one partition per core, with no messaging.</summary>
-    Parallel,
-}
-
-/// <summary>The engines' names as the command line and reports spell them: the kinds' own names, in lower case.</summary>
-public static class EngineNames
-{
-    public static readonly string[] All = [.. Enum.GetValues<EngineKind>().Select(Of)];
-
-    public static string Of(EngineKind kind) => kind.ToString().ToLowerInvariant();
-
-    /// <summary>An engine by the name <see cref="All"/> lists (the command line accepts no other).</summary>
-    public static EngineKind Parse(string name) => Enum.Parse<EngineKind>(name, ignoreCase: true);
-
-    /// <summary>Which engine ran a comparison, and where: "reference", "parallel in 2 partitions", "grains on 1 embedded silo(s)".</summary>
-    public static string Describe(Comparison c) => c.Engine switch
-    {
-        EngineKind.Reference => "reference",
-        EngineKind.Parallel => $"parallel in {c.Runs.Max(r => r.Engine?.Partitions ?? 1)} partition(s)",
-        _ => c.Silos > 0 ? $"grains on {c.Silos} embedded silo(s)" : "grains on a running cluster",
-    };
-
-    /// <summary>Whether the engine runs in this process alone (no silos, no checkpoints).</summary>
-    public static bool InProcess(EngineKind kind) => kind != EngineKind.Grains;
-}
-
-/// <summary>How far a policy's run has got, for progress displays. <see cref="Point"/> numbers the scenario in a batch (a sweep's point).</summary>
-/// <see cref="Event"/>, when set, says something happened that a person should read (a silo lost and the run resumed);
-/// <see cref="Coordinator"/> is the silo (ADDR:PORT) whose run grain coordinates the grain engine's run.
-public readonly record struct RunProgressInfo(int Point, string Policy, long VirtualTimeNs, long DurationNs, bool Done, string? Event = null,
-    string? Coordinator = null);
-
-/// <summary>
-/// One policy's result and what it cost to compute; <paramref name="Engine"/> is the grain
-/// engine's account (null on the reference engine), <paramref name="Recoveries"/> the lost silos
-/// the run survived, one line each, and <paramref name="Placement"/> where its grains ran (on grains).
-/// </summary>
-public sealed record PolicyRun(PolicyResult Result, TimeSpan Wall, EngineStats? Engine, ImmutableArray<string> Recoveries = default,
-    RunPlacement? Placement = null)
-{
-    /// <summary>Simulated IPIs delivered: csds handled by their targets.</summary>
-    public long Ipis => Result.Cpus.Sum(c => c.CsdsHandled);
-}
-
-/// <summary>
-/// The scenario run under each of its policies, in the order the scenario lists them.
-/// <see cref="RunId"/> names this invocation on its spans (<c>shootdown.run_id</c>).
-/// </summary>
-public sealed record Comparison(Scenario Scenario, EngineKind Engine, int Silos, ImmutableArray<PolicyRun> Runs, string RunId);
-
-/// <summary>
-/// How a run is traced: the head-sampling ratio, and the id its spans carry. Nothing is traced
-/// unless a telemetry pipeline listens.
-/// </summary>
-public sealed record RunTracing(double SampleRatio, string RunId)
-{
-    public static RunTracing New(double sampleRatio = TelemetryOptions.DefaultSampleRatio) => new(sampleRatio, Guid.NewGuid().ToString("N")[..12]);
-}
 
 /// <summary>
 /// How the engines run: <see cref="Partitions"/> partitions per grain-engine run (0: one per core
@@ -123,20 +59,8 @@ public static class ShootdownRunner
         var jobs = scenarios.SelectMany((s, point) => s.Policies.Select((_, policy) => (Point: point, Policy: policy))).ToList();
         var runs = scenarios.Select(s => new PolicyRun[s.Policies.Length]).ToArray();
         if (EngineNames.InProcess(engine))
-        {
-            // Side by side over this process's cores when farmed (a farmed parallel run takes one
-            // partition unless told otherwise: the cores are busy); the runs share nothing but the
-            // (thread-safe) progress and telemetry sinks.
-            var partitions = engine == EngineKind.Reference ? 0 : options.Partitions > 0 ? options.Partitions : options.Farm ? 1 : Environment.ProcessorCount;
-            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = options.Farm ? Environment.ProcessorCount : 1, CancellationToken = cancellation },
-                (job, token) =>
-                {
-                    var scenario = scenarios[job.Point];
-                    runs[job.Point][job.Policy] = RunInProcess(scenario, scenario.Policies[job.Policy], partitions, job.Point, progress, token, tracing);
-                    return ValueTask.CompletedTask;
-                });
-            return [.. scenarios.Select((s, point) => new Comparison(s, engine, 0, [.. runs[point]], tracing.RunId))];
-        }
+            // Off the caller's thread, as the grain runs are: a progress display keeps drawing.
+            return await Task.Run(() => InProcessRuns.RunAll(scenarios, engine, options.Partitions, options.Farm, progress, cancellation, tracing), cancellation);
         await using var cluster = grains is null ? await EmbeddedCluster.StartAsync(silos, cancellation) : null;
         var factory = grains ?? cluster!.GrainFactory;
         async Task RunJob((int Point, int Policy) job, int home, GrainEngineOptions shape) =>
@@ -162,53 +86,6 @@ public static class ShootdownRunner
             }));
         }
         return [.. scenarios.Select((s, point) => new Comparison(s, EngineKind.Grains, cluster is null ? 0 : silos, [.. runs[point]], tracing.RunId))];
-    }
-
-    public static PolicyRun RunReference(Scenario scenario, KernelPolicy policy, int point = 0, IProgress<RunProgressInfo>? progress = null,
-        CancellationToken cancellation = default, RunTracing? tracing = null) =>
-        RunInProcess(scenario, policy, 0, point, progress, cancellation, tracing);
-
-    /// <summary>
-    /// A policy's run in this process: on the reference engine with no <paramref name="partitions"/>,
-    /// else on the parallel engine with that many (at most the machine's CPUs).
-    /// </summary>
-    public static PolicyRun RunInProcess(Scenario scenario, KernelPolicy policy, int partitions, int point = 0, IProgress<RunProgressInfo>? progress = null,
-        CancellationToken cancellation = default, RunTracing? tracing = null)
-    {
-        tracing ??= RunTracing.New();
-        using var span = EngineSpans.StartPolicy(policy.Name, point);
-        var clock = Stopwatch.StartNew();
-        var setup = scenario.SetupFor(policy);
-        var spans = new KernelSpans(setup, tracing.SampleRatio, scenario.Name, tracing.RunId);
-        Action<long> reached = t => progress?.Report(new RunProgressInfo(point, policy.Name, t, scenario.DurationNs, false));
-        var name = partitions > 0 ? "parallel" : "reference";
-        PolicyResult result;
-        EngineStats? stats = null;
-        if (partitions > 0)
-        {
-            var count = Math.Min(partitions, setup.CpuCount);
-            var engine = new ParallelEngine(setup, count, spans);
-            result = engine.Run(reached, cancellation);
-            stats = new EngineStats(0, count, engine.Windows, 0, 0, 0, SpanEvents: engine.SpanEvents);
-        }
-        else
-        {
-            result = new ReferenceEngine(setup, spans).Run(reached, cancellation);
-        }
-        progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-        EngineMetrics.Progress(name, policy.Name, result.EventsProcessed, clock.Elapsed);
-        return Finished(scenario, result, clock.Elapsed, stats, span);
-    }
-
-    /// <summary>Every policy's result, whichever engine: its metrics are recorded from it, and its span says what it found.</summary>
-    private static PolicyRun Finished(Scenario scenario, PolicyResult result, TimeSpan wall, EngineStats? engine, Activity? span)
-    {
-        KernelMetrics.Record(scenario.Name, result, scenario.Workload.RealtimeCpus);
-        span?.SetTag("shootdown.digest", result.Digest);
-        span?.SetTag("shootdown.events", result.EventsProcessed);
-        span?.SetTag("shootdown.ipis", result.TotalIpis);
-        span?.SetTag("shootdown.virtual_end_ns", result.EndNs);
-        return new PolicyRun(result, wall, engine);
     }
 
     /// <summary>How many silos a policy's run may lose, one after another, before it gives up.</summary>
@@ -257,7 +134,7 @@ public static class ShootdownRunner
                 }, cancellation);
                 var result = ResultOf(scenario, report);
                 progress?.Report(new RunProgressInfo(point, policy.Name, result.EndNs, scenario.DurationNs, true));
-                return Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable(), Placement = placement };
+                return InProcessRuns.Finished(scenario, result, clock.Elapsed, report.Stats, span) with { Recoveries = recoveries.ToImmutable(), Placement = placement };
             }
             catch (CheckpointRefusedFault refused) when (resumeFrom is not null && recoveries.Count < MaxRecoveries)
             {

@@ -3,16 +3,16 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Results;
-using Shootdown.Model.Statistics;
 using Shootdown.Model.Simulation;
+using Shootdown.Model.Statistics;
 using Shootdown.Model.Topology;
 using Shootdown.Scenarios;
-using static Shootdown.Client.Reporting.Headline;
+using static Shootdown.Analysis.Reporting.Headline;
 using Shootdown.Model.Kernel;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// <c>--report FILE.html</c>: one self-contained page (inline CSS, SVG drawn here, a few lines of

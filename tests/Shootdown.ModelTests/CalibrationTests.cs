@@ -1,4 +1,4 @@
-using Shootdown.Client.Calibration;
+using Shootdown.Analysis.Calibration;
 
 namespace Shootdown.Tests;
 

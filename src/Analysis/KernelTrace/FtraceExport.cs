@@ -1,11 +1,11 @@
 using System.Collections.Immutable;
-using Shootdown.Client.Reporting;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Engine;
 using Shootdown.Model.Results;
 using Shootdown.Model.Tracing;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.KernelTrace;
+namespace Shootdown.Analysis.KernelTrace;
 
 /// <summary>
 /// A run's tracepoints as ftrace text, and /proc/interrupts at both edges of the traced window,

@@ -1,12 +1,12 @@
 using System.Globalization;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Results;
 using Shootdown.Model.Statistics;
 using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
-using static Shootdown.Client.Reporting.Headline;
+using static Shootdown.Analysis.Reporting.Headline;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>How a figure is printed.</summary>
 public enum FigureUnit

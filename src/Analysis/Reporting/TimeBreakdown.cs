@@ -1,8 +1,8 @@
 using System.Globalization;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Workload;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// Where the time goes, pooled over a set's replicates. For an operation type: its initiator's

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// What a result was made from, so that anyone can make it again: the tool's version and commit,

@@ -1,8 +1,7 @@
 using System.Globalization;
-using Shootdown.Scenarios;
 using YamlDotNet.RepresentationModel;
 
-namespace Shootdown.Client.Api;
+namespace Shootdown.Scenarios;
 
 /// <summary>
 /// Builds a scenario in code. The builder writes the same YAML a scenario file would hold and

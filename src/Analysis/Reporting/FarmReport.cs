@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// Where a farmed run put each point's policies, and its wall time beside the sum of the runs'

@@ -3,7 +3,7 @@ using System.Text;
 using Shootdown.Model.Topology;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// <c>shootdown topology show</c>: a machine described in the shapes users already compare

@@ -3,7 +3,7 @@ using System.Text;
 using Shootdown.Model.Results;
 using Shootdown.Model.Topology;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// The real-time CPUs' noise as <c>rtla osnoise top</c> prints it (tools/tracing/rtla,

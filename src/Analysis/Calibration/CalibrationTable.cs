@@ -8,7 +8,7 @@ using Shootdown.Model.Results;
 using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Calibration;
+namespace Shootdown.Analysis.Calibration;
 
 /// <summary>Whether a row fits a free cost parameter or only checks the model (docs/calibration.md).</summary>
 public enum CalibrationUse

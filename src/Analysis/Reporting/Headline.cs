@@ -1,8 +1,8 @@
 using System.Globalization;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Workload;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>The one sentence a kernel developer reads first.</summary>
 public static class Headline

@@ -1,4 +1,4 @@
-using Shootdown.Client.KernelTrace;
+using Shootdown.Analysis.KernelTrace;
 using Shootdown.Engine;
 using Shootdown.Model.Results;
 using Shootdown.Model.Tracing;
@@ -173,7 +173,7 @@ public sealed class KernelTraceTests
             Assert.Equal(result.Cpus[cpu].Tlb, lines.Count(l => l.Contains($"[{cpu:000}]") && l.Contains("csd_function_entry: func=flush_tlb_func")));
         // The whole-run window starts before any interrupt and ends with the final counters.
         Assert.DoesNotContain(files.Single(f => f.Name == "interrupts-baseline-start.txt").Content.Split('\n')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).SkipLast(3), v => v != "0");
-        Assert.Equal(files.Single(f => f.Name == "interrupts-baseline-end.txt").Content, Client.Reporting.ProcInterrupts.Render(scenario.Machine, result));
+        Assert.Equal(files.Single(f => f.Name == "interrupts-baseline-end.txt").Content, Analysis.Reporting.ProcInterrupts.Render(scenario.Machine, result));
     }
 
     /// <summary>

@@ -1,9 +1,9 @@
 using System.Text;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Statistics;
-using static Shootdown.Client.Reporting.Headline;
+using static Shootdown.Analysis.Reporting.Headline;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// <c>run --hist</c>: the distributions behind the table, as bpftrace prints its <c>hist()</c>

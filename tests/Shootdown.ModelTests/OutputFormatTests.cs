@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
-using Shootdown.Client.Reporting;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Reporting;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Topology;
@@ -37,7 +37,7 @@ public sealed class OutputFormatTests
     }
 
     [Fact]
-    public async Task RealRunsFillEveryFileConsistently()
+    public void RealRunsFillEveryFileConsistently()
     {
         var scenario = Sim.Parse("""
             machine: small-64
@@ -55,7 +55,7 @@ public sealed class OutputFormatTests
                 cpu: 16
                 at_us: [100, 700, 1300]
             """);
-        var c = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var c = InProcessRuns.RunAll([scenario], EngineKind.Reference)[0];
         var files = ResultFiles.Render(c).ToDictionary(f => f.Name, f => f.Content);
         Assert.Equal(["results.json", "summary.csv", "cpus.csv", "interrupts-baseline.txt", "osnoise-baseline.txt", "interrupts-patched.txt", "osnoise-patched.txt"], files.Keys);
 

@@ -1,11 +1,10 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Shootdown.Client.Api;
 using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.KernelTrace;
+namespace Shootdown.Analysis.KernelTrace;
 
 /// <summary>A flush or sync operation rebuilt from a trace: who started it, when, how many pages, and which CPUs its flush reached.</summary>
 public sealed record ReplayedOp(int Cpu, long TimeNs, OpType Type, int Pages, ImmutableArray<int> FlushTargets);

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>cpus.csv: one row per (policy, CPU), with where the CPU sits and every counter, for pandas or a spreadsheet.</summary>
 public static class CpuCsv

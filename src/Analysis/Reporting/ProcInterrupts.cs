@@ -3,7 +3,7 @@ using System.Text;
 using Shootdown.Model.Results;
 using Shootdown.Model.Topology;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// A <c>/proc/interrupts</c> snapshot (at the end of a run, or at either edge of a trace window), laid out as x86 prints it:

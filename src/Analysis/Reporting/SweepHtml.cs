@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Scenarios;
-using static Shootdown.Client.Reporting.HtmlReport;
+using static Shootdown.Analysis.Reporting.HtmlReport;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// <c>--report FILE.html</c> for a sweep: one self-contained page with a chart per headline

@@ -6,7 +6,7 @@ using Shootdown.Model.Workload;
 using Shootdown.Scenarios;
 using Shootdown.Telemetry;
 
-namespace Shootdown.Client.KernelTrace;
+namespace Shootdown.Analysis.KernelTrace;
 
 /// <summary>
 /// A window of a run as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev, "Open trace

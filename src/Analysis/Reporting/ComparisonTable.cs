@@ -1,11 +1,11 @@
 using System.Globalization;
-using Shootdown.Client.Running;
+using Shootdown.Analysis.Runs;
 using Shootdown.Model.Results;
 using Shootdown.Model.Statistics;
 using Spectre.Console;
-using static Shootdown.Client.Reporting.Headline;
+using static Shootdown.Analysis.Reporting.Headline;
 
-namespace Shootdown.Client.Reporting;
+namespace Shootdown.Analysis.Reporting;
 
 /// <summary>
 /// The side-by-side comparison, one column per policy: of one run, its figures; over replicates,

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Running;
+namespace Shootdown.Analysis.Runs;
 
 /// <summary>
 /// One scenario run under several seeds (<c>--seeds N</c>): <see cref="Replicates"/>[i] is the
