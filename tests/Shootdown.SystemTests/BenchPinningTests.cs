@@ -1,4 +1,4 @@
-using Shootdown.Client.Cli;
+using Shootdown.Cli;
 
 namespace Shootdown.Tests;
 

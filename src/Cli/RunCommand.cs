@@ -8,7 +8,7 @@ using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
 using Spectre.Console;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown run SCENARIO [--engine grains|reference] [--silos N] [--partitions N] [--seeds N] [--seed S] [--duration T]

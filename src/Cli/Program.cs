@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Shootdown.Client.Cli;
+using Shootdown.Cli;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 using Shootdown.Silo;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Shootdown.Telemetry.Export;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// The telemetry options of <c>run</c> and <c>bench</c>. They override the standard OTEL_*

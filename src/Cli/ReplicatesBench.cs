@@ -5,7 +5,7 @@ using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>bench --case replicates</c>: <c>run scenarios/khugepaged-4096.yaml --seeds 8</c> both ways

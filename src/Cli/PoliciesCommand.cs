@@ -2,7 +2,7 @@ using System.CommandLine;
 using Shootdown.Model.Kernel;
 using Spectre.Console;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary><c>shootdown policies</c>: the built-in kernel policies, and the decisions each one makes.</summary>
 internal static class PoliciesCommand

@@ -3,7 +3,7 @@ using System.Net;
 using Shootdown.Client.Running;
 using Shootdown.Silo;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown dashboard [--host ADDR] [--port N] [--otlp-grpc-port N] [--otlp-http-port N]</c>:

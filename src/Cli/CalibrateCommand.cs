@@ -2,7 +2,7 @@ using System.CommandLine;
 using Shootdown.Analysis.Calibration;
 using Spectre.Console;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown calibrate</c>: run the calibration scenarios and set the model's figures beside

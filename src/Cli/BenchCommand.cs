@@ -10,7 +10,7 @@ using Shootdown.Scenarios;
 using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown bench</c>: both engines on the 8192-CPU khugepaged scenario, the 8192-CPU storm

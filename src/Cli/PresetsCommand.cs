@@ -3,7 +3,7 @@ using Shootdown.Model.Topology;
 using Spectre.Console;
 using Shootdown.Model.Costs;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary><c>shootdown presets</c>: the built-in machines and their synthetic specs.</summary>
 internal static class PresetsCommand

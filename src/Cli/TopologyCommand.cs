@@ -4,7 +4,7 @@ using Shootdown.Model.Topology;
 using Shootdown.Scenarios.Topology;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary><c>shootdown topology show FILE|PRESET|SPEC [--scale N] [--full]</c>.</summary>
 internal static class TopologyCommand

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary><c>shootdown validate SCENARIO</c>: parse and check a scenario (every sweep point, every include and topology file) without running it.</summary>
 internal static class ValidateCommand

@@ -5,7 +5,7 @@ using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Spectre.Console;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown replay TRACE</c>: rebuild the flush and sync operations of an ftrace capture and

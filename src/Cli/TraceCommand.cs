@@ -5,7 +5,7 @@ using Shootdown.Analysis.Reporting;
 using Shootdown.Model.Tracing;
 using Shootdown.Scenarios;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// <c>shootdown trace SCENARIO --out DIR</c>: the run's tracepoints as ftrace text (tlb_flush,

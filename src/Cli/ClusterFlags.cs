@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Shootdown.Client.Running;
 using Shootdown.Silo;
 
-namespace Shootdown.Client.Cli;
+namespace Shootdown.Cli;
 
 /// <summary>
 /// How <c>run</c> reaches a running cluster instead of starting an embedded one: its gateways
