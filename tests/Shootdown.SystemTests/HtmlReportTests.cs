@@ -48,7 +48,7 @@ public sealed class HtmlReportTests
     }
 
     /// <summary>
-    /// 80 packages of 2 CPUs: past 64 groups the map is one cell per group on a grid whose rows
+    /// 80 packages of 2 cores of 2 threads: past 64 groups the map is one cell per group on a grid whose rows
     /// name their first CPU, and a click on a group opens its CPUs (every CPU's cell is there).
     /// </summary>
     [Fact]
@@ -57,7 +57,7 @@ public sealed class HtmlReportTests
         var dir = Sim.TempDir();
         var scenario = Path.Combine(dir, "wide.yaml");
         File.WriteAllText(scenario, """
-            machine: pack:80 numa:1 core:2 pu:1
+            machine: pack:80 numa:1 core:2 pu:2
             duration_us: 200
             processes:
               - name: p
@@ -77,12 +77,22 @@ public sealed class HtmlReportTests
             "JSON.stringify([...document.querySelectorAll('.heatmap')].map(h => [h.querySelectorAll('.group-cell').length, h.querySelectorAll('.cell').length, " +
             "h.querySelectorAll('.overview text.axis').length, h.querySelector('.overview text.axis').textContent]))"))!.GetValue<string>();
         // 80 groups on a 9-wide grid: 9 rows, the first labelled CPU 0.
-        Assert.Equal("[[80,160,9,\"CPU 0\"],[80,160,9,\"CPU 0\"]]", maps);
+        Assert.Equal("[[80,320,9,\"CPU 0\"],[80,320,9,\"CPU 0\"]]", maps);
+        // What the browser lays out: before a click no group's CPUs take any room; after one, that
+        // group's alone do, in both policies' maps (the script opens only the map clicked).
+        const string shown = "[...document.querySelectorAll('.heatmap')].map(h => [...h.querySelectorAll('.detail')]" +
+                             ".filter(d => d.getBoundingClientRect().height > 0).map(d => d.dataset.group))";
+        Assert.Equal("[[],[]]", (await browser.EvaluateAsync($"JSON.stringify({shown})"))!.GetValue<string>());
+        var before = (await browser.EvaluateAsync("document.documentElement.scrollHeight"))!.GetValue<int>();
         var opened = (await browser.EvaluateAsync(
             "(() => { const map = document.querySelector('.heatmap'); map.querySelector('.group-cell[data-group=\"5\"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); " +
-            "return JSON.stringify([[...map.querySelectorAll('.detail')].filter(d => !d.hidden).map(d => d.dataset.group), " +
-            "map.querySelector('.detail[data-group=\"5\"]').querySelectorAll('.cell').length, map.querySelector('.drill-title').textContent]); })()"))!.GetValue<string>();
-        Assert.Equal("[[\"5\"],2,\"node 5, package 5: CPUs 10–11\"]", opened);
+            $"const open = {shown}; const cells = [...map.querySelector('.detail[data-group=\"5\"]').querySelectorAll('.cell')].filter(c => c.getBoundingClientRect().width > 0).length; " +
+            "return JSON.stringify([open, cells, map.querySelector('.drill-title').textContent]); })()"))!.GetValue<string>();
+        // Package 5's SMT siblings are 160 apart, as Linux numbers them: the kernel's list format.
+        Assert.Equal("[[[\"5\"],[]],4,\"node 5, package 5: CPUs 10-11,170-171\"]", opened);
+        // One group's four CPUs add a few dozen pixels, not a page of maps.
+        var after = (await browser.EvaluateAsync("document.documentElement.scrollHeight"))!.GetValue<int>();
+        Assert.InRange(after - before, 0, 200);
         Assert.Empty(browser.Errors);
     }
 

@@ -240,12 +240,18 @@ public static class HtmlReport
             {
                 GroupOverview(sb, m, groups, r, max);
                 sb.Append("<div class=\"drill\"><p class=\"note drill-title\"></p>");
-                for (var g = 0; g < groups.Count; g++) PerCpuBlocks(sb, m, [groups[g]], r, max, $" class=\"detail\" data-group=\"{g}\" hidden");
+                // Each group's CPUs in an HTML element the page shows on a click: `hidden` on an <svg> itself hides nothing.
+                for (var g = 0; g < groups.Count; g++)
+                {
+                    sb.Append(Inv, $"<div class=\"detail\" data-group=\"{g}\" hidden>");
+                    PerCpuBlocks(sb, m, [groups[g]], r, max);
+                    sb.Append("</div>");
+                }
                 sb.Append("</div>");
             }
             else
             {
-                PerCpuBlocks(sb, m, groups, r, max, "");
+                PerCpuBlocks(sb, m, groups, r, max);
             }
             sb.Append("</figure>\n");
         }
@@ -256,7 +262,7 @@ public static class HtmlReport
     private const int PerCpuGroupsMax = 64;
 
     /// <summary>The groups as blocks of per-CPU cells, flowing left to right within about 640 px.</summary>
-    private static void PerCpuBlocks(StringBuilder sb, Machine m, IReadOnlyList<((int Node, int Package) Key, List<int> Cpus)> groups, PolicyResult r, long max, string svgAttributes)
+    private static void PerCpuBlocks(StringBuilder sb, Machine m, IReadOnlyList<((int Node, int Package) Key, List<int> Cpus)> groups, PolicyResult r, long max)
     {
         var cell = m.CpuCount <= 256 ? 14 : m.CpuCount <= 2048 ? 8 : 5;
         if (groups.Count == 1) cell = 14;
@@ -269,7 +275,7 @@ public static class HtmlReport
         var rows = (groups.Count + perRow - 1) / perRow;
         var width = Math.Min(groups.Count, perRow) * (blockWidth + gap) - gap;
         var height = rows * (blockHeight + gap) - gap;
-        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\"{svgAttributes} width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
+        sb.Append(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">");
         for (var g = 0; g < groups.Count; g++)
         {
             var (key, cpus) = groups[g];
@@ -303,10 +309,8 @@ public static class HtmlReport
             var (col, row) = (g % perRow, g / perRow);
             if (col == 0) sb.Append(Inv, $"<text class=\"axis\" x=\"{axis - 6}\" y=\"{row * cell + 15}\" text-anchor=\"end\">CPU {m.OsIndexOf(cpus[0])}</text>");
             var cals = cpus.Select(cpu => r.Cpus[cpu].Cal).ToList();
-            var first = m.OsIndexOf(cpus[0]);
-            var last = m.OsIndexOf(cpus[^1]);
             sb.Append(Inv, $"<rect class=\"group-cell\" x=\"{axis + col * cell}\" y=\"{row * cell}\" width=\"{cell - 2}\" height=\"{cell - 2}\" fill=\"{Fill((long)Math.Round(cals.Average()), max)}\" " +
-                             $"data-group=\"{g}\" data-node=\"{m.NodeOsIndexOf(key.Node)}\" data-package=\"{key.Package}\" data-cpus=\"{first}–{last}\" " +
+                             $"data-group=\"{g}\" data-node=\"{m.NodeOsIndexOf(key.Node)}\" data-package=\"{key.Package}\" data-cpus=\"{CpuList.Format(cpus.Select(m.OsIndexOf))}\" " +
                              $"data-count=\"{cpus.Count}\" data-cal=\"{cals.Sum()}\" data-max=\"{cals.Max()}\"/>");
         }
         sb.Append("</svg>");
