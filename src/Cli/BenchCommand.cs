@@ -73,7 +73,8 @@ internal static class BenchCommand
         };
         command.SetAction(async (parse, cancellation) =>
         {
-            var dir = parse.GetValue(scenarios) ?? FindScenarios();
+            var dir = parse.GetValue(scenarios) ?? ShippedScenarios.Find(Cases[0].File)
+                      ?? throw new ScenarioException("scenarios", 0, 0, "--scenarios", "no scenarios directory found; pass --scenarios DIR");
             if (parse.GetValue(single) is { } one)
                 return one.StartsWith(ReplicatesBench.Case + ":", StringComparison.Ordinal)
                     ? await ReplicatesBench.MeasureOnce(dir, one, parse.GetValue(silos), cancellation)
@@ -241,19 +242,6 @@ internal static class BenchCommand
         {
             if (scratch is not null) Directory.Delete(scratch, recursive: true);
         }
-    }
-
-    private static string FindScenarios()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                var candidate = Path.Combine(d.FullName, "scenarios");
-                if (File.Exists(Path.Combine(candidate, Cases[0].File))) return candidate;
-            }
-        }
-        throw new ScenarioException("scenarios", 0, 0, "--scenarios", "no scenarios directory found; pass --scenarios DIR");
     }
 
     /// <summary>

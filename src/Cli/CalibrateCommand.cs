@@ -14,8 +14,7 @@ internal static class CalibrateCommand
     {
         var scenarios = new Option<DirectoryInfo>("--scenarios")
         {
-            Description = "The directory of calibration scenarios.",
-            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("scenarios", "calibration")),
+            Description = "The directory of calibration scenarios (default: scenarios/calibration, found above the current directory).",
         };
         var markdown = new Option<bool>("--markdown") { Description = "Print the table as docs/calibration.md holds it." };
         var fit = new Option<bool>("--fit") { Description = "Fit the free parameter (the interrupt path's scale) to its row, and print the costs it sets beside the model's defaults." };
@@ -26,10 +25,13 @@ internal static class CalibrateCommand
         var command = new Command("calibrate", "Compare the model with published measurements (docs/calibration.md).") { scenarios, markdown, fit, sensitivity };
         command.SetAction(parse =>
         {
-            var dir = parse.GetValue(scenarios)!;
-            if (!dir.Exists)
+            var dir = parse.GetValue(scenarios);
+            if (dir is null && ShippedScenarios.Find("calibration") is { } shipped) dir = new DirectoryInfo(Path.Combine(shipped, "calibration"));
+            if (dir is null || !dir.Exists)
             {
-                Console.Error.WriteLine($"shootdown: {dir.FullName}: no such directory (run from the repository root, or give --scenarios)");
+                Console.Error.WriteLine(dir is null
+                    ? $"shootdown: no scenarios/calibration directory above {Directory.GetCurrentDirectory()}; give --scenarios DIR"
+                    : $"shootdown: {dir.FullName}: no such directory");
                 return 2;
             }
             if (parse.GetValue(fit))

@@ -20,10 +20,11 @@ var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-syn
 };
 root.Options.Add(ConsoleOutput.PlainOption);
 
-var parse = root.Parse(args);
+// Bare `shootdown` is a person asking what it does: the help, as --help prints it.
+var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
 if (parse.Errors.Count > 0)
 {
-    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.OneLine(ParseErrors.Primary(parse)))}");
+    Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.Describe(parse))}");
     return 2;
 }
 ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));

@@ -139,7 +139,7 @@ root.SetAction(async (parse, cancellation) =>
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
-    Console.Error.WriteLine($"shootdown-silo: {ParseErrors.OneLine(ParseErrors.Primary(parsed))}");
+    Console.Error.WriteLine($"shootdown-silo: {ParseErrors.Describe(parsed)}");
     return 2;
 }
 return await parsed.InvokeAsync();
