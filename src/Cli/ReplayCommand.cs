@@ -35,9 +35,16 @@ internal static class ReplayCommand
         engine.AcceptOnlyFromAmong(EngineNames.All);
         var emit = new Option<string?>("--emit-scenario") { Description = "Also write the rebuilt scenario as YAML to this file." };
         var json = new Option<bool>("--json") { Description = "Print results.json instead of the table." };
+        var output = new OutputFlags();
         var command = new Command("replay", "Replay a captured trace's flushes and syncs on a modelled machine, per policy.") { trace, cpumaskFormat, machine, policies, engine, emit, json };
+        foreach (var option in output.All) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
+            if (output.Problem(parse) is { } problem)
+            {
+                Console.Error.WriteLine($"shootdown: {problem}");
+                return 2;
+            }
             var format = parse.GetValue(cpumaskFormat) switch { "hex" => CpumaskFormat.Hex, "list" => CpumaskFormat.List, _ => CpumaskFormat.Auto };
             var captured = FtraceReplay.Read(parse.GetValue(trace)!, format);
             var scenario = FtraceReplay.ToScenario(captured, parse.GetValue(machine), parse.GetValue(policies)!);
@@ -53,9 +60,12 @@ internal static class ReplayCommand
             }
             var kind = EngineNames.Parse(parse.GetValue(engine)!);
             var comparison = (await ShootdownRunner.RunAllAsync([scenario], kind, 1, null, cancellation: cancellation))[0];
+            var result = ReplicateSet.Of(comparison);
+            var provenance = Provenance.OfThisProcess([]);
+            output.Write(parse, result, provenance);
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(ResultFiles.ToJson(comparison));
+                Console.Out.WriteLine(ResultFiles.ToJson(result, provenance));
                 return 0;
             }
             Console.Out.WriteLine($"{captured.File}: {captured.Ops.Length:N0} operations on {captured.HighestCpu + 1} CPUs " +
@@ -67,7 +77,7 @@ internal static class ReplayCommand
             if (!captured.Background.IsEmpty)
                 Console.Out.WriteLine($"  background, not replayed: {string.Join(", ", captured.Background.Select(b => $"{b.Ipis:N0} {b.Caller}"))}");
             if (captured.EmptyMasks > 0) Console.Out.WriteLine($"  {captured.EmptyMasks:N0} IPI event(s) with an empty mask skipped");
-            ComparisonTable.Write(AnsiConsole.Console, ReplicateSet.Of(comparison));
+            ComparisonTable.Write(AnsiConsole.Console, result);
             return 0;
         });
         return command;

@@ -34,11 +34,6 @@ internal static class RunCommand
             "Partitions driving the grain or parallel engine's entities (default 0: one per core of each silo, or of this machine; at most the machine's CPU count).", 0, 0, 65536);
         var json = new Option<bool>("--json") { Description = "Print results.json (for a sweep, every point's) to standard output instead of the table." };
         var csv = new Option<bool>("--csv") { Description = "Print CSV to standard output instead of the table: the sweep's rows, or per-CPU counters." };
-        var outDir = new Option<string?>("--out")
-        {
-            Description = "Write results.json, cpus.csv, interrupts-POLICY.txt and osnoise-POLICY.txt into this directory " +
-                          "(a sweep: sweep.csv and one point-NN directory per point), all written atomically.",
-        };
         var farm = new Option<bool>("--farm")
         {
             Description = "Grain engine: run the sweep's points and the policies concurrently, one per silo, each run kept on its silo " +
@@ -49,10 +44,7 @@ internal static class RunCommand
         var checkpointSeconds = NumberOptions.OptionalDouble("--checkpoint-seconds",
             $"Grain engine: take a global checkpoint once this much wall time has passed since the last " +
             $"(default on a running cluster: {DefaultCheckpointSeconds} s; embedded: none). 0 turns them off.", 0, 86_400);
-        var report = new Option<string?>("--report")
-        {
-            Description = "Write a self-contained HTML report (heatmaps, latency CDFs, noise and comparison tables) to this file.",
-        };
+        var output = new OutputFlags();
         var seeds = NumberOptions.Int("--seeds",
             $"Run N replicates: the scenario's seed and N-1 seeds derived from it, side by side over the cores (1-{ReplicateSeeds.Max}). " +
             "Every figure becomes a median with its 95 % interval; rerun any replicate alone with --seed S.", 1, 1, ReplicateSeeds.Max);
@@ -72,8 +64,8 @@ internal static class RunCommand
         var clusterFlags = new ClusterFlags();
 
         var command = new Command("run", "Run a scenario under each of its policies and compare them.")
-            { scenario, engine, silos, partitions, seeds, seed, duration, set, hist, farm, checkpointWindows, checkpointSeconds, json, csv, outDir, report };
-        foreach (var option in clusterFlags.All.Concat(telemetryFlags.All)) command.Options.Add(option);
+            { scenario, engine, silos, partitions, seeds, seed, duration, set, hist, farm, checkpointWindows, checkpointSeconds, json, csv };
+        foreach (var option in output.All.Concat(clusterFlags.All).Concat(telemetryFlags.All)) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             var overrides = (parse.GetValue(set) ?? []).Select(o => ScenarioOverride.Parse(o)).ToList();
@@ -82,19 +74,13 @@ internal static class RunCommand
             var file = ScenarioLoader.Load(parse.GetValue(scenario)!, overrides);
             var replicates = parse.GetValue(seeds);
             var seedDirs = replicates == 1 ? [] : file.Points.SelectMany(p => ReplicateSeeds.Derive(p.Scenario.Seed, replicates)).Select(s => $"seed-{s}").ToHashSet();
-            if (parse.GetValue(outDir) is { } target
-                && (ResultFiles.CannotWriteInto(target) ?? ResultFiles.StaleResults(target, file.IsSweep ? file.Points.Length : 0, seedDirs)) is { } why)
+            // Checked before a possibly long run, so a bad --out or --report costs nothing and writes nothing.
+            if (output.Problem(parse, target => ResultFiles.StaleResults(target, file.IsSweep ? file.Points.Length : 0, seedDirs)) is { } problem)
             {
-                // Checked before a possibly long run, so a bad --out costs nothing and writes nothing.
-                Console.Error.WriteLine($"shootdown: --out {target}: {why}");
+                Console.Error.WriteLine($"shootdown: {problem}");
                 return 2;
             }
-            if (parse.GetValue(report) is { } html && ReportProblem(html) is { } problem)
-            {
-                Console.Error.WriteLine($"shootdown: --report {html}: {problem}");
-                return 2;
-            }
-            var telemetry = telemetryFlags.Resolve(parse, parse.GetValue(outDir));
+            var telemetry = telemetryFlags.Resolve(parse, parse.GetValue(output.Out));
             var kind = EngineNames.Parse(parse.GetValue(engine)!);
             var (asJson, asCsv) = (parse.GetValue(json), parse.GetValue(csv));
             if (asJson && asCsv)
@@ -169,7 +155,7 @@ internal static class RunCommand
             if (farmed) FarmReport.Write(Console.Error, comparisons, clock.Elapsed, perRun: parse.GetValue(farm));
             // Flushed before the results are printed, so the last spans are already in the dashboard.
             if (pipeline is not null) Console.Error.WriteLine($"shootdown: {pipeline.Shutdown()}");
-            var dir = parse.GetValue(outDir);
+            var dir = parse.GetValue(output.Out);
             var provenance = Provenance.OfThisProcess(file.Overrides);
             var sets = ReplicateSet.Group(file, replicates, comparisons);
             if (file.IsSweep)
@@ -180,17 +166,14 @@ internal static class RunCommand
                 if (dir is not null)
                     ResultFiles.WriteAll(dir, sets.SelectMany((set, i) => ResultFiles.Render(set, provenance, Position(i)).Select(f => ($"point-{i + 1:00}/{f.Name}", f.Content)))
                         .Prepend(("sweep.csv", sweepCsv)));
-                if (parse.GetValue(report) is { } sweepReport)
-                    ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(sweepReport))!, [(Path.GetFileName(sweepReport), SweepHtml.Render(file, rows, provenance))]);
+                if (parse.GetValue(output.Report) is { } sweepReport) OutputFlags.WriteReport(sweepReport, SweepHtml.Render(file, rows, provenance));
                 if (asJson) Console.Out.WriteLine($"[{string.Join(",\n", sets.Select((set, i) => ResultFiles.ToJson(set, provenance, Position(i))))}]");
                 else if (asCsv) Console.Out.Write(sweepCsv);
                 else SweepReport.Write(Console.Out, file, rows);
                 return 0;
             }
             var result = sets[0];
-            if (dir is not null) ResultFiles.WriteAll(dir, ResultFiles.Render(result, provenance));
-            if (parse.GetValue(report) is { } reportPath)
-                ResultFiles.WriteAll(Path.GetDirectoryName(Path.GetFullPath(reportPath))!, [(Path.GetFileName(reportPath), HtmlReport.Render(result, provenance))]);
+            output.Write(parse, result, provenance);
             if (asJson) Console.Out.WriteLine(ResultFiles.ToJson(result, provenance));
             else if (asCsv) Console.Out.Write(result.Count == 1 ? CpuCsv.Render(result.First) : ResultFiles.SummaryCsv(result));
             else
@@ -201,20 +184,6 @@ internal static class RunCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>
-    /// Why the HTML report cannot go to <paramref name="path"/>: checked before the run, as --out
-    /// is. It replaces an earlier report, but nothing else: a directory, or a file that is not
-    /// HTML (a scenario, say), is refused rather than overwritten.
-    /// </summary>
-    private static string? ReportProblem(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) return "is a directory; give a file name";
-        if (File.Exists(full) && Path.GetExtension(full).ToLowerInvariant() is not (".html" or ".htm"))
-            return "exists and is not an HTML report; give a new file, or an .html path to replace";
-        return ResultFiles.CannotWriteInto(Path.GetDirectoryName(full)!);
     }
 
     private static async Task<ClusterConnection?> Connect(ClusterAddress cluster, CancellationToken cancellation)

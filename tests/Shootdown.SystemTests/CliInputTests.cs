@@ -103,6 +103,12 @@ public sealed class CliInputTests
         var scaled = Cli.Shootdown("topology", "show", Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451"), "--scale", "8192");
         Assert.Equal(2, scaled.Exit);
         Assert.Contains("--scale: 8192 CPUs is not a whole number of packages of 48 CPUs (try 8160 or 8208)", scaled.Err);
+        // `lscpu -p | shootdown topology show -`: the same machine, named as standard input.
+        var piped = Cli.ShootdownWithInput(File.ReadAllText(Sim.TopologyPath("lscpu/lscpu-x86_64-epyc_7451")), "topology", "show", "-");
+        Assert.True(piped.Exit == 0, piped.Err);
+        Assert.Equal(stdout.Replace("Machine:                lscpu-x86_64-epyc_7451\n", "Machine:                (standard input)\n"), piped.Out);
+        Assert.Equal((2, "", "shootdown: -:1:1: (file): neither hwloc XML (lstopo --of xml) nor lscpu -p output\n"),
+            Cli.ShootdownWithInput("not a machine\n", "topology", "show", "-"));
     }
 
     /// <summary>
@@ -183,6 +189,27 @@ public sealed class CliInputTests
         Assert.Contains(stdout.Trim(), File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "calibration.md")));
         var missing = Path.Combine(elsewhere, "nothing");
         Assert.Equal((2, "", $"shootdown: {missing}: no such directory\n"), Cli.Dotnet(elsewhere, [Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), "calibrate", "--scenarios", missing]));
+    }
+
+    /// <summary>
+    /// <c>replay</c> writes what <c>run</c> writes: the result files and the HTML report, the same
+    /// results as its <c>--json</c>, and refuses a report path that would overwrite the trace.
+    /// </summary>
+    [Fact]
+    public void ReplayWritesTheResultFilesAndTheReport()
+    {
+        var dir = Sim.TempDir();
+        var trace = Path.Combine(AppContext.BaseDirectory, "traces", "hand-8cpu.txt");
+        var (exit, _, stderr) = Cli.Shootdown("replay", trace, "--engine", "reference", "--out", Path.Combine(dir, "out"), "--report", Path.Combine(dir, "r.html"));
+        Assert.True(exit == 0, stderr);
+        var json = Cli.Shootdown("replay", trace, "--engine", "reference", "--json");
+        // The same runs: every policy's figures alike (the command line and run id differ).
+        static string Policies(string results) => System.Text.Json.Nodes.JsonNode.Parse(results)!["policies"]!.ToJsonString();
+        Assert.Equal(Policies(json.Out), Policies(File.ReadAllText(Path.Combine(dir, "out", "results.json"))));
+        Assert.True(File.Exists(Path.Combine(dir, "out", "interrupts-patched.txt")));
+        Assert.StartsWith("<!DOCTYPE html>", File.ReadAllText(Path.Combine(dir, "r.html")));
+        Assert.Equal((2, "", $"shootdown: --report {trace}: exists and is not an HTML report; give a new file, or an .html path to replace\n"),
+            Cli.Shootdown("replay", trace, "--engine", "reference", "--report", trace));
     }
 
     /// <summary>Bare <c>shootdown</c> is someone asking what it does: the help, on standard output, as <c>--help</c> prints it.</summary>

@@ -34,9 +34,6 @@ public static class ResultFiles
     /// </summary>
     public static string ToJson(ReplicateSet set, Provenance provenance, SweepPosition? sweep = null) => JsonSerializer.Serialize(Document(set, provenance, sweep), Options);
 
-    /// <summary>A plain run's results.json, for scripts and commands that run one comparison.</summary>
-    public static string ToJson(Comparison c) => ToJson(ReplicateSet.Of(c), Provenance.InProcess);
-
     /// <summary>The swept values of one sweep point, recorded with its results.</summary>
     public sealed record SweepPosition(int Point, IReadOnlyList<string> Parameters, IReadOnlyList<string> Values);
 

@@ -22,17 +22,17 @@ public static class TopologyFiles
 
     public static Machine Parse(string path, string text)
     {
-        var name = Path.GetFileName(path);
+        var name = path == InputFiles.StandardInput ? "(standard input)" : Path.GetFileName(path);
         var start = text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n');
         if (start.StartsWith('<')) return HwlocXml.Parse(path, text, name);
         if (LscpuParsable.LooksLikeLscpu(text)) return LscpuParsable.Parse(path, text, name);
         throw new ScenarioException(path, 1, 1, "(file)", "neither hwloc XML (lstopo --of xml) nor lscpu -p output");
     }
 
-    /// <summary>A file if one exists at <paramref name="reference"/>, else a preset or synthetic spec (errors name <paramref name="where"/>).</summary>
+    /// <summary>A file if one exists at <paramref name="reference"/> (standard input for <c>-</c>), else a preset or synthetic spec (errors name <paramref name="where"/>).</summary>
     public static Machine Resolve(string reference, string where = "(topology)")
     {
-        if (File.Exists(reference)) return Import(reference);
+        if (reference == InputFiles.StandardInput || File.Exists(reference)) return Import(reference);
         try
         {
             return Presets.Resolve(reference);
