@@ -30,7 +30,7 @@ foreach (var c in results)
     var (baseline, patched) = (c.Runs[0].Result, c.Runs[1].Result);
     // p99 where the operations support one (100 or more), else the max with n.
     var p99 = (Shootdown.Model.Results.PolicyResult r) => Headline.Tail(r.ByType[0]);
-    table.AddRow(c.Scenario.Machine.CpuCount.ToString("N0"), baseline.TotalIpis.ToString("N0"), patched.TotalIpis.ToString("N0"),
+    table.AddRow(c.Scenario.Machine.CpuCount.ToString("N0"), baseline.CsdsQueued.ToString("N0"), patched.CsdsQueued.ToString("N0"),
         baseline.CollateralIpis.ToString("N0"), p99(baseline), p99(patched), $"{baseline.Realtime.Interrupts:N0} / {patched.Realtime.Interrupts:N0}");
 }
 AnsiConsole.Write(table);

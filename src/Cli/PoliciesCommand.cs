@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Model.Kernel;
 using Spectre.Console;
 
@@ -14,7 +15,7 @@ internal static class PoliciesCommand
         {
             var table = new Table().Border(TableBorder.Rounded).AddColumns("policy", "sync skipped", "sync targets", "wake_lazy_cpus on unshare", "description");
             foreach (var p in KernelPolicy.BuiltIn)
-                table.AddRow(p.Name, p.SyncSkip.ToString(), p.SyncScope.ToString(), p.TlbFlushWakesLazyCpusForUnsharedTables ? "yes" : "no", Markup.Escape(p.Description));
+                table.AddRow(p.Name, UserNames.Of(p.SyncSkip), UserNames.Of(p.SyncScope), p.TlbFlushWakesLazyCpusForUnsharedTables ? "yes" : "no", Markup.Escape(p.Description));
             AnsiConsole.Write(table);
             return 0;
         });

@@ -14,17 +14,20 @@ public static class KernelMetrics
     private static readonly IReadOnlyList<double> LatencyBucketsUs =
         [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
 
-    private static readonly Counter<long> IpisSent = Instrumentation.Meter.CreateCounter<long>(
-        "shootdown.kernel.ipis.sent", "{ipi}", "csds queued on remote CPUs by initiators, by kind (flush, sync)");
+    private static readonly Counter<long> CsdsQueued = Instrumentation.Meter.CreateCounter<long>(
+        "shootdown.kernel.csds.queued", "{csd}", "csds queued on remote CPUs by initiators, by kind (flush, sync)");
+
+    private static readonly Counter<long> CsdsHandled = Instrumentation.Meter.CreateCounter<long>(
+        "shootdown.kernel.csds.handled", "{csd}", "csds run by targets' call-function interrupts, by kind (flush, sync)");
 
     private static readonly Counter<long> IpisReceived = Instrumentation.Meter.CreateCounter<long>(
-        "shootdown.kernel.ipis.received", "{ipi}", "csds run by targets' call-function interrupts, by kind (flush, sync)");
+        "shootdown.kernel.ipis.received", "{ipi}", "IPIs that reached their targets (a csd added to a busy queue sends none)");
 
     private static readonly Counter<long> Interrupts = Instrumentation.Meter.CreateCounter<long>(
         "shootdown.kernel.interrupts", "{interrupt}", "call-function interrupts taken (CAL in /proc/interrupts)");
 
     private static readonly Counter<long> CollateralIpis = Instrumentation.Meter.CreateCounter<long>(
-        "shootdown.kernel.ipis.collateral", "{ipi}", "IPIs to CPUs outside the initiating mm's mm_cpumask");
+        "shootdown.kernel.ipis.collateral", "{csd}", "csds queued on CPUs outside the initiating mm's mm_cpumask");
 
     private static readonly Histogram<double> InitiatorLatency = Instrumentation.Meter.CreateHistogram(
         "shootdown.kernel.initiator.latency", "us", "virtual time from an operation's start to its end, on the initiator",
@@ -41,10 +44,11 @@ public static class KernelMetrics
     {
         var policy = new KeyValuePair<string, object?>("policy", result.Policy);
         var name = new KeyValuePair<string, object?>("scenario", scenario);
-        IpisSent.Add(result.Ops.Sum(o => (long)o.FlushIpis), name, policy, Kind("flush"));
-        IpisSent.Add(result.Ops.Sum(o => (long)o.SyncIpis), name, policy, Kind("sync"));
-        IpisReceived.Add(result.Cpus.Sum(c => c.CsdsHandled - c.SyncCsdsHandled), name, policy, Kind("flush"));
-        IpisReceived.Add(result.Cpus.Sum(c => c.SyncCsdsHandled), name, policy, Kind("sync"));
+        CsdsQueued.Add(result.Ops.Sum(o => (long)o.FlushIpis), name, policy, Kind("flush"));
+        CsdsQueued.Add(result.Ops.Sum(o => (long)o.SyncIpis), name, policy, Kind("sync"));
+        CsdsHandled.Add(result.Cpus.Sum(c => c.CsdsHandled - c.SyncCsdsHandled), name, policy, Kind("flush"));
+        CsdsHandled.Add(result.Cpus.Sum(c => c.SyncCsdsHandled), name, policy, Kind("sync"));
+        IpisReceived.Add(result.IpisReceived, name, policy);
         Interrupts.Add(result.TotalInterrupts, name, policy);
         CollateralIpis.Add(result.CollateralIpis, name, policy);
         foreach (var op in result.Ops)

@@ -44,7 +44,7 @@ public sealed class ClosedFormTests
         Assert.Equal((long)c * (k - 1), p.FlushIpis);
         Assert.Equal(0, patched.CollateralIpis);
         // Nothing coalesces when operations never overlap: one interrupt per IPI.
-        Assert.Equal(baseline.TotalIpis, baseline.TotalInterrupts);
+        Assert.Equal(baseline.CsdsQueued, baseline.TotalInterrupts);
         // CAL counts every call-function interrupt; TLB only flush handler runs.
         Assert.Equal((long)c * (k - 1), baseline.Cpus.Sum(x => x.Tlb));
     }
@@ -82,7 +82,7 @@ public sealed class ClosedFormTests
                 at_us: [10]
             """;
         var r = Sim.Run(yaml, KernelPolicy.Baseline);
-        Assert.Equal(2L * (n - 1), r.TotalIpis);
+        Assert.Equal(2L * (n - 1), r.CsdsQueued);
         Assert.Equal(2L * (n - 1), r.Cpus.Sum(c => c.CsdsHandled));
         for (var cpu = 2; cpu < n; cpu++)
         {

@@ -38,7 +38,8 @@ public sealed class HtmlReportContentTests
         Assert.Matches(@"<th>Shootdown</th><td>\d+\.\d+\.\d+(, commit [0-9a-f]{12})?</td>", html);
         Assert.Contains($"<code>{comparison.RunId}</code>", html);
         Assert.Contains("<th>kernel: patched</th>", html);
-        Assert.Contains("SyncSkip&quot;:&quot;WhenFlushImpliesIpiBroadcast", html);
+        Assert.Contains("sync_skip&quot;:&quot;when_flush_implies_ipi_broadcast", html);
+        Assert.DoesNotContain("WhenFlushImpliesIpiBroadcast", html);
         Assert.Contains("<th>costs</th>", html);
     }
 

@@ -81,7 +81,7 @@ public sealed class CliInputTests
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^\s+2\s+64\s+baseline\s"));
         var csv = File.ReadAllLines(Path.Combine(dir, "out", "sweep.csv"));
         Assert.Equal(5, csv.Length);
-        Assert.StartsWith("point,machine.scale,cpus,policy,replicates,ipis_sent,ipis_sent_low,ipis_sent_high,collateral_ipis", csv[0]);
+        Assert.StartsWith("point,machine.scale,cpus,policy,replicates,csds_queued,csds_queued_low,csds_queued_high,collateral_ipis", csv[0]);
         Assert.StartsWith("2,64,64,patched,1,", csv[4]);
         // Each point's results.json records the values it was run with.
         Assert.Contains("\"machine.scale\": \"64\"", File.ReadAllText(Path.Combine(dir, "out", "point-02", "results.json")));

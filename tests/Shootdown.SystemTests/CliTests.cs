@@ -218,5 +218,8 @@ public sealed class CliTests
         var listed = Shootdown("policies", "--plain").Out;
         Assert.Contains("wake_lazy_cpus on unshare", listed);
         Assert.DoesNotContain('\u001b', listed);
+        // Values as the YAML spells them, not as the C# enums do.
+        Assert.Matches(@"│ patched +│ when_flush_implies_ipi_broadcast +│ all_online_cpus +│ yes", listed);
+        Assert.DoesNotContain("WhenFlush", listed);
     }
 }

@@ -120,7 +120,7 @@ public sealed class ReplicateReportTests
             "JSON.stringify([...document.querySelectorAll('figure.sweep-chart')].map(f => [f.dataset.figure, f.querySelectorAll('polyline.line').length, " +
             "f.querySelectorAll('circle.point').length, Math.round(f.querySelector('svg').getBoundingClientRect().width)]))"))!.GetValue<string>();
         Assert.Contains("[\"collateral_ipis\",2,4,520]", charts);
-        Assert.Contains("[\"ipis_sent\",2,4,520]", charts);
+        Assert.Contains("[\"csds_queued\",2,4,520]", charts);
         Assert.Contains("[\"collapse.latency_mean_us\",2,4,520]", charts);
         // The baseline's collateral IPIs differ between seeds: its band has height on the page.
         var band = (await browser.EvaluateAsync(

@@ -50,7 +50,7 @@ public static class Headline
             var f = totals.First(t => t.Key == key);
             return f.Cell(f.Over(set, 0), set.Count);
         }
-        return $"{set.Policies[0]}: {Cell("ipis_sent")} IPIs sent, {Cell("collateral_ipis")} collateral.";
+        return $"{set.Policies[0]}: {Cell("csds_queued")} csds queued, {Cell("ipis_received")} IPIs, {Cell("collateral_ipis")} collateral.";
     }
 
     /// <summary>The operation with a sync, if any: that is where the policies differ.</summary>

@@ -487,14 +487,12 @@ public static class HtmlReport
         Row("engine", E(EngineNames.Describe(c)));
         Row("scenario definition", $"SHA-256 <code id=\"definition-hash\">{Provenance.DefinitionHash(set.Scenario)}</code> (machine, costs, platform, workload, seed, duration)");
         Row(set.Count == 1 ? "seed" : "seeds", E(string.Join(", ", set.Seeds)));
-        Row("platform", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Features, DetailJson))}</code>");
+        Row("platform", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Features, UserNames.Json))}</code>");
         foreach (var run in c.Runs)
-            Row($"kernel: {E(run.Result.Policy)}", $"<code>{E(SimulationDefinition.PolicyToJson(c.Scenario.Policies.First(p => p.Name == run.Result.Policy)))}</code>");
-        Row("costs", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Costs, DetailJson))}</code>");
+            Row($"kernel: {E(run.Result.Policy)}", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Policies.First(p => p.Name == run.Result.Policy), UserNames.Json))}</code>");
+        Row("costs", $"<code>{E(JsonSerializer.Serialize(c.Scenario.Costs, UserNames.Json))}</code>");
         sb.Append("</table>\n");
     }
-
-    private static readonly JsonSerializerOptions DetailJson = new() { Converters = { new JsonStringEnumConverter() } };
 
     internal static string E(string s) => WebUtility.HtmlEncode(s);
 

@@ -15,9 +15,11 @@ public sealed record Provenance(string CommandLine, ImmutableArray<ScenarioOverr
 {
     /// <summary>
     /// results.json's format: 2 added this provenance, replicates and their summary, rates, and
-    /// null percentiles where the samples cannot support them.
+    /// null percentiles where the samples cannot support them. 3 names csds, IPIs and interrupts
+    /// apart: a policy's <c>total_ipis</c> (which counted csds) became <c>csds_queued</c>, beside
+    /// the new <c>ipis_received</c> (and each CPU's), and the summary's <c>ipis_sent</c> became <c>csds_queued</c>.
     /// </summary>
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
 
     /// <summary>This process's command line, as typed after the program's name.</summary>
     public static Provenance OfThisProcess(ImmutableArray<ScenarioOverride> overrides) =>

@@ -20,12 +20,7 @@ namespace Shootdown.Analysis.Reporting;
 /// </summary>
 public static class ResultFiles
 {
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    private static readonly JsonSerializerOptions Options = UserNames.IndentedJson;
 
     /// <summary>
     /// results.json: provenance, the summary of every headline figure over the replicates (n,
@@ -175,7 +170,8 @@ public static class ResultFiles
         digest = r.Digest,
         end_ns = r.EndNs,
         events = r.EventsProcessed,
-        total_ipis = r.TotalIpis,
+        csds_queued = r.CsdsQueued,
+        ipis_received = r.IpisReceived,
         total_interrupts = r.TotalInterrupts,
         collateral_ipis = r.CollateralIpis,
         realtime = r.Realtime,

@@ -21,7 +21,7 @@ public static class SweepReport
     public sealed record Row(int Point, IReadOnlyList<string> Values, ReplicateSet Set);
 
     /// <summary>The figures a sweep follows, by their keys in <see cref="Figures"/>.</summary>
-    public static readonly string[] FigureKeys = ["ipis_sent", "collateral_ipis", "interrupts_per_cpu_per_s", "rt_interrupts"];
+    public static readonly string[] FigureKeys = ["csds_queued", "collateral_ipis", "interrupts_per_cpu_per_s", "rt_interrupts"];
 
     /// <summary>The figure of <paramref name="key"/> at one point (null where the point has none, such as RT figures without RT CPUs).</summary>
     public static Figure? FigureOf(ReplicateSet set, string key) => Figures.All(set).FirstOrDefault(f => f.Key == key);

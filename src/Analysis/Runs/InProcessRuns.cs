@@ -81,7 +81,8 @@ public static class InProcessRuns
         KernelMetrics.Record(scenario.Name, result, scenario.Workload.RealtimeCpus);
         span?.SetTag("shootdown.digest", result.Digest);
         span?.SetTag("shootdown.events", result.EventsProcessed);
-        span?.SetTag("shootdown.ipis", result.TotalIpis);
+        span?.SetTag("shootdown.csds_queued", result.CsdsQueued);
+        span?.SetTag("shootdown.ipis_received", result.IpisReceived);
         span?.SetTag("shootdown.virtual_end_ns", result.EndNs);
         return new PolicyRun(result, wall, engine);
     }

@@ -567,6 +567,7 @@ public sealed class SmpCallFunction(Cpu cpu)
     /// </summary>
     public void InterruptRaised(ISimContext ctx)
     {
+        cpu.Stats.IpisReceived++;
         // The APIC holds one pending interrupt per vector: a second IPI before it is taken merges.
         if (_interruptPending) return;
         _interruptPending = true;

@@ -9,14 +9,14 @@ public sealed class CpuStats
 
     public void WriteState(StateWriter w)
     {
-        foreach (var counter in (ReadOnlySpan<long>)[Cal, Tlb, CsdsHandled, SyncCsdsHandled, StolenNs, IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs])
+        foreach (var counter in (ReadOnlySpan<long>)[Cal, Tlb, CsdsHandled, SyncCsdsHandled, StolenNs, IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs, IpisReceived])
             w.Long(counter);
     }
 
     public void ReadState(StateReader r)
     {
         (Cal, Tlb, CsdsHandled, SyncCsdsHandled, StolenNs) = (r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
-        (IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs) = (r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+        (IdleExitNs, EntryExitNs, HandlerNs, MaxSingleNs, MaxPeriodNoiseNs, IpisReceived) = (r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
     }
 
     /// <summary>A snapshot written as a nullable field (the /proc/interrupts at a trace window's edge).</summary>
@@ -39,6 +39,14 @@ public sealed class CpuStats
 
     /// <summary>TLB, irq_tlb_count: one per non-local flush_tlb_func() run, wrong-CPU and lazy exits included.</summary>
     public long Tlb { get; set; }
+
+    /// <summary>
+    /// IPIs that reached this CPU: one per target of each send, the all-but-self shorthand and a
+    /// hypercall's bitmap included. Fewer than the csds queued to it (a csd added to a queue that
+    /// was not empty sends none, nor does waking a polling idle CPU) and more than the interrupts
+    /// it took (<see cref="Cal"/>: the APIC merges a second IPI into one still pending).
+    /// </summary>
+    public long IpisReceived { get; set; }
 
     /// <summary>csds drained by this CPU's interrupts (several can ride one interrupt).</summary>
     public long CsdsHandled { get; set; }

@@ -11,9 +11,11 @@ namespace Shootdown.Model.Results;
 
 /// <summary>One CPU's final counters, in the order of the per-CPU result file.</summary>
 /// <see cref="EntryExitNs"/> and <see cref="HandlerNs"/> split <see cref="StolenNs"/>; the digest
-/// leaves them out, since their sum is in it.
+/// leaves them out, since their sum is in it. It leaves out <see cref="IpisReceived"/> too, counted
+/// after the digests were fixed: the IPIs follow from the csds queued and the timings the digest
+/// holds, and leaving it out keeps every digest comparable with earlier builds.
 public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, long SyncCsdsHandled, long StolenNs, long MaxSingleNs, long MaxPeriodNoiseNs,
-    long IdleExitNs, long EntryExitNs = 0, long HandlerNs = 0) : IStateRecord<CpuCounters>
+    long IdleExitNs, long EntryExitNs = 0, long HandlerNs = 0, long IpisReceived = 0) : IStateRecord<CpuCounters>
 {
     public void Write(StateWriter w)
     {
@@ -28,12 +30,13 @@ public sealed record CpuCounters(int Cpu, long Cal, long Tlb, long CsdsHandled, 
         w.Long(IdleExitNs);
         w.Long(EntryExitNs);
         w.Long(HandlerNs);
+        w.Long(IpisReceived);
     }
 
-    public static CpuCounters Read(StateReader r) => new(r.Int(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
+    public static CpuCounters Read(StateReader r) => new(r.Int(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long(), r.Long());
 
     public static CpuCounters From(int cpu, CpuStats s) =>
-        new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs);
+        new(cpu, s.Cal, s.Tlb, s.CsdsHandled, s.SyncCsdsHandled, s.StolenNs, s.MaxSingleNs, s.MaxPeriodNoiseNs, s.IdleExitNs, s.EntryExitNs, s.HandlerNs, s.IpisReceived);
 }
 
 /// <summary>
@@ -98,8 +101,11 @@ public sealed class PolicyResult
     /// <summary>Call-function interrupts taken machine-wide (the sum of CAL).</summary>
     public long TotalInterrupts => Cpus.Sum(c => c.Cal);
 
-    /// <summary>IPIs sent: every csd queued on a remote CPU, flush and sync.</summary>
-    public long TotalIpis => Ops.Sum(o => (long)o.FlushIpis + o.SyncIpis);
+    /// <summary>IPIs that reached their targets (<see cref="CpuStats.IpisReceived"/>): between the csds queued (<see cref="CsdsQueued"/>) and the interrupts taken.</summary>
+    public long IpisReceived => Cpus.Sum(c => c.IpisReceived);
+
+    /// <summary>Every csd queued on a remote CPU, flush and sync: each asks for an IPI, which a queue already busy does not send.</summary>
+    public long CsdsQueued => Ops.Sum(o => (long)o.FlushIpis + o.SyncIpis);
 
     /// <summary>IPIs to CPUs outside the initiating mm's mm_cpumask.</summary>
     public long CollateralIpis => Ops.Sum(o => (long)o.CollateralIpis);
