@@ -38,7 +38,7 @@ Console.WriteLine($"{scenario.Name}: {scenario.Machine.CpuCount} CPUs, {scenario
 foreach (var run in comparison.Runs)
 {
     var r = run.Result;
-    Console.WriteLine($"{r.Policy,-9} IPIs {r.CsdsQueued,8:N0}  collateral {r.CollateralIpis,8:N0}  RT interrupts {r.Realtime.Interrupts,6:N0}  " +
+    Console.WriteLine($"{r.Policy,-9} csds {r.CsdsQueued,8:N0}  collateral {r.CollateralIpis,8:N0}  RT interrupts {r.Realtime.Interrupts,6:N0}  " +
                       string.Join("  ", r.ByType.Select(s => $"{Headline.OperationName(s.Type)} {Headline.Tail(s)}")));
 }
 Console.WriteLine(Headline.For(comparison));

@@ -24,7 +24,7 @@ await using var simulator = args.Contains("--reference") ? Simulator.Reference()
 var results = await simulator.RunAllAsync(scenarios);
 
 var table = new Table().Border(TableBorder.Rounded)
-    .AddColumns("CPUs", "IPIs base", "IPIs patched", "collateral", "tail base", "tail patched", "RT irqs b/p");
+    .AddColumns("CPUs", "csds base", "csds patched", "collateral", "tail base", "tail patched", "RT irqs b/p");
 foreach (var c in results)
 {
     var (baseline, patched) = (c.Runs[0].Result, c.Runs[1].Result);

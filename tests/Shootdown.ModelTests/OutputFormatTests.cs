@@ -4,6 +4,7 @@ using Shootdown.Analysis.Runs;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Topology;
+using Shootdown.Scenarios;
 
 namespace Shootdown.Tests;
 
@@ -31,6 +32,9 @@ public sealed class OutputFormatTests
     {
         var r = Result(new CpuCounters(0, 0, 0, 0, 0, 0, 0, 0, 0), new CpuCounters(1, 7, 0, 7, 7, 4_200, 700, 2_800, 0));
         var lines = OsnoiseTop.Render(TwoCpus, r, [1], 1_000_000, 250_000).Split('\n');
+        // rtla's duration, with the milliseconds a run shorter than a second needs.
+        Assert.Equal("duration:   0 00:00:00.001 | time is in ns | policy baseline", lines[1]);
+        Assert.Equal("duration:   0 00:00:02 | time is in ns | policy baseline", OsnoiseTop.Render(TwoCpus, r, [1], 2_000_000_000, 250_000).Split('\n')[1]);
         Assert.Equal("CPU Period       Runtime        Noise  % CPU Aval   Max Noise   Max Single          IRQ", lines[2]);
         // 4 periods of 250 µs; 4.2 µs of noise in 1 ms leaves 99.58 % of the CPU.
         Assert.Equal("  1 #4           1000000         4200   99.58000         2800          700            7", lines[3]);
@@ -75,5 +79,20 @@ public sealed class OutputFormatTests
 
         var cal = files["interrupts-baseline.txt"].Split('\n')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(baseline.Cpus.Select(x => x.Cal.ToString()), cal.Skip(1).Take(64));
+    }
+
+    /// <summary>
+    /// docs/outputs.md's /proc/interrupts and osnoise samples are a real run's files:
+    /// scenarios/epyc-8160.yaml on the reference engine, its first 78 columns and its first real-time CPU.
+    /// </summary>
+    [Fact]
+    public void TheOutputSamplesInTheDocsAreARealRunsFiles()
+    {
+        var run = InProcessRuns.RunAll([ScenarioLoader.LoadFile(Sim.ScenarioPath("epyc-8160.yaml"))], EngineKind.Reference)[0];
+        var files = ResultFiles.Render(run).ToDictionary(f => f.Name, f => f.Content);
+        var interrupts = files["interrupts-baseline.txt"].Split('\n').Take(3).Select(l => l[..Math.Min(78, l.Length)] + "\n");
+        Assert.Equal(DocBlocks.After(Path.Combine("docs", "outputs.md"), "`interrupts-baseline.txt` from `scenarios/epyc-8160.yaml`"), string.Concat(interrupts));
+        var osnoise = files["osnoise-baseline.txt"].Split('\n').Take(4).Select(l => l + "\n");
+        Assert.Equal(DocBlocks.After(Path.Combine("docs", "outputs.md"), "`osnoise-baseline.txt` from the same run"), string.Concat(osnoise));
     }
 }

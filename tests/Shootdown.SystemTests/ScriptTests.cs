@@ -33,4 +33,13 @@ public sealed class ScriptTests
             Assert.Contains($" {baseline.CollateralIpis.ToString("N0", CultureInfo.InvariantCulture)} ", row);
         }
     }
+
+    /// <summary>The mixed-workload script prints what docs/cli.md shows, byte for byte.</summary>
+    [Fact]
+    public void TheMixedWorkloadScriptPrintsTheSampleInTheDocs()
+    {
+        var (exit, stdout, stderr) = Cli.Dotnet(RepositoryRoot(), ["run", "scripts/mixed-workload.cs"]);
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Equal(DocBlocks.After(Path.Combine("docs", "cli.md"), "(a test runs it and compares):"), stdout);
+    }
 }

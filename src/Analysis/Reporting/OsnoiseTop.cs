@@ -21,7 +21,10 @@ public static class OsnoiseTop
         var sb = new StringBuilder();
         var duration = TimeSpan.FromTicks(durationNs / 100);
         sb.Append(inv, $"{"Operating System Noise",64}\n");
-        sb.Append(inv, $"duration: {duration.Days,3} {duration.Hours:00}:{duration.Minutes:00}:{duration.Seconds:00} | time is in ns | policy {result.Policy}\n");
+        // rtla's d hh:mm:ss, with the milliseconds where the run is not whole seconds: a simulated
+        // run is often shorter than one, and "0 00:00:00" would say nothing.
+        var fraction = durationNs % 1_000_000_000 == 0 ? "" : string.Create(inv, $".{duration.Milliseconds:000}");
+        sb.Append(inv, $"duration: {duration.Days,3} {duration.Hours:00}:{duration.Minutes:00}:{duration.Seconds:00}{fraction} | time is in ns | policy {result.Policy}\n");
         sb.Append("CPU Period       Runtime        Noise  % CPU Aval   Max Noise   Max Single          IRQ\n");
         var periods = (durationNs + periodNs - 1) / periodNs;
         foreach (var cpu in realtimeCpus)
