@@ -50,7 +50,7 @@ internal static class DashboardCommand
             Console.WriteLine($"OTLP HTTP:        {endpoints.OtlpHttp}");
             Console.WriteLine();
             Console.WriteLine("Send a run to it from another terminal:");
-            Console.WriteLine($"  shootdown run scenarios/khugepaged-4096.yaml --otlp-endpoint {endpoints.OtlpGrpc}");
+            Console.WriteLine($"  {SelfCommand.Invocation()} run scenarios/khugepaged-4096.yaml --otlp-endpoint {endpoints.OtlpGrpc}");
             Console.WriteLine("Ctrl-C stops the dashboard.");
             try
             {

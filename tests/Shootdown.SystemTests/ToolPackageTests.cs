@@ -1,0 +1,29 @@
+namespace Shootdown.Tests;
+
+/// <summary>
+/// <c>shootdown</c> as README installs it: the package the repository packs, installed as a .NET
+/// tool into a folder of its own, run from a directory outside the repository.
+/// </summary>
+public sealed class ToolPackageTests
+{
+    [Fact]
+    public void ThePackedToolRunsAndCarriesTheShippedScenarios()
+    {
+        var dir = Sim.TempDir();
+        var (nupkg, tools, elsewhere) = (Path.Combine(dir, "nupkg"), Path.Combine(dir, "tools"), Directory.CreateDirectory(Path.Combine(dir, "elsewhere")).FullName);
+        // The solution is built (the test run built it): pack what is there.
+        var pack = Cli.Dotnet(NamespaceCluster.RepositoryRoot, ["pack", "src/Cli", "-c", "Release", "--no-build", "-o", nupkg]);
+        Assert.True(pack.Exit == 0, pack.Out + pack.Err);
+        var install = Cli.Dotnet(dir, ["tool", "install", "Shootdown", "--tool-path", tools, "--add-source", nupkg]);
+        Assert.True(install.Exit == 0, install.Out + install.Err);
+        var shootdown = Path.Combine(tools, "shootdown");
+
+        var run = Cli.Run(shootdown, ["run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference"], elsewhere);
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains("digest baseline cc0add619d1ff0a63531c2ca137cbb60ad2253163fefb816927ca29e316d2e30\n", run.Out);
+        // calibrate finds the calibration scenarios the package carries, with no checkout in sight.
+        var calibrate = Cli.Run(shootdown, ["calibrate", "--markdown"], elsewhere);
+        Assert.True(calibrate.Exit == 0, calibrate.Err);
+        Assert.Contains(calibrate.Out.Trim(), File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "calibration.md")));
+    }
+}
