@@ -20,6 +20,8 @@ var scenarios = new[] { 512, 1024, 2048, 4096, 8192 }.Select(cpus =>
         .Collapse("db", cpu: 128, ratePerSecond: 1000)
         .Build()).ToList();
 
+// Into a pipe or a file the table keeps its full width (and no colours).
+TerminalOutput.Configure();
 await using var simulator = args.Contains("--reference") ? Simulator.Reference() : await Simulator.StartEmbeddedAsync();
 var results = await simulator.RunAllAsync(scenarios);
 

@@ -26,6 +26,11 @@ public sealed class TopologyTests
         Assert.Equal(21, m.NodeDistance(0, 1023));
         var e = Assert.Throws<TopologySpecException>(() => MachineScaling.Scale(SyntheticSpec.Parse("pack:1 core:1 pu:1"), 46_340));
         Assert.Contains("46,340 NUMA nodes", e.Message);
+        // A refused size names the largest that fits: this 2-CPU laptop as 4096 CPUs would take 2,048 nodes.
+        e = Assert.Throws<TopologySpecException>(() => MachineScaling.Scale(SyntheticSpec.Parse("pack:1 core:2 pu:1"), 4096));
+        Assert.Equal("4,096 CPUs would take 2,048 NUMA nodes; Linux allows at most 1024 (MAX_NUMNODES with NODES_SHIFT 10): " +
+                     "try at most 2,048 CPUs, or a source machine with more CPUs per node", e.Message);
+        Assert.Equal(2048, MachineScaling.Scale(SyntheticSpec.Parse("pack:1 core:2 pu:1"), 2048).CpuCount);
     }
 
     [Theory]

@@ -21,6 +21,10 @@ public sealed class ScriptTests
         var root = RepositoryRoot();
         var (exit, stdout, stderr) = Cli.Dotnet(root, ["run", "scripts/sweep-cpus.cs", "--", "--reference"]);
         Assert.True(exit == 0, stderr + stdout);
+        // Redirected, the table keeps every column whole: no ellipsis, no escape sequence.
+        Assert.Contains("│ RT irqs b/p │", stdout);
+        Assert.DoesNotContain("…", stdout);
+        Assert.DoesNotContain('\u001b', stdout);
 
         // The script builds 'pack:N core:64 pu:2' machines in code; the YAML sweep scales the same
         // package. Same workload, same seed: the same collateral IPIs at every size.

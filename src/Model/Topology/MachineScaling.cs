@@ -32,6 +32,7 @@ public static class MachineScaling
         }
 
         var packagesWanted = packageSizes.Count == 1 ? targetCpus / unit : targetCpus / unit * source.PackageCount;
+        CheckNodes(source, packagesWanted, targetCpus, unit, packageSizes.Count == 1 ? 1 : source.PackageCount);
         var maxDistance = Enumerable.Range(0, source.NodeCount).SelectMany(a => Enumerable.Range(0, source.NodeCount).Select(b => source.NodeDistance(a, b))).Max();
         var builder = new MachineBuilder();
         var nodes = new Dictionary<(int Copy, int Node), int>();
@@ -53,7 +54,6 @@ public static class MachineScaling
             }
         }
 
-        Machine.CheckNodeCount(nodes.Count);
         var nodeList = nodes.OrderBy(kv => kv.Value).Select(kv => kv.Key).ToArray();
         var distance = new int[nodeList.Length * nodeList.Length];
         for (var a = 0; a < nodeList.Length; a++)
@@ -62,5 +62,32 @@ public static class MachineScaling
                 ? source.NodeDistance(nodeList[a].Node, nodeList[b].Node)
                 : maxDistance + 10;
         return builder.Build($"{source.Name} scaled to {targetCpus} CPUs", Enumerable.Range(0, nodeList.Length).ToArray(), distance);
+    }
+
+    /// <summary>
+    /// Refuses a target whose copies would hold more NUMA nodes than Linux allows, before any is
+    /// built, and names the largest size that fits (a machine of one package per node runs out
+    /// of nodes long before it runs out of CPUs).
+    /// </summary>
+    private static void CheckNodes(Machine source, int packagesWanted, int targetCpus, int unit, int packagesPerStep)
+    {
+        // The nodes the first r packages of one copy use, for r = 0 … P.
+        var below = new int[source.PackageCount + 1];
+        var seen = new HashSet<int>();
+        for (var package = 0; package < source.PackageCount; package++)
+        {
+            for (var cpu = 0; cpu < source.CpuCount; cpu++)
+                if (source.PackageOf(cpu) == package) seen.Add(source.NodeOf(cpu));
+            below[package + 1] = seen.Count;
+        }
+        long NodesFor(int packages) => (long)packages / source.PackageCount * source.NodeCount + below[packages % source.PackageCount];
+        var nodes = NodesFor(packagesWanted);
+        if (nodes <= Machine.MaxNodes) return;
+        var fits = packagesWanted;
+        while (fits > 0 && NodesFor(fits) > Machine.MaxNodes) fits -= packagesPerStep;
+        var largest = (long)fits * unit / packagesPerStep;
+        throw new TopologySpecException(
+            $"{targetCpus:N0} CPUs would take {nodes:N0} NUMA nodes; Linux allows at most {Machine.MaxNodes} (MAX_NUMNODES with NODES_SHIFT 10): " +
+            $"try at most {largest:N0} CPUs, or a source machine with more CPUs per node");
     }
 }
