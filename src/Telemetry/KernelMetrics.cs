@@ -10,9 +10,16 @@ namespace Shootdown.Telemetry;
 /// </summary>
 public static class KernelMetrics
 {
-    /// <summary>Microsecond buckets from 1 µs to 100 ms, about three per decade.</summary>
+    /// <summary>The R10 preferred numbers (ISO 3), one decade: declared first, as the buckets are made of them.</summary>
+    private static readonly double[] R10 = [1, 1.25, 1.6, 2, 2.5, 3.15, 4, 5, 6.3, 8];
+
+    /// <summary>
+    /// Microsecond buckets from 1 µs to 100 ms, ten per decade (the R10 preferred numbers, each
+    /// about 1.26 times the last), so a dashboard's percentile, interpolated inside a bucket, is
+    /// within a quarter of the latency: 1-2-5 edges showed a 601 µs p99 as 1000 µs.
+    /// </summary>
     private static readonly IReadOnlyList<double> LatencyBucketsUs =
-        [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
+        [.. Enumerable.Range(0, 5).SelectMany(decade => R10.Select(m => Math.Round(m * Math.Pow(10, decade), 2))), 100_000];
 
     private static readonly Counter<long> CsdsQueued = Instrumentation.Meter.CreateCounter<long>(
         "shootdown.kernel.csds.queued", "{csd}", "csds queued on remote CPUs by initiators, by kind (flush, sync)");
