@@ -11,7 +11,7 @@ internal static class TopologyCommand
 {
     public static Command Create()
     {
-        var source = new Argument<string>("machine") { Description = "An hwloc XML file (lstopo --of xml), lscpu -p output (- for standard input), a preset name or a synthetic spec." };
+        var source = new Argument<string>("machine") { Description = "An hwloc XML file (lstopo --of xml), lscpu -p output (- for standard input), local (this host, from sysfs), a preset name or a synthetic spec." };
         var scale = new Option<int?>("--scale") { Description = "Replicate the machine's packages up to this many CPUs (see docs/scenarios.md, 'Real machines: topology import and scaling')." };
         var full = new Option<bool>("--full") { Description = "Print the whole distance matrix and every x2APIC cluster." };
         var show = new Command("show", "Summarise a machine: counts, NUMA nodes and their CPUs, distances, x2APIC clusters.") { source, scale, full };

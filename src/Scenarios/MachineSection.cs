@@ -6,9 +6,10 @@ using Shootdown.Model.Costs;
 namespace Shootdown.Scenarios;
 
 /// <summary>
-/// The scenario's <c>machine</c>: a preset name or synthetic spec as a plain string, or a
-/// mapping with exactly one of <c>preset</c>, <c>synthetic</c>, <c>from</c> (an hwloc XML or
-/// lscpu -p file) or <c>include</c> (a YAML file holding such a mapping), and optionally
+/// The scenario's <c>machine</c>: a preset name or synthetic spec as a plain string (or
+/// <c>local</c>, this host from sysfs), or a mapping with exactly one of <c>preset</c>,
+/// <c>synthetic</c>, <c>from</c> (an hwloc XML or lscpu -p file, or <c>local</c>) or
+/// <c>include</c> (a YAML file holding such a mapping), and optionally
 /// <c>scale</c>, the CPU count to grow or shrink it to (<see cref="MachineScaling"/>).
 /// </summary>
 internal static class MachineSection
@@ -21,7 +22,7 @@ internal static class MachineSection
         if (node is YamlScalarNode)
         {
             var spec = parent.RequiredString(key);
-            return Synthetic(parent, key, spec);
+            return spec == SysfsTopology.Local ? SysfsTopology.Read() : Synthetic(parent, key, spec);
         }
         if (node is not YamlMappingNode map) throw parent.Error(node, parent.Field(key), "must be a preset name, a synthetic spec or a mapping");
         return ParseMapping(new YamlReader(parent.File, map, parent.Field(key)), includes);
@@ -49,6 +50,11 @@ internal static class MachineSection
                 break;
             case "from":
                 var relative = m.RequiredString("from");
+                if (relative == SysfsTopology.Local)
+                {
+                    machine = SysfsTopology.Read();
+                    break;
+                }
                 var path = includes.Resolve(relative);
                 if (!File.Exists(path)) throw m.Error("from", $"no such topology file '{relative}' (looked for {Path.GetFullPath(path)})");
                 machine = TopologyFiles.Import(path);

@@ -29,9 +29,13 @@ public static class TopologyFiles
         throw new ScenarioException(path, 1, 1, "(file)", "neither hwloc XML (lstopo --of xml) nor lscpu -p output");
     }
 
-    /// <summary>A file if one exists at <paramref name="reference"/> (standard input for <c>-</c>), else a preset or synthetic spec (errors name <paramref name="where"/>).</summary>
+    /// <summary>
+    /// This host for <c>local</c>, a file if one exists at <paramref name="reference"/> (standard
+    /// input for <c>-</c>), else a preset or synthetic spec (errors name <paramref name="where"/>).
+    /// </summary>
     public static Machine Resolve(string reference, string where = "(topology)")
     {
+        if (reference == SysfsTopology.Local) return SysfsTopology.Read();
         if (reference == InputFiles.StandardInput || File.Exists(reference)) return Import(reference);
         try
         {
