@@ -41,6 +41,14 @@ public sealed class TelemetryExportTests
         Assert.Matches("^[0-9a-f]{16}$", (string)root["spanId"]!);
         Assert.StartsWith("9466848", (string)root["startTimeUnixNano"]!);
 
+        // The kernel's spans (virtual time) are a service of their own, apart from the engine's (wall clock).
+        static string Service(JsonNode resourceSpans) => resourceSpans["resource"]!["attributes"]!.AsArray()
+            .First(a => (string?)a!["key"] == "service.name")!["value"]!["stringValue"]!.ToString();
+        var services = Lines(Path.Combine(dir, "traces.otlp.jsonl")).SelectMany(r => r["resourceSpans"]!.AsArray())
+            .SelectMany(rs => Spans([new JsonObject { ["resourceSpans"] = new JsonArray(rs!.DeepClone()) }]).Select(span => (Service: Service(rs!), Name: (string)span["name"]!)))
+            .ToLookup(p => p.Name, p => p.Service);
+        Assert.Equal(["shootdown.kernel"], services["collapse_huge_page"].Distinct());
+        Assert.Equal(["shootdown"], services["shootdown.run"].Distinct());
         var metrics = Lines(Path.Combine(dir, "metrics.otlp.jsonl"))
             .SelectMany(r => r["resourceMetrics"]!.AsArray()).SelectMany(rm => rm!["scopeMetrics"]!.AsArray())
             .Where(sm => (string?)sm!["scope"]!["name"] == "Shootdown").SelectMany(sm => sm!["metrics"]!.AsArray()).ToList();
@@ -116,6 +124,7 @@ public sealed class TelemetryExportTests
         using var http = new HttpClient { BaseAddress = endpoints.Ui };
         var resources = JsonNode.Parse(await http.GetStringAsync("api/telemetry/resources"))!.AsArray();
         Assert.Contains(resources, r => (string?)r!["name"] == "shootdown");
+        Assert.Contains(resources, r => (string?)r!["name"] == "shootdown.kernel");
         var listing = JsonNode.Parse(await http.GetStringAsync("api/telemetry/traces?limit=10000"))!;
         var collapses = Spans([listing["data"]!]).Where(s => (string?)s["name"] == "collapse_huge_page" && s["parentSpanId"] is null
             && Attr(s, "shootdown.run_id") == runId && Attr(s, "kernel.policy") == "baseline").ToList();

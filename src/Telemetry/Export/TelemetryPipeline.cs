@@ -20,51 +20,62 @@ public sealed record TelemetrySummary(long Spans, long Dropped, IReadOnlyList<st
 /// <summary>
 /// One process's OpenTelemetry pipeline: the kernel, engine and Orleans sources, Shootdown's
 /// meter, the head sampler, and the chosen exporters behind queues large enough for a sampled
-/// run. <see cref="Shutdown"/> flushes everything and reports drops.
+/// run. The kernel's spans are on the virtual timeline and the engine's and Orleans' on the wall
+/// clock, so they are two services (<see cref="KernelService"/> beside the process's own): a
+/// dashboard never draws a collapse's microseconds of virtual time on the same axis as a
+/// window's wall time. <see cref="Shutdown"/> flushes everything and reports drops.
 /// </summary>
 public sealed class TelemetryPipeline : IDisposable
 {
-    private readonly TracerProvider _tracing;
+    private readonly TracerProvider[] _tracing;
     private readonly MeterProvider _metrics;
     private readonly List<OtlpJsonFile> _files;
-    private readonly SpanCounter _spans = new();
+    private readonly SpanCounter[] _spans = [new(), new()];
     private readonly TelemetryDiagnostics _diagnostics = new();
     private bool _shutDown;
+
+    /// <summary>The service the kernel's virtual-time spans belong to: the process's service name and <c>.kernel</c>.</summary>
+    public static string KernelService(string serviceName) => $"{serviceName}.kernel";
 
     private TelemetryPipeline(TelemetryOptions options)
     {
         Options = options;
-        var resource = ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceInstanceId: $"{Environment.MachineName}/{Environment.ProcessId}");
+        ResourceBuilder Resource(string service, string clock) => ResourceBuilder.CreateDefault()
+            .AddService(service, serviceInstanceId: $"{Environment.MachineName}/{Environment.ProcessId}")
+            .AddAttributes([new("shootdown.clock", clock)]);
+        _files = [];
+        OtlpJsonFile? traceFile = null, metricFile = null;
+        if (options.FileDirectory is { } directory)
+        {
+            (traceFile, metricFile) = (new OtlpJsonFile(directory, "traces.otlp.jsonl"), new OtlpJsonFile(directory, "metrics.otlp.jsonl"));
+            _files.AddRange([traceFile, metricFile]);
+        }
+        _tracing =
+        [
+            Tracer(Resource(KernelService(options.ServiceName), "virtual"), [Instrumentation.KernelSourceName], _spans[0], traceFile),
+            Tracer(Resource(options.ServiceName, "wall"), [Instrumentation.EngineSourceName, Instrumentation.OrleansSourceName], _spans[1], traceFile),
+        ];
+        var metrics = Sdk.CreateMeterProviderBuilder()
+            .SetResourceBuilder(Resource(options.ServiceName, "wall"))
+            .AddMeter(Instrumentation.MeterName);
+        if (options.Otlp) metrics.AddReader(Periodic(new OtlpMetricExporter(OtlpOptions(options, "v1/metrics"))));
+        if (options.Console) metrics.AddReader(Periodic(new ConsoleMetricExporter(new ConsoleExporterOptions())));
+        if (metricFile is not null) metrics.AddReader(Periodic(new OtlpJsonExporter<Metric>(metricFile, OtlpJson.WriteMetrics)));
+        _metrics = metrics.Build();
+    }
+
+    /// <summary>One service's spans, from <paramref name="sources"/>, to every exporter the options name.</summary>
+    private TracerProvider Tracer(ResourceBuilder resource, string[] sources, SpanCounter counter, OtlpJsonFile? file)
+    {
         var tracing = Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
-            .SetSampler(new HeadSampler(options.EngineSampleRatio))
-            .AddSource(Instrumentation.KernelSourceName, Instrumentation.EngineSourceName, Instrumentation.OrleansSourceName)
-            .AddProcessor(_spans);
-        var metrics = Sdk.CreateMeterProviderBuilder()
-            .SetResourceBuilder(resource)
-            .AddMeter(Instrumentation.MeterName);
-        _files = [];
-        if (options.Otlp)
-        {
-            tracing.AddProcessor(Batched(new OtlpTraceExporter(OtlpOptions(options, "v1/traces"))));
-            metrics.AddReader(Periodic(new OtlpMetricExporter(OtlpOptions(options, "v1/metrics"))));
-        }
-        if (options.Console)
-        {
-            tracing.AddProcessor(Batched(new ConsoleActivityExporter(new ConsoleExporterOptions())));
-            metrics.AddReader(Periodic(new ConsoleMetricExporter(new ConsoleExporterOptions())));
-        }
-        if (options.FileDirectory is { } dir)
-        {
-            var traces = new OtlpJsonFile(dir, "traces.otlp.jsonl");
-            var meters = new OtlpJsonFile(dir, "metrics.otlp.jsonl");
-            _files.Add(traces);
-            _files.Add(meters);
-            tracing.AddProcessor(Batched(new OtlpJsonExporter<Activity>(traces, OtlpJson.WriteSpans)));
-            metrics.AddReader(Periodic(new OtlpJsonExporter<Metric>(meters, OtlpJson.WriteMetrics)));
-        }
-        _tracing = tracing.Build();
-        _metrics = metrics.Build();
+            .SetSampler(new HeadSampler(Options.EngineSampleRatio))
+            .AddSource(sources)
+            .AddProcessor(counter);
+        if (Options.Otlp) tracing.AddProcessor(Batched(new OtlpTraceExporter(OtlpOptions(Options, "v1/traces"))));
+        if (Options.Console) tracing.AddProcessor(Batched(new ConsoleActivityExporter(new ConsoleExporterOptions())));
+        if (file is not null) tracing.AddProcessor(Batched(new OtlpJsonExporter<Activity>(file, OtlpJson.WriteSpans)));
+        return tracing.Build();
     }
 
     public TelemetryOptions Options { get; }
@@ -107,18 +118,21 @@ public sealed class TelemetryPipeline : IDisposable
         if (!_shutDown)
         {
             _shutDown = true;
-            _tracing.ForceFlush();
-            _tracing.Shutdown();
+            foreach (var tracing in _tracing)
+            {
+                tracing.ForceFlush();
+                tracing.Shutdown();
+            }
             _metrics.ForceFlush();
             _metrics.Shutdown();
             foreach (var file in _files) file.Publish();
         }
-        return new TelemetrySummary(_spans.Count, _diagnostics.Dropped, [.. _diagnostics.Problems]);
+        return new TelemetrySummary(_spans.Sum(s => s.Count), _diagnostics.Dropped, [.. _diagnostics.Problems]);
     }
 
     public void Dispose()
     {
-        _tracing.Dispose();
+        foreach (var tracing in _tracing) tracing.Dispose();
         _metrics.Dispose();
         foreach (var file in _files) file.Dispose();
         _diagnostics.Dispose();
