@@ -44,14 +44,18 @@ public static partial class ParseErrors
     public static string Describe(ParseResult parse)
     {
         var path = Path(parse.CommandResult);
-        var options = path.SelectMany(c => c.Options).Where(o => !o.Hidden).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet(StringComparer.Ordinal);
+        static IEnumerable<string> Names(Option o) => o.Aliases.Prepend(o.Name);
+        var options = path.SelectMany(c => c.Options).ToList();
+        var known = options.SelectMany(Names).ToHashSet(StringComparer.Ordinal);
+        // A hidden option is known but never suggested.
+        var suggested = options.Where(o => !o.Hidden).SelectMany(Names).ToList();
         foreach (var token in parse.Tokens)
         {
             if (token.Type == TokenType.DoubleDash) break;
             var word = token.Value.Split('=', 2)[0];
             // "-" is standard input, "-5" a number: neither is an option.
-            if (word.Length < 2 || word[0] != '-' || char.IsDigit(word[1]) || options.Contains(word)) continue;
-            return $"{path[^1].Name} has no option '{word}'{Nearest(word, options)}";
+            if (word.Length < 2 || word[0] != '-' || char.IsDigit(word[1]) || known.Contains(word)) continue;
+            return $"{path[^1].Name} has no option '{word}'{Nearest(word, suggested)}";
         }
         var line = OneLine(Primary(parse));
         var nearest = parse.UnmatchedTokens.Count == 0 ? ""
