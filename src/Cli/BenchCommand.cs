@@ -189,9 +189,7 @@ internal static class BenchCommand
     /// <summary>Runs <c>bench --single WHAT</c> in a child process (pinned to <paramref name="cores"/> cores) and returns its last line.</summary>
     private static async Task<string> RunChildLine(string dir, string what, int? cores, int silos, CancellationToken cancellation, string? label = null)
     {
-        var self = Environment.ProcessPath!.EndsWith("shootdown", StringComparison.Ordinal)
-            ? [Environment.ProcessPath!]
-            : new[] { Environment.ProcessPath!, typeof(BenchCommand).Assembly.Location };
+        var self = SelfCommand.Argv;
         // taskset sets the affinity before the runtime starts, so Environment.ProcessorCount, the
         // thread pool, Server GC's heaps and the default partition count all follow it.
         var argv = cores is { } n ? ["taskset", "--cpu-list", CpuList.Format(PinnedCpus(n)), .. self] : self;

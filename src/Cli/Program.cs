@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Shootdown.Analysis.Reporting;
 using Shootdown.Cli;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
@@ -27,7 +28,7 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine($"shootdown: {TerminalText.Escape(ParseErrors.Describe(parse))}");
     return 2;
 }
-ConsoleOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));
+TerminalOutput.Configure(parse.GetValue(ConsoleOutput.PlainOption));
 try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

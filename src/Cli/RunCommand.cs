@@ -145,7 +145,7 @@ internal static class RunCommand
                 ? new Grains.CheckpointPolicy(parse.GetValue(checkpointWindows) ?? 0, (int)Math.Round(seconds * 1000))
                 : null;
             var options = new GrainEngineOptions(partitionCount, farmed, checkpoints);
-            var showProgress = !asJson && !asCsv && !ConsoleOutput.Plain;
+            var showProgress = !asJson && !asCsv && !TerminalOutput.Plain;
             using var pipeline = TelemetryPipeline.Start(telemetry);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var scenarios = ReplicateSet.Expand(file, replicates);

@@ -72,7 +72,12 @@ public static partial class ParseErrors
         return path;
     }
 
-    /// <summary>"; did you mean 'run'?" for the names within a small edit distance of <paramref name="word"/>, nearest first; "" for none.</summary>
+    /// <summary>
+    /// "; did you mean 'run'?" for the names within a small edit distance of <paramref name="word"/>,
+    /// nearest first; "" for none. Here rather than System.CommandLine's own: its typo corrections
+    /// are internal to the error action that prints them with the help, and never look at options
+    /// the parser took for arguments.
+    /// </summary>
     private static string Nearest(string word, IEnumerable<string> names)
     {
         var limit = word.Length <= 4 ? 1 : 2;

@@ -68,5 +68,7 @@ public sealed record Comparison(Scenario Scenario, EngineKind Engine, int Silos,
 /// </summary>
 public sealed record RunTracing(double SampleRatio, string RunId)
 {
+    // The run id only names this invocation's spans (and files' run_id); the model never reads
+    // it, and head sampling hashes the operation, not the id, so no result depends on it.
     public static RunTracing New(double sampleRatio = TelemetryOptions.DefaultSampleRatio) => new(sampleRatio, Guid.NewGuid().ToString("N")[..12]);
 }

@@ -72,12 +72,13 @@ public static class MachineScaling
     private static void CheckNodes(Machine source, int packagesWanted, int targetCpus, int unit, int packagesPerStep)
     {
         // The nodes the first r packages of one copy use, for r = 0 … P.
+        var nodesOf = new HashSet<int>[source.PackageCount];
+        for (var cpu = 0; cpu < source.CpuCount; cpu++) (nodesOf[source.PackageOf(cpu)] ??= []).Add(source.NodeOf(cpu));
         var below = new int[source.PackageCount + 1];
         var seen = new HashSet<int>();
         for (var package = 0; package < source.PackageCount; package++)
         {
-            for (var cpu = 0; cpu < source.CpuCount; cpu++)
-                if (source.PackageOf(cpu) == package) seen.Add(source.NodeOf(cpu));
+            seen.UnionWith(nodesOf[package] ?? []);
             below[package + 1] = seen.Count;
         }
         long NodesFor(int packages) => (long)packages / source.PackageCount * source.NodeCount + below[packages % source.PackageCount];

@@ -34,7 +34,8 @@ public static class SysfsTopology
                 nodeIds.Add(node);
             }
         nodeIds.Sort();
-        if (nodeIds.Count == 0) nodeIds.Add(0);
+        var numa = nodeIds.Count > 0;
+        if (!numa) nodeIds.Add(0);
         var dense = nodeIds.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i);
 
         var cores = new Dictionary<(int Package, int Core), int>();
@@ -52,7 +53,7 @@ public static class SysfsTopology
                 : -1;
             builder.Add(new MachineBuilder.CpuPlace(cpu, package, core, dense[nodeOf.GetValueOrDefault(cpu, nodeIds[0])], l3));
         }
-        var distances = nodeIds.Count == 1 && !Directory.Exists(nodeDir) ? MachineBuilder.DefaultDistances(1) : Distances(nodeDir, nodeIds);
+        var distances = numa ? Distances(nodeDir, nodeIds) : MachineBuilder.DefaultDistances(1);
         try
         {
             return builder.Build($"{Local} ({Environment.MachineName})", [.. nodeIds], distances);
