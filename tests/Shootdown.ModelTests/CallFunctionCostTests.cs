@@ -148,14 +148,41 @@ public class CallFunctionCostTests
     }
 
     [Theory]
-    // With no history the governor picks C6: 290 µs out at package C6's worst case, 190 µs with
-    // package C6 off in the BIOS (spr_idle_state_table_update()).
-    [InlineData("spr", 290_000)]
-    [InlineData("spr-pc6-off", 190_000)]
-    public void C6ExitsAtThePackageOrTheCoreWorstCase(string table, long exitNs)
+    // With no history the governor picks C6. Under spr its 290 µs is package C6's worst case
+    // (spr_idle_state_table_update()): CPUs 2-3 are on a package nothing is placed on, which goes
+    // down with them; CPU 1 shares its package with CPU 0, where the process runs, and leaves core
+    // C6 at 190 µs. With package C6 off in the BIOS the table itself says 190 µs.
+    [InlineData("spr", 190_000, 290_000)]
+    [InlineData("spr-pc6-off", 190_000, 190_000)]
+    public void C6ExitsAtThePackageOrTheCoreWorstCase(string table, long busyPackageNs, long idlePackageNs)
     {
         var r = Run("sync_without_flush", platform: $"cpuidle: {table}");
-        Assert.All(r.Cpus.Skip(1), c => Assert.Equal(exitNs, c.IdleExitNs));
+        Assert.Equal([busyPackageNs, idlePackageNs, idlePackageNs], r.Cpus.Skip(1).Select(c => c.IdleExitNs));
+    }
+
+    [Fact]
+    public void AThreadThatMayMigrateThereKeepsAPackageOutOfPackageC6()
+    {
+        // The process's one thread starts on CPU 0 but may move to any of CPUs 0-3, so package 1
+        // is not taken to go down: every target leaves core C6. The governor chose C6 from the
+        // same table (290/800 µs) either way.
+        var r = Sim.Run("""
+            machine: pack:2 numa:1 core:2 pu:1
+            duration_us: 100
+            platform:
+              cpuidle: spr
+            processes:
+              - name: p
+                threads: 1
+                cpus: 0-3
+                migrate_us: 1000000
+            operations:
+              - type: sync_without_flush
+                process: p
+                cpu: 0
+                at_us: [10]
+            """, KernelPolicy.Baseline);
+        Assert.All(r.Cpus.Skip(1), c => Assert.Equal(190_000, c.IdleExitNs));
     }
 
     [Fact]
@@ -217,9 +244,10 @@ public class MenuGovernorTests
     [Fact]
     public void WithNoHistoryTheDeepestStateIsChosenAndShortIdlePeriodsTeachShallowerOnes()
     {
+        // CPU 1 shares its package with the process on CPU 0: C6 out at the core's 190 µs.
         var idle = IdleCpu();
         idle.DoIdle(0);
-        Assert.Equal(290_000, idle.Wake(1_000_000));
+        Assert.Equal(190_000, idle.Wake(1_000_000));
         // Eight idle periods of 50 µs: a steady prediction of 50 µs (less C6's exit, which was
         // large beside the first) picks C1E, whose 4 µs target residency fits and C6's 800 µs does not.
         var t = 2_000_000L;
@@ -245,9 +273,9 @@ public class MenuGovernorTests
     [Fact]
     public void PollSpinsForTheNextStatesTargetResidencyThenSleepsInIt()
     {
-        // Idle periods of 3 µs (halved, as C6's exit latency dwarfs it: 1 µs) and then 0.5 µs (0 µs): a
-        // typical interval of 0 µs.
-        var idle = IdleCpu();
+        // A PM QoS limit of 100 µs rules C6 out. Idle periods of 3 µs (in C1E: 5 µs measured with
+        // its exit, 3 µs less it) and then 0.5 µs (in POLL: 0 µs): a typical interval of 0 µs.
+        var idle = IdleCpu("spr\n  cpuidle_latency_limit_us: 100");
         var t = 0L;
         for (var i = 0; i < 8; i++)
         {

@@ -229,6 +229,8 @@ public sealed class ClosedFormTests
         long SyncLatency(string apic) => Sim.Run($"""
             machine: pack:2 core:16 pu:1
             duration_us: 100
+            platform:
+              cpuidle: off
             costs:
               {apic}
               icr_write_ns: 40

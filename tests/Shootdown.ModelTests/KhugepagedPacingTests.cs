@@ -5,13 +5,16 @@ namespace Shootdown.Tests;
 /// <summary>
 /// khugepaged's pacing from its sysfs knobs (mm/khugepaged.c), as closed forms: a pass collapses
 /// ceil(pages_to_scan / 512) ranges back to back and then sleeps scan_sleep_millisecs; a failed
-/// huge page allocation sleeps alloc_sleep_millisecs.
+/// huge page allocation sleeps alloc_sleep_millisecs. CPUs never sleep (no cpuidle states), so a
+/// pass takes microseconds and the counts are the knobs' alone.
 /// </summary>
 public sealed class KhugepagedPacingTests
 {
     private static int Collapses(string knobs) => Sim.Run($"""
         machine: small-64
         duration_us: 5000
+        platform:
+          cpuidle: off
         processes:
           - name: db
             cpus: 0-7

@@ -20,7 +20,7 @@ public sealed class ToolPackageTests
 
         var run = Cli.Run(shootdown, ["run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference"], elsewhere);
         Assert.True(run.Exit == 0, run.Err);
-        Assert.Contains("digest baseline cc0add619d1ff0a63531c2ca137cbb60ad2253163fefb816927ca29e316d2e30\n", run.Out);
+        Assert.Contains("digest baseline 4a491ef37d932c6b3695f626d2ec802633704707867accdc9b89747cfbdea3bc\n", run.Out);
         // calibrate finds the calibration scenarios the package carries, with no checkout in sight.
         var calibrate = Cli.Run(shootdown, ["calibrate", "--markdown"], elsewhere);
         Assert.True(calibrate.Exit == 0, calibrate.Err);

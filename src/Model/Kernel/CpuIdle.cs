@@ -89,12 +89,23 @@ public sealed class CpuIdle(Cpu cpu)
     {
         if (_idleSince > t) return 0;
         var state = StateAt(t);
-        MenuUpdate(state, t - _idleSince);
-        cpu.Tracer.Slice(_idleSince, t + state.ExitLatencyNs, Tracing.TimelineSlice.Idle, state.Name, state.ExitLatencyNs);
+        var exitNs = ExitLatency(state);
+        // The residency cpuidle measures runs until the CPU is back out, exit included.
+        MenuUpdate(state, t + exitNs - _idleSince);
+        cpu.Tracer.Slice(_idleSince, t + exitNs, Tracing.TimelineSlice.Idle, state.Name, exitNs);
         _idleSince = NotIdle;
         _wokeWithTickStopped = _tickStopped;
-        return state.ExitLatencyNs;
+        return exitNs;
     }
+
+    /// <summary>
+    /// What leaving <paramref name="state"/> costs this core: the table's figure where the package
+    /// went down with it, the core's own where a table figure is a package state's worst case and
+    /// the workload keeps another core of the package up (<see cref="SimulationSetup.PackageOnlyIdles"/>).
+    /// The governor still reads the table's (menu_select(), menu_update()).
+    /// </summary>
+    private long ExitLatency(IdleState state) =>
+        state.CoreExitLatencyNs is { } coreNs && !cpu.Setup.PackageOnlyIdles(cpu.Id) ? coreNs : state.ExitLatencyNs;
 
     /// <summary>
     /// Whether the csd work now starting follows a wake-up with the tick stopped: tick_irq_enter()
@@ -152,8 +163,9 @@ public sealed class CpuIdle(Cpu cpu)
     }
 
     /// <summary>
-    /// menu_update(): the measured idle time, less the exit latency when it is large beside it
-    /// (half of it otherwise), goes into the ring of past intervals.
+    /// menu_update(): the measured idle time, which "will include the exit latency", less the
+    /// table's exit latency when it is large beside it (half of it otherwise), goes into the ring
+    /// of past intervals.
     /// </summary>
     private void MenuUpdate(IdleState state, long measuredNs)
     {

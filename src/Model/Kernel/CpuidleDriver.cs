@@ -7,9 +7,18 @@ namespace Shootdown.Model.Kernel;
 /// <see cref="Polls"/>: the CPU keeps TIF_POLLING_NRFLAG set while in it, so a write to its
 /// thread flags wakes it without an interrupt: the POLL state spins on them, and MWAIT states
 /// monitor their cache line (arch/x86/include/asm/mwait.h, mwait_idle_with_hints()). HLT does not.
+/// <see cref="ExitLatencyNs"/> is the table's, which the governor reads; a state whose table
+/// figure is a package C-state's worst case has a <see cref="CoreExitLatencyNs"/>, what the core
+/// pays when its package never got there.
 /// </summary>
 public sealed record IdleState(string Name, long ExitLatencyNs, long TargetResidencyNs, bool Polls)
 {
+    /// <summary>
+    /// The exit latency when another core of the package keeps it out of its package C-state,
+    /// where the table's figure is that package state's worst case; null where the two agree.
+    /// </summary>
+    public long? CoreExitLatencyNs { get; init; }
+
     /// <summary>drivers/cpuidle/poll_state.c, cpuidle_poll_state_init(): state 0, CPUIDLE_FLAG_POLLING.</summary>
     public static IdleState Poll { get; } = new("POLL", 0, 0, Polls: true);
 
@@ -25,21 +34,24 @@ public sealed record CpuidleDriver(string Name, ImmutableArray<IdleState> States
 {
     private const long Us = 1_000;
 
-    /// <summary>intel_idle spr_cstates (Sapphire Rapids Xeon): C1 1/1 µs, C1E 2/4 µs, C6 290/800 µs (exit latency/target residency), all MWAIT.</summary>
+    /// <summary>
+    /// intel_idle spr_cstates (Sapphire Rapids Xeon): C1 1/1 µs, C1E 2/4 µs, C6 290/800 µs (exit
+    /// latency/target residency), all MWAIT. "By default, the C6 state assumes the worst-case
+    /// scenario of package C6" (spr_idle_state_table_update()): 290 µs is paid only when the whole
+    /// package was in package C6, which needs every core of it idle; a core whose package stayed
+    /// up leaves core C6, whose worst case is the 190 µs the kernel uses when package C6 is off.
+    /// </summary>
     public static CpuidleDriver IntelSpr { get; } = new("spr",
     [
         IdleState.Poll,
         new IdleState("C1", 1 * Us, 1 * Us, Polls: true),
         new IdleState("C1E", 2 * Us, 4 * Us, Polls: true),
-        new IdleState("C6", 290 * Us, 800 * Us, Polls: true),
+        new IdleState("C6", 290 * Us, 800 * Us, Polls: true) { CoreExitLatencyNs = 190 * Us },
     ]);
 
     /// <summary>
     /// Sapphire Rapids with package C6 disabled in the BIOS: spr_idle_state_table_update() lowers
-    /// C6 to 190/600 µs, a core C6 exit's worst case. The default <see cref="IntelSpr"/> keeps the
-    /// package-C6 worst case (290/800 µs), which a core pays only when every core of its package
-    /// is idle; a CPU cannot see that in the model, so every C6 wake pays it there, and this table
-    /// bounds the other side.
+    /// C6 to 190/600 µs, a core C6 exit's worst case, and the governor picks from those figures.
     /// </summary>
     public static CpuidleDriver IntelSprPc6Off { get; } = new("spr-pc6-off",
     [

@@ -71,7 +71,7 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
             var spec = processes[p];
             for (var t = 0; t < spec.Threads; t++)
             {
-                if (spec.Cpus[t % spec.Cpus.Length] != cpu.Id) continue;
+                if (spec.StartCpuOf(t) != cpu.Id) continue;
                 var thread = new SimThread(ThreadId(p, t), p);
                 _runqueue.Add(thread);
                 ScheduleThreadEvents(thread, spec, ctx);

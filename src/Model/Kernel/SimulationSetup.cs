@@ -17,6 +17,7 @@ public sealed class SimulationSetup
     private readonly ImmutableArray<IrqOffSpec>[] _irqOffByCpu;
     private readonly int[] _hugetlbOwner;
     private readonly ImmutableArray<(int Spec, WalkerSpec Walker)>[] _walkersByCpu;
+    private readonly bool[] _packageOnlyIdles;
 
     public SimulationSetup(Machine machine, CostModel costs, KernelPolicy policy, MachineFeatures features, WorkloadSpec workload, ulong seed, long durationNs)
     {
@@ -51,7 +52,36 @@ public sealed class SimulationSetup
             .ToDictionary(g => g.Key, g => g.Select(p => (p.i, p.w)).ToImmutableArray());
         _walkersByCpu = new ImmutableArray<(int, WalkerSpec)>[n];
         for (var cpu = 0; cpu < n; cpu++) _walkersByCpu[cpu] = walkers.GetValueOrDefault(cpu, []);
+        _packageOnlyIdles = PackagesThatOnlyIdle(machine, workload);
     }
+
+    /// <summary>
+    /// The packages none of whose CPUs the workload places anything on: no thread's affinity, no
+    /// operation stream, lockless walker or IRQs-off section. Their cores run only the interrupts
+    /// the run sends them, so the package reaches its package C-state between them (intel_idle's
+    /// package C6 needs every core of the package idle). Decided from the placement, not from who
+    /// runs at the moment: a CPU cannot see its package's other cores (each is its own entity),
+    /// so a package whose threads all sleep at once is taken to stay up, and one whose core is
+    /// still in an earlier interrupt's handler to be down.
+    /// </summary>
+    private static bool[] PackagesThatOnlyIdle(Machine machine, WorkloadSpec workload)
+    {
+        var onlyIdles = Enumerable.Repeat(true, machine.PackageCount).ToArray();
+        var busy = workload.Processes.SelectMany(CpusThreadsMayRunOn)
+            .Concat(workload.Operations.Select(o => o.Cpu))
+            .Concat(workload.Walkers.SelectMany(w => w.Cpus))
+            .Concat(workload.IrqsOff.SelectMany(s => s.Cpus));
+        foreach (var cpu in busy)
+            if ((uint)cpu < (uint)machine.CpuCount) onlyIdles[machine.PackageOf(cpu)] = false;
+        return onlyIdles;
+    }
+
+    /// <summary>Where a process's threads can run: where they start (<see cref="ProcessSpec.StartCpuOf"/>), and the whole list if they migrate.</summary>
+    private static IEnumerable<int> CpusThreadsMayRunOn(ProcessSpec process) =>
+        process.MigrateMeanNs is null ? Enumerable.Range(0, process.Threads).Select(process.StartCpuOf) : process.Cpus;
+
+    /// <summary>Whether <paramref name="cpu"/>'s package has nothing placed on it (<see cref="PackagesThatOnlyIdle"/>), so its deep idle is the package's.</summary>
+    public bool PackageOnlyIdles(int cpu) => _packageOnlyIdles[Machine.PackageOf(cpu)];
 
     /// <summary>The host's vCPU preemption pattern (empty on bare metal).</summary>
     public VcpuPreemption Preemption { get; }

@@ -95,6 +95,9 @@ public sealed record ProcessSpec(
 {
     /// <summary>The pid of process <paramref name="process"/> (its index): the model numbers them from 1000, as consider_global_asid() and ftrace's task column read them.</summary>
     public static int PidOf(int process) => 1000 + process;
+
+    /// <summary>The CPU thread <paramref name="thread"/> starts on: its affinity list round robin.</summary>
+    public int StartCpuOf(int thread) => Cpus[thread % Cpus.Length];
 }
 
 /// <summary>
