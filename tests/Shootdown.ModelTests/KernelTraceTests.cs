@@ -177,6 +177,35 @@ public sealed class KernelTraceTests
     }
 
     /// <summary>
+    /// The TASK-PID column names who runs the collapse: khugepaged for a stream issued from a CPU
+    /// outside the process's, the process itself (MADV_COLLAPSE) on one of its own CPUs.
+    /// </summary>
+    [Theory]
+    [InlineData(4, "khugepaged-200")]
+    [InlineData(0, "db-1000")]
+    public void TheSenderIsTheTaskThatRunsTheCollapse(int cpu, string task)
+    {
+        var scenario = Sim.Parse($"""
+            machine: pack:1 core:8 pu:1
+            duration_us: 100
+            policies: [baseline]
+            processes:
+              - name: db
+                cpus: 0-3
+            operations:
+              - type: collapse_huge_page
+                process: db
+                cpu: {cpu}
+                at_us: [10]
+            """);
+        var (files, _) = FtraceExport.Render(scenario, FtraceWindow.Whole);
+        var senders = files.Single(f => f.Name == "ftrace-baseline.txt").Content.Split('\n')
+            .Where(l => l.Contains("csd_queue_cpu", StringComparison.Ordinal) || l.Contains("ipi_send_", StringComparison.Ordinal))
+            .Select(l => l.TrimStart().Split(' ')[0]).Distinct();
+        Assert.Equal([task], senders);
+    }
+
+    /// <summary>
     /// The timeline for Perfetto: every arrow starts inside its sender's loop and ends where the
     /// target ran the csd; each CPU's interrupts and csd funcs match its counters; the
     /// initiator's call splits into loop, sends and csd_lock_wait, as OpRecord.Time says.

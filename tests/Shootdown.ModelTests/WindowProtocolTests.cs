@@ -63,7 +63,7 @@ public sealed class WindowProtocolTests
         Assert.Equal(new EntityTimes(1_000 + costs.MigrationNs, 1_000 + costs.MmContextAccessNs),
             Contract.EarliestOutput(Event(1_000, EventKind.ThreadSleep, 33, 33, op: Scheduler.ThreadId(1, 1))));
         // A csd landing only answers its sender, at the end of the sender's loop; it writes no mm.
-        var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdQueued.Flags(Csd.Sync(Cpu.InitMm)) };
+        var csd = Event(1_000, EventKind.CsdQueue, 5, 9, x: 3_000) with { Flags = CsdQueued.Flags(Csd.Sync(Cpu.InitMm, CsdCond.None, fromKhugepaged: false)) };
         Assert.Equal(new EntityTimes(3_000, long.MaxValue), Contract.EarliestOutput(csd));
         // An IPI's csds are acked once sysvec_call_function has entered.
         Assert.Equal(EntityTimes.Both(1_000 + costs.InterruptEntryNs + Contract.Lookahead), Contract.EarliestOutput(Event(1_000, EventKind.InterruptRaise, 5, 9)));

@@ -10,7 +10,7 @@ namespace Shootdown.Model.Kernel;
 /// <summary><see cref="EventKind.CsdQueue"/>: the sender's llist_add() of a csd lands on the target's call_single_queue.</summary>
 public readonly ref struct CsdQueued(ref readonly SimEvent e)
 {
-    private const int FlagSync = 1, FlagFull = 2, FlagCondShouldFlush = 4, FlagTrim = 8, FlagCondInWalk = 16, FlagCondNotInEqs = 32, PagesShift = 8;
+    private const int FlagSync = 1, FlagFull = 2, FlagCondShouldFlush = 4, FlagTrim = 8, FlagCondInWalk = 16, FlagCondNotInEqs = 32, FlagFromKhugepaged = 64, PagesShift = 8;
     private readonly ref readonly SimEvent _e = ref e;
 
     public int Sender => _e.Source;
@@ -26,13 +26,14 @@ public readonly ref struct CsdQueued(ref readonly SimEvent e)
         (_e.Flags & FlagSync) != 0 ? CsdFunc.TlbRemoveTableSmpSync : CsdFunc.FlushTlbFunc,
         (_e.Flags & FlagCondShouldFlush) != 0 ? CsdCond.ShouldFlushTlb : (_e.Flags & FlagCondInWalk) != 0 ? CsdCond.InLocklessWalk
             : (_e.Flags & FlagCondNotInEqs) != 0 ? CsdCond.NotInEqs : CsdCond.None,
-        new FlushTlbInfo(_e.Arg, _e.Flags >> PagesShift, _e.Y, (_e.Flags & FlagFull) != 0, (_e.Flags & FlagTrim) != 0));
+        new FlushTlbInfo(_e.Arg, _e.Flags >> PagesShift, _e.Y, (_e.Flags & FlagFull) != 0, (_e.Flags & FlagTrim) != 0),
+        (_e.Flags & FlagFromKhugepaged) != 0);
 
     public static int Flags(in Csd csd) =>
         (csd.Func == CsdFunc.TlbRemoveTableSmpSync ? FlagSync : 0) | (csd.Info.Full ? FlagFull : 0)
         | (csd.Cond == CsdCond.ShouldFlushTlb ? FlagCondShouldFlush : 0) | (csd.Cond == CsdCond.InLocklessWalk ? FlagCondInWalk : 0)
         | (csd.Cond == CsdCond.NotInEqs ? FlagCondNotInEqs : 0)
-        | (csd.Info.TrimCpumask ? FlagTrim : 0) | (csd.Info.Pages << PagesShift);
+        | (csd.Info.TrimCpumask ? FlagTrim : 0) | (csd.FromKhugepaged ? FlagFromKhugepaged : 0) | (csd.Info.Pages << PagesShift);
 
     /// <param name="flags">The csd's <see cref="Flags"/>, computed once per call.</param>
     public static void Send(ISimContext ctx, int target, long landsAt, long call, in Csd csd, int flags, long answerAt) =>

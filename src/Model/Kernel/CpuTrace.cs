@@ -23,11 +23,19 @@ public sealed class CpuTrace(Cpu cpu)
     public CpuStats? StatsAtWindowStart { get; private set; }
     public CpuStats? StatsAtWindowEnd { get; private set; }
 
-    /// <summary>The process this CPU runs (its loaded, non-lazy mm), or -1: the TASK-PID column.</summary>
-    public int CurrentTask => !cpu.Tlb.IsLazy ? TaskOf(cpu.Tlb.LoadedMm) : -1;
+    /// <summary>
+    /// The TASK-PID column: khugepaged while it runs an operation here, else the process this CPU
+    /// runs (its loaded, non-lazy mm), else idle.
+    /// </summary>
+    public int CurrentTask =>
+        cpu.Ops.InProgress && cpu.Ops.Current.InKhugepaged ? FtraceRecord.KhugepagedTask
+        : !cpu.Tlb.IsLazy ? TaskOf(cpu.Tlb.LoadedMm) : FtraceRecord.IdleTask;
 
-    /// <summary>The process whose mm entity id this is, or -1 for init_mm.</summary>
-    public int TaskOf(int mm) => mm >= cpu.Machine.CpuCount ? mm - cpu.Machine.CpuCount : -1;
+    /// <summary>The task that queued <paramref name="csd"/> on its sender: khugepaged, or the process whose mm it names.</summary>
+    public int SenderTask(in Csd csd) => csd.FromKhugepaged ? FtraceRecord.KhugepagedTask : TaskOf(csd.Info.Mm);
+
+    /// <summary>The process whose mm entity id this is, or idle for init_mm.</summary>
+    private int TaskOf(int mm) => mm >= cpu.Machine.CpuCount ? mm - cpu.Machine.CpuCount : FtraceRecord.IdleTask;
 
     public void WriteState(StateWriter w)
     {

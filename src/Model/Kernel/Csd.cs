@@ -41,18 +41,23 @@ public readonly record struct FlushTlbInfo(int Mm, int Pages, long NewTlbGen, bo
     public static FlushTlbInfo Read(StateReader r) => new(r.Int(), r.Int(), r.Long(), r.Bool(), r.Bool());
 }
 
-/// <summary>A call_single_data: the func, its cond_func and its argument.</summary>
-public readonly record struct Csd(CsdFunc Func, CsdCond Cond, FlushTlbInfo Info) : IStateRecord<Csd>
+/// <summary>
+/// A call_single_data: the func, its cond_func and its argument. <paramref name="FromKhugepaged"/>
+/// is not the kernel's: the sender runs khugepaged, not the process whose mm the csd names, which
+/// only ftrace's task column shows (csd_queue_cpu is recorded where the csd lands).
+/// </summary>
+public readonly record struct Csd(CsdFunc Func, CsdCond Cond, FlushTlbInfo Info, bool FromKhugepaged) : IStateRecord<Csd>
 {
     public void Write(StateWriter w)
     {
         w.Enum(Func);
         w.Enum(Cond);
         Info.Write(w);
+        w.Bool(FromKhugepaged);
     }
 
-    public static Csd Read(StateReader r) => new(r.Enum<CsdFunc>(), r.Enum<CsdCond>(), FlushTlbInfo.Read(r));
+    public static Csd Read(StateReader r) => new(r.Enum<CsdFunc>(), r.Enum<CsdCond>(), FlushTlbInfo.Read(r), r.Bool());
 
     /// <summary>tlb_remove_table_sync_one()'s csd for the caller's <paramref name="mm"/> (only named in traces).</summary>
-    public static Csd Sync(int mm, CsdCond cond = CsdCond.None) => new(CsdFunc.TlbRemoveTableSmpSync, cond, new FlushTlbInfo(mm, 0, 0, false, false));
+    public static Csd Sync(int mm, CsdCond cond, bool fromKhugepaged) => new(CsdFunc.TlbRemoveTableSmpSync, cond, new FlushTlbInfo(mm, 0, 0, false, false), fromKhugepaged);
 }

@@ -85,7 +85,7 @@ public abstract class FlushBackend
             // on_each_cpu_mask() for freed tables (lazy CPUs must not walk them speculatively) and
             // during an ASID transition; else on_each_cpu_cond_mask(should_flush_tlb).
             var conditional = !riscV && !op.FreedTables && !r.AsidTransition && op.Spec.FlushTargets is null;
-            var csd = new Csd(CsdFunc.FlushTlbFunc, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, r.Info);
+            var csd = new Csd(CsdFunc.FlushTlbFunc, conditional ? CsdCond.ShouldFlushTlb : CsdCond.None, r.Info, op.InKhugepaged);
             var runLocal = r.Mask.Test(cpu.Id) && (!conditional || cpu.Tlb.ShouldFlushTlb(r.Info));
             var targets = SmpCallFunction.RentTargets(r.Mask.NrCpus);
             var count = 0;

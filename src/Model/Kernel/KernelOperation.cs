@@ -12,11 +12,13 @@ public enum OpPhase { Arrived, FlushBegin, PmdUnshare, CpumaskRead, Flush, Sync,
 /// A kernel operation one CPU is executing (a collapse, an unshare, a munmap…), from its first
 /// step to its last: where it is in its kernel function, and what the result records of it.
 /// </summary>
-public sealed class KernelOperation(long serial, int stream, OpStreamSpec spec, long arrival, long start)
+public sealed class KernelOperation(long serial, int stream, OpStreamSpec spec, bool inKhugepaged, long arrival, long start)
 {
     public long Serial { get; } = serial;
     public int Stream { get; } = stream;
     public OpStreamSpec Spec { get; } = spec;
+    /// <summary>The operation runs in the khugepaged thread, not in the process (<see cref="SimulationSetup.RunsInKhugepaged"/>).</summary>
+    public bool InKhugepaged { get; } = inKhugepaged;
     public long Arrival { get; } = arrival;
     public long Start { get; } = start;
 

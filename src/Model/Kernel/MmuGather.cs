@@ -81,7 +81,7 @@ public sealed class MmuGather(Cpu cpu)
                 _ => (CsdCond.None, "IPI to every online CPU but the caller", "smp_call_function: every online CPU but this one"),
             };
         }
-        var csd = Csd.Sync(mm, cond);
+        var csd = Csd.Sync(mm, cond, op.InKhugepaged);
         op.Trace?.Outcome(call);
         op.Synced = true;
         cpu.Smp.SmpCallFunctionManyCond(targets, count, csd, runLocal: false, ctx.Now, op.Trace, op.Interrupted, ctx);

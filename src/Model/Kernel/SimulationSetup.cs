@@ -80,6 +80,19 @@ public sealed class SimulationSetup
     private static IEnumerable<int> CpusThreadsMayRunOn(ProcessSpec process) =>
         process.MigrateMeanNs is null ? Enumerable.Range(0, process.Threads).Select(process.StartCpuOf) : process.Cpus;
 
+    /// <summary>
+    /// Whether <paramref name="stream"/>'s operations run in khugepaged rather than in the process:
+    /// collapse_huge_page(), retract_page_tables() and collapse_pte_mapped_thp() run in the
+    /// khugepaged thread (khugepaged_do_scan()), or in the caller of MADV_COLLAPSE
+    /// (madvise_collapse()), which runs on one of its own CPUs. So a stream paced by khugepaged's
+    /// knobs, or issued from a CPU outside the process's, is khugepaged's; any other is the
+    /// process's own MADV_COLLAPSE. Other operations run in the process. Only traces show it (the
+    /// task column).
+    /// </summary>
+    public bool RunsInKhugepaged(OpStreamSpec stream) =>
+        stream.Type is OpType.CollapseHugePage or OpType.RetractPageTables or OpType.TryCollapsePteMappedThp
+        && (stream.Khugepaged is not null || !Workload.Processes[stream.Process].Cpus.Contains(stream.Cpu));
+
     /// <summary>Whether <paramref name="cpu"/>'s package has nothing placed on it (<see cref="PackagesThatOnlyIdle"/>), so its deep idle is the package's.</summary>
     public bool PackageOnlyIdles(int cpu) => _packageOnlyIdles[Machine.PackageOf(cpu)];
 

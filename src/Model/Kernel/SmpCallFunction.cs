@@ -212,11 +212,12 @@ public sealed class SmpCallFunction(Cpu cpu)
 
     /// <summary>
     /// A csd this CPU has queued, with what its func needs: 40 bytes. In a storm every CPU's
-    /// queue holds a csd from each of hundreds of senders at once.
+    /// queue holds a csd from each of hundreds of senders at once. Its sender's task was traced
+    /// when it was queued, so it is not kept.
     /// </summary>
     private readonly record struct QueuedCsd(long Call, FlushTlbInfo Info, int Sender, CsdFunc Func, bool Coalesced)
     {
-        public Csd Csd => new(Func, CsdCond.None, Info);
+        public Csd Csd => new(Func, CsdCond.None, Info, FromKhugepaged: false);
     }
 
     [ThreadStatic] private static long[]? t_clusterDepart;
@@ -365,7 +366,7 @@ public sealed class SmpCallFunction(Cpu cpu)
             nrCpus++;
             lastCpu = target;
         }
-        var task = cpu.Tracer.TaskOf(call.Csd.Info.Mm);
+        var task = cpu.Tracer.SenderTask(call.Csd);
         if (nrCpus == 1 && (call.Answer[lastCpu] & (byte)TargetAnswer.Polling) != 0)
         {
             // call_function_single_prep_ipi(): set_nr_if_polling() writes the idle task's flags, which the CPU watches.
@@ -554,7 +555,7 @@ public sealed class SmpCallFunction(Cpu cpu)
         var wasEmpty = _callSingleQueue.Count == 0;
         // trace_csd_queue_cpu() runs on the sender once cond_func has passed; llist_add()'s
         // answer (was the queue empty) decides whether this CPU is in the IPI's mask.
-        cpu.Tracer.Event(ctx.Now, queued.Sender, FtraceEvent.CsdQueueCpu, cpu.Tracer.TaskOf(csd.Info.Mm), peer: cpu.Id, call: queued.Call, func: csd.Func, ipi: wasEmpty);
+        cpu.Tracer.Event(ctx.Now, queued.Sender, FtraceEvent.CsdQueueCpu, cpu.Tracer.SenderTask(csd), peer: cpu.Id, call: queued.Call, func: csd.Func, ipi: wasEmpty);
         _callSingleQueue.Add(new QueuedCsd(queued.Call, csd.Info, queued.Sender, csd.Func, Coalesced: !wasEmpty));
         CsdQueueAnswered.SendQueued(ctx, queued.Sender, queued.AnswerAt, queued.Call, wasEmpty, wasEmpty && cpu.Idle.Polling(ctx.Now), cpu.Idle.IsIdle(ctx.Now));
     }

@@ -13,9 +13,9 @@ public static class StateContract
     /// Raised whenever a type's fields or their order change. 2: entity states and events joined
     /// the contract. 3: a call in flight writes its targets as a mask where that is smaller, and
     /// unlock times only for the targets that unlocked. 4: a CPU's RCU grace period (RcuTree).
-    /// 5: a CPU's IPIs received (CpuStats, CpuCounters).
+    /// 5: a CPU's IPIs received (CpuStats, CpuCounters). 6: a csd says whether khugepaged sent it (Csd).
     /// </summary>
-    public const int Version = 5;
+    public const int Version = 6;
 
     public static byte[] Encode<T>(T value) where T : IStateRecord<T>
     {

@@ -51,7 +51,7 @@ public enum TlbFlushReason
 /// sender for csd_queue_cpu and ipi_send_*); <see cref="Peer"/> is the other CPU (the target of a
 /// queued csd, the sender of a csd being run). <see cref="Call"/> is the sender's call serial,
 /// which ties a call's csd_queue_cpu lines to its ipi_send line. <see cref="Task"/> is the process
-/// running on the CPU, or -1 for idle.
+/// running on the CPU, <see cref="IdleTask"/> or <see cref="KhugepagedTask"/>.
 /// </summary>
 public readonly record struct FtraceRecord(
     long TimeNs,
@@ -67,6 +67,18 @@ public readonly record struct FtraceRecord(
     int Recorder,
     int Seq) : IStateRecord<FtraceRecord>
 {
+    /// <summary>The idle task, swapper (<c>&lt;idle&gt;-0</c>).</summary>
+    public const int IdleTask = -1;
+
+    /// <summary>The khugepaged kernel thread.</summary>
+    public const int KhugepagedTask = -2;
+
+    /// <summary>
+    /// khugepaged's pid: whatever the boot gave it, an early kthread's. The model shows a fixed
+    /// stand-in below the processes' (which start at 1000).
+    /// </summary>
+    public const int KhugepagedPid = 200;
+
     public void Write(StateWriter w)
     {
         w.Long(TimeNs);
@@ -218,7 +230,12 @@ public static class FtraceText
                     body = $"csd_function_exit: func={FuncName(r.Func)}, csd={Csd(r.Peer, r.Cpu)}";
                     break;
             }
-            var task = r.Task < 0 ? "<idle>-0" : $"{Comm(processNames[r.Task])}-{ProcessSpec.PidOf(r.Task)}";
+            var task = r.Task switch
+            {
+                FtraceRecord.IdleTask => "<idle>-0",
+                FtraceRecord.KhugepagedTask => $"khugepaged-{FtraceRecord.KhugepagedPid}",
+                _ => $"{Comm(processNames[r.Task])}-{ProcessSpec.PidOf(r.Task)}",
+            };
             sb.Append(CultureInfo.InvariantCulture, $"{task,22} [{r.Cpu:000}] {flags} {r.TimeNs / 1_000_000_000,5}.{r.TimeNs / 1000 % 1_000_000:000000}: {body}\n");
         }
         return sb.ToString();
