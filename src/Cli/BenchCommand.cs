@@ -7,7 +7,7 @@ using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Model.Kernel;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 using Shootdown.Telemetry.Export;
 
 namespace Shootdown.Cli;

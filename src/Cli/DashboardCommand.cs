@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using Shootdown.Client.Running;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Cli;
 

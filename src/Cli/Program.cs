@@ -3,7 +3,7 @@ using Shootdown.Analysis.Reporting;
 using Shootdown.Cli;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 using Shootdown.Telemetry.Export;
 
 var root = new RootCommand("Shootdown: simulate TLB-shootdown and page-table-sync IPIs on very large SMP Linux machines.")

@@ -1,5 +1,6 @@
 using System.Net;
 using Orleans.Hosting.Kubernetes;
+using Shootdown.Hosting;
 
 namespace Shootdown.Silo;
 

@@ -3,6 +3,8 @@ using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Hosting;
+using Shootdown.Hosting;
 using Shootdown.Silo;
 using Shootdown.Telemetry.Export;
 
@@ -116,10 +118,12 @@ root.SetAction(async (parse, cancellation) =>
         advertiseAddress,
         certificate,
         parse.GetValue(dashboardPort) is { } port ? new IPEndPoint(IPAddress.Parse(parse.GetValue(dashboardHost)!), port) : null,
-        parse.GetValue(kubernetes),
         key);
     using var pipeline = TelemetryPipeline.Start(telemetry);
-    using var host = ShootdownSilo.BuildSilo(settings, LogLevel.Warning);
+    // In a pod: the pod's name, namespace and address come from the environment, and a silo
+    // whose pod is gone is declared dead without waiting for missed probes.
+    Action<ISiloBuilder>? inPod = parse.GetValue(kubernetes) ? silo => silo.UseKubernetesHosting() : null;
+    using var host = ShootdownSilo.BuildSilo(settings, LogLevel.Warning, inPod);
     if (await SiloStart.TryStartAsync(host, settings, cancellation) is { } problem)
     {
         Console.Error.WriteLine($"shootdown-silo: {problem}");

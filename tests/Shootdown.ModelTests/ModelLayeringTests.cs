@@ -49,7 +49,7 @@ public sealed class ModelLayeringTests
             foreach (var reference in System.Reflection.Assembly.Load(name).GetReferencedAssemblies()) pending.Push(reference);
         }
         Assert.Contains("Shootdown.Engine", reached);
-        Assert.DoesNotContain(reached, n => n is "shootdown" or "Shootdown.Silo" or "Shootdown.Grains"
+        Assert.DoesNotContain(reached, n => n is "shootdown" or "Shootdown.Hosting" or "shootdown-silo" or "Shootdown.Grains"
             or "Orleans.Runtime" or "Orleans.Client" or "Microsoft.Orleans.Runtime");
     }
 

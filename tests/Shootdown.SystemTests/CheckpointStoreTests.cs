@@ -7,7 +7,7 @@ using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Grains;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Tests;
 

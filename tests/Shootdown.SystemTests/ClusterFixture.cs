@@ -1,5 +1,5 @@
 using Orleans.TestingHost;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Tests;
 

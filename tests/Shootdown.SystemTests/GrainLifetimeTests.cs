@@ -11,7 +11,7 @@ using Shootdown.Grains;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Simulation;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Tests;
 

@@ -1,4 +1,5 @@
 using Orleans.Hosting.Kubernetes;
+using Shootdown.Hosting;
 using Shootdown.Silo;
 using YamlDotNet.RepresentationModel;
 

@@ -39,7 +39,7 @@ public sealed class NamespaceCluster : IAsyncDisposable
 
     /// <summary>A client of this cluster through the API.</summary>
     public Task<Client.Api.Simulator> ConnectAsync() =>
-        Client.Api.Simulator.ConnectRedisAsync(Redis, ClusterId, certificate: TlsCertificate is { } path ? Silo.ClusterTls.Load(path) : null,
+        Client.Api.Simulator.ConnectRedisAsync(Redis, ClusterId, certificate: TlsCertificate is { } path ? Hosting.ClusterTls.Load(path) : null,
             redisPasswordFile: RedisPasswordFile, redisTls: TlsCertificate is not null);
 
     /// <summary>The silos as <c>up</c> listed them: process id and silo endpoint, in start order.</summary>

@@ -5,7 +5,7 @@ using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Grains;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 using StackExchange.Redis;
 
 namespace Shootdown.Tests;

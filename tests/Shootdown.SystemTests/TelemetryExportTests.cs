@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Shootdown.Client.Running;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Tests;
 

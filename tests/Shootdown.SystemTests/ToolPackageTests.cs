@@ -25,5 +25,16 @@ public sealed class ToolPackageTests
         var calibrate = Cli.Run(shootdown, ["calibrate", "--markdown"], elsewhere);
         Assert.True(calibrate.Exit == 0, calibrate.Err);
         Assert.Contains(calibrate.Out.Trim(), File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "docs", "calibration.md")));
+
+        // The package carries none of what the command never loads: Roslyn and Humanizer (Orleans'
+        // packages list them for their source generator), the Kubernetes client (only the
+        // standalone silo runs in a pod), the silo process itself, translated resources.
+        using var package = System.IO.Compression.ZipFile.OpenRead(Directory.GetFiles(nupkg, "Shootdown.*.nupkg").Single());
+        var files = package.Entries.Select(e => e.FullName).Where(n => n.StartsWith("tools/", StringComparison.Ordinal)).ToList();
+        Assert.Contains(files, f => f.EndsWith("/shootdown.dll", StringComparison.Ordinal));
+        Assert.DoesNotContain(files, f => Path.GetFileName(f) is var name
+            && (name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal) || name.StartsWith("Humanizer", StringComparison.Ordinal)
+                || name.StartsWith("KubernetesClient", StringComparison.Ordinal) || name.StartsWith("Orleans.Hosting.Kubernetes", StringComparison.Ordinal)
+                || name.StartsWith("shootdown-silo", StringComparison.Ordinal) || name.EndsWith(".resources.dll", StringComparison.Ordinal)));
     }
 }

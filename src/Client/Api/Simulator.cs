@@ -4,7 +4,7 @@ using Shootdown.Analysis.Reporting;
 using Shootdown.Analysis.Runs;
 using Shootdown.Client.Running;
 using Shootdown.Scenarios;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Client.Api;
 

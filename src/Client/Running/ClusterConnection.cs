@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Client.Running;
 

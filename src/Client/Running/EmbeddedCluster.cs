@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Shootdown.Silo;
+using Shootdown.Hosting;
 
 namespace Shootdown.Client.Running;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// A System.CommandLine parse error as one line that names its option: some of the library's

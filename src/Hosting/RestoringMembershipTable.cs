@@ -5,7 +5,7 @@ using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using StackExchange.Redis;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// The Redis membership table, restored by the silos when Redis loses it. Redis restarted without

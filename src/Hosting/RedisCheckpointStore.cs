@@ -3,7 +3,7 @@ using Shootdown.Grains;
 using Shootdown.Grains.Checkpoints;
 using StackExchange.Redis;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// Checkpoints in the Redis that holds the cluster's membership, so they outlive any silo. A part

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text.RegularExpressions;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// The cluster options that silos and clients share (<c>--cluster-id</c>, <c>--redis</c>, addresses

@@ -13,7 +13,7 @@ using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>How every Shootdown silo is configured, whether embedded in the CLI, in tests or standalone.</summary>
 public static class ShootdownSilo
@@ -50,17 +50,19 @@ public static class ShootdownSilo
     /// A silo as <paramref name="settings"/> place it. Ports are the caller's, so several
     /// embedded clusters never collide. With a dashboard endpoint, the host also serves the
     /// Orleans Dashboard on that web endpoint, at <see cref="DashboardPath"/>.
+    /// <paramref name="hostOwn"/> is what the host adds once membership is set and before the
+    /// endpoints are (the standalone silo's Kubernetes hosting, in a pod).
     /// </summary>
-    public static IHost BuildSilo(SiloSettings settings, LogLevel logLevel = LogLevel.Warning)
+    public static IHost BuildSilo(SiloSettings settings, LogLevel logLevel = LogLevel.Warning, Action<ISiloBuilder>? hostOwn = null)
     {
         if (settings.Dashboard is not { } dashboard)
         {
             var builder = Host.CreateApplicationBuilder();
-            Configure(builder, settings, logLevel, withDashboard: false);
+            Configure(builder, settings, logLevel, withDashboard: false, hostOwn);
             return builder.Build();
         }
         var web = WebApplication.CreateBuilder();
-        Configure(web, settings, logLevel, withDashboard: true);
+        Configure(web, settings, logLevel, withDashboard: true, hostOwn);
         web.WebHost.UseUrls($"http://{FormatHost(dashboard)}");
         var app = web.Build();
         app.MapOrleansDashboard(routePrefix: DashboardPath);
@@ -70,7 +72,7 @@ public static class ShootdownSilo
     /// <summary>Where the Orleans Dashboard is mounted on a silo's web endpoint.</summary>
     public const string DashboardPath = "/dashboard";
 
-    private static void Configure(IHostApplicationBuilder builder, SiloSettings settings, LogLevel logLevel, bool withDashboard)
+    private static void Configure(IHostApplicationBuilder builder, SiloSettings settings, LogLevel logLevel, bool withDashboard, Action<ISiloBuilder>? hostOwn)
     {
         builder.Logging.SetMinimumLevel(logLevel);
         // Results go to standard output; every log line goes to standard error.
@@ -101,10 +103,9 @@ public static class ShootdownSilo
                     });
                     break;
             }
-            // In a pod: the pod's name, namespace and address come from the environment, and a
-            // silo whose pod is gone is declared dead without waiting for missed probes. Our own
-            // settings below then repeat the address and cluster id it read.
-            if (settings.Kubernetes) silo.UseKubernetesHosting();
+            // Our own settings below come after the host's, so a pod's hosting may read the
+            // address and cluster id first and the settings repeat them.
+            hostOwn?.Invoke(silo);
             silo.Configure<EndpointOptions>(o =>
             {
                 o.AdvertisedIPAddress = settings.Advertise;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// What a silo does when Orleans finds it cannot go on (the cluster declared it dead, say).

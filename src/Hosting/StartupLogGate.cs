@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// Holds back a silo's log lines until it has started. A start that fails (Redis unreachable, a

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Orleans.Connections.Security;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>
 /// Mutual TLS between silos and clients with one shared cluster certificate: each side presents

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>How a cluster's silos find each other and how its clients find the silos' gateways.</summary>
 public abstract record Membership
@@ -34,7 +34,6 @@ public abstract record Membership
 /// <param name="Advertise">The address other silos and clients are told to reach it at.</param>
 /// <param name="Certificate">The cluster's certificate: with one, every connection is mutual TLS.</param>
 /// <param name="Dashboard">Where to serve the Orleans Dashboard, or nowhere.</param>
-/// <param name="Kubernetes">Whether the silo runs in a pod of deploy/k8s (Microsoft.Orleans.Hosting.Kubernetes watches the pods).</param>
 public sealed record SiloSettings(
     string ClusterId,
     Membership Membership,
@@ -44,7 +43,6 @@ public sealed record SiloSettings(
     IPAddress Advertise,
     X509Certificate2? Certificate = null,
     IPEndPoint? Dashboard = null,
-    bool Kubernetes = false,
     Engine.Checkpoints.CheckpointKey? CheckpointKey = null)
 {
     /// <summary>A silo of an embedded cluster: loopback, localhost membership, no TLS.</summary>

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 
-namespace Shootdown.Silo;
+namespace Shootdown.Hosting;
 
 /// <summary>Starts a silo host within a stated time and says in one line why it could not.</summary>
 public static class SiloStart
