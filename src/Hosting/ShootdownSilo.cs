@@ -127,7 +127,14 @@ public static class ShootdownSilo
             });
             if (settings.Certificate is { } certificate) silo.UseTls(certificate, o => ClusterTls.Configure(o, certificate));
             silo.AddShootdown();
-            if (withDashboard) silo.AddDashboard();
+            if (withDashboard)
+            {
+                silo.AddDashboard();
+                // The profiler times every grain call only while someone has the page open, by
+                // default; a run started before the page was opened, or over before it was, would
+                // show no calls. Traced always, its calls stay in the dashboard's history (100 s).
+                silo.Services.Configure<Orleans.Dashboard.GrainProfilerOptions>(o => o.TraceAlways = true);
+            }
         });
         // After UseOrleans, so that it replaces Orleans' handler, which fails fast with a stack.
         builder.Services.AddSingleton<IFatalErrorHandler, SiloFatalError>();
