@@ -38,13 +38,18 @@ internal static class DashboardCommand
                                         "give --insecure to serve it there anyway, or reach it through an SSH tunnel");
                 return 2;
             }
-            if (AspireDashboard.Unavailable() is { } why)
+            var endpoints = new DashboardEndpoints(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(ui), parse.GetValue(grpc), parse.GetValue(http));
+            AspireDashboard dashboard;
+            try
             {
-                Console.Error.WriteLine($"shootdown: cannot start the Aspire dashboard: {why}");
+                dashboard = await AspireDashboard.StartAsync(endpoints, notice => Console.Error.WriteLine($"shootdown: {notice}"), cancellation);
+            }
+            catch (DashboardUnavailableException e)
+            {
+                Console.Error.WriteLine($"shootdown: cannot start the Aspire dashboard: {e.Message}");
                 return 1;
             }
-            var endpoints = new DashboardEndpoints(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(ui), parse.GetValue(grpc), parse.GetValue(http));
-            await using var dashboard = await AspireDashboard.StartAsync(endpoints, cancellation);
+            await using var _ = dashboard;
             Console.WriteLine($"Aspire dashboard: {endpoints.Ui}");
             Console.WriteLine($"OTLP gRPC:        {endpoints.OtlpGrpc}");
             Console.WriteLine($"OTLP HTTP:        {endpoints.OtlpHttp}");

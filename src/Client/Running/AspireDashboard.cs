@@ -17,7 +17,7 @@ public sealed record DashboardEndpoints(IPAddress Address, int UiPort = 18888, i
 
 /// <summary>
 /// The Aspire dashboard, run as a standalone OTLP viewer from its NuGet package
-/// (Aspire.Dashboard.Sdk.linux-x64; no Docker): unsecured, bound to the given address, with
+/// (<see cref="AspireDashboardPackage"/>; no Docker): unsecured, bound to the given address, with
 /// the telemetry HTTP API (/api/telemetry) on. Stopping it kills the process.
 /// </summary>
 public sealed class AspireDashboard : IAsyncDisposable
@@ -34,24 +34,22 @@ public sealed class AspireDashboard : IAsyncDisposable
 
     public DashboardEndpoints Endpoints { get; }
 
-    /// <summary>The dashboard executable in the restored package, recorded at build time.</summary>
-    public static string ExecutablePath =>
-        typeof(AspireDashboard).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "AspireDashboardPath").Value!;
+    /// <summary>Why the dashboard cannot run on this platform, or null.</summary>
+    public static string? Unavailable() =>
+        OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64 ? null
+            : $"the packaged dashboard is built for linux-x64, not {RuntimeInformation.RuntimeIdentifier}";
 
-    /// <summary>Why the dashboard cannot run here, or null.</summary>
-    public static string? Unavailable()
+    /// <summary>
+    /// Starts the dashboard from its package, which NuGet fetches first if this host lacks it
+    /// (<paramref name="fetching"/> is told); <see cref="DashboardUnavailableException"/> says why it cannot.
+    /// </summary>
+    public static async Task<AspireDashboard> StartAsync(DashboardEndpoints endpoints, Action<string>? fetching = null, CancellationToken cancellation = default)
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.OSArchitecture != Architecture.X64)
-            return $"the packaged dashboard is built for linux-x64, not {RuntimeInformation.RuntimeIdentifier}";
-        return File.Exists(ExecutablePath) ? null : $"{ExecutablePath} is missing: restore the solution (dotnet build) first";
-    }
-
-    public static async Task<AspireDashboard> StartAsync(DashboardEndpoints endpoints, CancellationToken cancellation = default)
-    {
-        if (Unavailable() is { } why) throw new InvalidOperationException($"cannot start the Aspire dashboard: {why}");
-        var info = new ProcessStartInfo(ExecutablePath)
+        if (Unavailable() is { } why) throw new DashboardUnavailableException(why);
+        var executable = await AspireDashboardPackage.LocateAsync(fetching ?? (_ => { }), cancellation);
+        var info = new ProcessStartInfo(executable)
         {
-            WorkingDirectory = Path.GetDirectoryName(ExecutablePath)!,
+            WorkingDirectory = Path.GetDirectoryName(executable)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -63,7 +61,7 @@ public sealed class AspireDashboard : IAsyncDisposable
         info.Environment["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true";
         info.Environment["ASPIRE_DASHBOARD_API_ENABLED"] = "true";
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {ExecutablePath}");
+        var process = Process.Start(info) ?? throw new DashboardUnavailableException($"cannot start {executable}");
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
         process.ErrorDataReceived += (_, e) => Append(output, e.Data);
