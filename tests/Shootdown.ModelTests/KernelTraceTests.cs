@@ -140,7 +140,7 @@ public sealed class KernelTraceTests
         var original = results.Single();
 
         var replay = FtraceReplay.ToScenario(FtraceReplay.Read(path), scenario.Machine.Name, ["baseline"]);
-        var replayed = new ReferenceEngine(replay.SetupFor(replay.Policies[0])).Run();
+        var replayed = new ReferenceEngine(replay.SetupFor(replay.Policies[0])).Run(cancellation: TestContext.Current.CancellationToken);
 
         Assert.Equal(original.ByType.Sum(s => s.FlushIpis), replayed.ByType.Sum(s => s.FlushIpis));
         Assert.Equal(original.ByType.Sum(s => s.SyncIpis), replayed.ByType.Sum(s => s.SyncIpis));

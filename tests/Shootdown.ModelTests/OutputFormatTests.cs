@@ -59,7 +59,7 @@ public sealed class OutputFormatTests
                 cpu: 16
                 at_us: [100, 700, 1300]
             """);
-        var c = InProcessRuns.RunAll([scenario], EngineKind.Reference)[0];
+        var c = InProcessRuns.RunAll([scenario], EngineKind.Reference, cancellation: TestContext.Current.CancellationToken)[0];
         var files = ResultFiles.Render(c).ToDictionary(f => f.Name, f => f.Content);
         Assert.Equal(["results.json", "summary.csv", "cpus.csv", "interrupts-baseline.txt", "osnoise-baseline.txt", "interrupts-patched.txt", "osnoise-patched.txt"], files.Keys);
 
@@ -88,7 +88,7 @@ public sealed class OutputFormatTests
     [Fact]
     public void TheOutputSamplesInTheDocsAreARealRunsFiles()
     {
-        var run = InProcessRuns.RunAll([ScenarioLoader.LoadFile(Sim.ScenarioPath("epyc-8160.yaml"))], EngineKind.Reference)[0];
+        var run = InProcessRuns.RunAll([ScenarioLoader.LoadFile(Sim.ScenarioPath("epyc-8160.yaml"))], EngineKind.Reference, cancellation: TestContext.Current.CancellationToken)[0];
         var files = ResultFiles.Render(run).ToDictionary(f => f.Name, f => f.Content);
         var interrupts = files["interrupts-baseline.txt"].Split('\n').Take(3).Select(l => l[..Math.Min(78, l.Length)] + "\n");
         Assert.Equal(DocBlocks.After(Path.Combine("docs", "outputs.md"), "`interrupts-baseline.txt` from `scenarios/epyc-8160.yaml`"), string.Concat(interrupts));

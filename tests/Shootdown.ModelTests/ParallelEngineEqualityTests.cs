@@ -70,7 +70,7 @@ public sealed class ParallelEngineEqualityTests
                 Assert.True(reference.EventsProcessed > 0, $"{name} {policy.Name}: no events");
                 foreach (var partitions in PartitionCounts.Where(p => p <= scenario.Machine.CpuCount))
                 {
-                    var parallel = new ParallelEngine(scenario.SetupFor(policy), partitions, until: until).Run();
+                    var parallel = new ParallelEngine(scenario.SetupFor(policy), partitions, until: until).Run(cancellation: TestContext.Current.CancellationToken);
                     Assert.True(reference.Digest == parallel.Digest,
                         $"{name} {policy.Name} until {until} ns, {partitions} partitions: {parallel.Digest[..16]} ({parallel.EventsProcessed} events), " +
                         $"reference {reference.Digest[..16]} ({reference.EventsProcessed} events)");
@@ -89,11 +89,11 @@ public sealed class ParallelEngineEqualityTests
     {
         var scenario = Sim.Parse(Sim.StormWorkload);
         var one = new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), 1);
-        Assert.Equal(one.Run().EventsProcessed, one.SpanEvents);
+        Assert.Equal(one.Run(cancellation: TestContext.Current.CancellationToken).EventsProcessed, one.SpanEvents);
         foreach (var partitions in new[] { 2, 5 })
         {
             var engine = new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), partitions);
-            var events = engine.Run().EventsProcessed;
+            var events = engine.Run(cancellation: TestContext.Current.CancellationToken).EventsProcessed;
             Assert.InRange(engine.SpanEvents, (events + partitions - 1) / partitions, events - 1);
         }
     }
@@ -103,12 +103,12 @@ public sealed class ParallelEngineEqualityTests
     public void APrefixHandlesExactlyTheEventsBeforeItsEnd()
     {
         var scenario = Sim.Parse(Sim.MigrationWorkload);
-        var whole = new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run();
-        Assert.Equal(whole.Digest, new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run(until: whole.EndNs + 1).Digest);
-        var half = new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run(until: whole.EndNs / 2);
+        var whole = new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run(cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal(whole.Digest, new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run(cancellation: TestContext.Current.CancellationToken, until: whole.EndNs + 1).Digest);
+        var half = new ReferenceEngine(scenario.SetupFor(KernelPolicy.Baseline)).Run(cancellation: TestContext.Current.CancellationToken, until: whole.EndNs / 2);
         Assert.InRange(half.EndNs, 0, whole.EndNs / 2 - 1);
         Assert.InRange(half.EventsProcessed, 1, whole.EventsProcessed - 1);
         Assert.All(half.Ops, o => Assert.True(o.EndNs < whole.EndNs / 2));
-        Assert.Equal(half.Digest, new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), 3, until: whole.EndNs / 2).Run().Digest);
+        Assert.Equal(half.Digest, new ParallelEngine(scenario.SetupFor(KernelPolicy.Baseline), 3, until: whole.EndNs / 2).Run(cancellation: TestContext.Current.CancellationToken).Digest);
     }
 }

@@ -33,7 +33,7 @@ public sealed class RunEstimateTests
         var before = GC.GetTotalMemory(forceFullCollection: true);
         var engine = new ReferenceEngine(scenario.SetupFor(scenario.Policies[0]));
         var peak = GC.GetTotalMemory(false) - before;
-        var result = engine.Run(_ => peak = Math.Max(peak, GC.GetTotalMemory(false) - before));
+        var result = engine.Run(_ => peak = Math.Max(peak, GC.GetTotalMemory(false) - before), TestContext.Current.CancellationToken);
         peak = Math.Max(peak, GC.GetTotalMemory(true) - before);
         GC.KeepAlive(engine);
 

@@ -99,7 +99,7 @@ public sealed class SafetyScenarioTests
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath(Path.Combine("safety", file)));
         var setup = scenario.SetupFor(scenario.Policies.Single(p => p.Name == "baseline"));
         var engine = new Engine.ReferenceEngine(setup);
-        engine.Run();
+        engine.Run(cancellation: TestContext.Current.CancellationToken);
         var retires = engine.Cpus.SelectMany(c => c.Retires).Where(r => r.Sync != "no sync on this path").ToList();
         Assert.NotEmpty(retires);
         Assert.All(retires, r => Assert.Equal(r.Op == OpType.SyncWithoutFlush, r.Flush == Model.Safety.TlbFlushMechanism.None));
@@ -109,7 +109,7 @@ public sealed class SafetyScenarioTests
     public void ScenariosWithoutWalkersHaveNoSafetyReport()
     {
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
-        Assert.Null(new Engine.ReferenceEngine(scenario.SetupFor(scenario.Policies[0])).Run().Safety);
+        Assert.Null(new Engine.ReferenceEngine(scenario.SetupFor(scenario.Policies[0])).Run(cancellation: TestContext.Current.CancellationToken).Safety);
     }
 }
 

@@ -73,7 +73,7 @@ public sealed class ScenarioFeatureTests
         foreach (var point in file.Points)
         {
             var n = point.Scenario.Machine.CpuCount;
-            var baseline = new ReferenceEngine(point.Scenario.SetupFor(KernelPolicy.Baseline)).Run();
+            var baseline = new ReferenceEngine(point.Scenario.SetupFor(KernelPolicy.Baseline)).Run(cancellation: TestContext.Current.CancellationToken);
             Assert.Equal(3L * (n - 1), baseline.Ops.Sum(o => (long)o.SyncIpis));
             Assert.Equal(n - 2, point.Scenario.Workload.RealtimeCpus[0]);
         }

@@ -32,20 +32,20 @@ public sealed class AspireDashboardPackageTests
         using var process = Process.Start(psi)!;
         try
         {
-            var stderr = process.StandardError.ReadLineAsync();
-            var first = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(3));
+            var stderr = process.StandardError.ReadLineAsync(cancellationToken: TestContext.Current.CancellationToken);
+            var first = await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromMinutes(3), TestContext.Current.CancellationToken);
             Assert.Equal($"Aspire dashboard: http://127.0.0.1:{ports[0]}/", first);
             Assert.Equal($"shootdown: fetching {AspireDashboardPackage.Id} {AspireDashboardPackage.Version} into {packages} (about 40 MB to download, once)",
                 await stderr);
             Assert.True(File.Exists(AspireDashboardPackage.ExecutableIn(packages)));
             using var http = new HttpClient();
-            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{ports[0]}/api/telemetry/resources"));
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{ports[0]}/api/telemetry/resources"), cancellationToken: TestContext.Current.CancellationToken);
             Assert.True(response.IsSuccessStatusCode, response.StatusCode.ToString());
         }
         finally
         {
             process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await process.WaitForExitAsync(cancellationToken: TestContext.Current.CancellationToken);
         }
     }
 

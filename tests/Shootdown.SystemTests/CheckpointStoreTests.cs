@@ -36,11 +36,11 @@ public sealed class CheckpointStoreTests
             silo.AddShootdown();
         });
         await using var cluster = builder.Build();
-        await cluster.DeployAsync();
+        await cluster.DeployAsync(cancellationToken: TestContext.Current.CancellationToken);
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         var policy = scenario.Policies[0];
         var run = await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, policy, cluster.Client,
-            options: new GrainEngineOptions(Partitions: 2, Checkpoints: new CheckpointPolicy(Windows: 3, WallMs: 0)));
+            options: new GrainEngineOptions(Partitions: 2, Checkpoints: new CheckpointPolicy(Windows: 3, WallMs: 0)), cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(InProcessRuns.Reference(scenario, policy).Result.Digest, run.Result.Digest);
         Assert.True(run.Engine!.CheckpointsSkipped > 1, $"{run.Engine.CheckpointsSkipped} checkpoints skipped");
     }

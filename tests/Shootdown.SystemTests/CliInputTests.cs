@@ -145,11 +145,11 @@ public sealed class CliInputTests
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "shootdown.dll"), "run", Sim.ScenarioPath("storm-8192.yaml"), "--engine", "reference", "--duration", "50ms", "--out", output })
             psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        _ = p.StandardOutput.ReadToEndAsync();
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        var stderr = p.StandardError.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
+        _ = p.StandardOutput.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
+        await Task.Delay(TimeSpan.FromSeconds(4), cancellationToken: TestContext.Current.CancellationToken);
         Assert.False(p.HasExited, "the storm finished before it could be cancelled");
-        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", $"{p.Id}"])!) await kill.WaitForExitAsync();
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", $"{p.Id}"])!) await kill.WaitForExitAsync(cancellationToken: TestContext.Current.CancellationToken);
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await p.WaitForExitAsync(limit.Token);
         Assert.Equal((130, "shootdown: cancelled\n"), (p.ExitCode, await stderr));

@@ -28,7 +28,7 @@ public sealed class CliTests
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
         var digests = json.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("digest").GetString()).ToArray();
-        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
+        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
         // engine_stats accounts for every grain call the engine made, by caller.
@@ -74,7 +74,7 @@ public sealed class CliTests
     public async Task RunsOnARunningClusterThroughItsGateways()
     {
         var scenarioPath = Sim.ScenarioPath("small-64.yaml");
-        await using var cluster = await EmbeddedCluster.StartAsync(2);
+        await using var cluster = await EmbeddedCluster.StartAsync(2, cancellation: TestContext.Current.CancellationToken);
         var args = new List<string> { "run", scenarioPath, "--json", "--cluster-id", cluster.ClusterId };
         foreach (var port in cluster.GatewayPorts) args.AddRange(["--gateway", $"127.0.0.1:{port}"]);
         var (exit, stdout, stderr) = Shootdown([.. args]);
@@ -83,7 +83,7 @@ public sealed class CliTests
         using var json = JsonDocument.Parse(stdout);
         Assert.Equal(0, json.RootElement.GetProperty("silos").GetInt32());
         var digests = json.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("digest").GetString());
-        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference);
+        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenarioPath), EngineKind.Reference, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(reference.Runs.Select(r => r.Result.Digest), digests);
     }
 

@@ -10,7 +10,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public InProcessTestCluster TwoSilos { get; private set; } = null!;
     public InProcessTestCluster ThreeSilos { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         OneSilo = await Start(1);
         TwoSilos = await Start(2);
@@ -26,7 +26,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         return cluster;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await OneSilo.DisposeAsync();
         await TwoSilos.DisposeAsync();

@@ -89,7 +89,7 @@ public sealed class ClusterSettingsTests
         using var first = System.Diagnostics.Process.Start(psi)!;
         try
         {
-            Assert.Contains("joined cluster", await first.StandardError.ReadLineAsync());
+            Assert.Contains("joined cluster", await first.StandardError.ReadLineAsync(cancellationToken: TestContext.Current.CancellationToken));
             var (exit, _, stderr) = Silo("--redis", $"127.0.0.1:{redis.Port}", "--cluster-id", id, "--tls-cert", stranger,
                 "--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}");
             Assert.Equal(1, exit);
@@ -111,7 +111,7 @@ public sealed class ClusterSettingsTests
         // The right settings run, and match the reference engine.
         var (exit, stdout, stderr) = Cli.Shootdown(["run", scenario, "--json", .. cluster.ClientArgs]);
         Assert.True(exit == 0, stderr);
-        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenario), EngineKind.Reference);
+        var reference = await ShootdownRunner.RunAsync(ScenarioLoader.LoadFile(scenario), EngineKind.Reference, cancellation: TestContext.Current.CancellationToken);
         foreach (var run in reference.Runs) Assert.Contains(run.Result.Digest, stdout);
         string[] redisAccess = ["--redis", cluster.Redis, "--redis-password-file", cluster.RedisPasswordFile, "--redis-tls"];
 

@@ -62,7 +62,7 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     public async Task ARunResumedFromACheckpointOnOtherSilosMatchesTheReferenceDigest(string name)
     {
         var scenario = Load(name);
-        var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference, cancellation: TestContext.Current.CancellationToken);
         var partitions = Math.Min(3, scenario.Machine.CpuCount);
         foreach (var (policy, expected) in scenario.Policies.Zip(reference.Runs.Select(r => r.Result.Digest)))
         {
@@ -91,13 +91,13 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
     public async Task GrainsOnAnyNumberOfSilosAndPartitionsMatchTheReferenceDigest(string name)
     {
         var scenario = Load(name);
-        var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference);
+        var reference = await ShootdownRunner.RunAsync(scenario, EngineKind.Reference, cancellation: TestContext.Current.CancellationToken);
         var expected = reference.Runs.Select(r => r.Result.Digest).ToArray();
         Assert.All(reference.Runs, r => Assert.True(r.Result.EventsProcessed > 0));
         foreach (var (silos, layoutPartitions) in Layouts)
         {
             var partitions = Math.Min(layoutPartitions, scenario.Machine.CpuCount);
-            var grains = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: Cluster(silos).Client, options: new(Partitions: partitions));
+            var grains = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: Cluster(silos).Client, options: new(Partitions: partitions), cancellation: TestContext.Current.CancellationToken);
             Assert.True(expected.SequenceEqual(grains.Runs.Select(r => r.Result.Digest)), $"{silos} silos, {partitions} partitions: digests differ");
             var expectedPartitions = partitions == 0 ? Math.Min(scenario.Machine.CpuCount, silos * Environment.ProcessorCount) : partitions;
             Assert.All(grains.Runs, r => Assert.Equal((silos, expectedPartitions), (r.Engine!.Silos, r.Engine.Partitions)));
@@ -125,7 +125,7 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         var run = client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
 
-        var activations = (await client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+        var activations = (await client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics(null, null, TestContext.Current.CancellationToken))
             .Where(s => s.GrainId.ToString().Contains(spec.RunKey, StringComparison.Ordinal) && !s.GrainType.Contains(nameof(RunGrain), StringComparison.Ordinal))
             .Select(s =>
             {
@@ -156,12 +156,12 @@ public sealed class EngineEqualityTests(ClusterFixture clusters)
         var scenario = Load("inline:storm");
         foreach (var partitions in new[] { 2, 5 })
         {
-            var run = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client, options: new(Partitions: partitions));
+            var run = await ShootdownRunner.RunAsync(scenario, EngineKind.Grains, grains: clusters.ThreeSilos.Client, options: new(Partitions: partitions), cancellation: TestContext.Current.CancellationToken);
             foreach (var (policy, stats) in scenario.Policies.Zip(run.Runs.Select(r => r.Engine!)))
             {
                 // The same protocol on the same partitions: the same windows, so the same span.
                 var inProcess = new ParallelEngine(scenario.SetupFor(policy), partitions);
-                inProcess.Run();
+                inProcess.Run(cancellation: TestContext.Current.CancellationToken);
                 Assert.Equal((inProcess.Windows, inProcess.SpanEvents), (stats.Windows, stats.SpanEvents));
                 Assert.InRange(stats.BatchCalls, 0, stats.Windows * partitions * (partitions - 1));
                 // Per window: at most one call to each partition, plus the start and the end.

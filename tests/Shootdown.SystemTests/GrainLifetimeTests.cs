@@ -63,7 +63,7 @@ public sealed class GrainLifetimeTests
         var run = cluster.Client.GetGrain<IRunGrain>(spec.RunKey);
         await run.Begin(spec);
         Assert.False((await run.Advance(1)).Done);
-        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        await Task.Delay(TimeSpan.FromSeconds(3.5), cancellationToken: TestContext.Current.CancellationToken);
         while (!(await run.Advance(10_000)).Done) { }
         var result = ShootdownRunner.ResultOf(Small, await run.Collect());
         Assert.Equal(InProcessRuns.Reference(Small, policy).Result.Digest, result.Digest);
@@ -81,7 +81,7 @@ public sealed class GrainLifetimeTests
         var parts = CheckpointKeys.Parts(taken.RunKey, taken.Number, taken.Partitions);
         var store = new ProcessCheckpointStore();
         Assert.All(parts, key => Assert.NotNull(store.Get(key).Result));
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await Task.Delay(TimeSpan.FromSeconds(4), cancellationToken: TestContext.Current.CancellationToken);
         // No client will resume it: its checkpoints went with it.
         foreach (var key in parts) Assert.Null(await store.Get(key));
         var coordinator = await Assert.ThrowsAsync<InvalidOperationException>(() => run.Advance(1));

@@ -16,7 +16,7 @@ public sealed class HtmlReportTests
         var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--engine", "reference", "--report", report);
         Assert.True(exit == 0, err);
         var scenario = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
-        var html = await File.ReadAllTextAsync(report);
+        var html = await File.ReadAllTextAsync(report, cancellationToken: TestContext.Current.CancellationToken);
         // Self-contained: nothing is fetched from anywhere.
         Assert.DoesNotContain("src=\"http", html);
         Assert.DoesNotContain("href=\"http", html);

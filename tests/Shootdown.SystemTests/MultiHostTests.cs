@@ -31,20 +31,20 @@ public sealed class MultiHostTests
         var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         await using var first = await cluster.ConnectAsync();
         await using var second = await cluster.ConnectAsync();
-        var (big, little) = (first.RunAsync(Khugepaged), second.RunAsync(small));
+        var (big, little) = (first.RunAsync(Khugepaged, cancellation: TestContext.Current.CancellationToken), second.RunAsync(small, cancellation: TestContext.Current.CancellationToken));
         await Task.WhenAll(big, little);
         Assert.Equal(KhugepagedDigests.Value, Digests(await big));
-        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(await little));
+        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference, cancellation: TestContext.Current.CancellationToken)), Digests(await little));
         // The grain engine spread over all three hosts.
         Assert.All((await big).Runs, r => Assert.Equal(3, r.Engine!.Silos));
 
         // Twelve replicates farmed over the cluster: every host ran some, each run on one host,
         // and each replicate is the reference run of its seed.
-        var replicates = await first.RunReplicatesAsync(small, 12);
+        var replicates = await first.RunReplicatesAsync(small, 12, cancellation: TestContext.Current.CancellationToken);
         var hosts = replicates.Replicates.SelectMany(c => c.Runs).Select(r => Assert.Single(r.Placement!.PartitionSilos.Distinct())).Distinct().ToList();
         Assert.Equal(cluster.Silos.Select(s => s.Silo.ToString()).Order(), hosts.Order());
         foreach (var replicate in replicates.Replicates)
-            Assert.Equal(Digests(await ShootdownRunner.RunAsync(replicate.Scenario, EngineKind.Reference)), Digests(replicate));
+            Assert.Equal(Digests(await ShootdownRunner.RunAsync(replicate.Scenario, EngineKind.Reference, cancellation: TestContext.Current.CancellationToken)), Digests(replicate));
     }
 
     [Theory]
@@ -70,7 +70,7 @@ public sealed class MultiHostTests
             killed = coordinator ? coordinatorSilo : cluster.Silos.First(s => !s.Silo.Equals(coordinatorSilo)).Silo;
             cluster.Kill(killed);
         });
-        var result = await simulator.RunAsync(Khugepaged, progress, options: options);
+        var result = await simulator.RunAsync(Khugepaged, progress, options: options, cancellation: TestContext.Current.CancellationToken);
         Assert.NotNull(killed);
         Assert.Equal(KhugepagedDigests.Value, Digests(result));
         var recovery = Assert.Single(result.Runs.SelectMany(r => r.Recoveries));
@@ -83,7 +83,7 @@ public sealed class MultiHostTests
 
         // The cluster stays usable: a new client's run on the survivors gets the reference digests.
         await using var later = await cluster.ConnectAsync();
-        Assert.Equal(KhugepagedDigests.Value, Digests(await later.RunAsync(Khugepaged)));
+        Assert.Equal(KhugepagedDigests.Value, Digests(await later.RunAsync(Khugepaged, cancellation: TestContext.Current.CancellationToken)));
     }
 
     [Fact]
@@ -93,8 +93,8 @@ public sealed class MultiHostTests
         cluster.Kill(cluster.Silos[0].Silo);
         var small = ScenarioLoader.LoadFile(Sim.ScenarioPath("small-64.yaml"));
         await using var simulator = await cluster.ConnectAsync();
-        var result = await simulator.RunAsync(small);
-        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference)), Digests(result));
+        var result = await simulator.RunAsync(small, cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal(Digests(await ShootdownRunner.RunAsync(small, EngineKind.Reference, cancellation: TestContext.Current.CancellationToken)), Digests(result));
     }
 
     /// <summary>
@@ -113,7 +113,7 @@ public sealed class MultiHostTests
             killed = true;
             cluster.Kill(cluster.Silos[0].Silo);
         });
-        var fault = await Assert.ThrowsAnyAsync<Exception>(() => simulator.RunAsync(Khugepaged, progress));
+        var fault = await Assert.ThrowsAnyAsync<Exception>(() => simulator.RunAsync(Khugepaged, progress, cancellation: TestContext.Current.CancellationToken));
         Assert.True(killed);
         var line = ClusterFaults.OneLine(fault);
         Assert.True(line is not null, fault.ToString());

@@ -22,14 +22,14 @@ public sealed class OrleansDashboardTests
         using var silo = Process.Start(psi)!;
         try
         {
-            Assert.Contains("joined cluster", await silo.StandardError.ReadLineAsync());
+            Assert.Contains("joined cluster", await silo.StandardError.ReadLineAsync(cancellationToken: TestContext.Current.CancellationToken));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[2]}/dashboard/") };
             string[] run = ["run", Sim.ScenarioPath("khugepaged-4096.yaml"), "--gateway", $"127.0.0.1:{ports[1]}", "--cluster-id", cluster];
 
             // Nobody looks during the first run; afterwards the grain methods it called are listed.
             var first = Cli.Shootdown(run);
             Assert.True(first.Exit == 0, first.Err);
-            using (var top = JsonDocument.Parse(await http.GetStringAsync("TopGrainMethods")))
+            using (var top = JsonDocument.Parse(await http.GetStringAsync("TopGrainMethods", cancellationToken: TestContext.Current.CancellationToken)))
                 Assert.Contains(top.RootElement.GetProperty("calls").EnumerateArray(),
                     c => c.GetProperty("grain").GetString() == "Shootdown.Grains.CpuGrain" && c.GetProperty("method").GetString() == "RunWindow");
 
@@ -38,11 +38,11 @@ public sealed class OrleansDashboardTests
             var cpuGrains = 0;
             while (!second.IsCompleted)
             {
-                using var counters = JsonDocument.Parse(await http.GetStringAsync("DashboardCounters"));
+                using var counters = JsonDocument.Parse(await http.GetStringAsync("DashboardCounters", cancellationToken: TestContext.Current.CancellationToken));
                 foreach (var stat in counters.RootElement.GetProperty("simpleGrainStats").EnumerateArray())
                     if (stat.GetProperty("grainType").GetString() == "Shootdown.Grains.CpuGrain")
                         cpuGrains = Math.Max(cpuGrains, stat.GetProperty("activationCount").GetInt32());
-                await Task.Delay(250);
+                await Task.Delay(250, cancellationToken: TestContext.Current.CancellationToken);
             }
             var (exit, _, stderr) = await second;
             Assert.True(exit == 0, stderr);
@@ -51,7 +51,7 @@ public sealed class OrleansDashboardTests
         finally
         {
             silo.Kill(entireProcessTree: true);
-            await silo.WaitForExitAsync();
+            await silo.WaitForExitAsync(cancellationToken: TestContext.Current.CancellationToken);
         }
     }
 }

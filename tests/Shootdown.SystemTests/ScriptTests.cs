@@ -31,7 +31,7 @@ public sealed class ScriptTests
         var yaml = ScenarioLoader.Load(Path.Combine(root, "scenarios", "sweep-cpus.yaml"));
         foreach (var point in yaml.Points)
         {
-            var baseline = new ReferenceEngine(point.Scenario.SetupFor(KernelPolicy.Baseline)).Run();
+            var baseline = new ReferenceEngine(point.Scenario.SetupFor(KernelPolicy.Baseline)).Run(cancellation: TestContext.Current.CancellationToken);
             var cpus = point.Scenario.Machine.CpuCount.ToString("N0", CultureInfo.InvariantCulture);
             var row = stdout.Split('\n').Single(l => l.StartsWith($"│ {cpus} ", StringComparison.Ordinal));
             Assert.Contains($" {baseline.CollateralIpis.ToString("N0", CultureInfo.InvariantCulture)} ", row);

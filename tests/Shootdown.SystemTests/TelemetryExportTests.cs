@@ -114,7 +114,7 @@ public sealed class TelemetryExportTests
         Assert.Null(AspireDashboard.Unavailable());
         var ports = EmbeddedCluster.FreePorts(3);
         var endpoints = new DashboardEndpoints(IPAddress.Loopback, ports[0], ports[1], ports[2]);
-        await using var dashboard = await AspireDashboard.StartAsync(endpoints);
+        await using var dashboard = await AspireDashboard.StartAsync(endpoints, cancellation: TestContext.Current.CancellationToken);
         var dir = Sim.TempDir();
         var (exit, _, err) = Cli.Shootdown("run", Sim.ScenarioPath("small-64.yaml"), "--out", dir, "--otlp-endpoint", endpoints.OtlpGrpc.ToString(), "--trace-sample", "0.5");
         Assert.True(exit == 0, err);
@@ -122,15 +122,15 @@ public sealed class TelemetryExportTests
         var runId = (string)JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "results.json")))!["run_id"]!;
 
         using var http = new HttpClient { BaseAddress = endpoints.Ui };
-        var resources = JsonNode.Parse(await http.GetStringAsync("api/telemetry/resources"))!.AsArray();
+        var resources = JsonNode.Parse(await http.GetStringAsync("api/telemetry/resources", cancellationToken: TestContext.Current.CancellationToken))!.AsArray();
         Assert.Contains(resources, r => (string?)r!["name"] == "shootdown");
         Assert.Contains(resources, r => (string?)r!["name"] == "shootdown.kernel");
-        var listing = JsonNode.Parse(await http.GetStringAsync("api/telemetry/traces?limit=10000"))!;
+        var listing = JsonNode.Parse(await http.GetStringAsync("api/telemetry/traces?limit=10000", cancellationToken: TestContext.Current.CancellationToken))!;
         var collapses = Spans([listing["data"]!]).Where(s => (string?)s["name"] == "collapse_huge_page" && s["parentSpanId"] is null
             && Attr(s, "shootdown.run_id") == runId && Attr(s, "kernel.policy") == "baseline").ToList();
         Assert.NotEmpty(collapses);
         var collapse = collapses[0];
-        var trace = JsonNode.Parse(await http.GetStringAsync($"api/telemetry/traces/{collapse["traceId"]}"))!;
+        var trace = JsonNode.Parse(await http.GetStringAsync($"api/telemetry/traces/{collapse["traceId"]}", cancellationToken: TestContext.Current.CancellationToken))!;
         var spans = Spans([trace["data"]!]).ToList();
         var sync = spans.Single(s => (string?)s["name"] == "smp_call_function_many_cond");
         var targets = spans.Where(s => (string?)s["parentSpanId"] == (string?)sync["spanId"]).Select(s => Attr(s, "cpu")).ToList();
@@ -148,17 +148,17 @@ public sealed class TelemetryExportTests
         var ports = EmbeddedCluster.FreePorts(3);
         using var host = ShootdownSilo.BuildSilo(SiloSettings.Loopback($"dash-{Guid.NewGuid():N}", ports[0], ports[1], ports[0],
             new IPEndPoint(IPAddress.Loopback, ports[2])));
-        await host.StartAsync();
+        await host.StartAsync(TestContext.Current.CancellationToken);
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[2]}{ShootdownSilo.DashboardPath}/") };
-            var page = await http.GetAsync("");
+            var page = await http.GetAsync("", cancellationToken: TestContext.Current.CancellationToken);
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
             Assert.Contains("text/html", page.Content.Headers.ContentType?.MediaType);
         }
         finally
         {
-            await host.StopAsync();
+            await host.StopAsync(cancellationToken: TestContext.Current.CancellationToken);
         }
     }
 }

@@ -179,11 +179,11 @@ public sealed class TelemetryTests(ClusterFixture clusters)
         foreach (var policy in Small.Policies)
         {
             var setup = Small.SetupFor(policy);
-            var plain = new ReferenceEngine(setup).Run();
+            var plain = new ReferenceEngine(setup).Run(cancellation: TestContext.Current.CancellationToken);
             var sink = new CollectingSink(1.0);
-            var traced = new ReferenceEngine(setup, sink).Run();
+            var traced = new ReferenceEngine(setup, sink).Run(cancellation: TestContext.Current.CancellationToken);
             var none = new CollectingSink(0.0);
-            var unsampled = new ReferenceEngine(setup, none).Run();
+            var unsampled = new ReferenceEngine(setup, none).Run(cancellation: TestContext.Current.CancellationToken);
             Assert.Equal(plain.Digest, traced.Digest);
             Assert.Equal(plain.Digest, unsampled.Digest);
             Assert.Empty(none.Traces);
