@@ -6,6 +6,7 @@ using Shootdown.Scenarios;
 namespace Shootdown.Tests;
 
 /// <summary>The sample C# scripts run as users run them: <c>dotnet run scripts/NAME.cs</c> from the repository.</summary>
+[Collection(RepositoryBuildCollection.Name)]
 public sealed class ScriptTests
 {
     private static string RepositoryRoot()
