@@ -17,7 +17,7 @@ public sealed class KernelOperation(long serial, int stream, OpStreamSpec spec, 
     public long Serial { get; } = serial;
     public int Stream { get; } = stream;
     public OpStreamSpec Spec { get; } = spec;
-    /// <summary>The operation runs in the khugepaged thread, not in the process (<see cref="SimulationSetup.RunsInKhugepaged"/>).</summary>
+    /// <summary>The operation runs in the khugepaged thread, not in the process (<see cref="SimulationSetup.RunsInKhugepaged(int, int)"/>).</summary>
     public bool InKhugepaged { get; } = inKhugepaged;
     public long Arrival { get; } = arrival;
     public long Start { get; } = start;

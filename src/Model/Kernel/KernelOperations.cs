@@ -103,7 +103,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
         if (!_pending.TryDequeue(out var next)) return;
         var setup = cpu.Setup;
         var spec = setup.StreamsOn(cpu.Id)[next.Stream];
-        var op = _op = new KernelOperation(++_serial, next.Stream, spec, setup.RunsInKhugepaged(spec), next.Arrival, ctx.Now);
+        var op = _op = new KernelOperation(++_serial, next.Stream, spec, setup.RunsInKhugepaged(cpu.Id, next.Stream), next.Arrival, ctx.Now);
         if (cpu.Tracing is { } tracing && OpTraceSampling.Samples(tracing.SampleRatio, setup.Seed, cpu.Id, op.Serial)) op.Trace = TraceOf(op, tracing);
         if (setup.ChecksSafety) op.Interrupted = new CpuMask.Builder(cpu.Machine.CpuCount);
         cpu.ReconsiderIdle(ctx.Now);
@@ -194,8 +194,7 @@ public sealed class KernelOperations(Cpu cpu, Prng rng)
     private KernelOperation ReadOperation(StateReader r)
     {
         var (serial, stream) = (r.Long(), Stream(r));
-        var spec = cpu.Setup.StreamsOn(cpu.Id)[stream];
-        var op = new KernelOperation(serial, stream, spec, cpu.Setup.RunsInKhugepaged(spec), r.Long(), r.Long())
+        var op = new KernelOperation(serial, stream, cpu.Setup.StreamsOn(cpu.Id)[stream], cpu.Setup.RunsInKhugepaged(cpu.Id, stream), r.Long(), r.Long())
         {
             Step = r.Int(),
             Phase = r.Enum<OpPhase>(),

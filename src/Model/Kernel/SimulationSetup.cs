@@ -18,6 +18,7 @@ public sealed class SimulationSetup
     private readonly int[] _hugetlbOwner;
     private readonly ImmutableArray<(int Spec, WalkerSpec Walker)>[] _walkersByCpu;
     private readonly bool[] _packageOnlyIdles;
+    private readonly bool[][] _streamsInKhugepagedByCpu;
 
     public SimulationSetup(Machine machine, CostModel costs, KernelPolicy policy, MachineFeatures features, WorkloadSpec workload, ulong seed, long durationNs)
     {
@@ -53,6 +54,7 @@ public sealed class SimulationSetup
         _walkersByCpu = new ImmutableArray<(int, WalkerSpec)>[n];
         for (var cpu = 0; cpu < n; cpu++) _walkersByCpu[cpu] = walkers.GetValueOrDefault(cpu, []);
         _packageOnlyIdles = PackagesThatOnlyIdle(machine, workload);
+        _streamsInKhugepagedByCpu = [.. _streamsByCpu.Select(streams => streams.Select(s => RunsInKhugepaged(s, workload)).ToArray())];
     }
 
     /// <summary>
@@ -89,9 +91,12 @@ public sealed class SimulationSetup
     /// process's own MADV_COLLAPSE. Other operations run in the process. Only traces show it (the
     /// task column).
     /// </summary>
-    public bool RunsInKhugepaged(OpStreamSpec stream) =>
+    private static bool RunsInKhugepaged(OpStreamSpec stream, WorkloadSpec workload) =>
         stream.Type is OpType.CollapseHugePage or OpType.RetractPageTables or OpType.TryCollapsePteMappedThp
-        && (stream.Khugepaged is not null || !Workload.Processes[stream.Process].Cpus.Contains(stream.Cpu));
+        && (stream.Khugepaged is not null || !workload.Processes[stream.Process].Cpus.Contains(stream.Cpu));
+
+    /// <summary>Whether the operations of <paramref name="cpu"/>'s stream <paramref name="stream"/> (its index in <see cref="StreamsOn"/>) run in khugepaged (<see cref="RunsInKhugepaged(OpStreamSpec, WorkloadSpec)"/>), decided once per stream.</summary>
+    public bool RunsInKhugepaged(int cpu, int stream) => _streamsInKhugepagedByCpu[cpu][stream];
 
     /// <summary>Whether <paramref name="cpu"/>'s package has nothing placed on it (<see cref="PackagesThatOnlyIdle"/>), so its deep idle is the package's.</summary>
     public bool PackageOnlyIdles(int cpu) => _packageOnlyIdles[Machine.PackageOf(cpu)];
