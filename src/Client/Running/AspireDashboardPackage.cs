@@ -48,7 +48,7 @@ public static class AspireDashboardPackage
         var (exit, output) = await DotnetAsync(Directory.GetCurrentDirectory(), ["nuget", "locals", "global-packages", "--list"], cancellation);
         var line = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal));
         return exit == 0 && line is not null ? line[Prefix.Length..]
-            : throw new DashboardUnavailableException($"'dotnet nuget locals global-packages --list' did not name NuGet's packages folder: {FirstLine(output)}");
+            : throw new DashboardUnavailableException($"'dotnet nuget locals global-packages --list' did not name NuGet's packages folder: {ErrorLine(output)}");
     }
 
     /// <summary>A restore of a project that only downloads the package: NuGet puts it in the global packages folder from the host's sources.</summary>
@@ -64,7 +64,7 @@ public static class AspireDashboardPackage
                 </Project>
                 """, cancellation);
             var (exit, output) = await DotnetAsync(dir, ["restore", "fetch.csproj", "-v", "quiet", "-nologo"], cancellation);
-            if (exit != 0) throw new DashboardUnavailableException($"NuGet could not fetch {Id} {Version}: {FirstLine(output)}");
+            if (exit != 0) throw new DashboardUnavailableException($"NuGet could not fetch {Id} {Version}: {ErrorLine(output)}");
         }
         finally
         {
@@ -98,7 +98,7 @@ public static class AspireDashboardPackage
     }
 
     /// <summary>The line that says what went wrong: the first error (from its code on, not the temporary project's path), else the first line.</summary>
-    private static string FirstLine(string output)
+    private static string ErrorLine(string output)
     {
         var lines = output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         var error = lines.FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase));
