@@ -48,6 +48,28 @@ public sealed class RadixEventQueueTests
     }
 
     [Fact]
+    public void Slots_keep_their_events_across_chunks_of_every_size()
+    {
+        // 300,000 slots reach chunk 10 (256 · 2^10 slots); freed slots are reused first.
+        var slots = new EventSlots();
+        static SimEvent Numbered(int n) => new(n, EventKind.CsdAck, n % 64, n, n % 97, n, n, n, n, n);
+        var held = new List<int>();
+        for (var n = 0; n < 300_000; n++) held.Add(slots.Put(Numbered(n)));
+        ref var first = ref slots[held[0]];
+        for (var i = 0; i < held.Count; i += 3) slots.Free(held[i]);
+        var reused = Enumerable.Range(0, (held.Count + 2) / 3).Select(i => slots.Put(Numbered(1_000_000 + i))).ToList();
+
+        Assert.Equal(Enumerable.Range(0, held.Count).Where(i => i % 3 == 0).Select(i => held[i]).Reverse(), reused);
+        for (var i = 0; i < held.Count; i++)
+            if (i % 3 != 0) Assert.Equal(Numbered(i), slots[held[i]]);
+        for (var i = 0; i < reused.Count; i++) Assert.Equal(Numbered(1_000_000 + i), slots[reused[i]]);
+        // A reference taken before more were added still reads its slot: the first slot, freed
+        // first, was reused last.
+        Assert.Equal(Numbered(1_000_000 + reused.Count - 1), first);
+        Assert.Equal(held.Max() + 1, held.Count);
+    }
+
+    [Fact]
     public void Refuses_an_event_before_the_last_taken()
     {
         var queue = new RadixEventQueue();

@@ -96,6 +96,9 @@ public readonly struct EventKey : IComparable<EventKey>, IEquatable<EventKey>
 
     public long Time => _time;
 
+    /// <summary>Kind, source and sequence number in one word: among keys of one time, the order is this word's.</summary>
+    public ulong WithinTime => _order;
+
     public int CompareTo(EventKey other) =>
         _time != other._time ? (_time < other._time ? -1 : 1) : _order.CompareTo(other._order);
 

@@ -49,6 +49,8 @@ public sealed class Machine
     private readonly int[] _nodeOsIndex;
     private readonly int[] _distance;
     private readonly int[] _clusterIndex;
+    /// <summary><see cref="NumaHops"/> by node pair, as <see cref="_distance"/>: every cache-line transfer between packages asks.</summary>
+    private readonly int[] _hops;
 
     public Machine(string name, MachineLayout layout)
     {
@@ -70,6 +72,10 @@ public sealed class Machine
         var clusters = _apicId.Select(a => a >> X2ApicClusterShift).Distinct().Order().Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
         ClusterCount = clusters.Count;
         _clusterIndex = _apicId.Select(a => clusters[a >> X2ApicClusterShift]).ToArray();
+        _hops = new int[_distance.Length];
+        for (var a = 0; a < NodeCount; a++)
+            for (var b = 0; b < NodeCount; b++)
+                _hops[a * NodeCount + b] = HopsAt(a, b);
     }
 
     public string Name { get; }
@@ -125,12 +131,11 @@ public sealed class Machine
     /// round((distance − 10) / 11), at least 1. SLIT 21 is one hop and 31–32 two, as firmware
     /// commonly reports them; larger UV-class distances map to more hops.
     /// </summary>
-    public int NumaHops(int a, int b)
-    {
-        var d = CpuDistance(a, b);
-        if (_node[a] == _node[b]) return 0;
-        return Math.Max(1, (int)Math.Round((d - 10) / 11.0, MidpointRounding.AwayFromZero));
-    }
+    public int NumaHops(int a, int b) => _hops[_node[a] * NodeCount + _node[b]];
+
+    private int HopsAt(int nodeA, int nodeB) => nodeA == nodeB
+        ? 0
+        : Math.Max(1, (int)Math.Round((NodeDistance(nodeA, nodeB) - 10) / 11.0, MidpointRounding.AwayFromZero));
 }
 
 /// <summary>
