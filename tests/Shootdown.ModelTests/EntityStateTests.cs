@@ -163,7 +163,8 @@ public sealed class EntityStateTests
     /// <summary>
     /// Two object graphs compared field by field, through private fields and base classes.
     /// References into the setup are the same objects on both sides; collections compare as
-    /// their sequences (a priority queue as its heap); a call in flight only at its targets,
+    /// their sequences (a priority queue as its heap, a runner's pending events in its heap's
+    /// order); a call in flight only at its targets,
     /// since its pooled arrays hold nothing else that is ever read.
     /// </summary>
     private static class StateComparer
@@ -195,6 +196,11 @@ public sealed class EntityStateTests
                 CompareCall(call, (SmpCallFunction.Call)b, path, seen);
                 return;
             }
+            if (a is EntityRunner runner)
+            {
+                CompareRunner(runner, (EntityRunner)b, path, seen);
+                return;
+            }
             if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(PriorityQueue<,>))
             {
                 var heap = type.GetProperty("UnorderedItems")!;
@@ -223,6 +229,25 @@ public sealed class EntityStateTests
                 foreach (var field in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
                     if (!skip.Contains(field.Name))
                         Compare(field.GetValue(a), field.GetValue(b), $"{path}.{field.Name}", seen);
+        }
+
+        /// <summary>
+        /// A runner's pending events compare in its heap's order, each with its bound: which slot
+        /// of its store holds an event is where the store had room, not state.
+        /// </summary>
+        private static void CompareRunner(EntityRunner a, EntityRunner b, string path, HashSet<(object, object)> seen)
+        {
+            CompareFields(typeof(EntityRunner), a, b, path, seen, skip: ["_queue", "_pending"]);
+            CompareSequences(PendingInHeapOrder(a), PendingInHeapOrder(b), $"{path}._queue", seen);
+        }
+
+        private static IEnumerable<object> PendingInHeapOrder(EntityRunner runner)
+        {
+            const BindingFlags Private = BindingFlags.Instance | BindingFlags.NonPublic;
+            var heap = (PriorityQueue<int, EventKey>)typeof(EntityRunner).GetField("_queue", Private)!.GetValue(runner)!;
+            var store = typeof(EntityRunner).GetField("_pending", Private)!.GetValue(runner)!;
+            var (eventOf, outputOf) = (store.GetType().GetMethod("Event")!, store.GetType().GetMethod("Output")!);
+            return heap.UnorderedItems.Select(item => (object)(eventOf.Invoke(store, [item.Element])!, outputOf.Invoke(store, [item.Element])!)).ToList();
         }
 
         private static void CompareCall(SmpCallFunction.Call a, SmpCallFunction.Call b, string path, HashSet<(object, object)> seen)

@@ -12,10 +12,13 @@ namespace Shootdown.Engine;
 /// </summary>
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
-    /// <summary>A pending event with the contract's bound on what handling it can write, computed once as it arrives.</summary>
-    private readonly record struct Pending(SimEvent Event, EntityTimes Output);
-
-    private readonly PriorityQueue<Pending, EventKey> _queue = new();
+    /// <summary>
+    /// The pending events' slots in <see cref="_pending"/>, by key. The heap holds only the slot
+    /// beside the key (24 bytes, where the event and its bound would make 96): an initiator holds
+    /// a broadcast's 8,191 answers, and each one taken sifts about thirteen nodes.
+    /// </summary>
+    private readonly PriorityQueue<int, EventKey> _queue = new();
+    private readonly PendingEvents _pending = new();
     /// <summary>The minimum output over the pending events, unless <see cref="_outputStale"/>.</summary>
     private EntityTimes _output = EntityTimes.Never;
     /// <summary>An event that held the minimum was handled: the minimum is found again when next asked for.</summary>
@@ -48,7 +51,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         get
         {
             RefreshOutput();
-            var next = _queue.TryPeek(out var head, out _) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Event.Time) : EntityTimes.Never;
+            var next = _queue.TryPeek(out _, out var head) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Time) : EntityTimes.Never;
             var output = _waitingHeld > 0 ? _output.Min(_waits!.WaitCompletionWrites(_waitingHeld, _waitingLatest)) : _output;
             return new Frontier(output, next);
         }
@@ -58,7 +61,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         if (!_outputStale) return;
         _output = EntityTimes.Never;
-        foreach (var (pending, _) in _queue.UnorderedItems) _output = _output.Min(pending.Output);
+        foreach (var (slot, _) in _queue.UnorderedItems) _output = _output.Min(_pending.Output(slot));
         _outputStale = false;
     }
 
@@ -96,7 +99,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         w.Long(EventsProcessed);
         w.Long(LastEventTime);
         w.Int(_queue.Count);
-        foreach (var (pending, _) in _queue.UnorderedItems) w.Event(pending.Event);
+        foreach (var (slot, _) in _queue.UnorderedItems) w.Event(_pending.Event(slot));
         _masks.WriteState(w);
         Entity.WriteState(w);
         return w.ToArray();
@@ -114,7 +117,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         if (id != entity.Id) throw r.Invalid($"entity {id}'s state given to entity {entity.Id}");
         var runner = new EntityRunner(entity, contract) { _seq = r.Long(), Now = r.Long(), RanTo = r.Long(), EventsProcessed = r.Long(), LastEventTime = r.Long() };
         var count = r.Count("a queue");
-        runner._queue.EnsureCapacity(count);
+        runner.EnsureCapacity(count);
         for (var i = 0; i < count; i++)
         {
             var e = r.Event();
@@ -132,7 +135,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         foreach (var m in masks) _masks.Attach(m);
         // One growth at most per call: a target can be handed hundreds of csds at once.
-        _queue.EnsureCapacity(_queue.Count + events.Count);
+        EnsureCapacity(_queue.Count + events.Count);
         for (var c = 0; c < events.ChunkCount; c++)
             foreach (var e in events.Chunk(c)) Accept(e);
     }
@@ -140,8 +143,14 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);
-        _queue.EnsureCapacity(_queue.Count + events.Length);
+        EnsureCapacity(_queue.Count + events.Length);
         foreach (var e in events) Accept(e);
+    }
+
+    private void EnsureCapacity(int count)
+    {
+        _queue.EnsureCapacity(count);
+        _pending.EnsureCapacity(count);
     }
 
     /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>
@@ -159,7 +168,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         // What a waiting event can write is the entity's to say, over all it holds (the Frontier).
         var output = waiting ? EntityTimes.Never : contract.EarliestOutput(e);
         if (waiting) (_waitingHeld, _waitingLatest) = (_waitingHeld + 1, Math.Max(_waitingLatest, e.Time));
-        _queue.Enqueue(new Pending(e, output), e.Key);
+        _queue.Enqueue(_pending.Add(e, output), e.Key);
         _output = _output.Min(output);
     }
 
@@ -171,11 +180,13 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         _outbox = outbox;
         RanTo = Math.Max(RanTo, windowEnd);
-        while (_queue.TryPeek(out var pending, out _) && pending.Event.Time < windowEnd)
+        while (_queue.TryPeek(out var slot, out var key) && key.Time < windowEnd)
         {
             _queue.Dequeue();
-            if (pending.Output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || pending.Output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
-            var e = pending.Event;
+            var output = _pending.Output(slot);
+            if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
+            // A copy: the slot is free again before the handler adds events of its own.
+            var e = _pending.Take(slot);
             // Asked only while some are held: most events are handled with none.
             if (_waitingHeld > 0 && _waits!.CountsTowardsWait(e.Kind) && --_waitingHeld == 0) _waitingLatest = 0;
             Now = e.Time;
@@ -217,5 +228,51 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         }
         (_outbox ?? throw new InvalidOperationException($"entity {Entity.Id} sent {kind} outside a run")).Add(e);
         if (mask is not null) _sentMasks.Add(new MaskAttachment(Entity.Id, e.Seq, target, mask));
+    }
+
+    /// <summary>
+    /// Pending events with the contract's bound on what handling each can write (computed once, as
+    /// it arrives), in numbered slots; freed slots are reused first.
+    /// </summary>
+    private sealed class PendingEvents
+    {
+        private SimEvent[] _events = new SimEvent[4];
+        private EntityTimes[] _outputs = new EntityTimes[4];
+        private int[] _free = new int[4];
+        private int _used, _freeCount;
+
+        public SimEvent Event(int slot) => _events[slot];
+        public EntityTimes Output(int slot) => _outputs[slot];
+
+        /// <summary>Room for <paramref name="count"/> pending events in all, in one growth at most.</summary>
+        public void EnsureCapacity(int count)
+        {
+            if (count <= _events.Length) return;
+            var size = Math.Max(count, 2 * _events.Length);
+            Array.Resize(ref _events, size);
+            Array.Resize(ref _outputs, size);
+            Array.Resize(ref _free, size);
+        }
+
+        public int Add(in SimEvent e, EntityTimes output)
+        {
+            int slot;
+            if (_freeCount > 0) slot = _free[--_freeCount];
+            else
+            {
+                EnsureCapacity(_used + 1);
+                slot = _used++;
+            }
+            _events[slot] = e;
+            _outputs[slot] = output;
+            return slot;
+        }
+
+        /// <summary>The slot's event, freeing the slot.</summary>
+        public SimEvent Take(int slot)
+        {
+            _free[_freeCount++] = slot;
+            return _events[slot];
+        }
     }
 }
