@@ -236,21 +236,21 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// </summary>
     private sealed class PendingEvents
     {
-        private SimEvent[] _events = new SimEvent[4];
-        private EntityTimes[] _outputs = new EntityTimes[4];
+        private readonly record struct Pending(SimEvent Event, EntityTimes Output);
+
+        private Pending[] _slots = new Pending[4];
         private int[] _free = new int[4];
         private int _used, _freeCount;
 
-        public SimEvent Event(int slot) => _events[slot];
-        public EntityTimes Output(int slot) => _outputs[slot];
+        public SimEvent Event(int slot) => _slots[slot].Event;
+        public EntityTimes Output(int slot) => _slots[slot].Output;
 
         /// <summary>Room for <paramref name="count"/> pending events in all, in one growth at most.</summary>
         public void EnsureCapacity(int count)
         {
-            if (count <= _events.Length) return;
-            var size = Math.Max(count, 2 * _events.Length);
-            Array.Resize(ref _events, size);
-            Array.Resize(ref _outputs, size);
+            if (count <= _slots.Length) return;
+            var size = Math.Max(count, 2 * _slots.Length);
+            Array.Resize(ref _slots, size);
             Array.Resize(ref _free, size);
         }
 
@@ -263,8 +263,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
                 EnsureCapacity(_used + 1);
                 slot = _used++;
             }
-            _events[slot] = e;
-            _outputs[slot] = output;
+            _slots[slot] = new Pending(e, output);
             return slot;
         }
 
@@ -272,7 +271,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         public SimEvent Take(int slot)
         {
             _free[_freeCount++] = slot;
-            return _events[slot];
+            return _slots[slot].Event;
         }
     }
 }

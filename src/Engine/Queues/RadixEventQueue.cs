@@ -224,11 +224,13 @@ public sealed class EventSlots
     {
         get
         {
+            var chunk = ChunkOf(slot);
             // Slots before chunk k number 256 · (2^k − 1).
-            var chunk = BitOperations.Log2((uint)(slot >> FirstChunkBits) + 1);
             return ref _chunks[chunk][slot - ((1 << (chunk + FirstChunkBits)) - (1 << FirstChunkBits))];
         }
     }
+
+    private static int ChunkOf(int slot) => BitOperations.Log2((uint)(slot >> FirstChunkBits) + 1);
 
     public int Put(in SimEvent e)
     {
@@ -237,7 +239,7 @@ public sealed class EventSlots
         else
         {
             slot = _used++;
-            var chunk = BitOperations.Log2((uint)(slot >> FirstChunkBits) + 1);
+            var chunk = ChunkOf(slot);
             _chunks[chunk] ??= GC.AllocateUninitializedArray<SimEvent>(1 << (chunk + FirstChunkBits), pinned: true);
         }
         this[slot] = e;
