@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 using Shootdown.Engine;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Safety;
@@ -14,7 +15,7 @@ namespace Shootdown.Grains;
 /// checkpoints at window barriers.
 /// </summary>
 [KeepAlive]
-public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, ICheckpointStore checkpoints,
+public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localSilo, IClusterMembershipService membership, ICheckpointStore checkpoints,
     Microsoft.Extensions.Options.IOptions<RunLeaseOptions> lease, ILogger<RunGrain> logger) : RunLease(lease), IRunGrain
 {
     private RunSpec? _spec;
@@ -49,8 +50,10 @@ public sealed class RunGrain(SimulationCatalog catalog, ILocalSiloDetails localS
     {
         _spec = spec;
         var (setup, contract, _) = catalog.Register(spec);
-        _silos = (await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
-        _coordinatorCalls++;
+        // This silo's view of membership, not a read of the membership table: a run must not
+        // fail to start because the store is paused or failing over (the view is at most one
+        // table refresh behind, and the count only sizes the default partitioning).
+        _silos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
         // A run with a home spans one silo; otherwise every silo.
         // A resumed run keeps the checkpoint's partitions: each part holds one partition's entities.
         var partitions = spec.ResumeFrom?.Partitions

@@ -44,24 +44,34 @@ internal sealed class ClusterWatch : IAsyncDisposable
     /// <summary>The silos active at the start that are still active.</summary>
     public int Survivors { get; private set; }
 
-    /// <summary>How long to keep asking for the silos at the start, when the answer cannot come (the silo asked died).</summary>
-    private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(30);
+    /// <summary>How long to keep asking which silos are active while no answer comes (the silo asked died, or the store is down).</summary>
+    private static readonly TimeSpan AskPatience = TimeSpan.FromSeconds(30);
 
     public static async Task<ClusterWatch> StartAsync(IGrainFactory grains, CancellationToken cancellation)
     {
+        var hosts = await ActiveSilosAsync(grains, cancellation);
+        return new ClusterWatch(grains.GetGrain<IManagementGrain>(0), [.. hosts.Keys]) { Survivors = hosts.Count };
+    }
+
+    /// <summary>
+    /// The silos membership lists as active, asked again for up to <see cref="AskPatience"/>
+    /// while the question cannot be answered: the silo asked may have died a moment ago (it is
+    /// still listed, and the question went to it), or the membership store may be failing over
+    /// or paused (the management grain reads the table from the store, and a store client's
+    /// exception may not even cross the wire: it arrives as a codec error).
+    /// </summary>
+    public static async Task<Dictionary<SiloAddress, SiloStatus>> ActiveSilosAsync(IGrainFactory grains, CancellationToken cancellation)
+    {
         var management = grains.GetGrain<IManagementGrain>(0);
-        var deadline = DateTime.UtcNow + StartPatience;
+        var deadline = DateTime.UtcNow + AskPatience;
         while (true)
         {
             try
             {
-                var hosts = await management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, cancellation);
-                return new ClusterWatch(management, [.. hosts.Keys]) { Survivors = hosts.Count };
+                return await management.GetHosts(onlyActive: true).WaitAsync(AskTimeout, cancellation);
             }
-            catch (Exception e) when (e is OrleansException or TimeoutException && DateTime.UtcNow < deadline)
+            catch (Exception) when (!cancellation.IsCancellationRequested && DateTime.UtcNow < deadline)
             {
-                // A silo that died a moment ago is still listed, and the question may have gone to
-                // it: ask again once membership has had a moment to notice.
                 await Task.Delay(Poll, cancellation);
             }
         }

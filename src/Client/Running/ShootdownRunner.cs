@@ -75,7 +75,7 @@ public static class ShootdownRunner
             // One worker per core of each silo, each keeping its runs on its own silo (its home)
             // and taking the next run when it finishes one: the runs are independent, so only the
             // pace changes. A farmed run drives its entities with one partition: its core is busy.
-            var hosts = (await factory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count;
+            var hosts = (await ClusterWatch.ActiveSilosAsync(factory, cancellation)).Count;
             var cores = await Task.WhenAll(Enumerable.Range(0, hosts)
                 .Select(home => factory.GetGrain<ISiloCoresGrain>(0, PartitionKeys.OnSilo("cores", home)).ProcessorCount()));
             var shape = options with { Partitions = options.Partitions > 0 ? options.Partitions : 1 };
