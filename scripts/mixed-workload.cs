@@ -6,7 +6,7 @@
 // tables and exit one by one, and isolated real-time CPUs. Runs on the embedded silo, prints
 // the headline per policy and writes the result files.
 //
-//   dotnet run scripts/mixed-workload.cs [-- OUT_DIR]
+//   dotnet run -c Release scripts/mixed-workload.cs [-- OUT_DIR]
 using Shootdown.Analysis.Reporting;
 using Shootdown.Client.Api;
 using Shootdown.Scenarios;

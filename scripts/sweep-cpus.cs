@@ -4,7 +4,7 @@
 // on 512 to 8192 CPUs (hwloc synthetic 'pack:N core:64 pu:2' machines), baseline against the
 // patched kernel, on the embedded silo. Prints one table row per size.
 //
-//   dotnet run scripts/sweep-cpus.cs [-- --reference]
+//   dotnet run -c Release scripts/sweep-cpus.cs [-- --reference]
 using Shootdown.Analysis.Reporting;
 using Shootdown.Client.Api;
 using Shootdown.Scenarios;
