@@ -194,6 +194,11 @@ internal static class BenchCommand
         // thread pool, Server GC's heaps and the default partition count all follow it.
         var argv = cores is { } n ? ["taskset", "--cpu-list", CpuList.Format(PinnedCpus(n)), .. self] : self;
         var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // A process that sees one CPU waits ten times longer (1 s, re-armed by every new method
+        // compiled) before it moves hot code to tier 1: the one-core reference storm took 5.85 s
+        // against 3.70 s without it. That is the runtime's start-up heuristic, not an engine, so
+        // every engine's child runs without it (docs/performance.md, "Tiered compilation").
+        psi.Environment["DOTNET_TC_DelaySingleProcMultiplier"] = "1";
         foreach (var a in argv.Skip(1).Concat(["bench", "--scenarios", dir, "--silos", silos.ToString(CultureInfo.InvariantCulture), "--single", what]))
             psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
