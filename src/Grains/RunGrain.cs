@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Orleans.Runtime;
 using Shootdown.Engine;
 using Shootdown.Grains.Checkpoints;
 using Shootdown.Model.Safety;

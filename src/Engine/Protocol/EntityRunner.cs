@@ -183,10 +183,9 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         while (_queue.TryPeek(out var slot, out var key) && key.Time < windowEnd)
         {
             _queue.Dequeue();
-            var output = _pending.Output(slot);
-            if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
             // A copy: the slot is free again before the handler adds events of its own.
-            var e = _pending.Take(slot);
+            var e = _pending.Take(slot, out var output);
+            if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
             // Asked only while some are held: most events are handled with none.
             if (_waitingHeld > 0 && _waits!.CountsTowardsWait(e.Kind) && --_waitingHeld == 0) _waitingLatest = 0;
             Now = e.Time;
@@ -267,11 +266,13 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             return slot;
         }
 
-        /// <summary>The slot's event, freeing the slot.</summary>
-        public SimEvent Take(int slot)
+        /// <summary>The slot's event and its bound, freeing the slot.</summary>
+        public SimEvent Take(int slot, out EntityTimes output)
         {
+            ref readonly var pending = ref _slots[slot];
+            output = pending.Output;
             _free[_freeCount++] = slot;
-            return _slots[slot].Event;
+            return pending.Event;
         }
     }
 }
