@@ -1,3 +1,4 @@
+using Shootdown.Engine.Queues;
 using Shootdown.Model.Simulation;
 using Shootdown.Model.State;
 using Shootdown.Model.Topology;
@@ -12,13 +13,8 @@ namespace Shootdown.Engine;
 /// </summary>
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
-    /// <summary>
-    /// The pending events' slots in <see cref="_pending"/>, by key. The heap holds only the slot
-    /// beside the key (24 bytes, where the event and its bound would make 96): an initiator holds
-    /// a broadcast's 8,191 answers, and each one taken sifts about thirteen nodes.
-    /// </summary>
-    private readonly PriorityQueue<int, EventKey> _queue = new();
-    private readonly PendingEvents _pending = new();
+    /// <summary>The pending events by key, each with its bound; its memory goes back to a pool after a burst.</summary>
+    private readonly EntityEventQueue _queue = new();
     /// <summary>The minimum output over the pending events, unless <see cref="_outputStale"/>.</summary>
     private EntityTimes _output = EntityTimes.Never;
     /// <summary>An event that held the minimum was handled: the minimum is found again when next asked for.</summary>
@@ -51,7 +47,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         get
         {
             RefreshOutput();
-            var next = _queue.TryPeek(out _, out var head) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Time) : EntityTimes.Never;
+            var next = _queue.TryPeek(out var head) ? EntityTimes.Only(contract.Setup.IsCpu(Entity.Id), head.Time) : EntityTimes.Never;
             var output = _waitingHeld > 0 ? _output.Min(_waits!.WaitCompletionWrites(_waitingHeld, _waitingLatest)) : _output;
             return new Frontier(output, next);
         }
@@ -60,8 +56,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     private void RefreshOutput()
     {
         if (!_outputStale) return;
-        _output = EntityTimes.Never;
-        foreach (var (slot, _) in _queue.UnorderedItems) _output = _output.Min(_pending.Output(slot));
+        _output = _queue.MinOutput();
         _outputStale = false;
     }
 
@@ -99,7 +94,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         w.Long(EventsProcessed);
         w.Long(LastEventTime);
         w.Int(_queue.Count);
-        foreach (var (slot, _) in _queue.UnorderedItems) w.Event(_pending.Event(slot));
+        foreach (var (e, _) in _queue.Items) w.Event(e);
         _masks.WriteState(w);
         Entity.WriteState(w);
         return w.ToArray();
@@ -150,7 +145,6 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     private void EnsureCapacity(int count)
     {
         _queue.EnsureCapacity(count);
-        _pending.EnsureCapacity(count);
     }
 
     /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>
@@ -168,7 +162,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         // What a waiting event can write is the entity's to say, over all it holds (the Frontier).
         var output = waiting ? EntityTimes.Never : contract.EarliestOutput(e);
         if (waiting) (_waitingHeld, _waitingLatest) = (_waitingHeld + 1, Math.Max(_waitingLatest, e.Time));
-        _queue.Enqueue(_pending.Add(e, output), e.Key);
+        _queue.Enqueue(e, output);
         _output = _output.Min(output);
     }
 
@@ -180,11 +174,10 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         _outbox = outbox;
         RanTo = Math.Max(RanTo, windowEnd);
-        while (_queue.TryPeek(out var slot, out var key) && key.Time < windowEnd)
+        while (_queue.TryPeek(out var key) && key.Time < windowEnd)
         {
-            _queue.Dequeue();
-            // A copy: the slot is free again before the handler adds events of its own.
-            var e = _pending.Take(slot, out var output);
+            // A copy: its slot is free again before the handler adds events of its own.
+            var e = _queue.Dequeue(out var output);
             if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
             // Asked only while some are held: most events are handled with none.
             if (_waitingHeld > 0 && _waits!.CountsTowardsWait(e.Kind) && --_waitingHeld == 0) _waitingLatest = 0;
@@ -193,6 +186,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             EventsProcessed++;
             Entity.Handle(e, this);
         }
+        _queue.Trim();
     }
 
     /// <summary>
@@ -227,52 +221,5 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         }
         (_outbox ?? throw new InvalidOperationException($"entity {Entity.Id} sent {kind} outside a run")).Add(e);
         if (mask is not null) _sentMasks.Add(new MaskAttachment(Entity.Id, e.Seq, target, mask));
-    }
-
-    /// <summary>
-    /// Pending events with the contract's bound on what handling each can write (computed once, as
-    /// it arrives), in numbered slots; freed slots are reused first.
-    /// </summary>
-    private sealed class PendingEvents
-    {
-        private readonly record struct Pending(SimEvent Event, EntityTimes Output);
-
-        private Pending[] _slots = new Pending[4];
-        private int[] _free = new int[4];
-        private int _used, _freeCount;
-
-        public SimEvent Event(int slot) => _slots[slot].Event;
-        public EntityTimes Output(int slot) => _slots[slot].Output;
-
-        /// <summary>Room for <paramref name="count"/> pending events in all, in one growth at most.</summary>
-        public void EnsureCapacity(int count)
-        {
-            if (count <= _slots.Length) return;
-            var size = Math.Max(count, 2 * _slots.Length);
-            Array.Resize(ref _slots, size);
-            Array.Resize(ref _free, size);
-        }
-
-        public int Add(in SimEvent e, EntityTimes output)
-        {
-            int slot;
-            if (_freeCount > 0) slot = _free[--_freeCount];
-            else
-            {
-                EnsureCapacity(_used + 1);
-                slot = _used++;
-            }
-            _slots[slot] = new Pending(e, output);
-            return slot;
-        }
-
-        /// <summary>The slot's event and its bound, freeing the slot.</summary>
-        public SimEvent Take(int slot, out EntityTimes output)
-        {
-            ref readonly var pending = ref _slots[slot];
-            output = pending.Output;
-            _free[_freeCount++] = slot;
-            return pending.Event;
-        }
     }
 }

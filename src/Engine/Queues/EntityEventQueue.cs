@@ -1,0 +1,173 @@
+using System.Buffers;
+using Shootdown.Model.Simulation;
+
+namespace Shootdown.Engine.Queues;
+
+/// <summary>
+/// One entity's pending events in their total order, each with the contract's bound on what
+/// handling it can write (computed once, as it arrives): a 4-ary min-heap of keys and slot numbers
+/// over a store of the events in numbered slots, freed slots reused first.
+/// <para>
+/// Why not .NET's <see cref="PriorityQueue{TElement, TPriority}"/> beside a store of its own: both
+/// would keep the largest size they ever reached. A storm's initiator holds a broadcast's 8,191
+/// answers and 8,191 unlocks at once (32,768 slots after doubling, 3.4 MB with the heap) and then
+/// almost nothing, and each of 256 initiators does so in turn, so a windowed run touched a gigabyte
+/// of fresh pages that the reference never needs. Here both arrays come from
+/// <see cref="ArrayPool{T}.Shared"/> and go back when the queue has shrunk to a quarter of them
+/// (<see cref="Trim"/>), so the next initiator's broadcast reuses them.
+/// </para>
+/// <para>
+/// The heap is <see cref="PriorityQueue{TElement, TPriority}"/>'s own algorithm (arity 4, the last
+/// node moved down from the root on a take), and keys are unique, so every node sits where that
+/// class would put it: <see cref="Items"/>, which a checkpoint writes in this order, gives the
+/// same sequence.
+/// </para>
+/// </summary>
+public sealed class EntityEventQueue
+{
+    private const int Log2Arity = 2;
+    /// <summary>The least capacity the pool hands out; below it a queue keeps what it has.</summary>
+    private const int MinCapacity = 16;
+
+    private readonly record struct Node(EventKey Key, int Slot);
+    private readonly record struct Pending(SimEvent Event, EntityTimes Output);
+
+    private Node[] _nodes = [];
+    private Pending[] _slots = [];
+    private int[] _free = [];
+    private int _used, _freeCount;
+
+    public int Count { get; private set; }
+
+    /// <summary>The earliest pending event's key, if any.</summary>
+    public bool TryPeek(out EventKey key)
+    {
+        if (Count == 0)
+        {
+            key = default;
+            return false;
+        }
+        key = _nodes[0].Key;
+        return true;
+    }
+
+    /// <summary>Room for <paramref name="count"/> pending events in all, in one growth at most.</summary>
+    public void EnsureCapacity(int count)
+    {
+        if (count > _nodes.Length) Resize(Math.Max(count, 2 * _nodes.Length));
+    }
+
+    public void Enqueue(in SimEvent e, EntityTimes output)
+    {
+        if (Count == _nodes.Length) Resize(Math.Max(MinCapacity, 2 * Count));
+        var slot = _freeCount > 0 ? _free[--_freeCount] : _used++;
+        _slots[slot] = new Pending(e, output);
+        MoveUp(new Node(e.Key, slot), Count++);
+    }
+
+    /// <summary>Takes the earliest pending event, with its bound.</summary>
+    public SimEvent Dequeue(out EntityTimes output)
+    {
+        var slot = _nodes[0].Slot;
+        var last = --Count;
+        if (last > 0) MoveDown(_nodes[last], 0);
+        ref readonly var pending = ref _slots[slot];
+        output = pending.Output;
+        _free[_freeCount++] = slot;
+        return pending.Event;
+    }
+
+    /// <summary>Every pending event with its bound, in heap order (not time order).</summary>
+    public IEnumerable<(SimEvent Event, EntityTimes Output)> Items
+    {
+        get
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                var pending = _slots[_nodes[i].Slot];
+                yield return (pending.Event, pending.Output);
+            }
+        }
+    }
+
+    /// <summary>The minimum bound over the pending events.</summary>
+    public EntityTimes MinOutput()
+    {
+        var min = EntityTimes.Never;
+        for (var i = 0; i < Count; i++) min = min.Min(_slots[_nodes[i].Slot].Output);
+        return min;
+    }
+
+    /// <summary>
+    /// Gives the arrays back to the pool once they are four times what the queue holds, keeping
+    /// twice that: a queue that grew for a burst does not keep the burst's memory, and one that
+    /// shrinks is not copied again until it halves twice more.
+    /// </summary>
+    public void Trim()
+    {
+        if (_nodes.Length > MinCapacity && Count <= _nodes.Length / 4) Resize(Count == 0 ? 0 : Math.Max(MinCapacity, 2 * Count));
+    }
+
+    /// <summary>
+    /// Moves the queue to arrays of at least <paramref name="capacity"/> from the pool (none for 0),
+    /// the nodes in the same order and their events in slots 0 to Count - 1.
+    /// </summary>
+    private void Resize(int capacity)
+    {
+        var nodes = capacity == 0 ? [] : ArrayPool<Node>.Shared.Rent(capacity);
+        var slots = capacity == 0 ? [] : ArrayPool<Pending>.Shared.Rent(capacity);
+        var free = capacity == 0 ? [] : ArrayPool<int>.Shared.Rent(capacity);
+        for (var i = 0; i < Count; i++)
+        {
+            slots[i] = _slots[_nodes[i].Slot];
+            nodes[i] = new Node(_nodes[i].Key, i);
+        }
+        Return();
+        (_nodes, _slots, _free, _used, _freeCount) = (nodes, slots, free, Count, 0);
+    }
+
+    private void Return()
+    {
+        if (_nodes.Length == 0) return;
+        ArrayPool<Node>.Shared.Return(_nodes);
+        ArrayPool<Pending>.Shared.Return(_slots);
+        ArrayPool<int>.Shared.Return(_free);
+    }
+
+    private void MoveUp(Node node, int index)
+    {
+        var nodes = _nodes;
+        while (index > 0)
+        {
+            var parentIndex = (index - 1) >> Log2Arity;
+            var parent = nodes[parentIndex];
+            if (node.Key.CompareTo(parent.Key) >= 0) break;
+            nodes[index] = parent;
+            index = parentIndex;
+        }
+        nodes[index] = node;
+    }
+
+    private void MoveDown(Node node, int index)
+    {
+        var nodes = _nodes;
+        var size = Count;
+        int i;
+        while ((i = (index << Log2Arity) + 1) < size)
+        {
+            var minChild = nodes[i];
+            var minChildIndex = i;
+            var bound = Math.Min(i + (1 << Log2Arity), size);
+            while (++i < bound)
+            {
+                if (nodes[i].Key.CompareTo(minChild.Key) >= 0) continue;
+                minChild = nodes[i];
+                minChildIndex = i;
+            }
+            if (node.Key.CompareTo(minChild.Key) <= 0) break;
+            nodes[index] = minChild;
+            index = minChildIndex;
+        }
+        nodes[index] = node;
+    }
+}
