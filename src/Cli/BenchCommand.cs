@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Shootdown.Analysis.Runs;
@@ -27,6 +28,7 @@ internal static class BenchCommand
     [
         ("sparse", "khugepaged-8192.yaml"),
         ("storm", "storm-8192.yaml"),
+        ("storm-long", "storm-8192-long.yaml"),
         ("storm-65536", "storm-65536.yaml"),
     ];
 
@@ -34,7 +36,7 @@ internal static class BenchCommand
     {
         var caseOption = new Option<string[]>("--case")
         {
-            Description = $"sparse, storm, storm-65536, all (those three), or {ReplicatesBench.Case} (run --seeds {ReplicatesBench.Seeds} farmed against " +
+            Description = $"sparse, storm, storm-long, storm-65536, all (those four), or {ReplicatesBench.Case} (run --seeds {ReplicatesBench.Seeds} farmed against " +
                           "the same runs one after another) (repeatable).",
             DefaultValueFactory = _ => ["sparse", "storm"],
             AllowMultipleArgumentsPerToken = true,
@@ -112,7 +114,7 @@ internal static class BenchCommand
                         {
                             var s = await RunChild(dir, child, cancellation);
                             samples[child].Add(s);
-                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s ({s.CpuSeconds:0.00} CPU s), {s.EventsPerSecond / 1e6:0.00} M events/s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
+                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s ({s.CpuSeconds:0.00} CPU s, {s.JitSeconds:0.00} compiling), {s.EventsPerSecond / 1e6:0.00} M events/s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
                                               $"{s.CallsPerIpi:0.000} calls/IPI, {N(s.Windows)} windows, peak {s.PeakBytes / 1048576.0:0} MiB");
                         }
                     }
@@ -124,8 +126,8 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
@@ -139,7 +141,7 @@ internal static class BenchCommand
                     windowed ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
                     what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
                     what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
-                    N(median.Ipis), F(median.WallSeconds, "0.00"), F(median.CpuSeconds, "0.00"),
+                    N(median.Ipis), F(median.WallSeconds, "0.00"), F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
                     reference.Median is { } rc ? F(median.CpuSeconds / rc.CpuSeconds, "0.00") : "",
                     coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",
@@ -175,8 +177,13 @@ internal static class BenchCommand
         }
     }
 
-    /// <summary>What one child measured; <see cref="CpuSeconds"/> is the user and system time the process spent over the same stretch as <see cref="WallSeconds"/>.</summary>
-    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped, long SpanEvents)
+    /// <summary>
+    /// What one child measured; <see cref="CpuSeconds"/> is the user and system time the process
+    /// spent over the same stretch as <see cref="WallSeconds"/>, and <see cref="JitSeconds"/> the
+    /// part of it the runtime spent compiling, on any thread (tier-0 code on first calls, and
+    /// the optimised recompiles of hot methods): a fixed cost per process, not per event.
+    /// </summary>
+    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, double JitSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped, long SpanEvents)
     {
         public double IpisPerSecond => Ipis / WallSeconds;
         public double EventsPerSecond => Events / WallSeconds;
@@ -224,6 +231,7 @@ internal static class BenchCommand
             await using var cluster = what.Engine == "grains" ? await EmbeddedCluster.StartAsync(what.Silos, cancellation) : null;
             var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
+            var jitBefore = JitInfo.GetCompilationTime();
             var clock = Stopwatch.StartNew();
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = cluster is null
@@ -235,8 +243,9 @@ internal static class BenchCommand
             var wall = clock.Elapsed.TotalSeconds;
             self.Refresh();
             var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
+            var jit = (JitInfo.GetCompilationTime() - jitBefore).TotalSeconds;
             pipeline?.Dispose();
-            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, self.PeakWorkingSet64, run.Result.EventsProcessed,
+            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, jit, self.PeakWorkingSet64, run.Result.EventsProcessed,
                 run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0,
                 run.Engine?.SpanEvents ?? 0)));
             return 0;
