@@ -112,7 +112,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         if (id != entity.Id) throw r.Invalid($"entity {id}'s state given to entity {entity.Id}");
         var runner = new EntityRunner(entity, contract) { _seq = r.Long(), Now = r.Long(), RanTo = r.Long(), EventsProcessed = r.Long(), LastEventTime = r.Long() };
         var count = r.Count("a queue");
-        runner.EnsureCapacity(count);
+        runner._queue.EnsureCapacity(count);
         for (var i = 0; i < count; i++)
         {
             var e = r.Event();
@@ -130,7 +130,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     {
         foreach (var m in masks) _masks.Attach(m);
         // One growth at most per call: a target can be handed hundreds of csds at once.
-        EnsureCapacity(_queue.Count + events.Count);
+        _queue.EnsureCapacity(_queue.Count + events.Count);
         for (var c = 0; c < events.ChunkCount; c++)
             foreach (var e in events.Chunk(c)) Accept(e);
     }
@@ -138,13 +138,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);
-        EnsureCapacity(_queue.Count + events.Length);
+        _queue.EnsureCapacity(_queue.Count + events.Length);
         foreach (var e in events) Accept(e);
-    }
-
-    private void EnsureCapacity(int count)
-    {
-        _queue.EnsureCapacity(count);
     }
 
     /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>
