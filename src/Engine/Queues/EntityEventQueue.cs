@@ -34,8 +34,9 @@ public sealed class EntityEventQueue
 
     private Node[] _nodes = [];
     private Pending[] _slots = [];
+    /// <summary>Freed slots, reused first; the slots in use or freed are always 0 to Count + _freeCount - 1.</summary>
     private int[] _free = [];
-    private int _used, _freeCount;
+    private int _freeCount;
 
     public int Count { get; private set; }
 
@@ -60,7 +61,7 @@ public sealed class EntityEventQueue
     public void Enqueue(in SimEvent e, EntityTimes output)
     {
         if (Count == _nodes.Length) Resize(Math.Max(MinCapacity, 2 * Count));
-        var slot = _freeCount > 0 ? _free[--_freeCount] : _used++;
+        var slot = _freeCount > 0 ? _free[--_freeCount] : Count;
         _slots[slot] = new Pending(e, output);
         MoveUp(new Node(e.Key, slot), Count++);
     }
@@ -123,7 +124,7 @@ public sealed class EntityEventQueue
             nodes[i] = new Node(_nodes[i].Key, i);
         }
         Return();
-        (_nodes, _slots, _free, _used, _freeCount) = (nodes, slots, free, Count, 0);
+        (_nodes, _slots, _free, _freeCount) = (nodes, slots, free, 0);
     }
 
     private void Return()
