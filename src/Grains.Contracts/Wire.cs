@@ -92,15 +92,15 @@ public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events
 /// entities (in the order sent, with the masks some carry), and its counters.
 /// </summary>
 public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Sent, ImmutableArray<MaskAttachment> SentMasks,
-    long EventsProcessed, long LastEventTime) : IStateRecord<EntityWindow>
+    long EventsProcessed, long LastEventTime, long WakeLatency) : IStateRecord<EntityWindow>
 {
     /// <summary>The step's sends copied out of their outbox; its masks' array is fresh and wrapped.</summary>
     public static EntityWindow Of(EntityStep step) => new(step.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(step.Sent.ToArray()),
-        ImmutableCollectionsMarshal.AsImmutableArray(step.SentMasks), step.EventsProcessed, step.LastEventTime);
+        ImmutableCollectionsMarshal.AsImmutableArray(step.SentMasks), step.EventsProcessed, step.LastEventTime, step.WakeLatency);
 
     /// <summary>The step it carries, over the same arrays.</summary>
     public EntityStep Step => new(Frontier, ImmutableCollectionsMarshal.AsArray(Sent) ?? [], ImmutableCollectionsMarshal.AsArray(SentMasks) ?? [],
-        EventsProcessed, LastEventTime);
+        EventsProcessed, LastEventTime, WakeLatency);
 
     public void Write(StateWriter writer)
     {
@@ -109,11 +109,12 @@ public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Se
         writer.Items(SentMasks.AsSpan());
         writer.Long(EventsProcessed);
         writer.Long(LastEventTime);
+        writer.Long(WakeLatency);
     }
 
     public static EntityWindow Read(StateReader reader) =>
         new(Frontier.Read(reader), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>(),
-            reader.Long(), reader.Long());
+            reader.Long(), reader.Long(), reader.Long());
 }
 
 /// <summary>What one partition's entities sent another partition's in one window.</summary>
@@ -141,6 +142,7 @@ public sealed record PartitionReport(PartitionStep Step, long EntityCalls, long 
         writer.Items(Step.SentFrontier.AsSpan());
         writer.Long(Step.EventsProcessed);
         writer.Long(Step.LastEventTime);
+        Step.Waking.Write(writer);
         writer.Long(EntityCalls);
         writer.Long(BatchCalls);
     }
@@ -151,7 +153,7 @@ public sealed record PartitionReport(PartitionStep Step, long EntityCalls, long 
         var sentTo = ImmutableCollectionsMarshal.AsImmutableArray(reader.Ints());
         var sentFrontier = reader.Items<Frontier>();
         if (sentFrontier.Length != sentTo.Length) throw reader.Invalid($"{sentFrontier.Length} frontiers for {sentTo.Length} batches");
-        return new(new PartitionStep(frontier, sentTo, sentFrontier, reader.Long(), reader.Long()), reader.Long(), reader.Long());
+        return new(new PartitionStep(frontier, sentTo, sentFrontier, reader.Long(), reader.Long(), WakingBounds.Read(reader)), reader.Long(), reader.Long());
     }
 }
 

@@ -167,18 +167,85 @@ public sealed class WindowProtocolTests
         Assert.Equal([2, 1], protocol.Waiting().Events.SelectMany(m => m.ToArray()).Select(e => e.Target).Order().Reverse());
     }
 
+    /// <summary>
+    /// An IPI that reaches a CPU first while it sleeps in an idle state is taken once the CPU has
+    /// left it: its bound counts the CPU's wake latency, so the CPU is not run for the IPI alone
+    /// and again for its deferred dispatch, but once, when the safe time has passed both. The bound
+    /// holds only while nothing else reaches the CPU at or before the IPI, nor its own next event.
+    /// </summary>
+    [Fact]
+    public void AnIpiReachingAnIdleCpuFirstIsBoundedByItsWakeLatencyUntilSomethingEarlierArrives()
+    {
+        const long wake = 290_000;
+        var costs = Setup.Costs;
+        var windows = new PartitionWindows(Contract, new PartitionMap(64, 2, 4), 0);
+        // CPU 3 sleeps in C6 with nothing of its own pending; CPU 4 is idle too, but its own timer comes at 5 µs.
+        windows.Ran(3, Frontier.Idle, 0, 0, wakeLatency: wake);
+        windows.Ran(4, new Frontier(EntityTimes.Never, EntityTimes.Only(cpu: true, 5_000)), 0, 0, wakeLatency: wake);
+        var plain = EntityTimes.Both(10_000 + costs.InterruptEntryNs + Contract.Lookahead);
+        var waking = EntityTimes.Both(10_000 + wake + costs.InterruptEntryNs + Contract.Lookahead);
+        windows.Route([Event(10_000, EventKind.InterruptRaise, source: 1, target: 3)], []);
+        Assert.Equal(waking, windows.Frontier.Output);
+        Assert.Equal(new WakingBounds(10_000, plain), windows.Waking);
+        // Not due while its dispatch, 290 µs after the IPI, lies past the safe time; due, for both, once it does not.
+        Assert.Empty(windows.TakeDue(EntityTimes.Both(10_000 + wake)));
+        Assert.Equal(3, Assert.Single(windows.TakeDue(EntityTimes.Both(10_001 + wake))).Entity);
+        Assert.Equal(WakingBounds.None, windows.Waking);
+
+        // After its own timer, CPU 4 may be awake when the IPI comes: the plain bound.
+        windows.Route([Event(10_000, EventKind.InterruptRaise, source: 1, target: 4)], []);
+        Assert.Equal(plain, windows.Frontier.Output);
+        Assert.Equal(WakingBounds.None, windows.Waking);
+        windows.TakeDue(EntityTimes.Both(10_001));
+
+        // A thread wake-up before the IPI reaches CPU 3 first: the IPI's bound falls back to the plain one.
+        windows.Ran(3, Frontier.Idle, 0, 0, wakeLatency: wake);
+        windows.Route([Event(10_000, EventKind.InterruptRaise, source: 1, target: 3, seq: 2)], []);
+        Assert.Equal(waking, windows.Frontier.Output);
+        windows.Route([Event(9_000, EventKind.ThreadWake, source: 3, target: 3, op: Scheduler.ThreadId(0, 3), seq: 3)], []);
+        // (db's wake-up writes its mm, never another CPU.)
+        Assert.Equal(plain with { Mm = 9_000 + Setup.Costs.MmContextAccessNs }, windows.Frontier.Output);
+        Assert.Equal(WakingBounds.None, windows.Waking);
+    }
+
+    /// <summary>
+    /// A partition reports what its frontier owes to wake latencies; a batch from another
+    /// partition bringing an event at or before that time voids it at the coordinator too, since
+    /// the batch may reach the partition after it reported.
+    /// </summary>
+    [Fact]
+    public void ABatchWithAnEarlierEventVoidsAPartitionsWakingBoundsAtTheCoordinator()
+    {
+        var coordinator = new WindowCoordinator(2, Contract);
+        var idle = new PartitionStep(Frontier.Idle, [], [], 0, 0, WakingBounds.None);
+        // Partition 1 holds an IPI for an idle CPU at 10 µs, bounded at 300 µs for its wake latency (10.2 µs without).
+        var waking = new PartitionStep(new Frontier(EntityTimes.Both(300_000), EntityTimes.Only(cpu: true, 10_000)), [], [], 0, 0,
+            new WakingBounds(10_000, EntityTimes.Both(10_200)));
+
+        // Partition 0 sends it an event for 20 µs, after the IPI: the waking bound stands.
+        var later = new Frontier(EntityTimes.Never, EntityTimes.Only(cpu: true, 20_000));
+        coordinator.Apply([0, 1], [idle with { SentTo = [1], SentFrontier = [later] }, waking]);
+        Assert.True(coordinator.TryNextWindow(out var safe, out _));
+        Assert.Equal(300_000, safe.Cpu);
+        // ...and one for 9 µs, before it: partition 1's output without wake latencies.
+        var earlier = new Frontier(EntityTimes.Never, EntityTimes.Only(cpu: true, 9_000));
+        coordinator.Apply([0, 1], [idle with { SentTo = [1], SentFrontier = [earlier] }, waking]);
+        Assert.True(coordinator.TryNextWindow(out safe, out _));
+        Assert.Equal(10_200, safe.Cpu);
+    }
+
     /// <summary>A transport whose entities handle nothing: it records which were due, window by window.</summary>
     private sealed class RecordingTransport : IPartitionTransport
     {
         public List<List<DueEntity>> Due { get; } = new();
 
         public ValueTask<EntityStep[]> Start(IReadOnlyList<int> entities) =>
-            ValueTask.FromResult(entities.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0)).ToArray());
+            ValueTask.FromResult(entities.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0, WakeLatency: 0)).ToArray());
 
         public ValueTask<EntityStep[]> Run(List<DueEntity> due)
         {
             Due.Add([.. due]);
-            return ValueTask.FromResult(due.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0)).ToArray());
+            return ValueTask.FromResult(due.Select(_ => new EntityStep(Frontier.Idle, ReadOnlyMemory<SimEvent>.Empty, [], 0, 0, WakeLatency: 0)).ToArray());
         }
 
         public ValueTask Send(List<PartitionBatchOut> batches, long window) => ValueTask.CompletedTask;

@@ -46,9 +46,10 @@ public sealed class WireCodecTests
         Assert.Equal(input.Events.ToArray(), inputBack.Events.ToArray());
         SameMasks(input.Masks, inputBack.Masks);
 
-        var window = new EntityWindow(Bounds, Events(2), Masks, EventsProcessed: 12, LastEventTime: 4_999);
+        var window = new EntityWindow(Bounds, Events(2), Masks, EventsProcessed: 12, LastEventTime: 4_999, WakeLatency: 290_000);
         var windowBack = RoundTrip(window);
-        Assert.Equal((window.Frontier, window.EventsProcessed, window.LastEventTime), (windowBack.Frontier, windowBack.EventsProcessed, windowBack.LastEventTime));
+        Assert.Equal((window.Frontier, window.EventsProcessed, window.LastEventTime, window.WakeLatency),
+            (windowBack.Frontier, windowBack.EventsProcessed, windowBack.LastEventTime, windowBack.WakeLatency));
         Assert.Equal(window.Sent.ToArray(), windowBack.Sent.ToArray());
         SameMasks(window.SentMasks, windowBack.SentMasks);
 
@@ -58,11 +59,11 @@ public sealed class WireCodecTests
         Assert.Equal(batch.Events.ToArray(), batchBack.Events.ToArray());
         Assert.Empty(batchBack.Masks);
 
-        var report = new PartitionReport(new PartitionStep(Bounds, [1, 2], [Frontier.Idle, Bounds], EventsProcessed: 1L << 40, LastEventTime: 9),
-            EntityCalls: 8, BatchCalls: 7);
+        var report = new PartitionReport(new PartitionStep(Bounds, [1, 2], [Frontier.Idle, Bounds], EventsProcessed: 1L << 40, LastEventTime: 9,
+            new WakingBounds(Until: 7_000, new EntityTimes(6_500, long.MaxValue))), EntityCalls: 8, BatchCalls: 7);
         var reportBack = RoundTrip(report);
-        Assert.Equal((report.Step.Frontier, report.Step.EventsProcessed, report.Step.LastEventTime, report.EntityCalls, report.BatchCalls),
-            (reportBack.Step.Frontier, reportBack.Step.EventsProcessed, reportBack.Step.LastEventTime, reportBack.EntityCalls, reportBack.BatchCalls));
+        Assert.Equal((report.Step.Frontier, report.Step.EventsProcessed, report.Step.LastEventTime, report.Step.Waking, report.EntityCalls, report.BatchCalls),
+            (reportBack.Step.Frontier, reportBack.Step.EventsProcessed, reportBack.Step.LastEventTime, reportBack.Step.Waking, reportBack.EntityCalls, reportBack.BatchCalls));
         Assert.Equal(report.Step.SentTo.ToArray(), reportBack.Step.SentTo.ToArray());
         Assert.Equal(report.Step.SentFrontier.ToArray(), reportBack.Step.SentFrontier.ToArray());
 

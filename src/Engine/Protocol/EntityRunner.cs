@@ -26,6 +26,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     private long _seq;
     /// <summary>The entity, when some of its events only count towards a wait (<see cref="IWaitCompletion"/>).</summary>
     private readonly IWaitCompletion? _waits = entity as IWaitCompletion;
+    /// <summary>The entity, when it can say how long it takes to act on an interrupt that reaches it first.</summary>
+    private readonly IWakeLatency? _wakes = entity as IWakeLatency;
     /// <summary>Pending events that only count towards a wait, and the latest of their times (kept while any is pending).</summary>
     private int _waitingHeld;
     private long _waitingLatest;
@@ -196,11 +198,15 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         return taken;
     }
 
-    /// <summary>Its step: its frontier over what it holds, and what it sent since it was last run (see <see cref="TakeSent"/>).</summary>
+    /// <summary>
+    /// Its step: its frontier over what it holds, what it sent since it was last run (see
+    /// <see cref="TakeSent"/>), and how long it would take to act on an interrupt reaching it
+    /// first, which can only come at or after the window it ran to.
+    /// </summary>
     public EntityStep TakeStep()
     {
         var (sent, masks) = TakeSent();
-        return new EntityStep(Frontier, sent, masks, EventsProcessed, LastEventTime);
+        return new EntityStep(Frontier, sent, masks, EventsProcessed, LastEventTime, _wakes?.WakeLatencyFrom(RanTo) ?? 0);
     }
 
     public CpuMask AttachedMask(in SimEvent e) => _masks.Take(e);

@@ -79,7 +79,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     {
         var step = await Finish(Windows.Members, steps);
         Windows.Accept(waiting.Span, masks);
-        return step with { Frontier = Windows.Frontier };
+        return step with { Frontier = Windows.Frontier, Waking = Windows.Waking };
     }
 
     /// <summary>Another partition's batch for this partition's entities, sent in <paramref name="window"/>; the memory is the protocol's from here on.</summary>
@@ -111,7 +111,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     private async ValueTask<PartitionStep> Finish(IReadOnlyList<int> entities, EntityStep[] steps)
     {
         for (var i = 0; i < entities.Count; i++)
-            Windows.Ran(entities[i], steps[i].Frontier, steps[i].EventsProcessed, steps[i].LastEventTime);
+            Windows.Ran(entities[i], steps[i].Frontier, steps[i].EventsProcessed, steps[i].LastEventTime, steps[i].WakeLatency);
         foreach (var s in steps) Windows.Route(s.Sent.Span, s.SentMasks);
         var batches = Windows.TakeOutgoing();
         if (batches.Count > 0) await transport.Send(batches, _window);
@@ -119,6 +119,6 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
         var sentFrontier = new Frontier[batches.Count];
         for (var b = 0; b < batches.Count; b++) (sentTo[b], sentFrontier[b]) = (batches[b].Partition, batches[b].Frontier);
         return new PartitionStep(Windows.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(sentTo),
-            ImmutableCollectionsMarshal.AsImmutableArray(sentFrontier), Windows.EventsProcessed, Windows.LastEventTime);
+            ImmutableCollectionsMarshal.AsImmutableArray(sentFrontier), Windows.EventsProcessed, Windows.LastEventTime, Windows.Waking);
     }
 }

@@ -29,6 +29,16 @@ public sealed class PartitionWindows
     private readonly WindowScheduler _scheduler;
     private readonly PendingEvents[] _inboxes;
     private readonly long[] _eventsProcessed;
+    /// <summary>
+    /// Per member, from its last step: how long it takes to act on an interrupt that reaches it
+    /// first (0 while it runs, until it reports), and its own earliest pending event, before which
+    /// alone that holds.
+    /// </summary>
+    private readonly long[] _wakeLatency;
+    private readonly long[] _ownNext;
+    /// <summary>Members whose inbox holds an event bounded by their wake latency (<see cref="Waking"/>), each listed once.</summary>
+    private readonly List<int> _waking = new();
+    private readonly bool[] _wakingListed;
     private readonly PendingEvents[] _outgoing;
     private readonly ChunkPool _chunks = new();
     /// <summary>Empty event lists for inboxes whose events were handed to their entity.</summary>
@@ -50,6 +60,9 @@ public sealed class PartitionWindows
         _scheduler = new WindowScheduler(_members.Length, contract);
         _inboxes = _members.Select(_ => new PendingEvents(_chunks)).ToArray();
         _eventsProcessed = new long[_members.Length];
+        _wakeLatency = new long[_members.Length];
+        _ownNext = new long[_members.Length];
+        _wakingListed = new bool[_members.Length];
         _outgoing = Enumerable.Range(0, map.Count).Select(_ => new PendingEvents(_chunks)).ToArray();
     }
 
@@ -64,6 +77,35 @@ public sealed class PartitionWindows
 
     /// <summary>The frontier of every entity here, with the events waiting for them.</summary>
     public Frontier Frontier => _scheduler.Earliest;
+
+    /// <summary>
+    /// What <see cref="Frontier"/> owes to wake latencies: the latest waiting event bounded by
+    /// its entity's, and the output with none of them, for the coordinator, which must fall back
+    /// to it when another partition's batch brings an event at or before that time.
+    /// </summary>
+    public WakingBounds Waking
+    {
+        get
+        {
+            var (until, without) = (long.MinValue, EntityTimes.Never);
+            var kept = 0;
+            for (var w = 0; w < _waking.Count; w++)
+            {
+                var i = _waking[w];
+                var inbox = _inboxes[i];
+                if (!inbox.Waking)
+                {
+                    _wakingListed[i] = false;
+                    continue;
+                }
+                _waking[kept++] = i;
+                until = Math.Max(until, inbox.WakingUntil);
+                without = without.Min(inbox.FrontierWithoutWaking.Output);
+            }
+            _waking.RemoveRange(kept, _waking.Count - kept);
+            return kept == 0 ? WakingBounds.None : new WakingBounds(until, Frontier.Output.Min(without));
+        }
+    }
 
     /// <summary>Events for entities of this partition, from another partition's batch.</summary>
     public void Accept(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
@@ -84,9 +126,31 @@ public sealed class PartitionWindows
     private void AcceptOne(in SimEvent e)
     {
         var i = LocalIndexOf(e.Target);
+        var inbox = _inboxes[i];
+        var frontier = _contract.FrontierOf(e);
+        // An event at or before one bounded by the entity's wake latency reaches it first: that bound no longer holds.
+        var lowered = inbox.Waking && e.Time <= inbox.WakingUntil && inbox.VoidWaking();
+        if (WakingFrontierOf(i, e) is { } waking)
+        {
+            lowered |= inbox.AddWaking(e, waking, frontier);
+            if (!_wakingListed[i])
+            {
+                _wakingListed[i] = true;
+                _waking.Add(i);
+            }
+        }
+        else lowered |= inbox.Add(e, frontier);
         // Most events of a burst move no bound: only a lowered inbox frontier concerns the scheduler.
-        if (_inboxes[i].Add(e, _contract.FrontierOf(e))) _scheduler.Delivered(i, _inboxes[i].Frontier);
+        if (lowered) _scheduler.Delivered(i, inbox.Frontier);
     }
+
+    /// <summary>
+    /// The frontier an event adds to member <paramref name="i"/> if it reaches the entity before
+    /// anything else (nothing waits for it at or before the event, and its own next event is
+    /// later) while it takes time to act (an idle CPU); null otherwise.
+    /// </summary>
+    private Frontier? WakingFrontierOf(int i, in SimEvent e) =>
+        _wakeLatency[i] > 0 && e.Time < _ownNext[i] && e.Time < _inboxes[i].Frontier.Next.Earliest ? _contract.WakingFrontierOf(e, _wakeLatency[i]) : null;
 
     /// <summary>
     /// The entities to run in the window whose safe times are <paramref name="safe"/>, each with the
@@ -103,7 +167,9 @@ public sealed class PartitionWindows
             // The inbox's events are handed over as they lie, in their chunks, and the inbox starts a new list.
             taken.Add(new DueEntity(entity, inbox.Events, TakeAll(inbox.Masks), safe.For(_contract.Setup.IsCpu(entity))));
             inbox.Events = _spare.TryPop(out var spare) ? spare : new PooledEvents(_chunks);
-            inbox.Frontier = Frontier.Idle;
+            inbox.Reset();
+            // What it takes to wake it is known again when it reports: what reaches it meanwhile is bounded plainly.
+            _wakeLatency[i] = 0;
         }
         return taken;
     }
@@ -117,11 +183,12 @@ public sealed class PartitionWindows
 
     /// <summary>
     /// An entity ran: its own frontier over what it still holds, with what reached its inbox
-    /// meanwhile, and its counters. Call for every entity of a window before routing what they sent.
+    /// meanwhile, its counters, and its wake latency. Call for every entity of a window before routing what they sent.
     /// </summary>
-    public void Ran(int entity, Frontier frontier, long eventsProcessed, long lastEventTime)
+    public void Ran(int entity, Frontier frontier, long eventsProcessed, long lastEventTime, long wakeLatency)
     {
         var i = LocalIndexOf(entity);
+        (_wakeLatency[i], _ownNext[i]) = (wakeLatency, frontier.Next.Earliest);
         _scheduler.Set(i, frontier.Min(_inboxes[i].Frontier));
         EventsProcessed += eventsProcessed - _eventsProcessed[i];
         _eventsProcessed[i] = eventsProcessed;
@@ -154,7 +221,7 @@ public sealed class PartitionWindows
             var o = _outgoing[p];
             if (o.Events.Count == 0) continue;
             batches.Add(new PartitionBatchOut(p, o.Events.Take(), TakeAll(o.Masks), o.Frontier));
-            o.Frontier = Frontier.Idle;
+            o.Reset();
         }
         return batches;
     }
@@ -170,17 +237,47 @@ public sealed class PartitionWindows
         return taken;
     }
 
-    /// <summary>Events waiting for one entity, or for one other partition, and the frontier they add there.</summary>
+    /// <summary>
+    /// Events waiting for one entity, or for one other partition, and the frontier they add there;
+    /// for an entity, the latest of them bounded by its wake latency, and what they would add without it.
+    /// </summary>
     private sealed class PendingEvents(ChunkPool chunks)
     {
         public PooledEvents Events { get; set; } = new(chunks);
         public List<MaskAttachment> Masks { get; } = new();
-        public Frontier Frontier { get; set; } = Frontier.Idle;
+        public Frontier Frontier { get; private set; } = Frontier.Idle;
+        public long WakingUntil { get; private set; } = long.MinValue;
+        public Frontier FrontierWithoutWaking { get; private set; } = Frontier.Idle;
+        public bool Waking => WakingUntil != long.MinValue;
 
         /// <summary>Adds an event; true when it lowered the frontier.</summary>
         public bool Add(in SimEvent e, Frontier frontier)
         {
             Events.Add(e);
+            return Lower(frontier);
+        }
+
+        /// <summary>Adds an event bounded by its entity's wake latency (<paramref name="waking"/>), <paramref name="frontier"/> without it; true when it lowered the frontier.</summary>
+        public bool AddWaking(in SimEvent e, Frontier waking, Frontier frontier)
+        {
+            WakingUntil = Math.Max(WakingUntil, e.Time);
+            FrontierWithoutWaking = FrontierWithoutWaking.Min(frontier);
+            return Add(e, waking);
+        }
+
+        /// <summary>Something reaches the entity first: its events are bounded without its wake latency; true when that lowered the frontier.</summary>
+        public bool VoidWaking()
+        {
+            var lowered = Lower(FrontierWithoutWaking);
+            (WakingUntil, FrontierWithoutWaking) = (long.MinValue, Frontier.Idle);
+            return lowered;
+        }
+
+        /// <summary>Its events were handed on: nothing waits here.</summary>
+        public void Reset() => (Frontier, WakingUntil, FrontierWithoutWaking) = (Frontier.Idle, long.MinValue, Frontier.Idle);
+
+        private bool Lower(Frontier frontier)
+        {
             var lowered = Frontier.Min(frontier);
             if (lowered == Frontier) return false;
             Frontier = lowered;

@@ -44,6 +44,15 @@ public sealed class SyncContract(SimulationSetup setup)
     public Frontier FrontierOf(in SimEvent e) => new(EarliestOutput(e), EntityTimes.Only(Setup.IsCpu(e.Target), e.Time));
 
     /// <summary>
+    /// The frontier an event adds to an entity it reaches first, while the entity takes
+    /// <paramref name="wakeLatency"/> to act (<see cref="IWakeLatency"/>), or null where that
+    /// changes nothing. It holds only while nothing at or before the event reaches the entity:
+    /// <see cref="PartitionWindows"/> and <see cref="WindowCoordinator"/> drop it when something does.
+    /// </summary>
+    public Frontier? WakingFrontierOf(in SimEvent e, long wakeLatency) =>
+        Setup.EarliestRemoteWritesWaking(e, wakeLatency) is { } output ? new(output, EntityTimes.Only(Setup.IsCpu(e.Target), e.Time)) : null;
+
+    /// <summary>
     /// The safe times for the earliest outputs over every entity. A CPU's bound already counts
     /// what it makes an mm answer; but a CPU that receives something at the CPU safe time may
     /// write an mm one interaction later, so the mm safe time is never past that.

@@ -82,7 +82,9 @@ public sealed class WindowCoordinator
     /// <summary>
     /// Records a window's reports, <paramref name="steps"/>[i] from <paramref name="partitions"/>[i].
     /// Each partition's own frontier comes first and the batches after: a batch can reach a
-    /// partition after it computed its frontier, so only the minimum of the two is safe.
+    /// partition after it computed its frontier, so only the minimum of the two is safe; and
+    /// where the batch brings an event at or before one whose bound counted its entity's wake
+    /// latency, that bound no longer holds, so the partition's output without them is all that does.
     /// </summary>
     public void Apply(IReadOnlyList<int> partitions, IReadOnlyList<PartitionStep> steps)
     {
@@ -96,6 +98,11 @@ public sealed class WindowCoordinator
         }
         SpanEvents += most;
         foreach (var step in steps)
-            for (var b = 0; b < step.SentTo.Length; b++) _scheduler.Delivered(step.SentTo[b], step.SentFrontier[b]);
+            for (var b = 0; b < step.SentTo.Length; b++)
+            {
+                var (to, sent) = (step.SentTo[b], step.SentFrontier[b]);
+                if (_latest[to]?.Waking is { } waking && waking.VoidedBy(sent.Next.Earliest)) sent = sent with { Output = sent.Output.Min(waking.OutputWithout) };
+                _scheduler.Delivered(to, sent);
+            }
     }
 }

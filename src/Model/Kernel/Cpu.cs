@@ -24,7 +24,7 @@ namespace Shootdown.Model.Kernel;
 /// This class routes each event to its piece and runs a csd's func and cond_func, which the
 /// generic smp_call_function code holds as data.
 /// </summary>
-public sealed class Cpu : ISimEntity, IWaitCompletion
+public sealed class Cpu : ISimEntity, IWaitCompletion, IWakeLatency
 {
     /// <summary>The mm id of <c>init_mm</c>: loaded by kernel threads and by a lazy CPU once a flush kicks it off.</summary>
     public const int InitMm = -1;
@@ -218,6 +218,9 @@ public sealed class Cpu : ISimEntity, IWaitCompletion
 
     public EntityTimes WaitCompletionWrites(int held, long latest) => Smp.CsdLockWaitWrites(held, latest);
 
+    /// <summary>An IPI that finds this CPU idle waits for it to leave the idle state (<see cref="CpuIdle.Wake"/>).</summary>
+    public long WakeLatencyFrom(long from) => Idle.ExitLatencyFrom(from);
+
     /// <summary>
     /// The earliest times at which handling <paramref name="e"/>, and whatever this CPU schedules
     /// for itself because of it, can make the CPU write state that another CPU owns (a csd, an
@@ -259,5 +262,24 @@ public sealed class Cpu : ISimEntity, IWaitCompletion
             default:
                 return EntityTimes.Both(e.Time + interaction);
         }
+    }
+
+    /// <summary>
+    /// <see cref="EarliestRemoteWrites"/> for an event that reaches this CPU first while it sleeps
+    /// in an idle state it takes <paramref name="wakeLatency"/> to leave (<see cref="WakeLatencyFrom"/>),
+    /// or null where that changes nothing. An IPI is taken once the CPU has left the state
+    /// (SmpCallFunction.DispatchPending), and a polling CPU woken through its thread flags runs its
+    /// csds, or takes the IPI, once it has left it (SmpCallFunction.IdleWake): each acks, or
+    /// clears a cpumask bit, no sooner than that, after the entry where an interrupt is taken.
+    /// </summary>
+    public static EntityTimes? EarliestRemoteWritesWaking(in SimEvent e, SimulationSetup setup, long wakeLatency)
+    {
+        if (wakeLatency <= 0) return null;
+        return e.Kind switch
+        {
+            EventKind.InterruptRaise => EntityTimes.Both(e.Time + wakeLatency + setup.Costs.InterruptEntryNs + setup.FastestInteractionNs),
+            EventKind.IdleWake when !new IdleWoken(in e).Awake => EntityTimes.Both(e.Time + wakeLatency + setup.FastestInteractionNs),
+            _ => null,
+        };
     }
 }

@@ -99,6 +99,14 @@ public sealed class CpuIdle(Cpu cpu)
     }
 
     /// <summary>
+    /// The least an interrupt reaching this CPU at <paramref name="from"/> or later pays to leave
+    /// idle, if nothing reaches it first: the exit latency of the state it sleeps in then, which
+    /// only a deeper state can follow (POLL giving way, <see cref="StateAt"/>); 0 when it is not
+    /// idle by then.
+    /// </summary>
+    public long ExitLatencyFrom(long from) => _idleSince <= from ? ExitLatency(StateAt(from)) : 0;
+
+    /// <summary>
     /// What leaving <paramref name="state"/> costs this core: the table's figure where the package
     /// went down with it, the core's own where a table figure is a package state's worst case and
     /// the workload keeps another core of the package up (<see cref="SimulationSetup.PackageOnlyIdles"/>).

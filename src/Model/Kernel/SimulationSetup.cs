@@ -152,6 +152,14 @@ public sealed class SimulationSetup
     public EntityTimes EarliestRemoteWrites(in SimEvent e) =>
         IsCpu(e.Target) ? Cpu.EarliestRemoteWrites(e, this) : MmStruct.EarliestRemoteWrites(e, this);
 
+    /// <summary>
+    /// The same for an event that reaches an entity first while the entity takes
+    /// <paramref name="wakeLatency"/> to act (<see cref="IWakeLatency"/>), or null where that
+    /// changes nothing: see <see cref="Cpu.EarliestRemoteWritesWaking"/>.
+    /// </summary>
+    public EntityTimes? EarliestRemoteWritesWaking(in SimEvent e, long wakeLatency) =>
+        IsCpu(e.Target) ? Cpu.EarliestRemoteWritesWaking(e, this, wakeLatency) : null;
+
     /// <summary>The cost model's fastest interaction between two entities, asked once per event.</summary>
     public long FastestInteractionNs { get; }
 

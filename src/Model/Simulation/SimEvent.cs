@@ -206,3 +206,19 @@ public interface IWaitCompletion
     /// </summary>
     EntityTimes WaitCompletionWrites(int held, long latest);
 }
+
+/// <summary>
+/// An entity that, left alone, takes a known time to act on an interrupt: a CPU asleep in an idle
+/// state leaves it first. An event that reaches it before anything else bounds its writes that
+/// much later than the event alone says. A windowed engine that holds events for the entity asks
+/// it after each run, and drops the later bound as soon as an earlier event reaches the entity.
+/// </summary>
+public interface IWakeLatency
+{
+    /// <summary>
+    /// How long at least the entity takes to act on an interrupt that reaches it at
+    /// <paramref name="from"/> or later, before anything else does and before its own next event
+    /// (0 when it would act at once).
+    /// </summary>
+    long WakeLatencyFrom(long from);
+}
