@@ -140,12 +140,13 @@ public sealed class WindowProtocolTests
     }
 
     /// <summary>
-    /// A batch can come before its partition begins the window it was sent in (partitions run
-    /// side by side). It waits until the partition has chosen that window's due entities, so the
-    /// choice never depends on which thread came first; one that comes later is taken at once.
+    /// A batch can come before, while or after its partition runs the window it was sent in
+    /// (partitions run side by side). It waits until the partition has reported that window, so
+    /// neither the partition's choice of due entities nor its report depends on which thread came
+    /// first (the coordinator counts the batch meanwhile); one that comes later is taken at once.
     /// </summary>
     [Fact]
-    public async Task ABatchFromAWindowThePartitionHasNotBegunWaitsUntilItsDueEntitiesAreChosen()
+    public async Task ABatchWaitsUntilItsPartitionHasReportedTheWindowItWasSentIn()
     {
         var entities = new RecordingTransport();
         var protocol = new PartitionProtocol(new PartitionWindows(Contract, new PartitionMap(64, 2, 4), 0), entities);
@@ -155,11 +156,11 @@ public sealed class WindowProtocolTests
 
         var first = await protocol.RunWindow(EntityTimes.Both(3_000), window: 1);
         Assert.Empty(entities.Due[0]);
-        Assert.Equal(2_000, first.Frontier.Next.Cpu);
+        Assert.Equal(Frontier.Idle, first.Frontier);
         await protocol.RunWindow(EntityTimes.Both(3_000), window: 2);
         Assert.Equal((3, 1), (entities.Due[1].Single().Entity, entities.Due[1].Single().Events.Count));
 
-        // Sent in window 2, which this partition has begun: taken at once.
+        // Sent in window 2, which this partition has reported: taken at once.
         protocol.Deliver(new[] { Event(4_000, EventKind.CsdAck, source: 4, target: 2, seq: 2) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 2);
         Assert.Equal(4_000, protocol.Windows.Frontier.Next.Cpu);
         // Sent in window 3: held, and still part of what waits at a barrier.

@@ -32,12 +32,14 @@ public interface IPartitionTransport
 /// bound just set), delivers its own partition's events, sends the other partitions one batch
 /// each, and only then reports. The grains' partition and the in-process engine's both run this.
 /// <para>
-/// A batch can reach a partition before that partition has begun the window the batch was sent
-/// in (the partitions of a window run side by side). Taken at once, its events could make one of
-/// this partition's entities due in that window, or not, depending on which thread came first:
-/// never a different result (a batch's events are past the window's end), but different windows,
-/// calls and span from run to run. So a batch from a window this partition has not begun waits
-/// until its entities due in that window have been chosen.
+/// A batch can reach a partition before, while or after that partition runs the window the batch
+/// was sent in (the partitions of a window run side by side). Taken at once, its events could make
+/// one of this partition's entities due in that window, or not, could be bounded with their
+/// entity's wake latency or not (which depends on whether the entity has reported since it ran),
+/// and could be in the partition's report or not, depending on which thread came first: never a
+/// different result (a batch's events are past the window's end), but different windows, calls
+/// and span from run to run. So a batch waits until this partition has reported the window it was
+/// sent in; the coordinator counts it meanwhile, from the frontier its sender reported with it.
 /// </para>
 /// </summary>
 public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransport transport)
@@ -47,7 +49,10 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     /// <summary>The last window this partition began (0 before the first).</summary>
     private long _window;
 
-    /// <summary>Batches from windows this partition had not begun when they came, in arrival order.</summary>
+    /// <summary>The last window this partition reported (−1 before its start).</summary>
+    private long _reported = -1;
+
+    /// <summary>Batches from windows this partition had not reported when they came, in arrival order.</summary>
     private readonly List<(long Window, ReadOnlyMemory<SimEvent> Events, ReadOnlyMemory<MaskAttachment> Masks)> _early = new();
 
     /// <summary>Starts every member entity and routes what they sent.</summary>
@@ -63,7 +68,6 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
         AcceptEarly(before: window);
         _window = window;
         var due = Windows.TakeDue(safe);
-        AcceptEarly(before: long.MaxValue);
         var steps = await transport.Run(due);
         var entities = new int[due.Count];
         for (var i = 0; i < due.Count; i++) entities[i] = due[i].Entity;
@@ -85,7 +89,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     /// <summary>Another partition's batch for this partition's entities, sent in <paramref name="window"/>; the memory is the protocol's from here on.</summary>
     public void Deliver(ReadOnlyMemory<SimEvent> events, ReadOnlyMemory<MaskAttachment> masks, long window)
     {
-        if (window <= _window) Windows.Accept(events.Span, masks.Span);
+        if (window <= _reported) Windows.Accept(events.Span, masks.Span);
         else _early.Add((window, events, masks));
     }
 
@@ -118,7 +122,9 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
         var sentTo = new int[batches.Count];
         var sentFrontier = new Frontier[batches.Count];
         for (var b = 0; b < batches.Count; b++) (sentTo[b], sentFrontier[b]) = (batches[b].Partition, batches[b].Frontier);
-        return new PartitionStep(Windows.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(sentTo),
+        var step = new PartitionStep(Windows.Frontier, ImmutableCollectionsMarshal.AsImmutableArray(sentTo),
             ImmutableCollectionsMarshal.AsImmutableArray(sentFrontier), Windows.EventsProcessed, Windows.LastEventTime, Windows.Waking);
+        _reported = _window;
+        return step;
     }
 }
