@@ -57,17 +57,27 @@ public static class ShootdownSilo
     {
         if (settings.Dashboard is not { } dashboard)
         {
-            var builder = Host.CreateApplicationBuilder();
+            var builder = Host.CreateApplicationBuilder(HostArgs);
             Configure(builder, settings, logLevel, withDashboard: false, hostOwn);
             return builder.Build();
         }
-        var web = WebApplication.CreateBuilder();
+        var web = WebApplication.CreateBuilder(HostArgs);
         Configure(web, settings, logLevel, withDashboard: true, hostOwn);
         web.WebHost.UseUrls($"http://{FormatHost(dashboard)}");
         var app = web.Build();
         app.MapOrleansDashboard(routePrefix: DashboardPath);
         return app;
     }
+
+    /// <summary>
+    /// What every host of ours, silo or client, is built with: configuration files are read once,
+    /// never reloaded. By default a host watches its content root, the current directory, for
+    /// changes to appsettings.json, with an inotify watch on every directory beneath it: started
+    /// from a home directory that walks the whole tree and can use up the user's inotify watches, and
+    /// each embedded silo takes one of the user's 128 inotify instances. A silo's settings never
+    /// change under it.
+    /// </summary>
+    public static readonly string[] HostArgs = ["--hostBuilder:reloadConfigOnChange=false"];
 
     /// <summary>Where the Orleans Dashboard is mounted on a silo's web endpoint.</summary>
     public const string DashboardPath = "/dashboard";

@@ -43,7 +43,7 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>The client's host, configured and not yet started (tests read its effective options).</summary>
     public static IHost BuildClient(ClusterAddress address)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Host.CreateApplicationBuilder(ShootdownSilo.HostArgs);
         // The CLI reports a failed connection in one line of its own; Orleans' retries would print stack traces.
         builder.Logging.ClearProviders();
         var attempts = 0;
