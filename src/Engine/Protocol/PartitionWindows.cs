@@ -81,7 +81,8 @@ public sealed class PartitionWindows
     /// <summary>
     /// What <see cref="Frontier"/> owes to wake latencies: the latest waiting event bounded by
     /// its entity's, and the output with none of them, for the coordinator, which must fall back
-    /// to it when another partition's batch brings an event at or before that time.
+    /// to it when another partition's batch brings an event at or before that time. Members whose
+    /// bound was dropped or handed on since leave the list as it is read.
     /// </summary>
     public WakingBounds Waking
     {

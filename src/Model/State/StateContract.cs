@@ -14,8 +14,10 @@ public static class StateContract
     /// the contract. 3: a call in flight writes its targets as a mask where that is smaller, and
     /// unlock times only for the targets that unlocked. 4: a CPU's RCU grace period (RcuTree).
     /// 5: a CPU's IPIs received (CpuStats, CpuCounters). 6: a csd says whether khugepaged sent it (Csd).
+    /// 7: an entity's step carries its wake latency (EntityWindow), a partition's report what its
+    /// frontier owes to wake latencies (PartitionReport, WakingBounds).
     /// </summary>
-    public const int Version = 6;
+    public const int Version = 7;
 
     public static byte[] Encode<T>(T value) where T : IStateRecord<T>
     {
