@@ -129,9 +129,10 @@ public sealed class PartitionWindows
         var i = LocalIndexOf(e.Target);
         var inbox = _inboxes[i];
         var frontier = _contract.FrontierOf(e);
-        // An event at or before one bounded by the entity's wake latency reaches it first: that bound no longer holds.
-        var lowered = inbox.Waking && e.Time <= inbox.WakingUntil && inbox.VoidWaking();
-        if (WakingFrontierOf(i, e) is { } waking)
+        // An event at or before one bounded by the entity's wake latency reaches it first: that
+        // bound no longer holds (with none, WakingUntil is long.MinValue and no time is before it).
+        var lowered = e.Time <= inbox.WakingUntil && inbox.VoidWaking();
+        if (WakingFrontierOf(i, inbox, e) is { } waking)
         {
             lowered |= inbox.AddWaking(e, waking, frontier);
             if (!_wakingListed[i])
@@ -146,12 +147,12 @@ public sealed class PartitionWindows
     }
 
     /// <summary>
-    /// The frontier an event adds to member <paramref name="i"/> if it reaches the entity before
+    /// The frontier an event adds to member <paramref name="i"/> (whose inbox is <paramref name="inbox"/>) if it reaches the entity before
     /// anything else (nothing waits for it at or before the event, and its own next event is
     /// later) while it takes time to act (an idle CPU); null otherwise.
     /// </summary>
-    private Frontier? WakingFrontierOf(int i, in SimEvent e) =>
-        _wakeLatency[i] > 0 && e.Time < _ownNext[i] && e.Time < _inboxes[i].Frontier.Next.Earliest ? _contract.WakingFrontierOf(e, _wakeLatency[i]) : null;
+    private Frontier? WakingFrontierOf(int i, PendingEvents inbox, in SimEvent e) =>
+        _wakeLatency[i] > 0 && e.Time < _ownNext[i] && e.Time < inbox.Frontier.Next.Earliest ? _contract.WakingFrontierOf(e, _wakeLatency[i]) : null;
 
     /// <summary>
     /// The entities to run in the window whose safe times are <paramref name="safe"/>, each with the

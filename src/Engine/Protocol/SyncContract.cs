@@ -41,7 +41,7 @@ public sealed class SyncContract(SimulationSetup setup)
     public EntityTimes EarliestOutput(in SimEvent e) => Setup.EarliestRemoteWrites(e);
 
     /// <summary>The frontier one event adds to an entity that holds it.</summary>
-    public Frontier FrontierOf(in SimEvent e) => new(EarliestOutput(e), EntityTimes.Only(Setup.IsCpu(e.Target), e.Time));
+    public Frontier FrontierOf(in SimEvent e) => new(EarliestOutput(e), NextOf(e));
 
     /// <summary>
     /// The frontier an event adds to an entity it reaches first, while the entity takes
@@ -50,7 +50,10 @@ public sealed class SyncContract(SimulationSetup setup)
     /// <see cref="PartitionWindows"/> and <see cref="WindowCoordinator"/> drop it when something does.
     /// </summary>
     public Frontier? WakingFrontierOf(in SimEvent e, long wakeLatency) =>
-        Setup.EarliestRemoteWritesWaking(e, wakeLatency) is { } output ? new(output, EntityTimes.Only(Setup.IsCpu(e.Target), e.Time)) : null;
+        Setup.EarliestRemoteWritesWaking(e, wakeLatency) is { } output ? new(output, NextOf(e)) : null;
+
+    /// <summary>The event as its entity's next pending one: its time, for its kind of entity.</summary>
+    private EntityTimes NextOf(in SimEvent e) => EntityTimes.Only(Setup.IsCpu(e.Target), e.Time);
 
     /// <summary>
     /// The safe times for the earliest outputs over every entity. A CPU's bound already counts
