@@ -147,9 +147,10 @@ public sealed class PartitionWindows
     }
 
     /// <summary>
-    /// The frontier an event adds to member <paramref name="i"/> (whose inbox is <paramref name="inbox"/>) if it reaches the entity before
-    /// anything else (nothing waits for it at or before the event, and its own next event is
-    /// later) while it takes time to act (an idle CPU); null otherwise.
+    /// The frontier an event adds to member <paramref name="i"/> (whose inbox is
+    /// <paramref name="inbox"/>) if it reaches the entity before anything else (nothing waits for
+    /// it at or before the event, and its own next event is later) while it takes time to act (an
+    /// idle CPU); null otherwise.
     /// </summary>
     private Frontier? WakingFrontierOf(int i, PendingEvents inbox, in SimEvent e) =>
         _wakeLatency[i] > 0 && e.Time < _ownNext[i] && e.Time < inbox.Frontier.Next.Earliest ? _contract.WakingFrontierOf(e, _wakeLatency[i]) : null;
