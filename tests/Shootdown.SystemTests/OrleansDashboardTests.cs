@@ -24,10 +24,10 @@ public sealed class OrleansDashboardTests
         {
             Assert.Contains("joined cluster", await silo.StandardError.ReadLineAsync(cancellationToken: TestContext.Current.CancellationToken));
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[2]}/dashboard/") };
-            string[] cluster = ["--gateway", $"127.0.0.1:{ports[1]}", "--cluster-id", clusterId];
+            string[] gateway = ["--gateway", $"127.0.0.1:{ports[1]}", "--cluster-id", clusterId];
 
             // Nobody looks during the first run; afterwards the grain methods it called are listed.
-            var first = Cli.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), .. cluster]);
+            var first = Cli.Shootdown(["run", Sim.ScenarioPath("small-64.yaml"), .. gateway]);
             Assert.True(first.Exit == 0, first.Err);
             using (var top = JsonDocument.Parse(await http.GetStringAsync("TopGrainMethods", cancellationToken: TestContext.Current.CancellationToken)))
                 Assert.Contains(top.RootElement.GetProperty("calls").EnumerateArray(),
@@ -35,7 +35,7 @@ public sealed class OrleansDashboardTests
 
             // During the second, the counters (refreshed once a second) list the run's grains: the
             // main scenario's first 40 ms keep its 4,096 CPU grains active for seconds.
-            var second = Task.Run(() => Cli.Shootdown(["run", Sim.ScenarioPath("khugepaged-4096.yaml"), "--duration", "40ms", .. cluster]));
+            var second = Task.Run(() => Cli.Shootdown(["run", Sim.ScenarioPath("khugepaged-4096.yaml"), "--duration", "40ms", .. gateway]));
             var cpuGrains = 0;
             while (!second.IsCompleted)
             {
