@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine.Queues;
@@ -27,6 +29,7 @@ namespace Shootdown.Engine.Queues;
 public sealed class RadixEventQueue
 {
     private const int DigitBits = 8, Digits = 1 << DigitBits, Levels = 64 / DigitBits;
+    private const int PrefetchAhead = 2;
     private readonly EventSlots _slots = new();
     private readonly BlockPools _blocks = new();
     private readonly Bucket?[] _buckets = new Bucket?[Levels * Digits];
@@ -92,6 +95,18 @@ public sealed class RadixEventQueue
         bucket.Add(entry);
     }
 
+    /// <summary>
+    /// Starts loading the event in <paramref name="slot"/> into the cache, a couple of events before
+    /// it is taken. Its slot was written when it was sent, tens of microseconds of a storm and
+    /// hundreds of thousands of events earlier, somewhere in a hundred megabytes of slots: read only
+    /// when taken, it missed the cache at nearly every event (a fifth of the storm's time, in
+    /// <c>perf</c>). The chunks are pinned, so the address stays good.
+    /// </summary>
+    private unsafe void Prefetch(int slot)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(Unsafe.AsPointer(ref _slots[slot]));
+    }
+
     /// <summary>Moves the clock to the earliest pending time and spreads that time's bucket below it.</summary>
     private void Advance()
     {
@@ -117,6 +132,7 @@ public sealed class RadixEventQueue
         }
         bucket.Clear();
         _nowOrder.AsSpan(0, _nowCount).Sort(_nowSlot.AsSpan(0, _nowCount));
+        for (var i = 0; i < Math.Min(_nowCount, PrefetchAhead); i++) Prefetch(_nowSlot[i]);
     }
 
     private void AddNow(in Entry entry)
@@ -134,6 +150,7 @@ public sealed class RadixEventQueue
     private int TakeNow()
     {
         if (_late.TryPeek(out _, out var lateKey) && (_nowNext == _nowCount || lateKey.WithinTime < _nowOrder[_nowNext])) return _late.Dequeue().Slot;
+        if (_nowNext + PrefetchAhead < _nowCount) Prefetch(_nowSlot[_nowNext + PrefetchAhead]);
         return _nowSlot[_nowNext++];
     }
 
