@@ -66,16 +66,11 @@ public sealed class Scheduler(Cpu cpu, Prng rng)
     public void Start(ISimContext ctx)
     {
         var processes = cpu.Setup.Workload.Processes;
-        for (var p = 0; p < processes.Length; p++)
+        foreach (var (p, t) in cpu.Setup.ThreadsStartingOn(cpu.Id))
         {
-            var spec = processes[p];
-            for (var t = 0; t < spec.Threads; t++)
-            {
-                if (spec.StartCpuOf(t) != cpu.Id) continue;
-                var thread = new SimThread(ThreadId(p, t), p);
-                _runqueue.Add(thread);
-                ScheduleThreadEvents(thread, spec, ctx);
-            }
+            var thread = new SimThread(ThreadId(p, t), p);
+            _runqueue.Add(thread);
+            ScheduleThreadEvents(thread, processes[p], ctx);
         }
         Schedule(ctx);
     }
