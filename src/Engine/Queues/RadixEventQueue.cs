@@ -168,18 +168,21 @@ public sealed class RadixEventQueue
     private sealed class Bucket(BlockPools pools)
     {
         private readonly List<Entry[]> _blocks = [];
+        /// <summary>The last block, which adds fill (empty while there is none): the list is not read per entry.</summary>
+        private Entry[] _filling = [];
         private int _tail;
 
         public int Count { get; private set; }
 
         public void Add(in Entry entry)
         {
-            if (_blocks.Count == 0 || _tail == _blocks[^1].Length)
+            if (_tail == _filling.Length)
             {
-                _blocks.Add(pools.Rent(_blocks.Count));
+                _filling = pools.Rent(_blocks.Count);
+                _blocks.Add(_filling);
                 _tail = 0;
             }
-            _blocks[^1][_tail++] = entry;
+            _filling[_tail++] = entry;
             Count++;
         }
 
@@ -195,6 +198,7 @@ public sealed class RadixEventQueue
         public void Clear()
         {
             _blocks.Clear();
+            _filling = [];
             Count = _tail = 0;
         }
     }
