@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Shootdown.Model.Simulation;
 
 namespace Shootdown.Engine;
@@ -12,14 +14,26 @@ namespace Shootdown.Engine;
 public sealed class PooledEvents(ChunkPool pool)
 {
     private readonly List<SimEvent[]> _chunks = new();
+    /// <summary>
+    /// The last chunk, which adds fill. A field of its own: a storm spreads its events over
+    /// thousands of these lists, one per target, and reading the list's array and its last
+    /// chunk's length on every add missed the cache twice per event.
+    /// </summary>
+    private SimEvent[] _filling = [];
 
     public int Count { get; private set; }
 
     public void Add(in SimEvent e)
     {
         var offset = Count % ChunkPool.ChunkSize;
-        if (offset == 0) _chunks.Add(pool.Rent());
-        _chunks[^1][offset] = e;
+        if (offset == 0)
+        {
+            _filling = pool.Rent();
+            _chunks.Add(_filling);
+        }
+        // Every chunk holds ChunkSize events and offset is below that: no bounds check, which
+        // would read the chunk's length, a line of its own.
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_filling), offset) = e;
         Count++;
     }
 
@@ -36,6 +50,7 @@ public sealed class PooledEvents(ChunkPool pool)
     {
         foreach (var chunk in _chunks) pool.Return(chunk);
         _chunks.Clear();
+        _filling = [];
         Count = 0;
     }
 
