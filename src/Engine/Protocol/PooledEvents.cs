@@ -99,6 +99,8 @@ public sealed class ChunkPool
 
     public void Return(SimEvent[] chunk)
     {
+        // PooledEvents.Add writes a chunk without bounds checks, trusting every chunk to hold ChunkSize events.
+        if (chunk.Length != ChunkSize) throw new ArgumentException($"a chunk of {chunk.Length} events, not {ChunkSize}", nameof(chunk));
         if (_free.Count < MaxKept) _free.Push(chunk);
     }
 }
