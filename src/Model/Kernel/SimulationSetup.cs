@@ -157,10 +157,10 @@ public sealed class SimulationSetup
     public bool IsCpu(int entityId) => entityId < CpuCount;
 
     public ImmutableArray<OpStreamSpec> StreamsOn(int cpu) => _streamsByCpu[cpu];
+    public ImmutableArray<IrqOffSpec> IrqOffOn(int cpu) => _irqOffByCpu[cpu];
 
     /// <summary>The threads (process index, thread index) that start on <paramref name="cpu"/>, in process then thread order.</summary>
     public ImmutableArray<(int Process, int Thread)> ThreadsStartingOn(int cpu) => _threadsStartingOn[cpu];
-    public ImmutableArray<IrqOffSpec> IrqOffOn(int cpu) => _irqOffByCpu[cpu];
 
     /// <summary>The process whose mm holds the shared PMD table this process maps, or −1.</summary>
     public int HugetlbOwnerOf(int process) => _hugetlbOwner[process];
