@@ -46,6 +46,9 @@ public sealed class ToolPackageTests
             dll.Position = 0;
             using var pe = new System.Reflection.PortableExecutable.PEReader(dll);
             Assert.Equal(readyToRun, pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0);
+            // Both run without dynamic PGO (src/Directory.Build.props; docs/performance.md, "Dynamic PGO").
+            using var config = System.Text.Json.JsonDocument.Parse(files.Single(f => f.Name == "shootdown.runtimeconfig.json").Open());
+            Assert.False(config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").GetProperty("System.Runtime.TieredPGO").GetBoolean());
         }
         Assert.True(File.Exists(Path.Combine(tools, ".store", "shootdown", "0.26.0", "shootdown.linux-x64", "0.26.0", "shootdown.linux-x64.0.26.0.nupkg")),
             "the installed tool is not the linux-x64 package");
