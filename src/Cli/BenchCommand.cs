@@ -67,11 +67,14 @@ internal static class BenchCommand
         };
         checkpointsOption.AcceptOnlyFromAmong("off", "on", "both");
         var checkpointWindows = NumberOptions.Int("--checkpoint-windows", "Windows between checkpoints with --checkpoints on.", 100, 1, int.MaxValue);
+        var warmup = NumberOptions.Int("--warmup",
+            "Runs of the same policy each child makes before the one it measures (default 0: the measured run is the process's first, compiling and touching its memory).",
+            0, 0, 100);
         var single = new Option<string?>("--single") { Hidden = true };
 
         var command = new Command("bench", "Measure the engines on the sparse and storm scenarios, and how the parallel ones scale with cores.")
         {
-            caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, checkpointsOption, checkpointWindows, single,
+            caseOption, engineOption, repeat, cores, silos, partitions, scenarios, tracing, sample, checkpointsOption, checkpointWindows, warmup, single,
         };
         command.SetAction(async (parse, cancellation) =>
         {
@@ -106,7 +109,7 @@ internal static class BenchCommand
                 {
                     // Engines, tracing and checkpoint modes alternate run by run, so that drift in the machine's speed hits all alike.
                     var children = engines.SelectMany(e => modes.SelectMany(m => (e == "grains" ? checkpointing : [0]).Select(k =>
-                        new Child(name, e, m == "on", ratio, pinned, parse.GetValue(silos), parse.GetValue(partitions), k)))).ToList();
+                        new Child(name, e, m == "on", ratio, pinned, parse.GetValue(silos), parse.GetValue(partitions), k, parse.GetValue(warmup))))).ToList();
                     var samples = children.ToDictionary(c => c, _ => new List<Sample>());
                     for (var i = 0; i < parse.GetValue(repeat); i++)
                     {
@@ -126,8 +129,8 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | IPIs delivered | engine s (median) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | warm-up runs | IPIs delivered | engine s (median) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
@@ -141,6 +144,7 @@ internal static class BenchCommand
                     windowed ? median.Partitions.ToString(CultureInfo.InvariantCulture) : "",
                     what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
                     what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
+                    what.Warmup.ToString(CultureInfo.InvariantCulture),
                     N(median.Ipis), F(median.WallSeconds, "0.00"), F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
                     reference.Median is { } rc ? F(median.CpuSeconds / rc.CpuSeconds, "0.00") : "",
@@ -160,20 +164,23 @@ internal static class BenchCommand
     }
 
     /// <summary>One measurement: what a child process runs, and how it is pinned.</summary>
-    private sealed record Child(string Case, string Engine, bool Traced, double SampleRatio, int? Cores, int Silos, int Partitions, int CheckpointWindows)
+    private sealed record Child(string Case, string Engine, bool Traced, double SampleRatio, int? Cores, int Silos, int Partitions, int CheckpointWindows, int Warmup)
     {
         public string Label => $"{Case} {Engine}{(Cores is { } c ? $" {c} cores" : "")}{(Engine == "grains" ? $" {Silos} silos" : "")} tracing {(Traced ? "on" : "off")}" +
-                               (CheckpointWindows > 0 ? $" checkpoints every {CheckpointWindows} windows" : "");
+                               (CheckpointWindows > 0 ? $" checkpoints every {CheckpointWindows} windows" : "") +
+                               (Warmup > 0 ? $" after {Warmup} warm-up {(Warmup == 1 ? "run" : "runs")}" : "");
 
         public override string ToString() =>
             string.Join(':', Case, Engine, Traced ? "on" : "off", SampleRatio.ToString(CultureInfo.InvariantCulture), Cores?.ToString(CultureInfo.InvariantCulture) ?? "all",
-                Silos.ToString(CultureInfo.InvariantCulture), Partitions.ToString(CultureInfo.InvariantCulture), CheckpointWindows.ToString(CultureInfo.InvariantCulture));
+                Silos.ToString(CultureInfo.InvariantCulture), Partitions.ToString(CultureInfo.InvariantCulture), CheckpointWindows.ToString(CultureInfo.InvariantCulture),
+                Warmup.ToString(CultureInfo.InvariantCulture));
 
         public static Child Parse(string s)
         {
             var p = s.Split(':');
             return new Child(p[0], p[1], p[2] == "on", double.Parse(p[3], CultureInfo.InvariantCulture), p[4] == "all" ? null : int.Parse(p[4], CultureInfo.InvariantCulture),
-                int.Parse(p[5], CultureInfo.InvariantCulture), int.Parse(p[6], CultureInfo.InvariantCulture), int.Parse(p[7], CultureInfo.InvariantCulture));
+                int.Parse(p[5], CultureInfo.InvariantCulture), int.Parse(p[6], CultureInfo.InvariantCulture), int.Parse(p[7], CultureInfo.InvariantCulture),
+                int.Parse(p[8], CultureInfo.InvariantCulture));
         }
     }
 
@@ -229,16 +236,20 @@ internal static class BenchCommand
         try
         {
             await using var cluster = what.Engine == "grains" ? await EmbeddedCluster.StartAsync(what.Silos, cancellation) : null;
+            async Task<PolicyRun> Run() => cluster is null
+                ? InProcessRuns.Run(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
+                    cancellation: cancellation, tracing: tracing)
+                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
+                    Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));
+            // Warm-up runs leave the process as a long-lived one is: its hot code compiled, its memory
+            // touched once, its grains' classes loaded. Their spans are not exported.
+            for (var i = 0; i < what.Warmup; i++) await Run();
             var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
             var jitBefore = JitInfo.GetCompilationTime();
             var clock = Stopwatch.StartNew();
             var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
-            var run = cluster is null
-                ? InProcessRuns.Run(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
-                    cancellation: cancellation, tracing: tracing)
-                : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
-                    Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));
+            var run = await Run();
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;
             self.Refresh();

@@ -163,12 +163,38 @@ public sealed class CliTests
     [InlineData("dashboard", "--port", "abc", "shootdown: --port must be a port number (1-65535), not 'abc'")]
     [InlineData("bench", "--repeat", "0", "shootdown: --repeat must be a whole number from 1 to 1000, not '0'")]
     [InlineData("bench", "--trace-sample", "1.5", "shootdown: --trace-sample must be a number from 0 to 1, not '1.5'")]
+    [InlineData("bench", "--warmup", "-1", "shootdown: --warmup must be a whole number from 0 to 100, not '-1'")]
     public void NumbersAreParsedWithTheirRangeInEveryCommand(string command, string option, string value, string line)
     {
         var (exit, _, stderr) = Shootdown(command, option, value);
         Assert.Equal(2, exit);
         Assert.Equal(line, stderr.Trim());
     }
+
+    /// <summary>
+    /// <c>bench --warmup 1</c>: the child measures its second run of the policy, and the table says so
+    /// in its own column; the run it measures is the same simulation (the same IPIs delivered).
+    /// </summary>
+    [Fact]
+    public void BenchMeasuresTheRunAfterItsWarmUpRuns()
+    {
+        var scenarios = Path.GetDirectoryName(Sim.ScenarioPath("khugepaged-8192.yaml"))!;
+        var (exit, stdout, stderr) = Shootdown("bench", "--case", "sparse", "--engine", "reference", "--repeat", "1", "--warmup", "1", "--scenarios", scenarios, "--plain");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("  sparse reference tracing off after 1 warm-up run run 1: ", stdout);
+        var table = TableCells(stdout);
+        var (header, row) = (table[0], table[2]);
+        Assert.Equal(["sparse", "reference", $"all ({Environment.ProcessorCount})"], row[..3]);
+        Assert.Equal("1", row[Array.IndexOf(header, "warm-up runs")]);
+        var first = Shootdown("bench", "--case", "sparse", "--engine", "reference", "--repeat", "1", "--scenarios", scenarios, "--plain");
+        var firstRow = TableCells(first.Out)[2];
+        Assert.Equal("0", firstRow[Array.IndexOf(header, "warm-up runs")]);
+        Assert.Equal(firstRow[Array.IndexOf(header, "IPIs delivered")], row[Array.IndexOf(header, "IPIs delivered")]);
+    }
+
+    /// <summary>The cells of each line of a Markdown table in <paramref name="output"/>: the header, the rule, then the rows.</summary>
+    private static List<string[]> TableCells(string output) =>
+        [.. output.Split('\n').Where(l => l.StartsWith('|')).Select(l => l.Trim('|').Split('|').Select(c => c.Trim()).ToArray())];
 
     /// <summary>The Aspire dashboard runs without a login: beyond loopback only when asked with --insecure.</summary>
     [Fact]
