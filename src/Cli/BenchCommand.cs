@@ -102,7 +102,7 @@ internal static class BenchCommand
                     async (what, token) => await RunChildLine(dir, what, null, parse.GetValue(silos), token), cancellation);
                 if (cases.Count == 0) return 0;
             }
-            var measured = new List<(Child What, Sample Median, long PeakBytes, long Dropped)>();
+            var measured = new List<(Child What, Sample Median, (double Least, double Most, int Runs) Spread, long PeakBytes, long Dropped)>();
             foreach (var name in cases)
             {
                 foreach (var pinned in coreCounts)
@@ -124,14 +124,15 @@ internal static class BenchCommand
                     foreach (var child in children)
                     {
                         var runs = samples[child];
-                        measured.Add((child, runs.OrderBy(s => s.WallSeconds).ElementAt(runs.Count / 2), runs.Max(s => s.PeakBytes), runs.Max(s => s.Dropped)));
+                        measured.Add((child, runs.OrderBy(s => s.WallSeconds).ElementAt(runs.Count / 2), (runs.Min(s => s.WallSeconds), runs.Max(s => s.WallSeconds), runs.Count),
+                            runs.Max(s => s.PeakBytes), runs.Max(s => s.Dropped)));
                     }
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | warm-up runs | IPIs delivered | engine s (median) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            foreach (var (what, median, peak, dropped) in measured)
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | warm-up runs | IPIs delivered | engine s (median) | engine s range (runs) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var (what, median, spread, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
                 var fewest = measured.First(m => m.What == what with { Cores = coreCounts[0] });
@@ -145,7 +146,8 @@ internal static class BenchCommand
                     what.Traced ? $"on, {F(what.SampleRatio, "0.##")}" : "off",
                     what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
                     what.Warmup.ToString(CultureInfo.InvariantCulture),
-                    N(median.Ipis), F(median.WallSeconds, "0.00"), F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"),
+                    N(median.Ipis), F(median.WallSeconds, "0.00"), $"{F(spread.Least, "0.00")}–{F(spread.Most, "0.00")} ({spread.Runs})",
+                    F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
                     reference.Median is { } rc ? F(median.CpuSeconds / rc.CpuSeconds, "0.00") : "",
                     coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",

@@ -174,6 +174,7 @@ public sealed class CliTests
     /// <summary>
     /// <c>bench --warmup 1</c>: the child measures its second run of the policy, and the table says so
     /// in its own column; the run it measures is the same simulation (the same IPIs delivered).
+    /// Beside each median, the table gives the least and most of the runs, and how many there were.
     /// </summary>
     [Fact]
     public void BenchMeasuresTheRunAfterItsWarmUpRuns()
@@ -186,6 +187,9 @@ public sealed class CliTests
         var (header, row) = (table[0], table[2]);
         Assert.Equal(["sparse", "reference", $"all ({Environment.ProcessorCount})"], row[..3]);
         Assert.Equal("1", row[Array.IndexOf(header, "warm-up runs")]);
+        // One run: its median is the whole spread.
+        var median = row[Array.IndexOf(header, "engine s (median)")];
+        Assert.Equal($"{median}–{median} (1)", row[Array.IndexOf(header, "engine s range (runs)")]);
         var first = Shootdown("bench", "--case", "sparse", "--engine", "reference", "--repeat", "1", "--scenarios", scenarios, "--plain");
         var firstRow = TableCells(first.Out)[2];
         Assert.Equal("0", firstRow[Array.IndexOf(header, "warm-up runs")]);
