@@ -237,6 +237,8 @@ internal static class BenchCommand
         var scratch = what.Traced ? Directory.CreateTempSubdirectory("shootdown-bench-").FullName : null;
         try
         {
+            // Before the cluster: a traced run's silos carry grain-call spans only where something listens as they start.
+            var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             await using var cluster = what.Engine == "grains" ? await EmbeddedCluster.StartAsync(what.Silos, cancellation) : null;
             async Task<PolicyRun> Run() => cluster is null
                 ? InProcessRuns.Run(scenario, KernelPolicy.Baseline, what.Engine == "parallel" ? what.Partitions > 0 ? what.Partitions : Environment.ProcessorCount : 0,
@@ -244,13 +246,12 @@ internal static class BenchCommand
                 : await ShootdownRunner.RunPolicyOnGrainsAsync(scenario, KernelPolicy.Baseline, cluster.GrainFactory, cancellation: cancellation, tracing: tracing, options: new(Partitions: what.Partitions,
                     Checkpoints: what.CheckpointWindows > 0 ? new Grains.CheckpointPolicy(what.CheckpointWindows, 0) : null));
             // Warm-up runs leave the process as a long-lived one is: its hot code compiled, its memory
-            // touched once, its grains' classes loaded. Their spans are not exported.
+            // touched once, its grains' classes loaded. Traced, their spans are exported and counted too.
             for (var i = 0; i < what.Warmup; i++) await Run();
             var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
             var jitBefore = JitInfo.GetCompilationTime();
             var clock = Stopwatch.StartNew();
-            var pipeline = TelemetryPipeline.Start(what.Traced ? new TelemetryOptions { FileDirectory = scratch, SampleRatio = tracing.SampleRatio, EngineSampleRatio = tracing.SampleRatio } : TelemetryOptions.Disabled);
             var run = await Run();
             var summary = pipeline?.Shutdown();
             var wall = clock.Elapsed.TotalSeconds;

@@ -12,6 +12,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        // The test process's tracer listens before any silo is built, as a traced command's
+        // pipeline does: a silo carries grain-call spans only if something listens as it starts.
+        TestTracing.Listen();
         OneSilo = await Start(1);
         TwoSilos = await Start(2);
         ThreeSilos = await Start(3);

@@ -21,10 +21,13 @@ internal static class TestTracing
         .AddInMemoryExporter(Finished)
         .Build()!;
 
+    /// <summary>Brings the tracer up (recording nothing until <see cref="Capture"/>), for silos built after it to see a listener.</summary>
+    public static void Listen() => _ = Provider;
+
     /// <summary>Starts recording, with an empty store; disposing stops it.</summary>
     public static IDisposable Capture()
     {
-        _ = Provider;
+        Listen();
         lock (Finished) Finished.Clear();
         s_capturing = true;
         return new Stop();
