@@ -123,8 +123,8 @@ internal static class BenchCommand
                     }
                     foreach (var child in children)
                     {
-                        var runs = samples[child];
-                        measured.Add((child, runs.OrderBy(s => s.WallSeconds).ElementAt(runs.Count / 2), (runs.Min(s => s.WallSeconds), runs.Max(s => s.WallSeconds), runs.Count),
+                        var runs = samples[child].OrderBy(s => s.WallSeconds).ToList();
+                        measured.Add((child, runs[runs.Count / 2], (runs[0].WallSeconds, runs[^1].WallSeconds, runs.Count),
                             runs.Max(s => s.PeakBytes), runs.Max(s => s.Dropped)));
                     }
                 }

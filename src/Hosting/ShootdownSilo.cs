@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Shootdown.Telemetry;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -13,6 +12,7 @@ using Orleans.Dashboard;
 using Shootdown.Grains;
 using Shootdown.Engine.Checkpoints;
 using Shootdown.Grains.Checkpoints;
+using Shootdown.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Shootdown.Hosting;
