@@ -21,7 +21,8 @@ internal static class Sim
 
     public static string TopologyPath(string name) => Path.Combine(AppContext.BaseDirectory, "topologies", name);
 
-    public static string TempDir() => Directory.CreateTempSubdirectory("shootdown-test-").FullName;
+    /// <summary>A new, empty folder, removed when the assembly's tests are done (<see cref="TestFolders"/>).</summary>
+    public static string TempDir() => TestFolders.Create();
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="name"/> under <paramref name="dir"/>, making its folders.</summary>
     public static string Write(string dir, string name, string text)
