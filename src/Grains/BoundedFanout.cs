@@ -5,6 +5,11 @@ namespace Shootdown.Grains;
 /// ("bound fan-out", Orleans' best practices): a storm's first window has hundreds of
 /// initiators each building a batch for every CPU, and letting them all do so together only
 /// multiplies the memory held at once, not the throughput of the cores.
+/// <para>
+/// The calls go out in groups, each awaited as a whole: every awaited call's completion is a
+/// turn of the calling grain (its continuation is queued on the grain's scheduler), so a group
+/// of <see cref="MaxInFlight"/> costs the caller one turn where awaiting each call cost one per call.
+/// </para>
 /// </summary>
 internal static class BoundedFanout
 {
@@ -14,17 +19,14 @@ internal static class BoundedFanout
     public static async Task<TOut[]> Call<TIn, TOut>(IReadOnlyList<TIn> items, Func<TIn, Task<TOut>> call)
     {
         var answers = new TOut[items.Count];
-        var next = 0;
-        async Task Worker()
+        var group = new Task<TOut>[Math.Min(MaxInFlight, items.Count)];
+        for (var start = 0; start < items.Count; start += group.Length)
         {
-            // Grain turns are single-threaded: the shared cursor needs no lock.
-            while (next < items.Count)
-            {
-                var i = next++;
-                answers[i] = await call(items[i]);
-            }
+            var size = Math.Min(group.Length, items.Count - start);
+            for (var i = 0; i < size; i++) group[i] = call(items[start + i]);
+            await Task.WhenAll(size == group.Length ? group : group[..size]);
+            for (var i = 0; i < size; i++) answers[start + i] = group[i].Result;
         }
-        await Task.WhenAll(Enumerable.Range(0, Math.Min(MaxInFlight, items.Count)).Select(_ => Worker()));
         return answers;
     }
 
