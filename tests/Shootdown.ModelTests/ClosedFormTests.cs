@@ -93,6 +93,32 @@ public sealed class ClosedFormTests
     }
 
     [Fact]
+    public void EveryCsdOfAHundredSimultaneousSyncsRunsOnce_ManyInOneDrain()
+    {
+        // 100 CPUs start a sync at the same instant on a 128-CPU machine: each other CPU gets 100
+        // csds, a sender 99, and an idle target wakes slowly enough that all 100 wait in its
+        // call_single_queue for one drain (a storm's queues hold hundreds).
+        const int n = 128, senders = 100;
+        var yaml = $"""
+            machine: pack:2 numa:1 core:32 pu:2
+            duration_us: 400
+            processes:
+              - name: storm
+                threads: {senders}
+                cpus: 0-{senders - 1}
+            operations:
+              - type: collapse_huge_page
+                process: storm
+                cpus: 0-{senders - 1}
+                at_us: [10]
+            """;
+        var r = Sim.Run(yaml, KernelPolicy.Baseline);
+        Assert.Equal((long)senders * (n - 1), r.Cpus.Sum(c => c.SyncCsdsHandled));
+        for (var cpu = 0; cpu < n; cpu++) Assert.Equal(cpu < senders ? senders - 1 : senders, r.Cpus[cpu].SyncCsdsHandled);
+        Assert.Contains(r.Cpus, c => c.Cal == 1 && c.SyncCsdsHandled == senders);
+    }
+
+    [Fact]
     public void FreedTablesFlushWakesLazyCpus_ThenTheWrongCpuPathClearsTheirBits()
     {
         // db stops at 50 µs: its 8 CPUs go lazy with db still loaded and in mm_cpumask.
