@@ -94,8 +94,8 @@ public sealed class ParallelEngine
         /// <summary>This partition's runners by entity id (null for another partition's entities).</summary>
         private readonly EntityRunner?[] _runners;
         private readonly List<(PartitionBatchOut Batch, long Window)> _mailbox = new();
-        /// <summary>What this partition's entities sent in the current window, until the protocol has routed it.</summary>
-        private readonly EventBuffer _outbox = new();
+        /// <summary>What this partition's entities sent in the current window, until the protocol has routed it: 4 MiB segments.</summary>
+        private readonly EventBuffer _outbox = new(maxSegmentLength: 1 << 16);
 
         public Partition(ParallelEngine engine, SyncContract contract, PartitionMap map, int partition, IOpTraceSink? tracing, long until)
         {

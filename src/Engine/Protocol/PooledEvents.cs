@@ -106,20 +106,57 @@ public sealed class ChunkPool
 }
 
 /// <summary>
-/// Events gathered in one array that is kept, at its largest size, from window to window: what a
-/// partition's entities send in a window (each entity's step is a view of its stretch). Views stay
-/// valid until <see cref="Clear"/>; the array may be replaced by a larger one meanwhile, which
-/// leaves the earlier views on the old one, unchanged.
+/// Events gathered in arrays that are kept from window to window: what an entity, or a partition's
+/// entities, send in a window (each entity's step is a view of its stretch, which always lies in
+/// one array). Views stay valid until <see cref="Clear"/>.
+/// <para>
+/// When an array fills, the stretch not yet taken moves on to the next one, twice as long up to
+/// <c>maxSegmentLength</c>, and the arrays before it stay as they are under the views taken from
+/// them. Nothing already taken is copied, and with a cap the buffer grows by segments rather than
+/// by doubling: a storm's targets answer two million csds in one window from one partition, and
+/// doubling one array to hold that 128 MiB would first fill 128 MiB of smaller ones and leave them
+/// behind, memory touched once (microseconds a page on a virtual machine) and kept until the
+/// collector's next full pass. Arrays are made uncleared (every slot is written before it is read),
+/// so a page of one is first touched when an event is written there.
+/// </para>
 /// </summary>
 public sealed class EventBuffer
 {
-    private SimEvent[] _events = new SimEvent[64];
-    private int _count, _taken;
+    private readonly int _maxSegmentLength;
+    private readonly List<SimEvent[]> _segments;
+    /// <summary>The array being filled, <see cref="_segments"/>[<see cref="_segment"/>], how much of it is used, and how much of that was taken.</summary>
+    private SimEvent[] _events;
+    private int _segment, _count, _taken;
+
+    /// <param name="maxSegmentLength">
+    /// The longest array made for a stretch that fits in it: a partition's outbox caps it; a grain
+    /// silo's per-thread outbox, which holds one entity's sends at a time, does not, and keeps the
+    /// longest it needed.
+    /// </param>
+    public EventBuffer(int maxSegmentLength = int.MaxValue)
+    {
+        _maxSegmentLength = maxSegmentLength;
+        _events = GC.AllocateUninitializedArray<SimEvent>(64);
+        _segments = [_events];
+    }
 
     public void Add(in SimEvent e)
     {
-        if (_count == _events.Length) Array.Resize(ref _events, _count * 2);
+        if (_count == _events.Length) NextSegment();
         _events[_count++] = e;
+    }
+
+    /// <summary>The next array, made or lengthened where needed, with the stretch not yet taken moved to its start.</summary>
+    private void NextSegment()
+    {
+        var pending = _count - _taken;
+        var length = Math.Max(2 * pending, (int)Math.Min(2L * _events.Length, _maxSegmentLength));
+        _segment++;
+        if (_segment == _segments.Count) _segments.Add(GC.AllocateUninitializedArray<SimEvent>(length));
+        else if (_segments[_segment].Length < length) _segments[_segment] = GC.AllocateUninitializedArray<SimEvent>(length);
+        var next = _segments[_segment];
+        _events.AsSpan(_taken, pending).CopyTo(next);
+        (_events, _count, _taken) = (next, pending, 0);
     }
 
     /// <summary>The events added since the last call (or <see cref="Clear"/>), as a view.</summary>
@@ -130,7 +167,16 @@ public sealed class EventBuffer
         return added;
     }
 
-    /// <summary>Empties the buffer: every view taken so far is done with.</summary>
-    public void Clear() => _count = _taken = 0;
-
+    /// <summary>
+    /// Empties the buffer: every view taken so far is done with. It starts again from the first of
+    /// its longest arrays; the shorter ones before it were only the way there and are let go.
+    /// </summary>
+    public void Clear()
+    {
+        var longest = 0;
+        for (var i = 1; i < _segments.Count; i++)
+            if (_segments[i].Length > _segments[longest].Length) longest = i;
+        _segments.RemoveRange(0, longest);
+        (_events, _segment, _count, _taken) = (_segments[0], 0, 0, 0);
+    }
 }
