@@ -19,7 +19,7 @@ public sealed class EventBufferTests
         var buffer = new EventBuffer(maxSegmentLength);
         // 216,131 events a round: with 65,536-event segments, past three of them, with a stretch
         // longer than a segment and stretches that straddle a segment's end; uncapped, through
-        // every doubling to 262,144.
+        // one doubling after another, each moving the stretch under way.
         int[] stretches = [10, 60, 1_000, 40_000, 70_000, 30_000, 1, 0, 65_536, 9_524];
         for (var round = 0; round < 2; round++)
         {
