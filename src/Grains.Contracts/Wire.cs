@@ -117,8 +117,12 @@ public sealed record EntityWindow(Frontier Frontier, ImmutableArray<SimEvent> Se
             reader.Long(), reader.Long(), reader.Long());
 }
 
-/// <summary>What one partition's entities sent another partition's in one window.</summary>
-public sealed record PartitionBatch(int From, ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks)
+/// <summary>
+/// What one partition's entities sent another partition's in one window, in runs: the sender's
+/// chunks as it hands them over, which a local call passes as they are; written as one list, and
+/// read back as one run.
+/// </summary>
+public sealed record PartitionBatch(int From, ImmutableArray<ReadOnlyMemory<SimEvent>> Events, ImmutableArray<MaskAttachment> Masks)
     : IStateRecord<PartitionBatch>
 {
     public void Write(StateWriter writer)
@@ -128,8 +132,7 @@ public sealed record PartitionBatch(int From, ImmutableArray<SimEvent> Events, I
         writer.Items(Masks.AsSpan());
     }
 
-    public static PartitionBatch Read(StateReader reader) =>
-        new(reader.Int(), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>());
+    public static PartitionBatch Read(StateReader reader) => new(reader.Int(), [reader.Events()], reader.Items<MaskAttachment>());
 }
 
 /// <summary>A partition after a window: what the protocol reports (<see cref="PartitionStep"/>), and its running totals of grain calls.</summary>

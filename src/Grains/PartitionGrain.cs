@@ -97,7 +97,7 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
 
     public Task Deliver(PartitionBatch batch, long window)
     {
-        Protocol.Deliver(batch.Events.AsMemory(), batch.Masks.AsMemory(), window);
+        Protocol.Deliver(ImmutableCollectionsMarshal.AsArray(batch.Events)!, batch.Masks.AsMemory(), window);
         return Task.CompletedTask;
     }
 

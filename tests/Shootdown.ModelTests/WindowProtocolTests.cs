@@ -126,7 +126,7 @@ public sealed class WindowProtocolTests
         var acks = Enumerable.Range(0, 12).Select(i =>
             Event(2_000 + i, EventKind.CsdAck, source: i % 3, target: 16 + 4 * i, seq: i + 1)).ToArray();
         windows.Route(acks, []);
-        var batches = windows.TakeOutgoing();
+        var batches = windows.TakeOutgoing().Select(b => (b.Partition, Events: b.Events.SelectMany(run => run.ToArray()).ToArray(), b.Frontier)).ToList();
         Assert.Equal([1, 2, 3], batches.Select(b => b.Partition));
         Assert.All(batches, b => Assert.All(b.Events, e => Assert.Equal(b.Partition, map.PartitionOf(e.Target))));
         Assert.Equal(acks.Count(e => map.PartitionOf(e.Target) != 0), batches.Sum(b => b.Events.Length));
@@ -151,7 +151,7 @@ public sealed class WindowProtocolTests
         var entities = new RecordingTransport();
         var protocol = new PartitionProtocol(new PartitionWindows(Contract, new PartitionMap(64, 2, 4), 0), entities);
         // CPU 3 is partition 0's; the ack was sent in window 1, which this partition has not begun.
-        protocol.Deliver(new[] { Event(2_000, EventKind.CsdAck, source: 4, target: 3) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 1);
+        protocol.Deliver([new[] { Event(2_000, EventKind.CsdAck, source: 4, target: 3) }], ReadOnlyMemory<MaskAttachment>.Empty, window: 1);
         Assert.Equal(Frontier.Idle, protocol.Windows.Frontier);
 
         var first = await protocol.RunWindow(EntityTimes.Both(3_000), window: 1);
@@ -161,10 +161,10 @@ public sealed class WindowProtocolTests
         Assert.Equal((3, 1), (entities.Due[1].Single().Entity, entities.Due[1].Single().Events.Count));
 
         // Sent in window 2, which this partition has reported: taken at once.
-        protocol.Deliver(new[] { Event(4_000, EventKind.CsdAck, source: 4, target: 2, seq: 2) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 2);
+        protocol.Deliver([new[] { Event(4_000, EventKind.CsdAck, source: 4, target: 2, seq: 2) }], ReadOnlyMemory<MaskAttachment>.Empty, window: 2);
         Assert.Equal(4_000, protocol.Windows.Frontier.Next.Cpu);
         // Sent in window 3: held, and still part of what waits at a barrier.
-        protocol.Deliver(new[] { Event(5_000, EventKind.CsdAck, source: 4, target: 1, seq: 3) }, ReadOnlyMemory<MaskAttachment>.Empty, window: 3);
+        protocol.Deliver([new[] { Event(5_000, EventKind.CsdAck, source: 4, target: 1, seq: 3) }], ReadOnlyMemory<MaskAttachment>.Empty, window: 3);
         Assert.Equal([2, 1], protocol.Waiting().Events.SelectMany(m => m.ToArray()).Select(e => e.Target).Order().Reverse());
     }
 

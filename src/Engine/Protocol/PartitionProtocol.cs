@@ -53,7 +53,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     private long _reported = -1;
 
     /// <summary>Batches from windows this partition had not reported when they came, in arrival order.</summary>
-    private readonly List<(long Window, ReadOnlyMemory<SimEvent> Events, ReadOnlyMemory<MaskAttachment> Masks)> _early = new();
+    private readonly List<(long Window, ReadOnlyMemory<SimEvent>[] Events, ReadOnlyMemory<MaskAttachment> Masks)> _early = new();
 
     /// <summary>Starts every member entity and routes what they sent.</summary>
     public async ValueTask<PartitionStep> Start()
@@ -82,14 +82,17 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     public async ValueTask<PartitionStep> Restored(EntityStep[] steps, ReadOnlyMemory<SimEvent> waiting, MaskAttachment[] masks)
     {
         var step = await Finish(Windows.Members, steps);
-        Windows.Accept(waiting.Span, masks);
+        Windows.Accept([waiting], masks);
         return step with { Frontier = Windows.Frontier, Waking = Windows.Waking };
     }
 
-    /// <summary>Another partition's batch for this partition's entities, sent in <paramref name="window"/>; the memory is the protocol's from here on.</summary>
-    public void Deliver(ReadOnlyMemory<SimEvent> events, ReadOnlyMemory<MaskAttachment> masks, long window)
+    /// <summary>
+    /// Another partition's batch for this partition's entities, sent in <paramref name="window"/>,
+    /// in runs (<see cref="PartitionBatchOut.Events"/>); the memory is the protocol's from here on.
+    /// </summary>
+    public void Deliver(ReadOnlyMemory<SimEvent>[] events, ReadOnlyMemory<MaskAttachment> masks, long window)
     {
-        if (window <= _reported) Windows.Accept(events.Span, masks.Span);
+        if (window <= _reported) Windows.Accept(events, masks.Span);
         else _early.Add((window, events, masks));
     }
 
@@ -108,7 +111,7 @@ public sealed class PartitionProtocol(PartitionWindows windows, IPartitionTransp
     {
         if (_early.Count == 0) return;
         foreach (var (window, events, masks) in _early)
-            if (window < before) Windows.Accept(events.Span, masks.Span);
+            if (window < before) Windows.Accept(events, masks.Span);
         _early.RemoveAll(b => b.Window < before);
     }
 

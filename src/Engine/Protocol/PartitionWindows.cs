@@ -10,8 +10,11 @@ namespace Shootdown.Engine;
 /// </summary>
 public readonly record struct DueEntity(int Entity, PooledEvents Events, MaskAttachment[] Masks, long RunTo);
 
-/// <summary>What one partition sends another after a window: one batch, and the frontier its events add there.</summary>
-public readonly record struct PartitionBatchOut(int Partition, SimEvent[] Events, MaskAttachment[] Masks, Frontier Frontier);
+/// <summary>
+/// What one partition sends another after a window: one batch, in the chunks its events were
+/// gathered in (views of them, which the receiver owns from then on), and the frontier its events add there.
+/// </summary>
+public readonly record struct PartitionBatchOut(int Partition, ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks, Frontier Frontier);
 
 /// <summary>
 /// One partition's share of the window protocol, as a partition grain holds it. It keeps the
@@ -108,11 +111,18 @@ public sealed class PartitionWindows
         }
     }
 
-    /// <summary>Events for entities of this partition, from another partition's batch.</summary>
-    public void Accept(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
+    /// <summary>
+    /// Events for entities of this partition, from another partition's batch (or a checkpoint's
+    /// part), in runs: once read, a run's chunk is this partition's (<see cref="ChunkPool.Adopt"/>).
+    /// </summary>
+    public void Accept(ReadOnlySpan<ReadOnlyMemory<SimEvent>> runs, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _inboxes[LocalIndexOf(m.Target)].Masks.Add(m);
-        foreach (var e in events) AcceptOne(e);
+        foreach (var run in runs)
+        {
+            foreach (var e in run.Span) AcceptOne(e);
+            _chunks.Adopt(run);
+        }
     }
 
     /// <summary>
@@ -223,7 +233,7 @@ public sealed class PartitionWindows
         {
             var o = _outgoing[p];
             if (o.Events.Count == 0) continue;
-            batches.Add(new PartitionBatchOut(p, o.Events.Take(), TakeAll(o.Masks), o.Frontier));
+            batches.Add(new PartitionBatchOut(p, o.Events.HandOver(), TakeAll(o.Masks), o.Frontier));
             o.Reset();
         }
         return batches;

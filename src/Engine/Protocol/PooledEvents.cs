@@ -45,6 +45,21 @@ public sealed class PooledEvents(ChunkPool pool)
         return events;
     }
 
+    /// <summary>
+    /// The events in the order added, as views of their chunks, which go with them: the list is
+    /// emptied without returning them to its pool, and whoever reads the views owns the chunks
+    /// (<see cref="ChunkPool.Adopt"/>). A batch for another partition leaves this way, uncopied.
+    /// </summary>
+    public ReadOnlyMemory<SimEvent>[] HandOver()
+    {
+        var runs = new ReadOnlyMemory<SimEvent>[_chunks.Count];
+        for (var c = 0; c < runs.Length; c++) runs[c] = _chunks[c].AsMemory(0, ChunkLength(c));
+        _chunks.Clear();
+        _filling = [];
+        Count = 0;
+        return runs;
+    }
+
     /// <summary>Empties it and returns the chunks to the pool.</summary>
     public void Clear()
     {
@@ -82,7 +97,8 @@ public sealed class PooledEvents(ChunkPool pool)
 /// <summary>
 /// Chunks for <see cref="PooledEvents"/>, one pool per partition, used by one thread at a time and
 /// so without locks (a partition grain runs one turn at a time). It keeps at most
-/// <see cref="MaxKept"/> chunks; a larger burst's extra chunks are left to the GC.
+/// <see cref="MaxKept"/> chunks; a larger burst's extra chunks are left to the GC. Chunks move
+/// between partitions' pools with the batches that carry them.
 /// </summary>
 public sealed class ChunkPool
 {
@@ -102,6 +118,16 @@ public sealed class ChunkPool
         // PooledEvents.Add writes a chunk without bounds checks, trusting every chunk to hold ChunkSize events.
         if (chunk.Length != ChunkSize) throw new ArgumentException($"a chunk of {chunk.Length} events, not {ChunkSize}", nameof(chunk));
         if (_free.Count < MaxKept) _free.Push(chunk);
+    }
+
+    /// <summary>
+    /// Takes in the chunk under a run another partition's list handed over (<see cref="PooledEvents.HandOver"/>),
+    /// now read. A run over an array of another length (a batch that came over the wire, in one
+    /// array) is left to the collector.
+    /// </summary>
+    public void Adopt(ReadOnlyMemory<SimEvent> run)
+    {
+        if (MemoryMarshal.TryGetArray(run, out var segment) && segment.Array is { Length: ChunkSize } chunk) Return(chunk);
     }
 }
 
