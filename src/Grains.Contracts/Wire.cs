@@ -72,8 +72,12 @@ public sealed record PartitionPlan(
 // The window path's messages are the state contract's records (StateRecordCodec): most of every
 // window's bytes are their events, written as the contract writes them in checkpoints.
 
-/// <summary>A window's call to an entity: its end, and the events (with their masks) that waited for the entity.</summary>
-public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events, ImmutableArray<MaskAttachment> Masks)
+/// <summary>
+/// A window's call to an entity: its end, and the events (with their masks) that waited for the
+/// entity, in runs: views of its partition's chunks, which a local call passes as they are (the
+/// partition takes them back once the call has answered); written as one list, read back as one run.
+/// </summary>
+public sealed record EntityInput(long WindowEnd, ImmutableArray<ReadOnlyMemory<SimEvent>> Events, ImmutableArray<MaskAttachment> Masks)
     : IStateRecord<EntityInput>
 {
     public void Write(StateWriter writer)
@@ -83,8 +87,7 @@ public sealed record EntityInput(long WindowEnd, ImmutableArray<SimEvent> Events
         writer.Items(Masks.AsSpan());
     }
 
-    public static EntityInput Read(StateReader reader) =>
-        new(reader.Long(), ImmutableCollectionsMarshal.AsImmutableArray(reader.Events()), reader.Items<MaskAttachment>());
+    public static EntityInput Read(StateReader reader) => new(reader.Long(), [reader.Events()], reader.Items<MaskAttachment>());
 }
 
 /// <summary>

@@ -115,17 +115,12 @@ public sealed class PartitionGrain(SimulationCatalog catalog, ILocalSiloDetails 
     async ValueTask<EntityStep[]> IPartitionTransport.Run(List<DueEntity> due)
     {
         var ran = await BoundedFanout.Call(due, d => _members[d.Entity].RunWindow(new EntityInput(d.RunTo,
-            ImmutableCollectionsMarshal.AsImmutableArray(Handed(d.Events)), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+            ImmutableCollectionsMarshal.AsImmutableArray(d.Events.Runs()), ImmutableCollectionsMarshal.AsImmutableArray(d.Masks))));
+        // Every call has answered: each entity has read its events where they lay (or they went
+        // over the wire), and their chunks serve the partition again.
+        foreach (var d in due) Windows.Handed(d.Events);
         _entityCalls += due.Count;
         return [.. ran.Select(w => w.Step)];
-    }
-
-    /// <summary>A due entity's events in an array of their own for its call; the list goes back to the partition.</summary>
-    private SimEvent[] Handed(PooledEvents events)
-    {
-        var array = events.Take();
-        Windows.Handed(events);
-        return array;
     }
 
     async ValueTask IPartitionTransport.Send(List<PartitionBatchOut> batches, long window)

@@ -156,7 +156,7 @@ public sealed class EntityStateTests
             foreach (var target in Runners)
             {
                 var id = target.Entity.Id;
-                target.Deliver([.. sent.SelectMany(s => s.Events).Where(e => e.Target == id)], [.. sent.SelectMany(s => s.Masks).Where(m => m.Target == id)]);
+                target.Deliver([sent.SelectMany(s => s.Events).Where(e => e.Target == id).ToArray()], [.. sent.SelectMany(s => s.Masks).Where(m => m.Target == id)]);
             }
         }
     }

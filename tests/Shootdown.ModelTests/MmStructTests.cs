@@ -23,12 +23,13 @@ public sealed class MmStructTests
     {
         var mm = new MmStruct(Setup, 0);
         var runner = new EntityRunner(mm, new SyncContract(Setup));
-        runner.Deliver([
+        runner.Deliver([new[]
+        {
             From(2, 1, 100, EventKind.MmCpumaskSet, op: Scheduler.ThreadId(0, 0)),
             From(5, 1, 100, EventKind.MmCpumaskSet, op: Scheduler.ThreadId(0, 1)),
             From(5, 2, 200, EventKind.MmCpumaskClear),
             From(9, 1, 300, EventKind.MmFlushBegin, op: 42),
-        ], []);
+        }], []);
         runner.RunUntil(1_000, new EventBuffer());
 
         Assert.Equal(2, mm.TlbGen);

@@ -265,11 +265,11 @@ public sealed class WindowProtocolTests
         var entity = new WaitingEntity(id: 5, completesAt: 3);
         var runner = new EntityRunner(entity, Contract);
         runner.Start(new EventBuffer());
-        runner.Deliver([Event(1_000, EventKind.CsdAck, source: 8, target: 5), Event(3_000, EventKind.CsdAck, source: 9, target: 5)], []);
+        runner.Deliver([new[] { Event(1_000, EventKind.CsdAck, source: 8, target: 5), Event(3_000, EventKind.CsdAck, source: 9, target: 5) }], []);
         Assert.Equal(EntityTimes.Never, runner.Frontier.Output);
         Assert.Equal((2, 3_000L), entity.Asked);
 
-        runner.Deliver([Event(2_000, EventKind.CsdAck, source: 10, target: 5)], []);
+        runner.Deliver([new[] { Event(2_000, EventKind.CsdAck, source: 10, target: 5) }], []);
         Assert.Equal(EntityTimes.Both(3_000 + WaitingEntity.Writes), runner.Frontier.Output);
 
         runner.RunUntil(2_500, new EventBuffer());
@@ -277,7 +277,7 @@ public sealed class WindowProtocolTests
         Assert.Equal((1, 3_000L), entity.Asked);
 
         // Another kind keeps the contract's own bound.
-        runner.Deliver([Event(4_000, EventKind.InterruptRaise, source: 8, target: 5, seq: 2)], []);
+        runner.Deliver([new[] { Event(4_000, EventKind.InterruptRaise, source: 8, target: 5, seq: 2) }], []);
         Assert.Equal(Contract.EarliestOutput(Event(4_000, EventKind.InterruptRaise, source: 8, target: 5)), runner.Frontier.Output);
         // Once none is held, the entity is not asked.
         var asks = entity.Asks;
@@ -313,9 +313,9 @@ public sealed class WindowProtocolTests
         var runner = new EntityRunner(Setup.CreateEntity(Setup.MmEntityId(0)), Contract);
         runner.Start(new EventBuffer());
         runner.RunUntil(5_000, new EventBuffer());
-        runner.Deliver([Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 0))], []);
+        runner.Deliver([new[] { Event(5_000, EventKind.MmCpumaskSet, 2, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 0)) }], []);
         var error = Assert.Throws<InvalidOperationException>(() =>
-            runner.Deliver([Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 1))], []));
+            runner.Deliver([new[] { Event(4_999, EventKind.MmCpumaskSet, 3, Setup.MmEntityId(0), op: Scheduler.ThreadId(0, 1)) }], []));
         Assert.Contains("earliest-output bound was wrong", error.Message);
     }
 }

@@ -40,10 +40,11 @@ public sealed class WireCodecTests
     [Fact]
     public void EveryWindowMessageComesBackFieldForField()
     {
-        var input = new EntityInput(5_000, Events(3), Masks);
+        // An entity's events are views of its partition's chunks, read back as one run.
+        var input = new EntityInput(5_000, [Events(3).AsMemory()[..2], Events(3).AsMemory()[2..]], Masks);
         var inputBack = RoundTrip(input);
         Assert.Equal(input.WindowEnd, inputBack.WindowEnd);
-        Assert.Equal(input.Events.ToArray(), inputBack.Events.ToArray());
+        Assert.Equal(Events(3), Assert.Single(inputBack.Events).ToArray());
         SameMasks(input.Masks, inputBack.Masks);
 
         var window = new EntityWindow(Bounds, Events(2), Masks, EventsProcessed: 12, LastEventTime: 4_999, WakeLatency: 290_000);

@@ -133,7 +133,7 @@ public sealed class ParallelEngine
             {
                 var d = due[i];
                 var runner = _runners[d.Entity]!;
-                runner.Deliver(d.Events, d.Masks);
+                runner.Deliver(d.Events.Runs(), d.Masks);
                 Protocol.Windows.Handed(d.Events);
                 runner.RunUntil(d.RunTo, _outbox);
                 steps[i] = runner.TakeStep();

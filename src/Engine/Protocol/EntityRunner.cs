@@ -127,21 +127,16 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         return runner;
     }
 
-    /// <summary>Events that waited for this entity, as its partition hands them over in their chunks, and the masks some carry.</summary>
-    public void Deliver(PooledEvents events, ReadOnlySpan<MaskAttachment> masks)
+    /// <summary>Events that waited for this entity, as its partition hands them over in runs (views of its chunks), and the masks some carry.</summary>
+    public void Deliver(ReadOnlySpan<ReadOnlyMemory<SimEvent>> runs, ReadOnlySpan<MaskAttachment> masks)
     {
         foreach (var m in masks) _masks.Attach(m);
+        var count = 0;
+        foreach (var run in runs) count += run.Length;
         // One growth at most per call: a target can be handed hundreds of csds at once.
-        _queue.EnsureCapacity(_queue.Count + events.Count);
-        for (var c = 0; c < events.ChunkCount; c++)
-            foreach (var e in events.Chunk(c)) Accept(e);
-    }
-
-    public void Deliver(ReadOnlySpan<SimEvent> events, ReadOnlySpan<MaskAttachment> masks)
-    {
-        foreach (var m in masks) _masks.Attach(m);
-        _queue.EnsureCapacity(_queue.Count + events.Length);
-        foreach (var e in events) Accept(e);
+        _queue.EnsureCapacity(_queue.Count + count);
+        foreach (var run in runs)
+            foreach (var e in run.Span) Accept(e);
     }
 
     /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>

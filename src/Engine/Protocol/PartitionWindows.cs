@@ -132,7 +132,7 @@ public sealed class PartitionWindows
     /// </summary>
     /// <remarks>The events are views of the inboxes' chunks, not copies (a storm leaves close to a million csds waiting): valid until the partition next changes.</remarks>
     public (ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks) Waiting() =>
-        ([.. _inboxes.SelectMany(i => i.Events.Chunks())], [.. _inboxes.SelectMany(i => i.Masks)]);
+        ([.. _inboxes.SelectMany(i => i.Events.Runs())], [.. _inboxes.SelectMany(i => i.Masks)]);
 
     private void AcceptOne(in SimEvent e)
     {

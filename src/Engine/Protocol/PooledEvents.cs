@@ -37,23 +37,26 @@ public sealed class PooledEvents(ChunkPool pool)
         Count++;
     }
 
-    /// <summary>The events in the order added, in an array of their own; the chunks go back to the pool.</summary>
-    public SimEvent[] Take()
+    /// <summary>
+    /// The events in the order added, as views of their chunks: valid until the list next
+    /// changes. A due entity reads its events this way where they lie, in process or in a grain
+    /// call, which carries the views as they are when local and writes them as one list when not.
+    /// </summary>
+    public ReadOnlyMemory<SimEvent>[] Runs()
     {
-        var events = ToArray();
-        Clear();
-        return events;
+        var runs = new ReadOnlyMemory<SimEvent>[_chunks.Count];
+        for (var c = 0; c < runs.Length; c++) runs[c] = _chunks[c].AsMemory(0, ChunkLength(c));
+        return runs;
     }
 
     /// <summary>
-    /// The events in the order added, as views of their chunks, which go with them: the list is
-    /// emptied without returning them to its pool, and whoever reads the views owns the chunks
+    /// The events as <see cref="Runs"/> gives them, with their chunks: the list is emptied without
+    /// returning them to its pool, and whoever reads the views owns the chunks
     /// (<see cref="ChunkPool.Adopt"/>). A batch for another partition leaves this way, uncopied.
     /// </summary>
     public ReadOnlyMemory<SimEvent>[] HandOver()
     {
-        var runs = new ReadOnlyMemory<SimEvent>[_chunks.Count];
-        for (var c = 0; c < runs.Length; c++) runs[c] = _chunks[c].AsMemory(0, ChunkLength(c));
+        var runs = Runs();
         _chunks.Clear();
         _filling = [];
         Count = 0;
@@ -67,27 +70,6 @@ public sealed class PooledEvents(ChunkPool pool)
         _chunks.Clear();
         _filling = [];
         Count = 0;
-    }
-
-    /// <summary>How many chunks hold its events.</summary>
-    public int ChunkCount => _chunks.Count;
-
-    /// <summary>The events of chunk <paramref name="c"/>, in the order added.</summary>
-    public ReadOnlySpan<SimEvent> Chunk(int c) => _chunks[c].AsSpan(0, ChunkLength(c));
-
-    /// <summary>The events in the order added, in an array of their own; they stay here too.</summary>
-    public SimEvent[] ToArray()
-    {
-        if (Count == 0) return [];
-        var events = new SimEvent[Count];
-        for (var c = 0; c < _chunks.Count; c++) _chunks[c].AsSpan(0, ChunkLength(c)).CopyTo(events.AsSpan(c * ChunkPool.ChunkSize));
-        return events;
-    }
-
-    /// <summary>The events in the order added, as views of the chunks: valid until the next change here.</summary>
-    public IEnumerable<ReadOnlyMemory<SimEvent>> Chunks()
-    {
-        for (var c = 0; c < _chunks.Count; c++) yield return _chunks[c].AsMemory(0, ChunkLength(c));
     }
 
     /// <summary>How many events chunk <paramref name="c"/> holds: all but the last are full.</summary>
