@@ -227,7 +227,7 @@ public sealed class EntityStateTests
         }
 
         /// <summary>
-        /// A runner's pending events compare in its heap's order, each with its bound: which slot
+        /// A runner's pending events compare in its heap's order: which slot
         /// of its store holds an event, and how large its pooled arrays are, is where the store had room, not state.
         /// </summary>
         private static void CompareRunner(EntityRunner a, EntityRunner b, string path, HashSet<(object, object)> seen)
@@ -236,9 +236,11 @@ public sealed class EntityStateTests
             CompareSequences(PendingInHeapOrder(a), PendingInHeapOrder(b), $"{path}._queue", seen);
         }
 
-        private static IEnumerable<object> PendingInHeapOrder(EntityRunner runner) =>
-            ((EntityEventQueue)typeof(EntityRunner).GetField("_queue", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(runner)!)
-                .Items.Select(item => (object)item).ToList();
+        private static IEnumerable<object> PendingInHeapOrder(EntityRunner runner)
+        {
+            var queue = (EntityEventQueue)typeof(EntityRunner).GetField("_queue", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(runner)!;
+            return Enumerable.Range(0, queue.Count).Select(i => (object)queue[i]).ToList();
+        }
 
         private static void CompareCall(SmpCallFunction.Call a, SmpCallFunction.Call b, string path, HashSet<(object, object)> seen)
         {

@@ -13,7 +13,7 @@ namespace Shootdown.Engine;
 /// </summary>
 public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
 {
-    /// <summary>The pending events by key, each with its bound; its memory goes back to a pool after a burst.</summary>
+    /// <summary>The pending events by key; its memory goes back to a pool after a burst.</summary>
     private readonly EntityEventQueue _queue = new();
     /// <summary>The minimum output over the pending events, unless <see cref="_outputStale"/>.</summary>
     private EntityTimes _output = EntityTimes.Never;
@@ -40,9 +40,8 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     /// <summary>
     /// No event this entity sends a CPU, or an mm, can be earlier than the frontier's output,
     /// whatever it handles next (the minimum, over its pending events, of the contract's bound
-    /// for each); and its earliest pending event. Each event's bound is computed once, as it
-    /// arrives; the minimum is kept as events arrive, and searched for again only after the
-    /// event that held it was handled.
+    /// for each); and its earliest pending event. The minimum is kept as events arrive, and
+    /// searched for again only after the event that held it was handled.
     /// </summary>
     public Frontier Frontier
     {
@@ -58,9 +57,18 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
     private void RefreshOutput()
     {
         if (!_outputStale) return;
-        _output = _queue.MinOutput();
-        _outputStale = false;
+        var min = EntityTimes.Never;
+        for (var i = 0; i < _queue.Count; i++) min = min.Min(OutputOf(_queue[i]));
+        (_output, _outputStale) = (min, false);
     }
+
+    /// <summary>
+    /// The contract's bound on what handling <paramref name="e"/> can write, or none for an event
+    /// that only counts towards a wait (what the wait's completion writes is bounded apart, in
+    /// <see cref="Frontier"/>). A function of the event alone, so it is computed where it is
+    /// needed rather than kept beside each of a storm's millions of pending events.
+    /// </summary>
+    private EntityTimes OutputOf(in SimEvent e) => _waits?.CountsTowardsWait(e.Kind) == true ? EntityTimes.Never : contract.EarliestOutput(e);
 
     /// <summary>Every event before this time has been handled: the end of the last window the entity ran to.</summary>
     public long RanTo { get; private set; }
@@ -96,7 +104,7 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         w.Long(EventsProcessed);
         w.Long(LastEventTime);
         w.Int(_queue.Count);
-        foreach (var (e, _) in _queue.Items) w.Event(e);
+        for (var i = 0; i < _queue.Count; i++) w.Event(_queue[i]);
         _masks.WriteState(w);
         Entity.WriteState(w);
         return w.ToArray();
@@ -150,12 +158,9 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
 
     private void Enqueue(in SimEvent e)
     {
-        var waiting = _waits?.CountsTowardsWait(e.Kind) == true;
-        // What a waiting event can write is the entity's to say, over all it holds (the Frontier).
-        var output = waiting ? EntityTimes.Never : contract.EarliestOutput(e);
-        if (waiting) (_waitingHeld, _waitingLatest) = (_waitingHeld + 1, Math.Max(_waitingLatest, e.Time));
-        _queue.Enqueue(e, output);
-        _output = _output.Min(output);
+        if (_waits?.CountsTowardsWait(e.Kind) == true) (_waitingHeld, _waitingLatest) = (_waitingHeld + 1, Math.Max(_waitingLatest, e.Time));
+        else _output = _output.Min(contract.EarliestOutput(e));
+        _queue.Enqueue(e);
     }
 
     /// <summary>
@@ -169,8 +174,13 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
         while (_queue.TryPeek(out var key) && key.Time < windowEnd)
         {
             // A copy: its slot is free again before the handler adds events of its own.
-            var e = _queue.Dequeue(out var output);
-            if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
+            var e = _queue.Dequeue();
+            // Only an event that may have held the minimum makes it stale; with none, nothing can.
+            if (!_outputStale && _output != EntityTimes.Never)
+            {
+                var output = OutputOf(e);
+                if (output.Cpu == _output.Cpu && _output.Cpu != long.MaxValue || output.Mm == _output.Mm && _output.Mm != long.MaxValue) _outputStale = true;
+            }
             // Asked only while some are held: most events are handled with none.
             if (_waitingHeld > 0 && _waits!.CountsTowardsWait(e.Kind) && --_waitingHeld == 0) _waitingLatest = 0;
             Now = e.Time;

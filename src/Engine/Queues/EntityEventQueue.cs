@@ -4,9 +4,11 @@ using Shootdown.Model.Simulation;
 namespace Shootdown.Engine.Queues;
 
 /// <summary>
-/// One entity's pending events in their total order, each with the contract's bound on what
-/// handling it can write (computed once, as it arrives): a 4-ary min-heap of keys and slot numbers
-/// over a store of the events in numbered slots, freed slots reused first.
+/// One entity's pending events in their total order: a 4-ary min-heap of keys and slot numbers
+/// over a store of the events in numbered slots, freed slots reused first. The bound on what
+/// handling an event can write is not kept beside it: it is a function of the event alone
+/// (<see cref="EntityRunner"/> computes it where needed), and a storm's initiators hold two
+/// million answers at once, where 16 more bytes each were 32 MB more to touch.
 /// <para>
 /// Why not .NET's <see cref="PriorityQueue{TElement, TPriority}"/> beside a store of its own: both
 /// would keep the largest size they ever reached. A storm's initiator holds a broadcast's 8,191
@@ -19,8 +21,8 @@ namespace Shootdown.Engine.Queues;
 /// <para>
 /// The heap is <see cref="PriorityQueue{TElement, TPriority}"/>'s own algorithm (arity 4, the last
 /// node moved down from the root on a take), and keys are unique, so every node sits where that
-/// class would put it: <see cref="Items"/>, which a checkpoint writes in this order, gives the
-/// same sequence.
+/// class would put it: the events in heap order (<see cref="this[int]"/>), which a checkpoint
+/// writes, are the same sequence.
 /// </para>
 /// </summary>
 public sealed class EntityEventQueue
@@ -30,10 +32,9 @@ public sealed class EntityEventQueue
     private const int MinCapacity = 16;
 
     private readonly record struct Node(EventKey Key, int Slot);
-    private readonly record struct Pending(SimEvent Event, EntityTimes Output);
 
     private Node[] _nodes = [];
-    private Pending[] _slots = [];
+    private SimEvent[] _slots = [];
     /// <summary>Freed slots, reused first; the slots in use or freed are always 0 to Count + _freeCount - 1.</summary>
     private int[] _free = [];
     private int _freeCount;
@@ -58,46 +59,26 @@ public sealed class EntityEventQueue
         if (count > _nodes.Length) Resize(Math.Max(count, 2 * _nodes.Length));
     }
 
-    public void Enqueue(in SimEvent e, EntityTimes output)
+    public void Enqueue(in SimEvent e)
     {
         if (Count == _nodes.Length) Resize(Math.Max(MinCapacity, 2 * Count));
         var slot = _freeCount > 0 ? _free[--_freeCount] : Count;
-        _slots[slot] = new Pending(e, output);
+        _slots[slot] = e;
         MoveUp(new Node(e.Key, slot), Count++);
     }
 
-    /// <summary>Takes the earliest pending event, with its bound.</summary>
-    public SimEvent Dequeue(out EntityTimes output)
+    /// <summary>Takes the earliest pending event.</summary>
+    public SimEvent Dequeue()
     {
         var slot = _nodes[0].Slot;
         var last = --Count;
         if (last > 0) MoveDown(_nodes[last], 0);
-        ref readonly var pending = ref _slots[slot];
-        output = pending.Output;
         _free[_freeCount++] = slot;
-        return pending.Event;
+        return _slots[slot];
     }
 
-    /// <summary>Every pending event with its bound, in heap order (not time order).</summary>
-    public IEnumerable<(SimEvent Event, EntityTimes Output)> Items
-    {
-        get
-        {
-            for (var i = 0; i < Count; i++)
-            {
-                var pending = _slots[_nodes[i].Slot];
-                yield return (pending.Event, pending.Output);
-            }
-        }
-    }
-
-    /// <summary>The minimum bound over the pending events.</summary>
-    public EntityTimes MinOutput()
-    {
-        var min = EntityTimes.Never;
-        for (var i = 0; i < Count; i++) min = min.Min(_slots[_nodes[i].Slot].Output);
-        return min;
-    }
+    /// <summary>The <paramref name="i"/>-th pending event in heap order (not time order), for <paramref name="i"/> below <see cref="Count"/>.</summary>
+    public ref readonly SimEvent this[int i] => ref _slots[_nodes[i].Slot];
 
     /// <summary>
     /// Gives the arrays back to the pool once they are four times what the queue holds, keeping
@@ -116,7 +97,7 @@ public sealed class EntityEventQueue
     private void Resize(int capacity)
     {
         var nodes = capacity == 0 ? [] : ArrayPool<Node>.Shared.Rent(capacity);
-        var slots = capacity == 0 ? [] : ArrayPool<Pending>.Shared.Rent(capacity);
+        var slots = capacity == 0 ? [] : ArrayPool<SimEvent>.Shared.Rent(capacity);
         var free = capacity == 0 ? [] : ArrayPool<int>.Shared.Rent(capacity);
         for (var i = 0; i < Count; i++)
         {
@@ -131,7 +112,7 @@ public sealed class EntityEventQueue
     {
         if (_nodes.Length == 0) return;
         ArrayPool<Node>.Shared.Return(_nodes);
-        ArrayPool<Pending>.Shared.Return(_slots);
+        ArrayPool<SimEvent>.Shared.Return(_slots);
         ArrayPool<int>.Shared.Return(_free);
     }
 
