@@ -6,7 +6,8 @@ namespace Shootdown.Engine;
 
 /// <summary>
 /// A growing run of events kept in fixed-size chunks from a <see cref="ChunkPool"/>. Adding never
-/// copies what is already there, and taking the events returns the chunks. A storm's broadcasts
+/// copies what is already there; clearing returns the chunks to the pool, and handing the events
+/// over gives the chunks away with them. A storm's broadcasts
 /// pass through thousands of these at once (an initiator's outbox, a target's inbox, a batch for
 /// another partition): lists that doubled would copy every event several times over, and
 /// keeping each at its largest would hold a burst's memory for the rest of the run.
