@@ -140,6 +140,41 @@ public sealed class WindowProtocolTests
     }
 
     /// <summary>
+    /// In process a partition puts an event straight into its entity's queue: the first sixteen
+    /// between two runs of the entity, in the order they come; the rest of a burst waits in the
+    /// inbox, to be handed over in one delivery when the entity is due. Either way the inbox's
+    /// frontier counts every event, so the entity is due when it would be otherwise.
+    /// </summary>
+    [Fact]
+    public void APartitionInProcessGivesAnEntityItsFirstSixteenEventsAtOnce_AndHoldsTheRestOfABurst()
+    {
+        var delivered = new RecordingDelivery();
+        var windows = new PartitionWindows(Contract, new PartitionMap(64, 2, 4), 0, immediate: delivered);
+        var acks = Enumerable.Range(0, 20).Select(i => Event(2_000 + i, EventKind.CsdAck, source: 4, target: 3, seq: i + 1)).ToArray();
+        windows.Route(acks, []);
+        Assert.Equal(acks[..16], delivered.Events.Select(d => d.Event));
+        Assert.All(delivered.Events, d => Assert.Equal(3, d.Entity));
+        Assert.Equal(2_000, windows.Frontier.Next.Cpu);
+
+        var due = Assert.Single(windows.TakeDue(EntityTimes.Both(3_000)));
+        Assert.Equal((3, 4), (due.Entity, due.Events.Count));
+        Assert.Equal(acks[16..], due.Events.Runs().SelectMany(r => r.ToArray()));
+        windows.Handed(due.Events);
+
+        // Once the entity has been due, the next event goes to it at once again.
+        windows.Route([Event(4_000, EventKind.CsdAck, source: 4, target: 3, seq: 21)], []);
+        Assert.Equal(17, delivered.Events.Count);
+        Assert.Throws<InvalidOperationException>(() => windows.Waiting());
+    }
+
+    private sealed class RecordingDelivery : IImmediateDelivery
+    {
+        public List<(int Entity, SimEvent Event)> Events { get; } = new();
+
+        public void DeliverNow(int entity, in SimEvent e) => Events.Add((entity, e));
+    }
+
+    /// <summary>
     /// A batch can come before, while or after its partition runs the window it was sent in
     /// (partitions run side by side). It waits until the partition has reported that window, so
     /// neither the partition's choice of due entities nor its report depends on which thread came

@@ -86,7 +86,7 @@ public sealed class ParallelEngine
     }
 
     /// <summary>One partition and its entities, reached by plain calls.</summary>
-    private sealed class Partition : IPartitionTransport
+    private sealed class Partition : IPartitionTransport, IImmediateDelivery
     {
         private readonly ParallelEngine _engine;
         private readonly SyncContract _contract;
@@ -103,7 +103,7 @@ public sealed class ParallelEngine
             _contract = contract;
             _tracing = tracing;
             _runners = new EntityRunner?[map.EntityCount];
-            Protocol = new PartitionProtocol(new PartitionWindows(contract, map, partition, until), this);
+            Protocol = new PartitionProtocol(new PartitionWindows(contract, map, partition, until, immediate: this), this);
         }
 
         public PartitionProtocol Protocol { get; }
@@ -140,6 +140,9 @@ public sealed class ParallelEngine
             }
             return ValueTask.FromResult(steps);
         }
+
+        /// <summary>An event for one of this partition's entities goes straight into its runner's queue, which no other thread touches.</summary>
+        public void DeliverNow(int entity, in SimEvent e) => _runners[entity]!.Deliver(e);
 
         public ValueTask Send(List<PartitionBatchOut> batches, long window)
         {

@@ -147,6 +147,9 @@ public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISi
             foreach (var e in run.Span) Accept(e);
     }
 
+    /// <summary>One event for this entity, put in its queue as it reaches its partition (<see cref="IImmediateDelivery"/>).</summary>
+    public void Deliver(in SimEvent e) => Accept(e);
+
     /// <summary>One delivered event, checked: it is this entity's, and not from before the window it already ran to.</summary>
     private void Accept(in SimEvent e)
     {

@@ -17,6 +17,17 @@ public readonly record struct DueEntity(int Entity, PooledEvents Events, MaskAtt
 public readonly record struct PartitionBatchOut(int Partition, ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks, Frontier Frontier);
 
 /// <summary>
+/// Entities whose partition may put an event in the entity's own queue as soon as the event
+/// reaches the partition, rather than hold it until the entity next runs: in process, where the
+/// partition owns its entities' runners (<see cref="ParallelEngine"/>). A grain's queue is the
+/// grain's alone, so a grain partition holds its entities' events until it calls them.
+/// </summary>
+public interface IImmediateDelivery
+{
+    void DeliverNow(int entity, in SimEvent e);
+}
+
+/// <summary>
 /// One partition's share of the window protocol, as a partition grain holds it. It keeps the
 /// events waiting for each of its entities, and which are due in a window; an entity's events
 /// ride on the call that runs it. What its entities send is routed after the window: to their
@@ -48,11 +59,20 @@ public sealed class PartitionWindows
     private readonly Stack<PooledEvents> _spare = new();
 
     private readonly long _until;
+    private readonly IImmediateDelivery? _immediate;
+    /// <summary>How many events an entity gets at once between its runs; see <see cref="AcceptOne"/>.</summary>
+    private const int ImmediateLimit = 16;
 
     /// <param name="until">Where the run stops (<see cref="WindowCoordinator.Until"/>): once a safe time reaches it, every entity with an event before it is due.</param>
-    public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue)
+    /// <param name="immediate">
+    /// Where events for this partition's entities go as they arrive, if not into its inboxes:
+    /// the inboxes then keep only their frontiers and masks, and each event is copied once less
+    /// (and a storm's two million csds fill no chunks on their way).
+    /// </param>
+    public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue, IImmediateDelivery? immediate = null)
     {
         _until = until;
+        _immediate = immediate;
         _contract = contract;
         _map = map;
         Partition = partition;
@@ -131,8 +151,9 @@ public sealed class PartitionWindows
     /// of a checkpoint (batches have all been delivered by then), and <see cref="Accept"/> puts them back.
     /// </summary>
     /// <remarks>The events are views of the inboxes' chunks, not copies (a storm leaves close to a million csds waiting): valid until the partition next changes.</remarks>
-    public (ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks) Waiting() =>
-        ([.. _inboxes.SelectMany(i => i.Events.Runs())], [.. _inboxes.SelectMany(i => i.Masks)]);
+    public (ReadOnlyMemory<SimEvent>[] Events, MaskAttachment[] Masks) Waiting() => _immediate is null
+        ? ([.. _inboxes.SelectMany(i => i.Events.Runs())], [.. _inboxes.SelectMany(i => i.Masks)])
+        : throw new InvalidOperationException($"partition {Partition} delivers its entities' events at once: they wait in the entities' own states");
 
     private void AcceptOne(in SimEvent e)
     {
@@ -144,16 +165,24 @@ public sealed class PartitionWindows
         var lowered = e.Time <= inbox.WakingUntil && inbox.VoidWaking();
         if (WakingFrontierOf(i, inbox, e) is { } waking)
         {
-            lowered |= inbox.AddWaking(e, waking, frontier);
+            lowered |= inbox.BoundWaking(e.Time, waking, frontier);
             if (!_wakingListed[i])
             {
                 _wakingListed[i] = true;
                 _waking.Add(i);
             }
         }
-        else lowered |= inbox.Add(e, frontier);
+        else lowered |= inbox.Bound(frontier);
         // Most events of a burst move no bound: only a lowered inbox frontier concerns the scheduler.
         if (lowered) _scheduler.Delivered(i, inbox.Frontier);
+        // The first few go to the entity at once; a burst's rest waits in the inbox, to be
+        // handed over in one delivery, which sizes the entity's queue once.
+        if (_immediate is not null && inbox.Events.Count == 0 && inbox.DeliveredNow < ImmediateLimit)
+        {
+            inbox.DeliveredNow++;
+            _immediate.DeliverNow(_members[i], e);
+        }
+        else inbox.Events.Add(e);
     }
 
     /// <summary>
@@ -263,19 +292,25 @@ public sealed class PartitionWindows
         public Frontier FrontierWithoutWaking { get; private set; } = Frontier.Idle;
         public bool Waking => WakingUntil != long.MinValue;
 
+        /// <summary>Events given to the entity at once since it last ran (<see cref="IImmediateDelivery"/>).</summary>
+        public int DeliveredNow { get; set; }
+
         /// <summary>Adds an event; true when it lowered the frontier.</summary>
         public bool Add(in SimEvent e, Frontier frontier)
         {
             Events.Add(e);
-            return Lower(frontier);
+            return Bound(frontier);
         }
 
-        /// <summary>Adds an event bounded by its entity's wake latency (<paramref name="waking"/>), <paramref name="frontier"/> without it; true when it lowered the frontier.</summary>
-        public bool AddWaking(in SimEvent e, Frontier waking, Frontier frontier)
+        /// <summary>Counts an event's frontier, wherever the event waits; true when it lowered the frontier.</summary>
+        public bool Bound(Frontier frontier) => Lower(frontier);
+
+        /// <summary>Counts the frontier of an event at <paramref name="time"/> bounded by its entity's wake latency (<paramref name="waking"/>), <paramref name="frontier"/> without it; true when it lowered the frontier.</summary>
+        public bool BoundWaking(long time, Frontier waking, Frontier frontier)
         {
-            WakingUntil = Math.Max(WakingUntil, e.Time);
+            WakingUntil = Math.Max(WakingUntil, time);
             FrontierWithoutWaking = FrontierWithoutWaking.Min(frontier);
-            return Add(e, waking);
+            return Lower(waking);
         }
 
         /// <summary>Something reaches the entity first: its events are bounded without its wake latency; true when that lowered the frontier.</summary>
@@ -287,7 +322,7 @@ public sealed class PartitionWindows
         }
 
         /// <summary>Its events were handed on: nothing waits here.</summary>
-        public void Reset() => (Frontier, WakingUntil, FrontierWithoutWaking) = (Frontier.Idle, long.MinValue, Frontier.Idle);
+        public void Reset() => (Frontier, WakingUntil, FrontierWithoutWaking, DeliveredNow) = (Frontier.Idle, long.MinValue, Frontier.Idle, 0);
 
         private bool Lower(Frontier frontier)
         {
