@@ -65,9 +65,9 @@ public sealed class PartitionWindows
 
     /// <param name="until">Where the run stops (<see cref="WindowCoordinator.Until"/>): once a safe time reaches it, every entity with an event before it is due.</param>
     /// <param name="immediate">
-    /// Where events for this partition's entities go as they arrive, if not into its inboxes:
-    /// the inboxes then keep only their frontiers and masks, and each event is copied once less
-    /// (and a storm's two million csds fill no chunks on their way).
+    /// Where events for this partition's entities may go as they arrive instead of into its
+    /// inboxes (the first few between two runs of an entity; see <see cref="AcceptOne"/>): each
+    /// such event is copied once less, and fills no chunk on its way.
     /// </param>
     public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue, IImmediateDelivery? immediate = null)
     {
@@ -302,21 +302,18 @@ public sealed class PartitionWindows
             return Bound(frontier);
         }
 
-        /// <summary>Counts an event's frontier, wherever the event waits; true when it lowered the frontier.</summary>
-        public bool Bound(Frontier frontier) => Lower(frontier);
-
         /// <summary>Counts the frontier of an event at <paramref name="time"/> bounded by its entity's wake latency (<paramref name="waking"/>), <paramref name="frontier"/> without it; true when it lowered the frontier.</summary>
         public bool BoundWaking(long time, Frontier waking, Frontier frontier)
         {
             WakingUntil = Math.Max(WakingUntil, time);
             FrontierWithoutWaking = FrontierWithoutWaking.Min(frontier);
-            return Lower(waking);
+            return Bound(waking);
         }
 
         /// <summary>Something reaches the entity first: its events are bounded without its wake latency; true when that lowered the frontier.</summary>
         public bool VoidWaking()
         {
-            var lowered = Lower(FrontierWithoutWaking);
+            var lowered = Bound(FrontierWithoutWaking);
             (WakingUntil, FrontierWithoutWaking) = (long.MinValue, Frontier.Idle);
             return lowered;
         }
@@ -324,7 +321,8 @@ public sealed class PartitionWindows
         /// <summary>Its events were handed on: nothing waits here.</summary>
         public void Reset() => (Frontier, WakingUntil, FrontierWithoutWaking, DeliveredNow) = (Frontier.Idle, long.MinValue, Frontier.Idle, 0);
 
-        private bool Lower(Frontier frontier)
+        /// <summary>Counts an event's frontier, wherever the event waits; true when it lowered the frontier.</summary>
+        public bool Bound(Frontier frontier)
         {
             var lowered = Frontier.Min(frontier);
             if (lowered == Frontier) return false;

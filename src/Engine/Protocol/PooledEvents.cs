@@ -45,6 +45,8 @@ public sealed class PooledEvents(ChunkPool pool)
     /// </summary>
     public ReadOnlyMemory<SimEvent>[] Runs()
     {
+        // Most due entities find nothing here in process (their events went to them at once): no array for none.
+        if (_chunks.Count == 0) return [];
         var runs = new ReadOnlyMemory<SimEvent>[_chunks.Count];
         for (var c = 0; c < runs.Length; c++) runs[c] = _chunks[c].AsMemory(0, ChunkLength(c));
         return runs;
