@@ -117,8 +117,9 @@ internal static class BenchCommand
                         {
                             var s = await RunChild(dir, child, cancellation);
                             samples[child].Add(s);
-                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s ({s.CpuSeconds:0.00} CPU s, {s.JitSeconds:0.00} compiling), {s.EventsPerSecond / 1e6:0.00} M events/s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, " +
-                                              $"{s.CallsPerIpi:0.000} calls/IPI, {N(s.Windows)} windows, peak {s.PeakBytes / 1048576.0:0} MiB");
+                            Console.WriteLine($"  {child.Label} run {i + 1}: {s.WallSeconds:0.00} s ({s.CpuSeconds:0.00} CPU s, {s.JitSeconds:0.00} compiling, {s.GcPauseSeconds:0.00} in GC pauses), " +
+                                              $"{s.EventsPerSecond / 1e6:0.00} M events/s, {s.IpisPerSecond / 1e6:0.000} M IPIs/s, {s.CallsPerIpi:0.000} calls/IPI, {N(s.Windows)} windows, " +
+                                              $"{(s.MinorFaults is { } faults ? $"{N(faults)} minor faults, " : "")}peak {s.PeakBytes / 1048576.0:0} MiB");
                         }
                     }
                     foreach (var child in children)
@@ -130,8 +131,8 @@ internal static class BenchCommand
                 }
             }
             // Plain Markdown, whatever the terminal width, so it pastes into docs/performance.md as is.
-            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | warm-up runs | IPIs delivered | engine s (median) | engine s range (runs) | CPU s | JIT s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | peak MiB | spans | dropped |");
-            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| case | engine | cores | silos | partitions | tracing | checkpoints | warm-up runs | IPIs delivered | engine s (median) | engine s range (runs) | CPU s | JIT s | GC pause s | × reference | CPU × reference | speedup over fewest cores | M events/s | grain calls / IPI | windows | events / window | parallelism bound | minor faults | peak MiB | spans | dropped |");
+            Console.WriteLine("|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (what, median, spread, peak, dropped) in measured)
             {
                 var reference = measured.FirstOrDefault(m => m.What == what with { Engine = "reference", CheckpointWindows = 0 });
@@ -147,7 +148,7 @@ internal static class BenchCommand
                     what.CheckpointWindows > 0 ? $"{N(median.Windows / what.CheckpointWindows)}, every {N(what.CheckpointWindows)} windows" : grains ? "off" : "",
                     what.Warmup.ToString(CultureInfo.InvariantCulture),
                     N(median.Ipis), F(median.WallSeconds, "0.00"), $"{F(spread.Least, "0.00")}–{F(spread.Most, "0.00")} ({spread.Runs})",
-                    F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"),
+                    F(median.CpuSeconds, "0.00"), F(median.JitSeconds, "0.00"), F(median.GcPauseSeconds, "0.00"),
                     reference.Median is { } r ? F(median.WallSeconds / r.WallSeconds, "0.00") : "",
                     reference.Median is { } rc ? F(median.CpuSeconds / rc.CpuSeconds, "0.00") : "",
                     coreCounts.Count > 1 ? F(fewest.Median.WallSeconds / median.WallSeconds, "0.00") : "",
@@ -156,7 +157,7 @@ internal static class BenchCommand
                     windowed ? N(median.Windows) : "",
                     windowed && median.Windows > 0 ? F((double)median.Events / median.Windows, "0.0") : "",
                     windowed && median.SpanEvents > 0 ? F((double)median.Events / median.SpanEvents, "0.00") : "",
-                    F(peak / 1048576.0, "0"), N(median.Spans), N(dropped),
+                    median.MinorFaults is { } faults ? N(faults) : "", F(peak / 1048576.0, "0"), N(median.Spans), N(dropped),
                 ];
                 Console.WriteLine($"| {string.Join(" | ", row)} |");
             }
@@ -191,8 +192,13 @@ internal static class BenchCommand
     /// spent over the same stretch as <see cref="WallSeconds"/>, and <see cref="JitSeconds"/> the
     /// part of it the runtime spent compiling, on any thread (tier-0 code on first calls, and
     /// the optimised recompiles of hot methods): a fixed cost per process, not per event.
+    /// <see cref="GcPauseSeconds"/> is how long the collector held the process's threads over that
+    /// stretch (its background marking is not in it), and <see cref="MinorFaults"/> how many pages
+    /// the process touched for the first time (or had mapped back) there, where Linux says
+    /// (<c>/proc/self/stat</c>): what a run pays for the memory it first touches, microseconds a
+    /// page on a virtual machine, which a process pays once and the engines need in different amounts.
     /// </summary>
-    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, double JitSeconds, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped, long SpanEvents)
+    private sealed record Sample(long Ipis, double WallSeconds, double CpuSeconds, double JitSeconds, double GcPauseSeconds, long? MinorFaults, long PeakBytes, long Events, long Windows, long GrainCalls, int Partitions, long Spans, long Dropped, long SpanEvents)
     {
         public double IpisPerSecond => Ipis / WallSeconds;
         public double EventsPerSecond => Events / WallSeconds;
@@ -251,6 +257,8 @@ internal static class BenchCommand
             var self = Process.GetCurrentProcess();
             var cpuBefore = self.TotalProcessorTime;
             var jitBefore = JitInfo.GetCompilationTime();
+            var pausedBefore = GC.GetTotalPauseDuration();
+            var faultsBefore = MinorFaults();
             var clock = Stopwatch.StartNew();
             var run = await Run();
             var summary = pipeline?.Shutdown();
@@ -258,8 +266,10 @@ internal static class BenchCommand
             self.Refresh();
             var cpu = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
             var jit = (JitInfo.GetCompilationTime() - jitBefore).TotalSeconds;
+            var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalSeconds;
+            var faults = MinorFaults() - faultsBefore;
             pipeline?.Dispose();
-            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, jit, self.PeakWorkingSet64, run.Result.EventsProcessed,
+            Console.WriteLine(JsonSerializer.Serialize(new Sample(run.Ipis, wall, cpu, jit, paused, faults, self.PeakWorkingSet64, run.Result.EventsProcessed,
                 run.Engine?.Windows ?? 0, run.Engine?.GrainCalls ?? 0, run.Engine?.Partitions ?? 0, summary?.Spans ?? 0, summary?.Dropped ?? 0,
                 run.Engine?.SpanEvents ?? 0)));
             return 0;
@@ -268,6 +278,18 @@ internal static class BenchCommand
         {
             if (scratch is not null) Directory.Delete(scratch, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The minor page faults of this process so far, every thread's (field 10 of
+    /// <c>/proc/self/stat</c>, counted after the command name, which may hold spaces), or null
+    /// where there is no such file.
+    /// </summary>
+    private static long? MinorFaults()
+    {
+        if (!File.Exists("/proc/self/stat")) return null;
+        var stat = File.ReadAllText("/proc/self/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], CultureInfo.InvariantCulture);
     }
 
     /// <summary>
