@@ -1,3 +1,4 @@
+using Shootdown.Engine.Queues;
 using Shootdown.Model.Kernel;
 using Shootdown.Model.Results;
 using Shootdown.Model.Simulation;
@@ -96,6 +97,12 @@ public sealed class ParallelEngine
         private readonly List<(PartitionBatchOut Batch, long Window)> _mailbox = new();
         /// <summary>What this partition's entities sent in the current window, until the protocol has routed it: 4 MiB segments.</summary>
         private readonly EventBuffer _outbox = new(maxSegmentLength: 1 << 16);
+        /// <summary>
+        /// Where this partition's entities keep their pending events: one store for all, as the
+        /// reference keeps its, so a slot one entity frees is the next another takes. Only this
+        /// partition's thread of the moment touches it.
+        /// </summary>
+        private readonly EventSlots _slots = new();
 
         public Partition(ParallelEngine engine, SyncContract contract, PartitionMap map, int partition, IOpTraceSink? tracing, long until)
         {
@@ -116,7 +123,7 @@ public sealed class ParallelEngine
             _outbox.Clear();
             for (var i = 0; i < entities.Count; i++)
             {
-                var runner = new EntityRunner(_contract.Setup.CreateEntity(entities[i], _tracing), _contract);
+                var runner = new EntityRunner(_contract.Setup.CreateEntity(entities[i], _tracing), _contract, _slots);
                 _runners[entities[i]] = runner;
                 runner.Start(_outbox);
                 steps[i] = runner.TakeStep();

@@ -9,12 +9,14 @@ namespace Shootdown.Engine;
 /// <summary>
 /// One entity with its own event queue, as a grain holds it: events for it are delivered in
 /// batches, it runs every event before a window's end in (time, kind, source, seq) order, and
-/// what it sends to other entities collects in one outbox, handed back after the window.
+/// what it sends to other entities collects in one outbox, handed back after the window. Its
+/// queue keeps the events in its own arrays, or in <paramref name="sharedSlots"/>, a store the
+/// runners of one partition share when one thread runs them all (<see cref="EntityEventQueue"/>).
 /// </summary>
-public sealed class EntityRunner(ISimEntity entity, SyncContract contract) : ISimContext
+public sealed class EntityRunner(ISimEntity entity, SyncContract contract, EventSlots? sharedSlots = null) : ISimContext
 {
     /// <summary>The pending events by key; its memory goes back to a pool after a burst.</summary>
-    private readonly EntityEventQueue _queue = new();
+    private readonly EntityEventQueue _queue = new(sharedSlots);
     /// <summary>The minimum output over the pending events, unless <see cref="_outputStale"/>.</summary>
     private EntityTimes _output = EntityTimes.Never;
     /// <summary>An event that held the minimum was handled: the minimum is found again when next asked for.</summary>
