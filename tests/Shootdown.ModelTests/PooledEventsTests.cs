@@ -49,4 +49,19 @@ public sealed class PooledEventsTests
         Assert.Same(chunks[0], receiverPool.Rent());
         Assert.Equal(ChunkPool.ChunkSize, receiverPool.Rent().Length);
     }
+
+    /// <summary>A pool keeps as many free chunks as it was told, and leaves the rest of a burst to the collector.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(ChunkPool.KeptByDefault)]
+    public void APoolKeepsAsManyChunksAsItWasTold(int kept)
+    {
+        var pool = new ChunkPool(kept);
+        var burst = Enumerable.Range(0, kept + 3).Select(_ => pool.Rent()).ToList();
+        foreach (var chunk in burst) pool.Return(chunk);
+        // Last returned, first lent: the kept ones are the first of the burst, in reverse.
+        var again = Enumerable.Range(0, kept + 3).Select(_ => pool.Rent()).ToList();
+        Assert.Equal(burst.Take(kept).Reverse(), again.Take(kept), ReferenceEqualityComparer.Instance);
+        Assert.All(again.Skip(kept), chunk => Assert.DoesNotContain(burst, b => ReferenceEquals(b, chunk)));
+    }
 }

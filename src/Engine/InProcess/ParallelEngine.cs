@@ -110,7 +110,7 @@ public sealed class ParallelEngine
             _contract = contract;
             _tracing = tracing;
             _runners = new EntityRunner?[map.EntityCount];
-            Protocol = new PartitionProtocol(new PartitionWindows(contract, map, partition, until, immediate: this), this);
+            Protocol = new PartitionProtocol(new PartitionWindows(contract, map, partition, until, immediate: this, chunksKept: ChunkPool.KeptInProcess), this);
         }
 
         public PartitionProtocol Protocol { get; }

@@ -54,7 +54,7 @@ public sealed class PartitionWindows
     private readonly List<int> _waking = new();
     private readonly bool[] _wakingListed;
     private readonly PendingEvents[] _outgoing;
-    private readonly ChunkPool _chunks = new();
+    private readonly ChunkPool _chunks;
     /// <summary>Empty event lists for inboxes whose events were handed to their entity.</summary>
     private readonly Stack<PooledEvents> _spare = new();
 
@@ -69,8 +69,11 @@ public sealed class PartitionWindows
     /// inboxes (the first few between two runs of an entity; see <see cref="AcceptOne"/>): each
     /// such event is copied once less, and fills no chunk on its way.
     /// </param>
-    public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue, IImmediateDelivery? immediate = null)
+    /// <param name="chunksKept">How many free chunks of events the partition keeps for its next windows (<see cref="ChunkPool"/>).</param>
+    public PartitionWindows(SyncContract contract, PartitionMap map, int partition, long until = long.MaxValue, IImmediateDelivery? immediate = null,
+        int chunksKept = ChunkPool.KeptByDefault)
     {
+        _chunks = new ChunkPool(chunksKept);
         _until = until;
         _immediate = immediate;
         _contract = contract;
